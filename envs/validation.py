@@ -1,0 +1,177 @@
+"""Small validation helpers shared by game files and training configs.
+
+Every check raises :class:`SpecError` whose message starts with the dotted path of the bad
+field (``user.utility``, ``speakers[1].observation``, ``ppo.lr``) and says what was expected, so
+that a user editing a YAML file sees at once what to fix, never a traceback from inside numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Tolerance for "sums to one" checks on priors and channel rows.
+SUM_TOL = 1e-6
+
+
+class SpecError(ValueError):
+    """A game file or config is invalid. ``field`` names the offending key."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def check_keys(
+    value: Any,
+    field: str,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+) -> Mapping[str, Any]:
+    """Check that ``value`` is a mapping with only ``allowed`` keys and all ``required`` ones."""
+    if not isinstance(value, Mapping):
+        raise SpecError(field, f"expected a mapping, got {type(value).__name__}")
+    allowed = list(allowed)
+    for key in value:
+        if key not in allowed:
+            raise SpecError(
+                _join(field, str(key)),
+                f"unknown key '{key}'; allowed keys are: {', '.join(allowed)}",
+            )
+    for key in required:
+        if key not in value:
+            raise SpecError(_join(field, key), "missing required key")
+    return value
+
+
+def _join(field: str, key: str) -> str:
+    return key if not field else f"{field}.{key}"
+
+
+def is_number(x: Any) -> bool:
+    """True for ints and floats (not bools)."""
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def as_int(value: Any, field: str, minimum: int | None = None) -> int:
+    """An integer (bools and non-integral floats rejected) at least ``minimum``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise SpecError(field, f"expected an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {value}")
+    return value
+
+
+def as_float(
+    value: Any,
+    field: str,
+    *,
+    minimum: float | None = None,
+    exclusive_minimum: float | None = None,
+    maximum: float | None = None,
+    allow_inf: bool = False,
+) -> float:
+    """A real number within the given range. ``"inf"``/``".inf"`` accepted when ``allow_inf``."""
+    if isinstance(value, str) and allow_inf and value.strip().lower() in {"inf", ".inf", "+inf", "infinity"}:
+        return math.inf
+    if not is_number(value):
+        raise SpecError(field, f"expected a number{' or inf' if allow_inf else ''}, got {value!r}")
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise SpecError(field, f"expected a finite number, got {value}")
+    if minimum is not None and value < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {value}")
+    if exclusive_minimum is not None and value <= exclusive_minimum:
+        raise SpecError(field, f"must be > {exclusive_minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SpecError(field, f"must be <= {maximum}, got {value}")
+    return value
+
+
+def as_choice(value: Any, field: str, choices: Sequence[str]) -> str:
+    """One of ``choices``."""
+    if value not in choices:
+        raise SpecError(field, f"expected one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
+
+
+def as_names(value: Any, field: str, min_len: int = 1) -> tuple[str, ...]:
+    """A list of distinct, non-empty names."""
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(field, f"expected a list of names, got {type(value).__name__}")
+    if len(value) < min_len:
+        raise SpecError(field, f"expected at least {min_len} name(s), got {len(value)}")
+    names = []
+    for j, v in enumerate(value):
+        if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) == "":
+            raise SpecError(f"{field}[{j}]", f"expected a non-empty name, got {v!r}")
+        names.append(str(v))
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SpecError(field, f"duplicate names: {', '.join(dup)}")
+    return tuple(names)
+
+
+def as_matrix(value: Any, field: str, shape: tuple[int | None, ...], what: str) -> np.ndarray:
+    """A finite real array of the given shape (``None`` in ``shape`` means any length >= 1).
+
+    ``what`` describes the axes for the error message, e.g. ``"[action][state]"``.
+    """
+    if isinstance(value, np.ndarray):
+        arr_in = value
+    else:
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(field, f"expected a {len(shape)}-d list {what}, got {value!r}")
+        arr_in = value
+    try:
+        arr = np.asarray(arr_in, dtype=object)
+    except ValueError:  # ragged on some numpy versions
+        raise SpecError(field, f"expected a rectangular {len(shape)}-d list {what}") from None
+    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape)):
+        # A ragged list shows up as a lower-dimensional object array.
+        want = "x".join("?" if s is None else str(s) for s in shape)
+        got = "x".join(map(str, arr.shape)) if arr.ndim == len(shape) else f"a {arr.ndim}-d or ragged list"
+        raise SpecError(field, f"expected shape {want} {what}, got {got}")
+    if any(a < 1 for a in arr.shape):
+        raise SpecError(field, f"expected non-empty axes {what}, got shape {arr.shape}")
+    flat = arr.reshape(-1)
+    for x in flat:
+        if not is_number(x):
+            raise SpecError(field, f"expected numbers {what}, found {x!r}")
+    out = np.asarray(flat, dtype=np.float64).reshape(arr.shape)
+    if not np.all(np.isfinite(out)):
+        raise SpecError(field, f"entries must be finite reals (no NaN or inf) {what}")
+    return out
+
+
+def as_distribution(value: Any, field: str, n: int | None = None) -> np.ndarray:
+    """A probability vector: nonnegative entries summing to 1 (within ``SUM_TOL``)."""
+    arr = as_matrix(value, field, (n,), "[state]" if n is not None else "")
+    _check_rows(arr[None, :], field, "entries")
+    return arr / arr.sum()
+
+
+def as_channel(value: Any, field: str, rows: int, what: str) -> np.ndarray:
+    """A row-stochastic matrix with ``rows`` rows: each row a distribution over columns."""
+    arr = as_matrix(value, field, (rows, None), what)
+    _check_rows(arr, field, "row")
+    return arr / arr.sum(axis=1, keepdims=True)
+
+
+def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
+    if np.any(arr < 0):
+        r = int(np.argwhere(arr < 0)[0][0])
+        where = f" (row {r})" if arr.shape[0] > 1 else ""
+        raise SpecError(field, f"probabilities must be nonnegative{where}")
+    sums = arr.sum(axis=1)
+    bad = np.abs(sums - 1.0) > SUM_TOL
+    if np.any(bad):
+        r = int(np.argmax(bad))
+        where = f" row {r}" if arr.shape[0] > 1 else ""
+        raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
