@@ -1,0 +1,188 @@
+"""The exact evaluator and the factorised belief update against brute-force joints."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envs.conversation import BeliefState
+from envs.game import Game, load_game
+from eval.exact import evaluate, history_distribution, sampled_selection, solo_outcomes
+from tests.brute import brute_joint, brute_values, random_schemes, random_spec
+
+CASES = [
+    dict(k=1),
+    dict(k=2, lam=5.0),
+    dict(k=2, n_states=3, n_actions=3, messages=3),
+    dict(k=2, speaker_signals=3, lam=7.0),
+    dict(k=1, user_signals=2, talk=True, rounds=2, lam=3.0),
+    dict(k=2, user_signals=2, rounds=2, visibility="private", lam="inf"),
+    dict(k=3, messages=2, lam=2.0),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_values_match_brute_force(case, seed):
+    rng = np.random.default_rng(100 * case + seed)
+    game = Game.from_dict(random_spec(rng, **CASES[case]))
+    schemes = random_schemes(rng, game)
+    exact = evaluate(game, schemes)
+    user, spk = brute_values(game, schemes)
+    assert exact.user_value == pytest.approx(user, abs=1e-10)
+    np.testing.assert_allclose(list(exact.speaker_values.values()), spk, atol=1e-10)
+    assert exact.outcome.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_factorised_update_matches_brute_force_posteriors(case):
+    """BeliefState (the environments' update) gives the Bayes posterior of every history."""
+    rng = np.random.default_rng(7 + case)
+    game = Game.from_dict(random_spec(rng, **CASES[case]))
+    schemes = random_schemes(rng, game)
+    joint = brute_joint(game, schemes)
+    k, R = game.n_speakers, game.rounds
+    for (x0, zs, ms), w in itertools.islice(joint.items(), 40):
+        b = BeliefState(game, 1)
+        for t in range(R):
+            b.update(0, game.user.conversation[t], np.array([zs[t]]))
+            for i in range(k):
+                b.update(i + 1, schemes[i][t], np.array([ms[t * k + i]]))
+        np.testing.assert_allclose(b.user_posterior(np.array([x0]))[0], w / w.sum(), atol=1e-12)
+        # The public belief marginalises the user's signal out: sum over x0 with the same messages.
+        pub = sum(v for (x, z, m), v in joint.items() if z == zs and m == ms)
+        np.testing.assert_allclose(b.public_belief()[0], pub / pub.sum(), atol=1e-12)
+        # A speaker in a private thread hears the user and itself only.
+        for i in range(k):
+            own = sum(v for (x, z, m), v in joint.items() if z == zs and all(m[t * k + i] == ms[t * k + i] for t in range(R)))
+            expect = own / own.sum() if game.visibility == "private" else pub / pub.sum()
+            np.testing.assert_allclose(b.speaker_belief(i)[0], expect, atol=1e-12)
+
+
+def _policy(rng, game, i):
+    """A history-dependent scheme: softmax of a random linear map of the observation."""
+    from envs.conversation import ObservationLayout
+
+    d = ObservationLayout.for_game(game).size
+    w = rng.normal(size=(d, game.speakers[i].n_signals * game.messages)) * 2
+
+    def fn(obs):
+        logits = (obs @ w).reshape(len(obs), game.speakers[i].n_signals, game.messages)
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    return fn
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 3),
+    rounds=st.integers(1, 3),
+    n_states=st.integers(2, 3),
+    user_signals=st.integers(1, 2),
+    private=st.booleans(),
+)
+def test_bayes_plausibility(seed, k, rounds, n_states, user_signals, private):
+    """For any (history-dependent) schemes and rounds, E[final posterior] = prior."""
+    rng = np.random.default_rng(seed)
+    game = Game.from_dict(random_spec(rng, k=k, n_states=n_states, rounds=rounds, user_signals=user_signals,
+                                      talk=user_signals > 1, visibility="private" if private else "public"))
+    joint = history_distribution(game, [_policy(rng, game, i) for i in range(k)])  # [H, Y, X0]
+    mass = joint.sum(axis=1, keepdims=True)
+    post = joint / mass
+    np.testing.assert_allclose((mass * post).sum(axis=(0, 2)), game.prior, atol=1e-10)
+    np.testing.assert_allclose(mass.sum(), 1.0, atol=1e-10)
+
+
+def test_callable_equals_fixed_scheme():
+    game = load_game("hull_pair_private")
+    rng = np.random.default_rng(0)
+    schemes = random_schemes(rng, game)
+
+    def as_fn(pi):
+        def fn(obs):
+            t = obs[:, : game.rounds + 1].argmax(axis=1)
+            return pi[t]
+        return fn
+
+    a = evaluate(game, schemes)
+    b = evaluate(game, [as_fn(s) for s in schemes])
+    assert a.user_value == pytest.approx(b.user_value, abs=1e-12)
+
+
+def test_best_ai_sampled_selection_matches_enumeration():
+    """Selection probabilities with n_eval sampled conversations, against enumerating all scores."""
+    rng = np.random.default_rng(3)
+    game = Game.from_dict(random_spec(rng, k=3, lam=4.0))
+    schemes = random_schemes(rng, game)
+    n_eval = 2
+    solo = [evaluate(game.replace(speakers=[game.to_dict()["speakers"][i]]), [schemes[i]]).outcome for i in range(3)]
+    u = game.user.utility.ravel()
+    per = [list(zip(u, o.ravel())) for o in solo]
+    expect = np.zeros(3)
+    for draws in itertools.product(*[list(itertools.product(p, repeat=n_eval)) for p in per]):
+        prob = np.prod([pr for d in draws for (_, pr) in d])
+        scores = np.array([np.mean([v for (v, _) in d]) for d in draws])
+        best = np.abs(scores - scores.max()) < 1e-9
+        expect += prob * best / best.sum()
+    got = sampled_selection(game, solo, n_eval)
+    np.testing.assert_allclose(got, expect, atol=1e-12)
+    out = evaluate(game, schemes, protocol="best_ai", n_eval=n_eval)
+    np.testing.assert_allclose(list(out.selection.values()), expect, atol=1e-12)
+    solo_user, solo_spk = solo_outcomes(game, schemes)
+    assert out.user_value == pytest.approx(float(expect @ solo_user))
+    np.testing.assert_allclose(list(out.speaker_values.values()), expect @ solo_spk)
+
+
+def test_best_ai_exact_selects_the_best_for_the_user():
+    game = load_game("hull_pair")
+    reveal, babble = np.eye(2), np.full((2, 2), 0.5)
+    out = evaluate(game, {"prosecution": babble, "defence": reveal}, protocol="best_ai")
+    assert out.selection == {"prosecution": 0.0, "defence": 1.0}
+    assert out.user_value == pytest.approx(0.6)  # full information
+    # Defence revealing alone: acquit innocents (0.7 * 1.0), convict the guilty (0.3 * 0.2).
+    assert out.speaker_values["defence"] == pytest.approx(0.76)
+    tie = evaluate(game, {"prosecution": babble, "defence": babble}, protocol="best_ai")
+    assert tie.selection == {"prosecution": 0.5, "defence": 0.5}
+
+
+def test_kg_reference_schemes():
+    game = load_game("kg")
+    # Full revelation convicts exactly the guilty: prosecutor 0.3, judge 1.
+    full = evaluate(game, {"prosecutor": np.eye(2)})
+    assert full.speaker_values["prosecutor"] == pytest.approx(0.3) and full.user_value == pytest.approx(1.0)
+    # Slightly below the 3/7 optimum the judge convicts on "guilty": conviction 0.3 + 0.7 * 0.42.
+    near = evaluate(game, {"prosecutor": [[0.58, 0.42], [0.0, 1.0]]})
+    assert near.speaker_values["prosecutor"] == pytest.approx(0.3 + 0.7 * 0.42)
+    assert near.user_value == pytest.approx(0.3 + 0.7 * 0.58)
+
+
+def test_bad_profiles():
+    game = load_game("hull_pair")
+    good = np.eye(2)
+    with pytest.raises(ValueError, match="no scheme for speaker.*defence"):
+        evaluate(game, {"prosecution": good})
+    with pytest.raises(ValueError, match="unknown speaker.*mediator"):
+        evaluate(game, {"prosecution": good, "defence": good, "mediator": good})
+    with pytest.raises(ValueError, match="speaker 'defence'.*NaN"):
+        evaluate(game, {"prosecution": good, "defence": [[np.nan, 1], [0, 1]]})
+    with pytest.raises(ValueError, match="speaker 'defence'.*shape"):
+        evaluate(game, {"prosecution": good, "defence": np.ones((3, 2)) / 2})
+    with pytest.raises(ValueError, match="speaker 'prosecution'.*distribution"):
+        evaluate(game, {"prosecution": [[0.5, 0.6], [0, 1]], "defence": good})
+    with pytest.raises(ValueError, match="protocol"):
+        evaluate(game, [good, good], protocol="auction")
+    with pytest.raises(ValueError, match="n_eval"):
+        evaluate(game, [good, good], protocol="best_ai", n_eval=0)
+
+
+def test_too_large_to_enumerate_is_a_clear_error():
+    game = load_game("random:k=8,states=4,actions=2,seed=0,rounds=3")
+    schemes = [np.full((4, 4), 0.25)] * 8
+    with pytest.raises(ValueError, match="too large to enumerate"):
+        evaluate(game, schemes)
