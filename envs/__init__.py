@@ -1,0 +1,23 @@
+"""Persuasion games and their PettingZoo environment.
+
+Importing this package registers ``persuasion_v0`` with PettingZoo's registry (1.27+), so that
+``pettingzoo.make("parallel", "persuasion_v0", game="kg")`` works. The entry point is a string:
+the environment module itself is imported only when an environment is made.
+"""
+
+
+def _register() -> None:
+    try:
+        import pettingzoo
+    except ImportError:  # PettingZoo absent: the game and theory modules still work
+        return
+    register = getattr(pettingzoo, "register", None)
+    registry = getattr(pettingzoo, "parallel_registry", None)
+    if register is None or registry is None:  # PettingZoo older than 1.27: no registry
+        return
+    if any(spec.name == "persuasion" and spec.version == 0 for spec in registry.values()):
+        return  # already registered (e.g. on a module reload)
+    register("parallel", "persuasion_v0", entry_point="envs.persuasion_v0:parallel_env")
+
+
+_register()

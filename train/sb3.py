@@ -1,0 +1,126 @@
+"""Train one speaker with stable-baselines3's PPO on the Gymnasium single-speaker view.
+
+``python -m train.sb3 --config configs/train/NAME.yaml [--set key=value ...] [--out DIR]``
+
+The config is the native trainer's: exactly one speaker must have learner ``ppo`` (the one SB3
+trains); the others play their fixed learners (``babbling``, ``full_revelation``, ``fixed``).
+SB3 logs to TensorBoard under the run directory, and the run ends with the same ``summary.json``
+as :mod:`train.ppo`: the exact outcome of SB3's deterministic policy beside the theory. With a
+``target`` in the config, training stops once the learner's exact value is within ``tol`` of it
+(checked every ``eval_interval`` x 2048 steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from envs.single_speaker import SingleSpeakerEnv
+from envs.validation import SpecError
+from train.config import load_config
+from train.ppo import CONFIG, SUMMARY, Speakers, atomic_write, format_outcome, make_summary, resolve_game, write_json
+
+
+def _require_sb3():
+    try:
+        import stable_baselines3  # noqa: F401
+    except ImportError:
+        raise SystemExit("stable-baselines3 is not installed: pip install -e '.[sb3]'") from None
+
+
+def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256) -> dict:
+    """Train the config's single PPO speaker with SB3; write and return ``summary.json``."""
+    _require_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / CONFIG, lambda fh: fh.write(yaml.safe_dump(cfg, sort_keys=False).encode()))
+    torch.set_num_threads(cfg["threads"])
+    game = resolve_game(cfg)
+    learning = [n for n in game.speaker_names if cfg["speakers"].get(n, {"learner": "ppo"})["learner"] == "ppo"]
+    if len(learning) != 1:
+        raise SpecError("speakers", f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner")
+    speaker = learning[0]
+    fixed = Speakers(game, cfg, 1, (1, 1)).fixed  # the fixed speakers' schemes
+    others = {game.speaker_names[i]: f.schemes for i, f in fixed.items()}
+    env = SingleSpeakerEnv(game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"])
+    p = cfg["ppo"]
+    model = PPO(
+        "MlpPolicy", env, learning_rate=p["learning_rate"], n_steps=n_steps, batch_size=max(1, n_steps // p["num_minibatches"]),
+        n_epochs=p["update_epochs"], gamma=p["gamma"], gae_lambda=p["gae_lambda"], clip_range=p["clip_coef"],
+        ent_coef=p["ent_coef"], vf_coef=p["vf_coef"], max_grad_norm=p["max_grad_norm"], normalize_advantage=p["norm_adv"],
+        target_kl=p["target_kl"], policy_kwargs={"net_arch": list(p["hidden_sizes"]), "log_std_init": p["init_log_std"]},
+        seed=cfg["seed"], device="cpu", tensorboard_log=str(run_dir / "tb"), verbose=0,
+    )
+
+    def profile() -> dict[str, Any]:
+        def scheme(obs: np.ndarray) -> np.ndarray:
+            action, _ = model.predict(obs.astype(np.float32), deterministic=True)
+            return np.stack([env.scheme_from_action(a) for a in np.atleast_2d(action)])
+
+        return {**others, speaker: scheme}
+
+    reached: dict | None = None
+    target = cfg["target"]
+    check_every = cfg["eval_interval"] * n_steps
+
+    class TargetStop(BaseCallback):
+        def _on_step(self) -> bool:
+            nonlocal reached
+            if target is None or self.num_timesteps % check_every:
+                return True
+            from eval.exact import evaluate
+
+            value = evaluate(game, profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).speaker_values[target["speaker"]]
+            self.logger.record(f"eval/{speaker}/value", value)
+            if abs(value - target["value"]) <= target["tol"]:
+                reached = {"global_step": int(self.num_timesteps)}
+                return False
+            return True
+
+    model.learn(total_timesteps=cfg["total_steps"], callback=TargetStop(), progress_bar=progress and _has_rich(), tb_log_name="sb3_ppo")
+    model.save(run_dir / "sb3_model.zip")
+    summary = make_summary(game, cfg, profile(), int(model.num_timesteps), reached)
+    summary["trainer"] = "stable-baselines3"
+    write_json(run_dir / SUMMARY, summary)
+    return summary
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.sb3", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
+        summary = train_sb3(cfg, run_dir, progress=not args.no_progress)
+    except (SpecError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_outcome(summary))
+    print(f"\nsummary: {run_dir / SUMMARY}\nTensorBoard: tensorboard --logdir {run_dir / 'tb'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
