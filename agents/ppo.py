@@ -188,7 +188,7 @@ class PPOLearner:
         var_y = returns.var()
         explained = float("nan") if var_y == 0 else float(1 - (returns - values).var() / var_y)
         stats.update(
-            policy_loss=float(pg_loss), value_loss=float(v_loss), entropy=float(ent), approx_kl=float(approx_kl),
+            policy_loss=pg_loss.item(), value_loss=v_loss.item(), entropy=ent.item(), approx_kl=approx_kl.item(),
             clipfrac=float(np.mean(clipfracs)), explained_variance=explained,
             log_std=float(self.model.actor_logstd.mean()),
         )

@@ -8,9 +8,9 @@ channel, so speakers are an array axis. Rows ``>= X_i`` of a speaker's logits ar
 
 Belief bookkeeping (equivalent to :class:`envs.conversation.BeliefState`, kept in a cheaper form):
 
-* speaker ``i``: ``P_i(x) = prod_t pi_i^t[x, m_i^t]`` (rescaled to max 1 each round), so that
-  ``L_i(y) = P(m_i | y) ∝ sum_x O_i[y, x] P_i(x)``;
-* the user: ``Q_0(x0) = prod_t C_t[x0, z_t]`` (rescaled), so that ``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``.
+* speaker ``i``: ``P_i(x) ∝ prod_t pi_i^t[x, m_i^t]`` over its signals (normalised to sum 1 each
+  round, so it neither underflows nor overflows), so that ``L_i(y) = P(m_i | y) ∝ sum_x O_i[y, x] P_i(x)``;
+* the user: ``Q_0(x0) ∝ prod_t C_t[x0, z_t]``, so that ``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``.
 
 A speaker's belief is ``mu0(y) L_0(y) prod_{j heard} L_j(y)``; the user's final posterior is
 ``mu0(y) O_0[y, x0] prod_i L_i(y)``; ``P(y, x0 | transcript) ∝ mu0(y) O_0[y, x0] Q_0(x0) prod_i L_i(y)``.
@@ -58,6 +58,8 @@ SCORE_TOL = 1e-12
 MAX_SOLO_ENUMERATION = 4_000_000
 #: Elements per intermediate array when evaluating many solo profiles exactly (memory bound).
 _CHUNK_ELEMENTS = 1 << 21
+#: Logits within +-this are exponentiated without a per-row shift (exp(300) ~ 1e130).
+_EXP_SAFE = 300.0
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -69,14 +71,17 @@ def _sample(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum(idx, probs.shape[-1] - 1)
 
 
-def _rescale(w: np.ndarray) -> np.ndarray:
-    """Divide by the max over the last axis (positive weights keep their ratios, no underflow)."""
-    top = w.max(axis=-1, keepdims=True)
-    return w / np.where(top > 0, top, 1.0)
+def _rowsum(w: np.ndarray) -> np.ndarray:
+    """Sum over the last axis (einsum: much faster than ``sum(axis=-1)`` for short rows)."""
+    return np.einsum("...i->...", w)
 
 
 def _normalise(w: np.ndarray) -> np.ndarray:
-    s = w.sum(axis=-1, keepdims=True)
+    """Divide by the sum over the last axis (rows of zeros stay zero).
+
+    Also used to rescale non-negative likelihood weights: only their ratios matter, and after it
+    the largest is at least ``1 / n``, so repeated products neither underflow nor overflow."""
+    s = _rowsum(w)[..., None]
     return w / np.where(s > 0, s, 1.0)
 
 
@@ -123,6 +128,8 @@ class _SoloEnumerator:
         # columns (x0, a): W0[y, x0] u[a, y]; and W0 itself for the leaf masses
         self.num_map = (w0[:, :, None] * game.user.utility.T[:, None, :]).reshape(game.n_states, -1)  # [Y, X0*A]
         self.mass_map = w0  # [Y, X0]
+        self.u_max = float(game.user.utility.max())
+        self.u_range = self.u_max - float(game.user.utility.min())
         self.per_pair = self.n_seq * max(channels.shape[2], game.n_states, self.x0 * self.a)
 
     def __call__(self, schemes: np.ndarray) -> np.ndarray:
@@ -145,8 +152,23 @@ class _SoloEnumerator:
         num = (flat @ self.num_map).reshape(c, k, self.n_seq, self.x0, self.a)  # sum_y P(y,x0,h) u[a,y]
         mass = (flat @ self.mass_map).reshape(c, k, self.n_seq, self.x0, 1)  # P(x0, h)
         eu = num / np.where(mass > 0, mass, 1.0)
-        q = quantal_response(eu, self.game.lam)
-        return (q * num).sum(axis=(2, 3, 4))
+        q = self._response(eu)
+        return np.einsum("ckhxa,ckhxa->ck", q, num)
+
+    def _response(self, eu: np.ndarray) -> np.ndarray:
+        """Quantal response over the last axis; when ``lam * (max u - min u)`` is moderate, the
+        per-row max shift is replaced by the constant ``max u`` (every expected utility at a leaf
+        of positive mass lies in ``[min u, max u]``; rows of zero mass may come out zero, and their
+        weight is zero)."""
+        lam = self.game.lam
+        if math.isinf(lam) or lam * self.u_range > _EXP_SAFE:
+            return quantal_response(eu, lam)
+        z = eu * lam
+        z -= lam * self.u_max
+        np.exp(z, out=z)
+        tot = _rowsum(z)[..., None]
+        z /= np.where(tot > 0, tot, 1.0)
+        return z
 
 
 def solo_user_values(game: Game | str, schemes: np.ndarray) -> np.ndarray:
@@ -212,6 +234,8 @@ class BatchedPersuasionEnv:
         self._channels_t = self._channels.transpose(0, 2, 1).copy()  # [k, X, Y]
         self._valid = np.arange(self.max_signals)[None, :] < np.array(self.signal_counts)[:, None]  # [k, X]
         self._padded = not bool(self._valid.all())
+        self._support = (self._channels.sum(axis=1) > 0).astype(np.float64)  # [k, X]: signals that occur
+        self._user_support = (g.user.observation.sum(axis=0) > 0).astype(np.float64)  # [X0]
         self._prior_cdf = np.cumsum(g.prior)
         self._utils = g.speaker_utilities  # [k, A, Y]
         self._n = np.arange(self.n_envs)
@@ -253,15 +277,15 @@ class BatchedPersuasionEnv:
         """Every speaker of every episode commits its round scheme; see the class docstring."""
         if not self._started:
             raise RuntimeError("step() called before reset()")
-        scheme = self._schemes_from(logits)  # [N, k, X, M]
+        e, s = self._weights_from(logits)  # scheme = e / s[..., None]
         g = self.game
         t = self._t
         n, k = self.n_envs, self.n_speakers
+        ni, ki = self._n[:, None], self._k[None, :]
         if self.protocol == "simultaneous":
-            rows = scheme[self._n[:, None], self._k[None, :], self._x]  # [N, k, M]
-            m = _sample(self.rng, rows)
-            col = np.take_along_axis(scheme, m[:, :, None, None], axis=3)[..., 0]  # [N, k, X]
-            self._p = _rescale(self._p * col)
+            m = _sample(self.rng, e[ni, ki, self._x])  # m_i ~ pi_i[x_i] (sampling needs no normalising)
+            col = e[ni, ki, :, m] / s  # pi_i[x, m_i] for every x: [N, k, X]
+            self._p = _normalise(self._p * col)
             self._spk_msgs[:, t] = m
             self._t = t + 1
             if self._t < g.rounds:
@@ -270,7 +294,7 @@ class BatchedPersuasionEnv:
             lik = self._speaker_likelihoods()  # [N, k, Y]
             rewards, info = self._finish(np.prod(lik, axis=1), self._x0, self._q0, self._y)
         else:
-            self._schemes[:, :, t] = scheme
+            self._schemes[:, :, t] = e / s[..., None]
             self._t = t + 1
             if self._t < g.rounds:
                 return self._observe(), np.zeros((n, k)), False, {}
@@ -327,8 +351,10 @@ class BatchedPersuasionEnv:
         self._y = np.minimum(np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1)
         self._x0 = _sample(rng, g.user.observation[self._y])  # [N]
         self._x = _sample(rng, self._channels[:, self._y].transpose(1, 0, 2))  # [N, k]
-        self._q0 = np.ones((n, g.user.n_signals))  # prod_t C_t[x0, z_t], every x0
-        self._p = np.ones((n, k, self.max_signals))  # prod_t pi_i^t[x, m_i^t], every x
+        # prod_t C_t[x0, z_t] and prod_t pi_i^t[x, m_i^t] for every signal value, normalised each
+        # round; signals that never occur (padding) start at 0 so they never carry the weight.
+        self._q0 = np.broadcast_to(self._user_support, (n, g.user.n_signals)).copy()
+        self._p = np.broadcast_to(self._support, (n, k, self.max_signals)).copy()
         self._user_msgs = np.full((n, R), -1, dtype=np.int64)
         self._spk_msgs = np.full((n, R, k), -1, dtype=np.int64)
         self._t = 0
@@ -344,11 +370,14 @@ class BatchedPersuasionEnv:
             z = np.zeros(self.n_envs, dtype=np.int64)
         else:
             z = _sample(self.rng, ch[self._x0])
-            self._q0 = _rescale(self._q0 * ch[:, z].T)
+            self._q0 = _normalise(self._q0 * ch[:, z].T)
         self._user_msgs[:, t] = z
 
-    def _schemes_from(self, logits: Any) -> np.ndarray:
-        """Validate logits ``[N, k, X_max, M]`` and return the row-softmax schemes (float64)."""
+    def _weights_from(self, logits: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate logits ``[N, k, X_max, M]``; return softmax weights ``e`` and row sums ``s``.
+
+        The schemes are ``e / s[..., None]`` (row softmax, float64). Rows ``>= X_i`` are ignored
+        (replaced by zeros, i.e. uniform rows, when they are not finite)."""
         want = (self.n_envs, self.n_speakers) + self.action_shape
         try:
             z = np.asarray(logits, dtype=np.float64)
@@ -356,28 +385,28 @@ class BatchedPersuasionEnv:
             raise ValueError(f"logits: not a numeric array; expected shape {want}") from None
         if z.shape != want:
             raise ValueError(f"logits: expected shape {want} [env, speaker, signal, message], got {z.shape}")
-        if not np.isfinite(z).all():
-            if self._padded:
-                if not np.isfinite(z[:, self._valid]).all():
-                    raise ValueError("logits: contain NaN or inf")
-                z = np.where(self._valid[None, :, :, None], z, 0.0)
-            else:
+        hi, lo = z.max(), z.min()  # NaN propagates into both
+        if not (math.isfinite(hi) and math.isfinite(lo)):
+            if not (self._padded and np.isfinite(z[:, self._valid]).all()):
                 raise ValueError("logits: contain NaN or inf")
-        z = z - z.max(axis=-1, keepdims=True)
-        with np.errstate(under="ignore"):
+            z = np.where(self._valid[None, :, :, None], z, 0.0)
+            hi, lo = z.max(), z.min()
+        if -_EXP_SAFE <= lo and hi <= _EXP_SAFE:
+            # exp cannot overflow, and no row underflows: no per-row shift needed
             e = np.exp(z)
-        e /= e.sum(axis=-1, keepdims=True)
-        return e
+        else:
+            with np.errstate(under="ignore"):
+                e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e, _rowsum(e)
 
     # ------------------------------------------------------------------ beliefs
     def _speaker_likelihoods(self) -> np.ndarray:
-        """``L_i(y) ∝ sum_x O_i[y, x] P_i(x)`` for every episode and speaker, rescaled: [N, k, Y]."""
-        lik = np.matmul(self._p[:, :, None, :], self._channels_t[None])[:, :, 0]
-        return _rescale(lik)
+        """``L_i(y) ∝ sum_x O_i[y, x] P_i(x)`` for every episode and speaker: [N, k, Y]."""
+        return np.einsum("nkx,kxy->nky", self._p, self._channels_t, optimize=True)
 
     def _user_likelihood(self) -> np.ndarray:
         """``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``: what the user's messages say about y [N, Y]."""
-        return _rescale(self._q0 @ self.game.user.observation.T)
+        return self._q0 @ self.game.user.observation.T
 
     def _observe(self) -> np.ndarray:
         """Observations ``[N, k, D]``: :meth:`ObservationLayout.encode` of every speaker's view."""
@@ -385,30 +414,29 @@ class BatchedPersuasionEnv:
         lay = self.layout
         if self.protocol == "best_ai":
             return np.broadcast_to(self._best_ai_obs[t], (n, k, self.obs_size)).copy()
+        # What every speaker of an episode shares: round, the user's messages and, when messages
+        # are public, every speaker's messages. Built once per episode, then broadcast.
         shared = np.zeros((n, self.obs_size), dtype=np.float32)
         shared[:, t] = 1.0
         for r in range(min(t + 1, lay.rounds)):
             shared[self._n, self._user_off + r * lay.user_messages + self._user_msgs[:, r]] = 1.0
-        base = self._prior_user_weight()  # mu0(y) L_0(y) [N, Y]
-        lik = self._speaker_likelihoods()
         block = lay.n_heard * lay.messages
-        if self.game.visibility == "public":
+        public = self.game.visibility == "public"
+        if public:
             for r in range(t):
-                cols = self._heard_off + r * block + self._k[None, :] * lay.messages + self._spk_msgs[:, r]
+                cols = self._heard_off + r * block + self._k[None, :] * lay.messages + self._spk_msgs[:, r]  # [N, k]
                 shared[self._n[:, None], cols] = 1.0
-            out = np.repeat(shared[:, None, :], k, axis=1)
-            belief = _normalise(base * np.prod(lik, axis=1))
-            out[:, :, lay.belief_slice] = belief[:, None, :]
+        out = np.empty((n, k, self.obs_size), dtype=np.float32)
+        out[...] = shared[:, None, :]
+        base = self.game.prior[None, :] * self._user_likelihood()  # mu0(y) L_0(y): [N, Y]
+        lik = self._speaker_likelihoods()  # [N, k, Y]
+        if public:
+            out[:, :, lay.belief_slice] = _normalise(base * np.prod(lik, axis=1))[:, None, :]
         else:
-            out = np.repeat(shared[:, None, :], k, axis=1)
-            for r in range(t):
-                cols = self._heard_off + r * block + self._spk_msgs[:, r]  # [N, k]
-                out[self._n[:, None], self._k[None, :], cols] = 1.0
             out[:, :, lay.belief_slice] = _normalise(base[:, None, :] * lik)
+            for r in range(t):  # each speaker hears its own thread
+                out[self._n[:, None], self._k[None, :], self._heard_off + r * block + self._spk_msgs[:, r]] = 1.0
         return out
-
-    def _prior_user_weight(self) -> np.ndarray:
-        return self.game.prior[None, :] * self._user_likelihood()
 
     # ------------------------------------------------------------------ endings
     def _finish(self, lik: np.ndarray, x0: np.ndarray, q0: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -457,13 +485,13 @@ class BatchedPersuasionEnv:
         # Deployment: the selected speaker alone with the user, who speaks by her rule.
         pi = self._schemes[self._n, sel]  # [N, R, X, M]
         x = self._x[self._n, sel]
-        p = np.ones((n, self.max_signals))
+        p = self._support[sel]
         for t in range(g.rounds):
             self._user_speaks(t)
             m = _sample(self.rng, pi[self._n, t, x])
-            p = _rescale(p * pi[self._n, t, :, m])
+            p = _normalise(p * pi[self._n, t, :, m])
             self._spk_msgs[self._n, t, sel] = m
-        lik = _rescale(np.einsum("nyx,nx->ny", self._channels[sel], p))
+        lik = np.einsum("nyx,nx->ny", self._channels[sel], p)
         rewards, info = self._finish(lik, self._x0, self._q0, self._y)
         info["selected"] = sel.astype(np.int64)
         info["scores"] = scores
@@ -481,13 +509,13 @@ class BatchedPersuasionEnv:
         y = np.minimum(np.searchsorted(self._prior_cdf, rng.random((n, k, e)) * self._prior_cdf[-1], side="right"), g.n_states - 1)
         x0 = _sample(rng, g.user.observation[y])  # [N, k, E]
         x = _sample(rng, self._channels[self._k[None, :, None], y])  # [N, k, E]
-        p = np.ones((n, k, e, self.max_signals))
+        p = np.broadcast_to(self._support[:, None, :], (n, k, e, self.max_signals))
         ni, ki = self._n[:, None, None], self._k[None, :, None]
         for t in range(g.rounds):
             pi = self._schemes[:, :, t]  # [N, k, X, M]
             m = _sample(rng, pi[ni, ki, x])  # [N, k, E]
             col = pi[ni, ki, :, m]  # [N, k, E, X]
-            p = _rescale(p * col)
+            p = _normalise(p * col)
         lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
         post = _normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
         probs = quantal_response(post @ g.user.utility.T, g.lam)

@@ -22,8 +22,10 @@ points) refined by LPs over finer lattices around its support.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,7 +234,8 @@ class SplitPoint:
     ``weight`` is its probability (within its component); ``signal_belief`` is ``q(x)``, the
     belief over the speaker's own signals, and ``state_belief`` is ``p(y) = sum_x q(x) P(y|x)``
     (before the user's own signal); ``actions`` is, for a best responder, the recommended
-    action for each of her signal values (``None`` for a logit user).
+    action for each of her signal values of positive probability, in order (``None`` for a
+    logit user).
     """
 
     weight: float
@@ -386,7 +389,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(hull)
 
 
-def _concavify_1d(g, q0: float) -> tuple[float, list[tuple[float, float]]]:
+def _concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[float, list[tuple[float, float]]]:
     """Concave closure at ``q0`` of ``g`` on [0, 1]: returns (value, [(weight, q), ...]).
 
     The upper concave hull of ``g`` on a grid of :data:`GRID_1D` points brackets ``q0`` by the
@@ -461,15 +464,15 @@ def _simplex_grid(dim: int, n: int) -> np.ndarray:
     return counts / n
 
 
-def _concavify_grid(g, q0: np.ndarray) -> tuple[float, list[tuple[float, np.ndarray]], int]:
+def _concavify_grid(g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray) -> tuple[float, list[tuple[float, np.ndarray]], int]:
     """Concave closure at ``q0`` of ``g`` over the simplex: LP over weights of a grid of beliefs.
 
     ``max sum_j tau_j g(q_j)`` subject to ``sum_j tau_j q_j = q0`` and ``tau >= 0`` (which
     implies ``sum_j tau_j = 1``), over a simplex grid with denominators ``n`` (vertices included,
     at most :data:`GRID_MAX_POINTS` points) plus ``q0``. The support is then refined: each round
     re-solves the LP over the current support and a fine lattice around each support belief
-    (spacing a fraction of the last), so the value never decreases and Bayes plausibility stays
-    exact. Returns (value, [(weight, belief)], number of beliefs in the first grid).
+    (spacing a fraction of the last), so the value never decreases; the final split is made
+    exactly Bayes plausible. Returns (value, [(weight, belief)], number of beliefs in the first grid).
     """
     d = q0.size
     n = _grid_resolution(d, GRID_MAX_POINTS - 1)
@@ -507,6 +510,24 @@ def _concavify_grid(g, q0: np.ndarray) -> tuple[float, list[tuple[float, np.ndar
         if val >= best:
             best, w, qs = val, w2, qs2
         step = s
+    # The LP meets sum_j tau_j q_j = q0 only to its tolerance (~1e-7). Make the split exactly
+    # Bayes plausible by scaling the columns of T[j, x] = tau_j q_j(x) to sum to q0(x) (new
+    # weights are its row sums), merge beliefs closer than 1e-6 and re-evaluate.
+    t = w[:, None] * qs
+    t = t * (q0 / t.sum(axis=0))[None, :]
+    merged: list[np.ndarray] = []
+    for row in t:
+        q = row / row.sum()
+        for j, m in enumerate(merged):
+            if np.abs(m / m.sum() - q).sum() < 1e-6:
+                merged[j] = m + row
+                break
+        else:
+            merged.append(row)
+    t = np.array(merged)
+    w = t.sum(axis=1)
+    qs = t / w[:, None]
+    best = float(w @ g(qs))
     return best, list(zip(w.tolist(), qs)), n_grid
 
 
@@ -616,6 +637,9 @@ def single_sender_optimum(
     For a silent user there is one profile and it is exactly the problem above;
     ``condition_on_user=False`` ignores her messages.
 
+    Message spaces are taken to be rich enough for the optimal split (at most ``|X_i|`` messages
+    for a logit user, ``|A|^{X0}`` for a best responder), as in the one-shot theory.
+
     ``method``: ``"auto"``; ``"grid"`` forces the grid LP even for two signals; ``"exact"``
     requires the 1-D method.
     """
@@ -665,8 +689,7 @@ def _with_description(game: Game, r: SingleSenderResult) -> SingleSenderResult:
                 f"{ind}w.p. {p.weight:.4f}: belief over states {_fmt(p.state_belief)}{act}"
                 f" (sender {p.sender_value:.4f}, user {p.user_value:.4f})"
             )
-    object.__setattr__(r, "description", "\n".join(lines))
-    return r
+    return dataclasses.replace(r, description="\n".join(lines))
 
 
 # ------------------------------------------------------------------------------------- bounds
