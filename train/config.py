@@ -9,9 +9,9 @@ Layout (every key optional except ``game``; defaults in :data:`DEFAULTS`)::
     reward_mode: expect_all     # sample, expect_action or expect_all
     seed: 0
     total_steps: 100000         # environment steps (rounds x episodes) over the run
-    n_envs: 256                 # parallel episodes
+    n_envs: 1024                # parallel episodes
     rollout_episodes: 1         # episodes per environment per PPO iteration
-    eval_interval: 5            # iterations between exact evaluations (TensorBoard eval/*)
+    eval_interval: 10           # iterations between exact evaluations (TensorBoard eval/*)
     checkpoint_interval: 25     # iterations between checkpoints
     target: null                # optional early stop: {speaker: NAME, value: X, tol: Y}
     share_parameters: false     # one network for all learning speakers (with an id one-hot)
@@ -49,9 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "reward_mode": "expect_all",
     "seed": 0,
     "total_steps": 100_000,
-    "n_envs": 256,
+    "n_envs": 1024,
     "rollout_episodes": 1,
-    "eval_interval": 5,
+    "eval_interval": 10,
     "checkpoint_interval": 25,
     "target": None,
     "share_parameters": False,

@@ -38,7 +38,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from agents.fixed import FixedSpeaker
-from agents.ppo import PPOConfig, PPOLearner, gae
+from agents.ppo import PPOConfig, PPOLearner, gae, to_logits
 from envs.batched import BatchedPersuasionEnv
 from envs.conversation import BeliefState, ObservationLayout, heard_speakers
 from envs.game import Game, load_game
@@ -227,7 +227,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
                 learner.set_learning_rate(cfg["ppo"]["learning_rate"] * (1.0 - it / iterations))
         # ---- rollout
         buf_obs = torch.zeros((T, n_envs, k, env.obs_size))
-        buf_act = torch.zeros((T, n_envs, k, xmax * m))
+        buf_act = torch.zeros((T, n_envs, k, xmax * (m - 1)))
         buf_logp = torch.zeros((T, n_envs, k))
         buf_val = torch.zeros((T, n_envs, k))
         buf_rew = torch.zeros((T, n_envs, k))
@@ -244,7 +244,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
                 ids = torch.full((n_envs,), speakers.agent_id[i], dtype=torch.long)
                 action, logp, value = speakers.learners[i].act(o[:, i], ids)
                 buf_act[t, :, i], buf_logp[t, :, i], buf_val[t, :, i] = action, logp, value
-                logits[:, i] = action.reshape(n_envs, xmax, m).double().numpy()
+                logits[:, i] = to_logits(action, (xmax, m)).double().numpy()
             buf_obs[t] = o
             obs, rewards, done, info = env.step(logits)
             buf_rew[t] = torch.as_tensor(rewards, dtype=torch.float32)
