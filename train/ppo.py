@@ -83,19 +83,23 @@ def resolve_game(cfg: dict) -> Game:
 
 
 # ---------------------------------------------------------------------------------- speakers
+def fixed_speakers(game: Game, cfg: dict) -> dict[int, FixedSpeaker]:
+    """The config's non-learning speakers (learner full_revelation, babbling or fixed), by index."""
+    out = {}
+    for i, name in enumerate(game.speaker_names):
+        spec = cfg["speakers"].get(name, {"learner": "ppo"})
+        if spec["learner"] != "ppo":
+            out[i] = FixedSpeaker(game, i, spec["learner"], spec.get("path"))
+    return out
+
+
 class Speakers:
     """The learning and fixed speakers of one run, and the map from speakers to learners."""
 
     def __init__(self, game: Game, cfg: dict, obs_size: int, action_shape: tuple[int, int]):
         self.game = game
-        self.fixed: dict[int, FixedSpeaker] = {}
-        learning = []
-        for i, name in enumerate(game.speaker_names):
-            spec = cfg["speakers"].get(name, {"learner": "ppo"})
-            if spec["learner"] == "ppo":
-                learning.append(i)
-            else:
-                self.fixed[i] = FixedSpeaker(game, i, spec["learner"], spec.get("path"))
+        self.fixed = fixed_speakers(game, cfg)
+        learning = [i for i in range(game.n_speakers) if i not in self.fixed]
         self.learning = learning
         ppo = PPOConfig(**cfg["ppo"])
         if cfg["share_parameters"] and len(learning) > 1:

@@ -24,7 +24,7 @@ import yaml
 from envs.single_speaker import SingleSpeakerEnv
 from envs.validation import SpecError
 from train.config import load_config
-from train.ppo import CONFIG, SUMMARY, Speakers, atomic_write, format_outcome, make_summary, resolve_game, write_json
+from train.ppo import CONFIG, SUMMARY, atomic_write, fixed_speakers, format_outcome, make_summary, resolve_game, write_json
 
 
 def _require_sb3():
@@ -49,7 +49,7 @@ def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: in
     if len(learning) != 1:
         raise SpecError("speakers", f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner")
     speaker = learning[0]
-    fixed = Speakers(game, cfg, 1, (1, 1)).fixed  # the fixed speakers' schemes
+    fixed = fixed_speakers(game, cfg)
     others = {game.speaker_names[i]: f.schemes for i, f in fixed.items()}
     env = SingleSpeakerEnv(game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"])
     p = cfg["ppo"]

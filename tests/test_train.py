@@ -1,0 +1,191 @@
+"""Training: config validation, PPO reaching the kg_logit optimum, kill-and-resume, SB3 interop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.validation import SpecError
+from train.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+KG_LOGIT_OPTIMUM = 0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (DESIGN.md)
+
+
+# ---------------------------------------------------------------------------------- config
+@pytest.mark.parametrize(
+    "overrides,field,words",
+    [
+        (["game=kg", "colour=red"], "colour", "allowed keys are: game"),
+        (["game=kg", "ppo.lr=0.1"], "ppo.lr", "allowed keys are: learning_rate"),
+        (["game=kg", "ppo.learning_rate=-1"], "ppo.learning_rate", "> 0"),
+        (["game=kg", "ppo.learning_rate=fast"], "ppo.learning_rate", "expected a number"),
+        (["game=kg", "ppo.gamma=1.5"], "ppo.gamma", "<= 1"),
+        (["game=kg", "ppo.hidden_sizes=[64, 0]"], "ppo.hidden_sizes", "positive integers"),
+        (["game=kg", "ppo.anneal_lr=maybe"], "ppo.anneal_lr", "true or false"),
+        (["game=kg", "n_envs=0"], "n_envs", ">= 1"),
+        (["game=kg", "total_steps=1.5"], "total_steps", "integer"),
+        (["game=kg", "protocol=auction"], "protocol", "simultaneous, best_ai"),
+        (["game=kg", "reward_mode=bonus"], "reward_mode", "sample, expect_action, expect_all"),
+        (["game=kg", "n_eval=0"], "n_eval", ">= 1"),
+        (["game=kg", "rationality=0"], "rationality", "> 0"),
+        (["game=kg", "speakers.prosecutor.learner=genius"], "speakers.prosecutor.learner", "ppo, full_revelation"),
+        (["game=kg", "speakers.prosecutor.learner=fixed"], "speakers.prosecutor.path", "schemes file"),
+        (["game=kg", "target.speaker=prosecutor"], "target.value", "missing"),
+        (["seed=1"], "game", "missing"),
+    ],
+)
+def test_bad_config_names_the_key(overrides, field, words):
+    with pytest.raises(SpecError) as err:
+        load_config(None, overrides)
+    assert str(err.value).startswith(field + ":"), str(err.value)
+    assert words in str(err.value), str(err.value)
+
+
+def test_config_files_validate_and_overrides_apply():
+    for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg["ppo"]["learning_rate"] > 0
+    cfg = load_config(ROOT / "configs/train/kg_logit.yaml", ["seed=7", "total_steps=1000", "game=hull_pair", "ppo.learning_rate=0.001"])
+    assert (cfg["seed"], cfg["total_steps"], cfg["game"], cfg["ppo"]["learning_rate"]) == (7, 1000, "hull_pair", 0.001)
+
+
+def test_unknown_speaker_in_config(tmp_path):
+    from train.ppo import train
+
+    cfg = load_config(None, ["game=kg", "speakers.mediator.learner=babbling"])
+    with pytest.raises(SpecError, match=r"^speakers.mediator: no such speaker"):
+        train(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_cli_bad_config_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("game: kg\nppo: {lr: 1}\n")
+    res = subprocess.run([sys.executable, "-m", "train", "--config", str(bad), "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2
+    assert "ppo.lr" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+# ---------------------------------------------------------------------------------- learning
+def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
+    """Independent PPO finds the Kamenica-Gentzkow optimum against a logit judge (within 0.01)."""
+    from train.ppo import train
+
+    cfg = load_config(ROOT / "configs/train/kg_logit.yaml", ["checkpoint_interval=1000"])
+    summary = train(cfg, tmp_path / "run", progress=False)
+    assert abs(summary["speaker_values"]["prosecutor"] - KG_LOGIT_OPTIMUM) < 0.01
+    # The learned scheme reveals guilt: a guilty defendant always gets the "guilty" message.
+    scheme = np.array(summary["schemes"]["prosecutor"][0])
+    convict_msg = int(np.argmax(scheme[1]))
+    assert scheme[1, convict_msg] > 0.99
+    assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
+    # summary.json carries exactly what `python -m eval.bounds kg_logit --json` prints.
+    printed = subprocess.run([sys.executable, "-m", "eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["bounds"] == json.loads(printed.stdout)
+    for key in ("user_value", "speaker_values", "bounds", "schemes"):
+        assert key in on_disk
+    assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+
+
+def test_fixed_speakers_are_scored_exactly(tmp_path):
+    """A babbling defence and a fully revealing prosecution in hull_pair: the user gets 0.6."""
+    from train.ppo import train
+
+    cfg = load_config(None, ["game=hull_pair", "total_steps=2048", "n_envs=256",
+                             "speakers.prosecution.learner=full_revelation", "speakers.defence.learner=babbling"])
+    summary = train(cfg, tmp_path / "run", progress=False)
+    assert summary["user_value"] == pytest.approx(0.6)
+    assert summary["speaker_values"]["prosecution"] == pytest.approx(0.7 * 0.2 + 0.3 * 1.0)
+
+
+# ---------------------------------------------------------------------------------- determinism and resume
+SMALL = ["game=hull_pair_logit", "n_envs=128", "total_steps=12800", "checkpoint_interval=10", "eval_interval=5", "seed=3"]
+
+
+def _run(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "train", "--no-progress", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_same_seed_same_summary(tmp_path):
+    from train.ppo import train
+
+    a = train(load_config(None, SMALL), tmp_path / "a", progress=False)
+    b = train(load_config(None, SMALL), tmp_path / "b", progress=False)
+    assert a == b
+
+
+def test_kill_and_resume_gives_the_same_summary(tmp_path):
+    """A run killed (SIGKILL) after a checkpoint and resumed ends exactly like an uninterrupted one."""
+    full = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "full")])
+    assert full.wait(timeout=300) == 0, full.stderr.read()
+    killed = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "killed")])
+    ckpt = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert ckpt.exists()
+    assert not (tmp_path / "killed" / "summary.json").exists(), "killed too late to test resuming"
+    resumed = _run(["--resume", str(tmp_path / "killed")])
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    a = json.loads((tmp_path / "full" / "summary.json").read_text())
+    b = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert a == b
+
+
+# ---------------------------------------------------------------------------------- stable-baselines3
+@pytest.mark.parametrize("game,speaker", [("kg_logit", "prosecutor"), ("hull_pair", "defence"), ("kg_witness", "prosecutor"),
+                                          ("hull_pair_private", "prosecution"), ("noisy_advisors", "bold")])
+def test_single_speaker_view_passes_env_checkers(game, speaker):
+    from gymnasium.utils.env_checker import check_env as gym_check
+    from stable_baselines3.common.env_checker import check_env
+
+    from envs.single_speaker import SingleSpeakerEnv
+
+    check_env(SingleSpeakerEnv(game, speaker), warn=True)
+    gym_check(SingleSpeakerEnv(game, speaker), skip_render_check=True)
+
+
+def test_single_speaker_view_pays_the_exact_value_on_average():
+    """With the others fixed, the view's mean reward is the exact value of the learner's scheme."""
+    from envs.single_speaker import SingleSpeakerEnv
+    from eval.exact import evaluate
+
+    env = SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}, reward_mode="expect_action")
+    action = np.array([1.0, -1.0, -0.2, 0.2])  # logits 10*[[1,-1],[-0.2,0.2]]
+    scheme = env.scheme_from_action(action)
+    exact = evaluate(env.game, {"prosecution": scheme, "defence": np.eye(2)}).speaker_values["prosecution"]
+    rewards = []
+    env.reset(seed=0)
+    for _ in range(3000):
+        _, r, term, _, _ = env.step(action)
+        rewards.append(r)
+        if term:
+            env.reset()
+    se = np.std(rewards) / np.sqrt(len(rewards))
+    assert abs(np.mean(rewards) - exact) <= 4 * se + 1e-12
+
+
+def test_sb3_training_writes_the_same_summary(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "train.sb3", "--config", "configs/train/kg_logit.yaml", "--no-progress",
+                          "--set", "total_steps=512", "--out", str(tmp_path / "sb3")], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
+    printed = subprocess.run([sys.executable, "-m", "eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert summary["bounds"] == json.loads(printed.stdout)
+    assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6
+    assert list((tmp_path / "sb3" / "tb").rglob("events.out.tfevents.*"))
