@@ -45,15 +45,13 @@ from typing import Any
 import numpy as np
 
 from envs.conversation import ObservationLayout
+from envs.protocols import PROTOCOLS, REWARD_MODES, SCORE_TOL, check_n_eval, check_protocol, check_reward_mode
 from envs.game import Game, load_game
 from envs.quantal import quantal_response
 
 __all__ = ["BatchedPersuasionEnv", "solo_user_values", "PROTOCOLS", "REWARD_MODES", "SCORE_TOL"]
 
-PROTOCOLS = ("simultaneous", "best_ai")
-REWARD_MODES = ("sample", "expect_action", "expect_all")
 #: Scores within this of the best count as tied in the best-AI selection.
-SCORE_TOL = 1e-12
 #: Largest per-pair enumeration (message sequences x states x user signals) for exact solo values.
 MAX_SOLO_ENUMERATION = 4_000_000
 #: Elements per intermediate array when evaluating many solo profiles exactly (memory bound).
@@ -92,14 +90,6 @@ def _padded_channels(game: Game) -> np.ndarray:
     for i, s in enumerate(game.speakers):
         out[i, :, : s.n_signals] = s.observation
     return out
-
-
-def _check_n_eval(n_eval: Any) -> int | str:
-    if isinstance(n_eval, str) and n_eval == "exact":
-        return "exact"
-    if isinstance(n_eval, (int, np.integer)) and not isinstance(n_eval, bool) and n_eval >= 1:
-        return int(n_eval)
-    raise ValueError(f"n_eval: expected 'exact' or an integer >= 1, got {n_eval!r}")
 
 
 # ---------------------------------------------------------------------------------- exact solo values
@@ -209,16 +199,14 @@ class BatchedPersuasionEnv:
         reward_mode: str = "expect_action",
         seed: int | None = None,
     ):
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode: expected one of {', '.join(REWARD_MODES)}, got {reward_mode!r}")
+        check_protocol(protocol)
+        check_reward_mode(reward_mode)
         if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
             raise ValueError(f"n_envs: expected an integer >= 1, got {n_envs!r}")
         self.game: Game = load_game(game)
         self.n_envs = int(n_envs)
         self.protocol = protocol
-        self.n_eval = _check_n_eval(n_eval)
+        self.n_eval = check_n_eval(n_eval)
         self.reward_mode = reward_mode
 
         g = self.game

@@ -46,27 +46,16 @@ from pettingzoo.utils import wrappers
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from envs.conversation import BeliefState, ObservationLayout, heard_speakers, sample_rows
+from envs.protocols import PROTOCOLS, REWARD_MODES, SCORE_TOL, check_n_eval, check_protocol, check_reward_mode
 from envs.game import Game, load_game
-from envs.quantal import response_at
+from envs.quantal import response_at, softmax_rows
 
 __all__ = ["PersuasionEnv", "parallel_env", "raw_env", "env", "PROTOCOLS", "REWARD_MODES", "RENDER_MODES"]
 
-PROTOCOLS = ("simultaneous", "best_ai")
-REWARD_MODES = ("sample", "expect_action", "expect_all")
 RENDER_MODES = ("ansi", "human")
 #: Logit bound of the action box; values beyond it are still accepted.
 LOGIT_BOUND = 10.0
 #: Scores within this of the best count as tied in the best-AI selection.
-SCORE_TOL = 1e-12
-
-
-def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax over the last axis, stable for any finite logits."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    with np.errstate(under="ignore", over="ignore"):
-        e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _solo_outcomes(game: Game, schemes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,14 +64,6 @@ def _solo_outcomes(game: Game, schemes: list[np.ndarray]) -> tuple[np.ndarray, n
 
     user, spk = solo_outcomes(game, schemes)
     return np.asarray(user, dtype=np.float64), np.asarray(spk, dtype=np.float64)
-
-
-def _check_n_eval(n_eval: Any) -> int | str:
-    if isinstance(n_eval, str) and n_eval == "exact":
-        return "exact"
-    if isinstance(n_eval, (int, np.integer)) and not isinstance(n_eval, bool) and n_eval >= 1:
-        return int(n_eval)
-    raise ValueError(f"n_eval: expected 'exact' or an integer >= 1, got {n_eval!r}")
 
 
 class PersuasionEnv(ParallelEnv, EzPickle):
@@ -101,13 +82,11 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         EzPickle.__init__(
             self, game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode, render_mode=render_mode
         )
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode: expected one of {', '.join(REWARD_MODES)}, got {reward_mode!r}")
+        check_protocol(protocol)
+        check_reward_mode(reward_mode)
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode: expected None or one of {', '.join(RENDER_MODES)}, got {render_mode!r}")
-        self.n_eval = _check_n_eval(n_eval)
+        self.n_eval = check_n_eval(n_eval)
         self.game: Game = load_game(game)
         self.protocol = protocol
         self.reward_mode = reward_mode

@@ -33,6 +33,15 @@ def quantal_response(eu: np.ndarray, lam: float) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax over the last axis (a scheme from its logits), stable for any finite logits."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore", over="ignore"):
+        e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def expected_utilities(posterior: np.ndarray, utility: np.ndarray) -> np.ndarray:
     """``EU[..., a] = sum_y posterior[..., y] * utility[a, y]``."""
     return np.asarray(posterior, dtype=np.float64) @ np.asarray(utility, dtype=np.float64).T

@@ -21,6 +21,7 @@ import numpy as np
 from agents.fixed import babbling_scheme, scheme_to_logits
 from envs.game import Game, load_game
 from envs.persuasion_v0 import PersuasionEnv
+from envs.quantal import softmax_rows
 from eval.exact import check_scheme
 
 OtherPolicy = np.ndarray | Callable[[np.ndarray], np.ndarray]
@@ -100,6 +101,4 @@ class SingleSpeakerEnv(gym.Env):
 
     def scheme_from_action(self, action: np.ndarray) -> np.ndarray:
         """The scheme ``[X, M]`` a (deterministic) action commits to."""
-        z = self.logit_scale * np.clip(np.asarray(action, dtype=np.float64), -1, 1).reshape(self.scheme_shape)
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return softmax_rows(self.logit_scale * np.clip(np.asarray(action, dtype=np.float64), -1, 1).reshape(self.scheme_shape))

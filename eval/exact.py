@@ -36,6 +36,7 @@ import numpy as np
 
 from envs.conversation import ObservationLayout, heard_speakers
 from envs.game import Game
+from envs.protocols import SCORE_TOL, check_n_eval, check_protocol
 from envs.quantal import quantal_response
 
 SchemeFn = Callable[[np.ndarray], np.ndarray]
@@ -45,8 +46,6 @@ Profile = Union[Mapping[str, Scheme], Sequence[Scheme]]
 #: Largest number of leaf histories (times states and signals) enumerated before refusing.
 MAX_ENUMERATION = 4_000_000
 #: Scores closer than this count as tied in the best-AI selection.
-SCORE_TOL = 1e-12
-PROTOCOLS = ("simultaneous", "best_ai")
 
 
 @dataclass
@@ -253,8 +252,7 @@ def evaluate(game: Game, profile: Profile, protocol: str = "simultaneous", n_eva
     observation); see the module docstring. ``protocol`` is ``simultaneous`` or ``best_ai``;
     ``n_eval`` (``"exact"`` or a number of evaluation conversations) matters for ``best_ai`` only.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    check_protocol(protocol)
     sources = [_SchemeSource(game, i, s) for i, s in enumerate(_as_profile_list(game, profile))]
     if protocol == "simultaneous":
         outcome = _outcome_distribution(game, range(game.n_speakers), sources, best_ai=False)
@@ -265,7 +263,7 @@ def evaluate(game: Game, profile: Profile, protocol: str = "simultaneous", n_eva
     if n_eval == "exact":
         probs = exact_selection(solo_user)
     else:
-        probs = sampled_selection(game, solo, _check_n_eval(n_eval))
+        probs = sampled_selection(game, solo, check_n_eval(n_eval))
     outcome = np.einsum("i,iay->ay", probs, np.stack(solo))
     user, speakers = outcome_values(game, outcome)
     names = game.speaker_names
@@ -274,12 +272,6 @@ def evaluate(game: Game, profile: Profile, protocol: str = "simultaneous", n_eva
         selection=dict(zip(names, probs.tolist())),
         solo_user_values=dict(zip(names, solo_user.tolist())),
     )
-
-
-def _check_n_eval(n_eval: int | str) -> int:
-    if isinstance(n_eval, bool) or not isinstance(n_eval, (int, np.integer)) or n_eval < 1:
-        raise ValueError(f"n_eval: expected 'exact' or an integer >= 1, got {n_eval!r}")
-    return int(n_eval)
 
 
 def solo_outcomes(game: Game, schemes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -35,10 +35,9 @@ from typing import Any
 import yaml
 
 from agents.ppo import PPOConfig
+from envs.protocols import PROTOCOLS, REWARD_MODES
 from envs.validation import SpecError, as_choice, as_float, as_int, check_keys
 
-PROTOCOLS = ("simultaneous", "best_ai")
-REWARD_MODES = ("sample", "expect_action", "expect_all")
 LEARNERS = ("ppo", "full_revelation", "babbling", "fixed")
 
 DEFAULTS: dict[str, Any] = {
