@@ -189,3 +189,15 @@ def test_sb3_training_writes_the_same_summary(tmp_path):
     assert summary["bounds"] == json.loads(printed.stdout)
     assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6
     assert list((tmp_path / "sb3" / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_shared_parameters_train_both_speakers(tmp_path):
+    """One network with a speaker indicator serves both hull_pair_logit speakers."""
+    from train.ppo import train
+
+    cfg = load_config(ROOT / "configs/train/hull_pair_logit.yaml", ["share_parameters=true", "total_steps=200000", "checkpoint_interval=1000"])
+    summary = train(cfg, tmp_path / "run", progress=False)
+    fi = summary["bounds"]["full_information"]
+    no_info = summary["bounds"]["no_information"]
+    # Competition moves the user well above her no-information value towards full information.
+    assert summary["user_value"] > no_info + 0.8 * (fi - no_info)
