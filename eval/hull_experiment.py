@@ -237,7 +237,7 @@ def synthetic_utilities(
         user=user,
         model_names=tuple(f"model_{i + 1:02d}" for i in range(n_models)),
         item_labels=tuple(f"item_{j + 1:02d}" for j in range(n_items)),
-        source=f"synthetic: {n_models} models, {n_items} items, noise {noise:g}, user noise {user_noise:g}",
+        source=f"synthetic (noise {noise:g}, user noise {user_noise:g})",
     )
 
 
@@ -679,7 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
-    print(f"{table.source}; {table.n_items} items, n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings")
+    print(f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings")
     print(format_table(summary))
     print(f"band: 2.5-97.5 percentiles over orderings (in {out / 'results.csv'})")
     print(f"wrote {out / 'results.csv'}, {out / 'results.json'}, {out / 'hull_experiment.png'} in {elapsed:.1f} s")
