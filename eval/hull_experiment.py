@@ -389,8 +389,8 @@ def _best(cands: list[Fit]) -> Fit:
     return min(cands, key=lambda f: f.value)
 
 
-def _pad(w: np.ndarray) -> np.ndarray:
-    return np.append(w, 0.0)
+def _padded(fit: Fit) -> Fit:
+    return Fit(value=fit.value, weights=np.append(fit.weights, 0.0), offset=fit.offset)
 
 
 def nested_curves(models: np.ndarray, user: np.ndarray, order: Sequence[int] | None = None, n_max: int | None = None) -> dict[str, np.ndarray]:
@@ -415,12 +415,12 @@ def nested_curves(models: np.ndarray, user: np.ndarray, order: Sequence[int] | N
         simp = [simplex_lsq(sub, user)]
         nonneg = [nonneg_lsq(sub, user)]
         if prev:
-            hull.append(_sup_at(sub, user, _pad(prev["hull"].weights)))
-            cone.append(_sup_at(sub, user, _pad(prev["cone"].weights)))
-            w = _pad(prev["simplex"].weights)
-            simp.append(Fit(mse(w @ sub, user), w))
-            w = _pad(prev["nonneg"].weights)
-            nonneg.append(Fit(mse(w @ sub, user), w))
+            # the previous solution with a zero weight on the new model: the same combination, so
+            # its value is carried over as it is (recomputing it could differ in the last bit)
+            hull.append(_padded(prev["hull"]))
+            cone.append(_padded(prev["cone"]))
+            simp.append(_padded(prev["simplex"]))
+            nonneg.append(_padded(prev["nonneg"]))
         prev["hull"] = _best(hull)
         prev["cone"] = _best(cone + [prev["hull"]])
         prev["simplex"] = _best(simp)
