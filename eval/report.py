@@ -128,11 +128,13 @@ def outcome_table(summary: dict) -> str:
         rows.append((f"{name}: learned (exact)", v))
         rows.append((f"{name}: single-sender optimum (user gets)", f"{ss['sender_value']:.6f} ({ss['user_value']:.6f})"))
     ex = summary.get("exploitability")
-    if ex:
-        for name, g in ex.get("gains", {}).items():
-            rows.append((f"{name}: best unilateral gain", g))
-        label = "exploitability" + ("" if ex.get("exact", True) else " (lower bound)")
-        rows.append((label, ex["exploitability"]))
+    if ex and "exploitability" in ex:
+        for name, g in ex["gain"].items():
+            flag = "" if ex["exact"][name] else " (lower bound)"
+            rows.append((f"{name}: best unilateral gain{flag} [{ex['method'][name].split(' ')[0]}]", g))
+        rows.append(("exploitability (largest gain)" + ("" if all(ex["exact"].values()) else ", a lower bound"), ex["exploitability"]))
+    elif ex:
+        rows.append(("exploitability", f"not computed: {ex.get('error')}"))
     lines = ["| quantity | value |", "|---|---:|"]
     for label, v in rows:
         lines.append(f"| {label} | {'n/a' if v is None else (f'{v:.6f}' if isinstance(v, float) else v)} |")
@@ -148,8 +150,8 @@ def attach_exploitability(summary: dict, game: Game | None) -> None:
     except ImportError:
         return
     try:
-        res = exploitability(game, {n: np.asarray(s) for n, s in summary["schemes"].items()},
-                             protocol=summary.get("protocol", "simultaneous"), n_eval=summary.get("n_eval", "exact"))
+        res = exploitability({n: np.asarray(s) for n, s in summary["schemes"].items()}, game,
+                             summary.get("protocol", "simultaneous"), summary.get("n_eval", "exact"))
     except (ValueError, NotImplementedError) as exc:
         summary["exploitability"] = {"error": str(exc)}
         return

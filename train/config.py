@@ -13,6 +13,7 @@ Layout (every key optional except ``game``; defaults in :data:`DEFAULTS`)::
     rollout_episodes: 1         # episodes per environment per PPO iteration
     eval_interval: 10           # iterations between exact evaluations (TensorBoard eval/*)
     checkpoint_interval: 25     # iterations between checkpoints
+    exploitability_interval: 50 # iterations between exploitability logs (0: only at the end)
     target: null                # optional early stop: {speaker: NAME, value: X, tol: Y}
     share_parameters: false     # one network for all learning speakers (with an id one-hot)
     threads: 1                  # torch threads
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "rollout_episodes": 1,
     "eval_interval": 10,
     "checkpoint_interval": 25,
+    "exploitability_interval": 50,
     "target": None,
     "share_parameters": False,
     "threads": 1,
@@ -113,7 +115,7 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
     if cfg["n_eval"] != "exact":
         cfg["n_eval"] = as_int(cfg["n_eval"], "n_eval", minimum=1)
     for key, minimum in [("seed", 0), ("total_steps", 1), ("n_envs", 1), ("rollout_episodes", 1),
-                         ("eval_interval", 1), ("checkpoint_interval", 1), ("threads", 1)]:
+                         ("eval_interval", 1), ("checkpoint_interval", 1), ("exploitability_interval", 0), ("threads", 1)]:
         cfg[key] = as_int(cfg[key], key, minimum=minimum)
     if not isinstance(cfg["share_parameters"], bool):
         raise SpecError("share_parameters", f"expected true or false, got {cfg['share_parameters']!r}")

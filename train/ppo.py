@@ -15,7 +15,9 @@ TensorBoard tags follow CleanRL (``charts/``, ``losses/``) with ``eval/`` for ex
 ``charts/episodic_return/<speaker>``, ``charts/user_utility``, ``charts/SPS``,
 ``losses/<speaker>/{policy_loss,value_loss,entropy,approx_kl,clipfrac,explained_variance}``,
 ``eval/user_value`` with ``eval/no_information``, ``eval/full_information``,
-``eval/competition_bound``, and ``eval/<speaker>/value`` with ``eval/<speaker>/single_sender``.
+``eval/competition_bound``, ``eval/<speaker>/value`` with ``eval/<speaker>/single_sender``, and
+every ``exploitability_interval`` iterations ``eval/exploitability`` and ``eval/<speaker>/best_gain``
+(each speaker's best unilateral gain against the committed schemes).
 
 A run killed at any moment resumes from its last checkpoint (``--resume RUN_DIR``) and ends with
 the same ``summary.json`` as an uninterrupted run: iterations begin with fresh episodes, and the
@@ -162,7 +164,7 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: str) -> dic
                 obs = layout.encode(np.array([t]), belief.speaker_belief(i), user, said[:, :, list(heard_speakers(game, i))])
             scheme = profile[name]
             schemes.append(scheme[t] if isinstance(scheme, np.ndarray) else scheme(obs)[0])
-            out[name].append(np.round(schemes[-1], 6).tolist())
+            out[name].append(np.asarray(schemes[-1], dtype=float).tolist())
         for i, scheme in enumerate(schemes):
             belief.update(i + 1, scheme, np.array([0]))
             said[0, t, i] = 0
@@ -218,6 +220,13 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
             writer.add_scalar(f"eval/{name}/value", v, step)
             writer.add_scalar(f"eval/{name}/single_sender", theory["single_sender"][name]["sender_value"], step)
         return result.to_dict()
+
+    def log_exploitability(step: int) -> None:
+        ex = profile_exploitability(game, committed_schemes(game, speakers.profile(), protocol), cfg)
+        if "exploitability" in ex:
+            writer.add_scalar("eval/exploitability", ex["exploitability"], step)
+            for name, g in ex["gain"].items():
+                writer.add_scalar(f"eval/{name}/best_gain", g, step)
 
     learning = speakers.learning
     bar = tqdm(total=iterations, initial=start_iter, disable=not progress, desc=f"{game.name}", dynamic_ncols=True)
@@ -292,6 +301,8 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
             target = cfg["target"]
             if target is not None and abs(last_eval["speaker_values"][target["speaker"]] - target["value"]) <= target["tol"]:
                 reached = {"iteration": it + 1, "global_step": global_step}
+        if cfg["exploitability_interval"] and (it + 1) % cfg["exploitability_interval"] == 0:
+            log_exploitability(global_step)
         bar.update(1)
         if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:
             save_checkpoint(ckpt_path, speakers, env, obs, it + 1, global_step, shuffle, reached)
@@ -299,6 +310,8 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
     elapsed = time.perf_counter() - t0
 
     summary = make_summary(game, cfg, speakers.profile(), global_step, reached, theory)
+    if "exploitability" in summary["exploitability"]:
+        writer.add_scalar("eval/exploitability", summary["exploitability"]["exploitability"], global_step)
     write_json(run_dir / SUMMARY, summary)
     write_json(run_dir / "timing.json", {"seconds_this_session": elapsed, "iterations": iterations})
     writer.close()
@@ -322,10 +335,28 @@ def make_summary(game: Game, cfg: dict, profile: dict[str, Any], global_step: in
         "schemes": committed_schemes(game, profile, cfg["protocol"]),
         "target_reached": reached,
     }
+    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg)
     if final.selection:
         summary["selection"] = final.selection
         summary["solo_user_values"] = final.solo_user_values
     return summary
+
+
+def profile_exploitability(game: Game, schemes: dict[str, list], cfg: dict) -> dict:
+    """Each speaker's best unilateral gain against the committed schemes (:mod:`eval.exploitability`).
+
+    Exact (LP or concavification) for one-round games, a numerical lower bound otherwise; a
+    multi-round learned policy is assessed through its committed schemes, as open-loop.
+    """
+    from eval.exploitability import exploitability
+
+    try:
+        res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, cfg["protocol"], cfg["n_eval"])
+    except ValueError as exc:
+        return {"error": str(exc)}
+    out = res.to_dict()
+    out.pop("best_schemes", None)
+    return out
 
 
 def save_checkpoint(path: Path, speakers: Speakers, env: BatchedPersuasionEnv, obs: np.ndarray, iteration: int,
@@ -374,4 +405,8 @@ def format_outcome(summary: dict) -> str:
         ss = b["single_sender"][name]["sender_value"]
         lines.append(f"  {name + ': learned':<38}{v:>10.6f}")
         lines.append(f"  {name + ': single-sender optimum':<38}{ss:>10.6f}")
+    ex = summary.get("exploitability", {})
+    if "exploitability" in ex:
+        label = "exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)")
+        lines.append(f"  {label:<38}{ex['exploitability']:>10.6f}")
     return "\n".join(lines)

@@ -1,0 +1,633 @@
+"""Best-response dynamics among the speakers of a one-round game.
+
+Gauss-Seidel: the speakers, in turn, replace their scheme by an exact best response to the
+others' current schemes; a speaker moves only when that gains it more than ``tol``. The dynamics
+start from babbling and stop after a full pass in which nobody moves (converged) or after
+``max_passes`` passes. Both protocols are supported: ``simultaneous`` and ``best_ai`` with exact
+evaluation. The final profile is scored with :func:`eval.exact.evaluate` and its exploitability
+is checked independently with :func:`eval.exploitability.exploitability`.
+
+**Best responses.** Each speaker's own signal must take at most two values of positive
+probability (every two-state game whose speakers see the state), so a split of its prior is a
+distribution over one number ``t`` in [0, 1], the belief that its signal is the second one. A
+split with weights ``tau_j`` on beliefs ``t_j`` becomes the scheme
+``pi(m_j | x) = tau_j q_j(x) / q0(x)`` (one message per belief; it needs as many messages as
+beliefs, see below).
+
+* ``simultaneous``: speaker ``i`` faces a user whose types are her signal and the others'
+  messages (:func:`eval.exploitability.auxiliary_channel`); its best response is the concave
+  closure of its value at the prior over a set of beliefs ``S``: the best two-point split.
+* ``best_ai`` (exact evaluation): with ``V*`` the best rival's solo user value, the best of being
+  passed over (its utility under the best rival's solo outcome, ties at the top split) and of
+  being selected: the best split giving the user ``>= V* + eta``. All splits over ``S`` map to
+  the convex hull of the points ``(V, U_i)`` of the two-point splits, so the constrained optimum
+  is read off the upper hull of that cloud (the same optimum as the LP over ``S``, computed once
+  per game): a mixture of two two-point splits, reduced to at most three beliefs (Caratheodory
+  with the prior and the user-value floor kept) and, for a best responder, to one belief per
+  region of constant best response.
+
+The belief set ``S``: for a logit user a uniform grid of ``grid`` points (2001 for
+``simultaneous``, 501 for ``best_ai`` by default) with the prior; for a best responder the exact
+candidates: 0, 1, the prior, and both sides of every belief where some type of the user is
+indifferent (offset so that her expected-utility gap is about 1e-8, above the tie tolerance of
+:func:`envs.quantal.quantal_response`). Splits at those points are realised exactly by
+:func:`eval.exact.evaluate` (no ties), within about 1e-8 of the supremum that puts posteriors on
+the indifference beliefs themselves.
+
+**Messages.** The constrained problem has optimal splits with at most ``n_states + 1`` beliefs
+and the unconstrained one with at most ``n_states``; a best responder's split needs at most one
+message per region of constant best response. If a best response needs more beliefs than ``M``
+messages, the best split with at most two beliefs is used instead and ``restricted`` counts it;
+games built with ``messages = n_states + 1`` never need this.
+
+**Races (best_ai).** When two speakers both prefer being selected to the other's outcome, each
+best response beats the other's user value by just ``eta`` (1e-9): a Bertrand race whose
+literal dynamics would take ``(V_end - V_start) / eta`` passes. The race is accelerated: once two
+consecutive passes consist of the same binding "beat by the increment" moves, the increment is
+multiplied by 4 after each pass that repeats that pattern; a pass with any other outcome is
+undone and the increment divided by 8 (reset to ``eta`` when nobody moved), so the race is
+followed to where it stops to within a few ``eta``. Beats are capped at the speaker's largest
+achievable user value. ``passes`` counts passes at the literal increment ``eta``;
+``accelerated_passes`` the accepted accelerated ones, ``max_passes`` bounds each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from envs.game import Game, load_game
+from envs.protocols import SCORE_TOL, check_protocol
+from envs.quantal import TIE_TOL, quantal_response
+from eval.exact import evaluate, exact_selection
+from eval.exploitability import Exploitability, auxiliary_channel, exploitability
+
+__all__ = ["BRDynamicsResult", "best_response_dynamics", "ETA", "BeliefLine"]
+
+#: Literal increment by which a best response beats the best rival's user value (best_ai).
+ETA = 1e-9
+#: Probabilities below this are treated as zero.
+PROB_TOL = 1e-12
+#: Target expected-utility gap at the offset indifference beliefs (above TIE_TOL = 1e-9).
+GAP = 1e-8
+#: Largest accelerated increment of the user value in a race.
+MAX_INCREMENT = 0.05
+
+
+# ---------------------------------------------------------------------------------------- result
+@dataclass
+class BRDynamicsResult:
+    """Outcome of best-response dynamics.
+
+    ``schemes[s]`` is speaker ``s``'s final scheme ``[X, M]``; ``user_value`` and
+    ``speaker_values`` are exact (:func:`eval.exact.evaluate`); ``exploitability`` is the
+    independent check of :func:`eval.exploitability.exploitability` (None if not requested);
+    ``history`` the user's value after each accepted pass.
+    """
+
+    game: str
+    protocol: str
+    converged: bool
+    passes: int
+    schemes: dict[str, np.ndarray]
+    user_value: float
+    speaker_values: dict[str, float]
+    exploitability: Exploitability | None
+    history: list[float] = field(default_factory=list)
+    accelerated_passes: int = 0
+    selection: dict[str, float] = field(default_factory=dict)
+    restricted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "game": self.game,
+            "protocol": self.protocol,
+            "converged": self.converged,
+            "passes": self.passes,
+            "accelerated_passes": self.accelerated_passes,
+            "user_value": float(self.user_value),
+            "speaker_values": {k: float(v) for k, v in self.speaker_values.items()},
+            "selection": dict(self.selection),
+            "exploitability": None if self.exploitability is None else self.exploitability.to_dict(),
+            "schemes": {k: np.round(v, 12).tolist() for k, v in self.schemes.items()},
+            "history": [float(h) for h in self.history],
+            "restricted": self.restricted,
+        }
+
+
+# ----------------------------------------------------------------------------------- belief line
+def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Positions of the upper concave hull of points sorted by ``x`` (strictly increasing)."""
+    idx = np.arange(len(x))
+    while len(idx) > 2:
+        xa, xb, xc = x[idx[:-2]], x[idx[1:-1]], x[idx[2:]]
+        ya, yb, yc = y[idx[:-2]], y[idx[1:-1]], y[idx[2:]]
+        above = (xc - xa) * (yb - ya) - (yc - ya) * (xb - xa) > 1e-15 * (np.abs(yb) + 1.0) * (xc - xa)
+        if above.all():
+            break
+        keep = np.concatenate([[True], above, [True]])
+        idx = idx[keep]
+    return idx
+
+
+def _dedupe_x(x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Among positions ``pos`` (sorted by ``x``) with equal ``x`` keep the one with the largest ``y``."""
+    if len(pos) < 2:
+        return pos
+    order = np.lexsort((y[pos], x[pos]))  # by x, then y ascending
+    pos = pos[order]
+    last = np.concatenate([x[pos][1:] != x[pos][:-1], [True]])
+    return pos[last]
+
+
+class BeliefLine:
+    """A speaker's beliefs over its (at most two) signals of positive probability, ``t`` in [0, 1].
+
+    ``types[y, tau]`` is the user's type channel (her signal, and in ``simultaneous`` the other
+    speakers' messages); ``utils[j]`` the utilities whose expectations are wanted. ``t`` maps to
+    the state belief ``p(t) = (1 - t) P(y | x_a) + t P(y | x_b)``. ``support`` is the belief set
+    ``S`` (see the module docstring), with user values ``v`` and values ``g[:, j]``.
+    """
+
+    def __init__(self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int):
+        self.game, self.i = game, i
+        spk = game.speakers[i]
+        mu = game.prior
+        px_full = mu @ spk.observation
+        self.keep = np.flatnonzero(px_full > PROB_TOL)
+        if len(self.keep) > 2:
+            raise NotImplementedError(
+                f"speaker '{spk.name}' has {len(self.keep)} signals of positive probability; "
+                "best-response dynamics need at most two (one-dimensional beliefs)"
+            )
+        self.px = px_full[self.keep]
+        post = (mu[:, None] * spk.observation[:, self.keep]).T / self.px[:, None]  # [X, Y]
+        self.post = post if len(self.keep) == 2 else np.vstack([post, post])
+        self.t0 = float(self.px[1] / self.px.sum()) if len(self.keep) == 2 else 0.0
+        self.types = types[:, mu @ types > PROB_TOL]
+        self.utils = np.asarray(utils, dtype=np.float64)
+        self.u = game.user.utility
+        self.lam = game.user.rationality
+        self.n_signals = spk.n_signals
+        if len(self.keep) == 1:
+            support = np.array([0.0])
+        elif math.isinf(self.lam):
+            support = self._exact_candidates()
+        else:
+            support = np.unique(np.concatenate([np.linspace(0.0, 1.0, grid), [self.t0]]))
+        self.t = support
+        self.v, self.g = self.values(support)
+        self.region = self._regions(support) if math.isinf(self.lam) else None
+
+    # -------------------------------------------------------------- values
+    def state_beliefs(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        return (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
+
+    def values(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """User value ``v`` [n] and expected ``utils`` ``g`` [n, J] at beliefs ``t`` (ties split evenly)."""
+        p = self.state_beliefs(t)
+        joint = p[:, None, :] * self.types.T[None]  # [n, T, Y]
+        pt = joint.sum(axis=2)
+        post = joint / np.where(pt > 0, pt, 1.0)[..., None]
+        eu = post @ self.u.T  # [n, T, A]
+        q = quantal_response(eu, self.lam)
+        v = (pt * (q * eu).sum(axis=-1)).sum(axis=1)
+        g = np.einsum("nt,nta,nty,jay->nj", pt, q, post, self.utils)
+        return v, g
+
+    def _regions(self, t: np.ndarray) -> np.ndarray:
+        """Region id of each belief: the user's (strict) best action for every type."""
+        p = self.state_beliefs(t)
+        eu = np.einsum("ny,yt,ay->nta", p, self.types, self.u)
+        key = eu.argmax(axis=-1)
+        _, inv = np.unique(key, axis=0, return_inverse=True)
+        return np.asarray(inv).reshape(-1)
+
+    def _exact_candidates(self) -> np.ndarray:
+        """0, 1, the prior and both sides of every indifference belief of every user type."""
+        pts = [0.0, 1.0]
+        ties = []
+        u = self.u
+        for tau in range(self.types.shape[1]):
+            a0 = self.post[0] * self.types[:, tau]
+            a1 = self.post[1] * self.types[:, tau]
+            n0, n1 = u @ a0, u @ a1  # EU numerators at t = 0 and t = 1, per action
+            for a in range(len(n0)):
+                for b in range(a + 1, len(n0)):
+                    d0, d1 = n0[a] - n0[b], n1[a] - n1[b]
+                    if d0 == d1:
+                        continue
+                    ts = d0 / (d0 - d1)
+                    if not -1e-15 <= ts <= 1 + 1e-15:
+                        continue
+                    ts = min(max(ts, 0.0), 1.0)
+                    top = (1 - ts) * n0 + ts * n1
+                    if top[a] < top.max() - 1e-12:
+                        continue
+                    mass = (1 - ts) * a0.sum() + ts * a1.sum()
+                    delta = min(max(GAP * mass / abs(d1 - d0), 1e-12), 1e-6)
+                    ties.append(ts)
+                    pts += [ts - delta, ts + delta]
+        ties = np.array(ties)
+        pts = np.array(pts)
+        pts = pts[(pts >= 0.0) & (pts <= 1.0)]
+        if len(ties) == 0 or np.min(np.abs(ties - self.t0)) > 1e-6:
+            pts = np.append(pts, self.t0)
+        return np.unique(pts)
+
+    # -------------------------------------------------------------- splits
+    def reduce(self, t: np.ndarray, w: np.ndarray, j: int, floor: bool, m: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Fewest beliefs for the split ``(t, w)``, keeping the prior (and the user value if ``floor``).
+
+        A best responder's beliefs in one region of constant best response merge into their
+        mean (every value is linear there). Then Caratheodory: while more beliefs than
+        constraints, move along a null direction of ``[1; t; v]`` that does not lower ``g[:, j]``.
+        Returns None if more than ``m`` beliefs remain.
+        """
+        keep = w > PROB_TOL
+        t, w = t[keep], w[keep]
+        t, inv = np.unique(t, return_inverse=True)
+        w = np.bincount(np.asarray(inv).reshape(-1), weights=w, minlength=len(t))
+        if len(t) > 1 and self.region is not None:
+            reg = self._regions(t)
+            ids, inv = np.unique(reg, return_inverse=True)
+            inv = np.asarray(inv).reshape(-1)
+            if len(ids) < len(t):
+                ww = np.bincount(inv, weights=w, minlength=len(ids))
+                t = np.bincount(inv, weights=w * t, minlength=len(ids)) / ww
+                w = ww
+        rows = 3 if floor else 2
+        while len(t) > m and len(t) > rows:
+            v, g = self.values(t)
+            a = np.vstack([np.ones_like(t), t, v] if floor else [np.ones_like(t), t])
+            z = np.linalg.svd(a)[2][-1]
+            if z @ g[:, j] < 0:
+                z = -z
+            neg = z < -1e-15
+            if not neg.any():
+                break
+            s = np.min(w[neg] / -z[neg])
+            w = w + s * z
+            keep = w > 1e-14
+            t, w = t[keep], w[keep]
+        if len(t) > m:
+            return None
+        return t, w / w.sum()
+
+    def scheme(self, t: np.ndarray, w: np.ndarray, m: int) -> np.ndarray:
+        """``[X_i, M]``: ``pi(m_j | x) = w_j q_j(x) / q0(x)`` on the kept signals (uniform elsewhere)."""
+        out = np.full((self.n_signals, m), 1.0 / m)
+        out[self.keep] = 0.0
+        if len(self.keep) == 1:
+            out[self.keep, 0] = 1.0
+            return out
+        q = np.stack([1.0 - t, t], axis=1)  # [n, 2]
+        cols = (w[:, None] * q / self.px[None, :]).T
+        out[np.ix_(self.keep, np.arange(len(t)))] = np.clip(cols, 0.0, None)
+        out[self.keep] /= out[self.keep].sum(axis=1, keepdims=True)
+        return out
+
+    def split_of(self, scheme: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The split ``(t, w)`` a scheme ``[X_i, M]`` induces."""
+        if len(self.keep) == 1:
+            return np.array([0.0]), np.array([1.0])
+        pi = np.asarray(scheme)[self.keep]
+        pm = self.px @ pi
+        used = pm > PROB_TOL
+        t = self.px[1] * pi[1, used] / pm[used]
+        return t, pm[used] / pm[used].sum()
+
+
+class _Cloud:
+    """All two-point splits of the prior over a line's belief set, sorted by the user's value."""
+
+    def __init__(self, line: BeliefLine):
+        t, t0 = line.t, line.t0
+        left = np.flatnonzero(t <= t0 + 1e-15)
+        right = np.flatnonzero(t >= t0 - 1e-15)
+        li, ri = (a.ravel() for a in np.meshgrid(left, right, indexing="ij"))
+        ok = (li != ri) | (np.abs(t[li] - t0) <= 1e-15)
+        li, ri = li[ok], ri[ok]
+        dt = t[ri] - t[li]
+        wr = np.where(dt > 0, (t0 - t[li]) / np.where(dt > 0, dt, 1.0), 0.0)
+        wr = np.clip(wr, 0.0, 1.0)
+        v = (1 - wr) * line.v[li] + wr * line.v[ri]
+        order = np.argsort(v, kind="stable")
+        self.line = line
+        self.li, self.ri, self.wr = li[order], ri[order], wr[order]
+        self.V = v[order]
+        self.G = (1 - self.wr)[:, None] * line.g[self.li] + self.wr[:, None] * line.g[self.ri]
+        self.vmax = float(self.V[-1])
+        self.vmin = float(self.V[0])
+        self._front: dict[int, tuple] = {}
+
+    def front(self, j: int):
+        if j in self._front:
+            return self._front[j]
+        V, G = self.V, self.G[:, j]
+        top = G.max()
+        imax = int(np.flatnonzero(G >= top - 1e-13)[-1])
+        n = len(G)
+        # decreasing part: records from the right
+        after = np.concatenate([np.maximum.accumulate(G[::-1])[::-1][1:], [-np.inf]])
+        dec = np.flatnonzero((G > after + 1e-15) & (np.arange(n) >= imax))
+        dec = np.union1d(dec, [imax])
+        dec = _dedupe_x(V, G, dec)
+        dec = dec[_upper_hull(V[dec], G[dec])]
+        # increasing part: records from the left
+        before = np.concatenate([[-np.inf], np.maximum.accumulate(G)[:-1]])
+        inc = np.flatnonzero((G > before + 1e-15) & (np.arange(n) <= imax))
+        inc = np.union1d(inc, [imax])
+        inc = _dedupe_x(V, G, inc)
+        inc = inc[_upper_hull(V[inc], G[inc])]
+        # pure pairs: best single pair with V >= c (position of the max of G over [k:]), V <= c
+        rmax = np.maximum.accumulate(G[::-1])[::-1]
+        is_r = G >= rmax
+        nxt = np.where(is_r, np.arange(n), n)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+        fmax = np.maximum.accumulate(G)
+        is_f = G >= fmax
+        prv = np.where(is_f, np.arange(n), -1)
+        prv = np.maximum.accumulate(prv)
+        self._front[j] = (imax, dec, inc, nxt, prv)
+        return self._front[j]
+
+    def _pairs_to_split(self, pos: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        t = self.line.t
+        ts, ws = [], []
+        for k, a in pos:
+            ts += [t[self.li[k]], t[self.ri[k]]]
+            ws += [a * (1 - self.wr[k]), a * self.wr[k]]
+        return np.array(ts), np.array(ws)
+
+    def at_least(self, j: int, c: float):
+        """Best split for ``j`` with user value ``>= c`` (hull mixture), or None; and the pure fallback."""
+        imax, dec, inc, nxt, prv = self.front(j)
+        if c > self.vmax + 1e-15:
+            return None, None
+        k = int(np.searchsorted(self.V, c, side="left"))
+        pure = [(int(nxt[min(k, len(nxt) - 1)]), 1.0)]
+        if c <= self.V[imax]:
+            return [(imax, 1.0)], pure
+        vd = self.V[dec]
+        p = int(np.searchsorted(vd, c, side="left"))
+        if p >= len(dec):
+            p = len(dec) - 1
+        if p == 0 or vd[p] == c:
+            return [(int(dec[p]), 1.0)], pure
+        a = (vd[p] - c) / (vd[p] - vd[p - 1])
+        return [(int(dec[p - 1]), a), (int(dec[p]), 1.0 - a)], pure
+
+    def at_most(self, j: int, c: float):
+        """Best split for ``j`` with user value ``<= c``, or None; and the pure fallback."""
+        imax, dec, inc, nxt, prv = self.front(j)
+        if c < self.vmin - 1e-15:
+            return None, None
+        k = int(np.searchsorted(self.V, c, side="right")) - 1
+        pure = [(int(prv[max(k, 0)]), 1.0)]
+        if c >= self.V[imax]:
+            return [(imax, 1.0)], pure
+        vi = self.V[inc]
+        p = int(np.searchsorted(vi, c, side="right")) - 1
+        if p < 0:
+            p = 0
+        if p == len(inc) - 1 or vi[p] == c:
+            return [(int(inc[p]), 1.0)], pure
+        a = (vi[p + 1] - c) / (vi[p + 1] - vi[p])
+        return [(int(inc[p]), a), (int(inc[p + 1]), 1.0 - a)], pure
+
+    def best(self, j: int):
+        imax = self.front(j)[0]
+        return [(imax, 1.0)], [(imax, 1.0)]
+
+
+# ------------------------------------------------------------------------------------ dynamics
+def _check_game(game: Game) -> None:
+    if game.rounds != 1:
+        raise ValueError("best-response dynamics: one-round games only")
+
+
+def _solo_types(game: Game) -> np.ndarray:
+    o0 = game.user.observation
+    return o0[:, game.prior @ o0 > PROB_TOL]
+
+
+class _AIState:
+    """best_ai dynamics: each speaker's split, solo user value V[i] and solo outcome values O[i, :]."""
+
+    def __init__(self, game: Game, grid: int):
+        self.game = game
+        k = game.n_speakers
+        types = _solo_types(game)
+        utils = game.speaker_utilities
+        cache: dict[bytes, tuple[BeliefLine, _Cloud]] = {}
+        self.lines, self.clouds = [], []
+        for i, s in enumerate(game.speakers):
+            key = s.observation.tobytes()
+            if key not in cache:
+                line = BeliefLine(game, i, types, utils, grid)
+                cache[key] = (line, _Cloud(line))
+            self.lines.append(cache[key][0])
+            self.clouds.append(cache[key][1])
+        self.t: list[np.ndarray] = [np.array([ln.t0]) for ln in self.lines]
+        self.w: list[np.ndarray] = [np.ones(1) for _ in range(k)]
+        self.V = np.zeros(k)
+        self.O = np.zeros((k, k))
+        for i in range(k):
+            self._set(i, self.t[i], self.w[i])
+        self.restricted = 0
+
+    def _set(self, i: int, t: np.ndarray, w: np.ndarray) -> None:
+        v, g = self.lines[i].values(t)
+        self.t[i], self.w[i] = t, w
+        self.V[i] = float(w @ v)
+        self.O[i] = w @ g
+
+    def snapshot(self):
+        return ([a.copy() for a in self.t], [a.copy() for a in self.w], self.V.copy(), self.O.copy(), self.restricted)
+
+    def restore(self, snap) -> None:
+        self.t, self.w, self.V, self.O, self.restricted = ([a.copy() for a in snap[0]], [a.copy() for a in snap[1]],
+                                                           snap[2].copy(), snap[3].copy(), snap[4])
+
+    def payoff(self, i: int) -> float:
+        sel = exact_selection(self.V)
+        return float(sel @ self.O[:, i])
+
+    def user_value(self) -> float:
+        sel = exact_selection(self.V)
+        return float(sel @ self.V)
+
+    def _realise(self, i: int, choice, floor: bool):
+        """Reduce a chosen split to at most M beliefs (or its pure two-point fallback)."""
+        hull, pure = choice
+        if hull is None:
+            return None
+        cloud, line, m = self.clouds[i], self.lines[i], self.game.messages
+        t, w = cloud._pairs_to_split(hull)
+        red = line.reduce(t, w, i, floor, m)
+        if red is None:
+            t, w = cloud._pairs_to_split(pure)
+            red = line.reduce(t, w, i, False, m)
+            if red is None:
+                return None
+            self.restricted += 1
+        t, w = red
+        v, g = line.values(t)
+        return t, w, float(w @ v), w @ g
+
+    def best_response(self, i: int, delta: float, tol: float) -> tuple[str, float]:
+        """Move speaker ``i`` to its best response if it gains more than ``tol``; returns (kind, gain)."""
+        k = self.game.n_speakers
+        cur = self.payoff(i)
+        cloud = self.clouds[i]
+        options = []
+        if k == 1:
+            r = self._realise(i, cloud.best(i), floor=False)
+            if r is not None:
+                options.append((float(r[3][i]), "win", r))
+        else:
+            rivals = np.arange(k) != i
+            vstar = float(self.V[rivals].max())
+            top = rivals & (self.V >= vstar - SCORE_TOL)
+            lose = float(self.O[top, i].mean())
+            if self.V[i] < vstar - SCORE_TOL:
+                options.append((lose, "stay", None))
+            else:
+                r = self._realise(i, cloud.at_most(i, vstar - ETA), floor=True)
+                if r is not None and r[2] < vstar - SCORE_TOL:
+                    options.append((lose, "lose", r))
+            level = vstar + delta
+            if level > cloud.vmax and vstar + ETA <= cloud.vmax:
+                level = cloud.vmax
+            choice = cloud.at_least(i, level)
+            if choice[0] is not None:
+                r = self._realise(i, choice, floor=True)
+                if r is not None and r[2] > vstar + SCORE_TOL:
+                    kind = "win" if r[2] <= level + 1e-12 else "win-slack"
+                    options.append((float(r[3][i]), kind, r))
+        if not options:
+            return "stay", 0.0
+        val, kind, r = max(options, key=lambda o: o[0])
+        gain = val - cur
+        if kind == "stay" or gain <= tol or r is None:
+            return "stay", max(gain, 0.0)
+        self.t[i], self.w[i], self.V[i], self.O[i] = r[0], r[1], r[2], r[3]
+        return kind, gain
+
+
+def _best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int):
+    st = _AIState(game, grid)
+    k = game.n_speakers
+    delta = ETA
+    accepted: list[tuple] = []
+    history: list[float] = []
+    passes = accel = 0
+    converged = False
+    for _ in range(max_passes * 200):
+        if passes >= max_passes or accel >= max_passes * 20:
+            break
+        snap = st.snapshot()
+        pattern = tuple(st.best_response(i, delta, tol)[0] for i in range(k))
+        moved = any(p != "stay" for p in pattern)
+        race = moved and all(p in ("stay", "win") for p in pattern)
+        repeat = pattern in accepted[-2:]
+        if delta > ETA:
+            if race and repeat:
+                accel += 1
+                delta = min(4 * delta, MAX_INCREMENT)
+            else:
+                st.restore(snap)
+                delta = ETA if not moved else max(ETA, delta / 8)
+                continue
+        else:
+            passes += 1
+            if not moved:
+                converged = True
+                history.append(st.user_value())
+                break
+            if race and repeat:
+                delta = 4 * ETA
+        accepted.append(pattern)
+        history.append(st.user_value())
+    schemes = {s.name: st.lines[i].scheme(st.t[i], st.w[i], game.messages) for i, s in enumerate(game.speakers)}
+    return schemes, converged, passes, accel, history, st.restricted
+
+
+def _simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int):
+    k, m = game.n_speakers, game.messages
+    names = game.speaker_names
+    schemes = [np.full((s.n_signals, m), 1.0 / m) for s in game.speakers]
+    history: list[float] = []
+    passes = 0
+    converged = False
+    restricted = 0
+    while passes < max_passes:
+        passes += 1
+        moved = False
+        for i in range(k):
+            types, _ = auxiliary_channel(game, i, [s[None] for s in schemes])
+            line = BeliefLine(game, i, types, game.speakers[i].utility[None], grid)
+            cloud = _Cloud(line)
+            hull, pure = cloud.best(0)
+            t, w = cloud._pairs_to_split(hull)
+            red = line.reduce(t, w, 0, False, m)
+            if red is None:
+                restricted += 1
+                continue
+            t, w = red
+            value = float(w @ line.values(t)[1][:, 0])
+            cur = evaluate(game, schemes).speaker_values[names[i]]
+            if value > cur + tol:
+                schemes[i] = line.scheme(t, w, m)
+                moved = True
+        history.append(evaluate(game, schemes).user_value)
+        if not moved:
+            converged = True
+            break
+    return {n: schemes[i] for i, n in enumerate(names)}, converged, passes, 0, history, restricted
+
+
+def best_response_dynamics(
+    game: Game | str,
+    protocol: str = "best_ai",
+    *,
+    tol: float = 1e-6,
+    max_passes: int = 50,
+    grid: int | None = None,
+    check: bool = True,
+) -> BRDynamicsResult:
+    """Gauss-Seidel best-response dynamics from babbling (see the module docstring).
+
+    ``protocol``: ``best_ai`` (exact evaluation) or ``simultaneous``. ``tol``: a speaker moves only
+    if it gains more than this, and the dynamics have converged after a pass where nobody moves.
+    ``grid``: belief-grid size for a logit user (default 501 for best_ai, 2001 for simultaneous).
+    ``check``: also compute the final profile's exploitability with :mod:`eval.exploitability`.
+    """
+    game = load_game(game)
+    check_protocol(protocol)
+    _check_game(game)
+    if protocol == "best_ai":
+        schemes, conv, passes, accel, hist, restricted = _best_ai_dynamics(game, tol, max_passes, grid or 501)
+    else:
+        schemes, conv, passes, accel, hist, restricted = _simultaneous_dynamics(game, tol, max_passes, grid or 2001)
+    final = evaluate(game, schemes, protocol=protocol, n_eval="exact")
+    expl = exploitability(schemes, game, protocol=protocol, n_eval="exact", method="exact") if check else None
+    return BRDynamicsResult(
+        game=game.name,
+        protocol=protocol,
+        converged=conv,
+        passes=passes,
+        schemes=schemes,
+        user_value=final.user_value,
+        speaker_values=final.speaker_values,
+        exploitability=expl,
+        history=hist,
+        accelerated_passes=accel,
+        selection=final.selection,
+        restricted=restricted,
+    )
