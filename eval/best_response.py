@@ -73,8 +73,12 @@ ETA = 1e-9
 PROB_TOL = 1e-12
 #: Target expected-utility gap at the offset indifference beliefs (above TIE_TOL = 1e-9).
 GAP = 1e-8
-#: Largest accelerated increment of the user value in a race.
+#: Largest accelerated increment of the user value in a best_ai race.
 MAX_INCREMENT = 0.05
+#: Largest accelerated offset of a belief from an indifference belief (simultaneous races).
+MAX_OFFSET = 0.02
+#: Rounds of local refinement of a logit user's best two-point split, and points per side.
+REFINE_ROUNDS, REFINE_POINTS = 3, 41
 
 
 # ---------------------------------------------------------------------------------------- result
@@ -152,8 +156,9 @@ class BeliefLine:
     ``S`` (see the module docstring), with user values ``v`` and values ``g[:, j]``.
     """
 
-    def __init__(self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int):
+    def __init__(self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int, offset_scale: float = 1.0):
         self.game, self.i = game, i
+        self.offset_scale = offset_scale
         spk = game.speakers[i]
         mu = game.prior
         px_full = mu @ spk.observation
@@ -229,7 +234,8 @@ class BeliefLine:
                     if top[a] < top.max() - 1e-12:
                         continue
                     mass = (1 - ts) * a0.sum() + ts * a1.sum()
-                    delta = min(max(GAP * mass / abs(d1 - d0), 1e-12), 1e-6)
+                    sc = self.offset_scale
+                    delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), min(1e-6 * sc, MAX_OFFSET))
                     ties.append(ts)
                     pts += [ts - delta, ts + delta]
         ties = np.array(ties)
@@ -508,7 +514,8 @@ class _AIState:
             if choice[0] is not None:
                 r = self._realise(i, choice, floor=True)
                 if r is not None and r[2] > vstar + SCORE_TOL:
-                    kind = "win" if r[2] <= level + 1e-12 else "win-slack"
+                    # "win": the floor binds (a race move); "win-free": its unconstrained optimum wins
+                    kind = "win" if level > cloud.V[cloud.front(i)[0]] else "win-free"
                     options.append((float(r[3][i]), kind, r))
         if not options:
             return "stay", 0.0
@@ -520,76 +527,143 @@ class _AIState:
         return kind, gain
 
 
-def _best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int):
-    st = _AIState(game, grid)
-    k = game.n_speakers
-    delta = ETA
+def _accelerated(state, step, max_passes: int, max_scale: float):
+    """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
+
+    ``scale`` multiplies the literal increment. After two accepted passes with the same race
+    pattern, passes run at a growing scale and are kept only while they repeat the pattern;
+    otherwise the pass is undone and the scale reduced. Returns (converged, passes, accelerated
+    passes, history of the user's value).
+    """
+    scale = 1.0
     accepted: list[tuple] = []
     history: list[float] = []
     passes = accel = 0
     converged = False
-    for _ in range(max_passes * 200):
-        if passes >= max_passes or accel >= max_passes * 20:
+    for _ in range(200 * max_passes):
+        if passes >= max_passes or accel >= 20 * max_passes:
             break
-        snap = st.snapshot()
-        pattern = tuple(st.best_response(i, delta, tol)[0] for i in range(k))
-        moved = any(p != "stay" for p in pattern)
-        race = moved and all(p in ("stay", "win") for p in pattern)
+        snap = state.snapshot()
+        pattern, moved, race = step(scale)
         repeat = pattern in accepted[-2:]
-        if delta > ETA:
+        if scale > 1.0:
             if race and repeat:
                 accel += 1
-                delta = min(4 * delta, MAX_INCREMENT)
+                scale = min(4.0 * scale, max_scale)
             else:
-                st.restore(snap)
-                delta = ETA if not moved else max(ETA, delta / 8)
+                state.restore(snap)
+                scale = 1.0 if not moved else max(1.0, scale / 8.0)
                 continue
         else:
             passes += 1
             if not moved:
                 converged = True
-                history.append(st.user_value())
+                history.append(state.user_value())
                 break
             if race and repeat:
-                delta = 4 * ETA
+                scale = 4.0
         accepted.append(pattern)
-        history.append(st.user_value())
+        history.append(state.user_value())
+    return converged, passes, accel, history
+
+
+def _best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int):
+    st = _AIState(game, grid)
+    k = game.n_speakers
+
+    def step(scale: float):
+        pattern = tuple(st.best_response(i, ETA * scale, tol)[0] for i in range(k))
+        moved = any(p != "stay" for p in pattern)
+        race = moved and all(p in ("stay", "win") for p in pattern)
+        return pattern, moved, race
+
+    converged, passes, accel, history = _accelerated(st, step, max_passes, MAX_INCREMENT / ETA)
     schemes = {s.name: st.lines[i].scheme(st.t[i], st.w[i], game.messages) for i, s in enumerate(game.speakers)}
     return schemes, converged, passes, accel, history, st.restricted
 
 
+def _refine_pair(line: BeliefLine, tl: float, tr: float, j: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Local refinement of a logit user's best two-point split ``(tl, tr)`` around the prior."""
+    t0 = line.t0
+    h = 1.0 / max(len(line.t) - 1, 1)
+
+    def value(l: np.ndarray, r: np.ndarray) -> np.ndarray:
+        _, gl = line.values(l)
+        _, gr = line.values(r)
+        d = r[None, :] - l[:, None]
+        wr = np.where(d > 0, (t0 - l[:, None]) / np.where(d > 0, d, 1.0), 0.0)
+        return (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
+
+    best = float(value(np.array([tl]), np.array([tr]))[0, 0])
+    for _ in range(REFINE_ROUNDS):
+        offs = h * np.linspace(-1.0, 1.0, REFINE_POINTS)
+        ls = np.unique(np.clip(tl + offs, 0.0, t0))
+        rs = np.unique(np.clip(tr + offs, t0, 1.0))
+        val = value(ls, rs)
+        a, b = np.unravel_index(np.argmax(val), val.shape)
+        if val[a, b] > best:
+            best, tl, tr = float(val[a, b]), float(ls[a]), float(rs[b])
+        h = 2.0 * h / (REFINE_POINTS - 1)
+    if tr - tl <= 1e-15:
+        return np.array([t0]), np.ones(1)
+    wr = (t0 - tl) / (tr - tl)
+    return np.array([tl, tr]), np.array([1.0 - wr, wr])
+
+
+class _SimState:
+    """simultaneous dynamics: the speakers' current schemes [X, M]."""
+
+    def __init__(self, game: Game, grid: int):
+        self.game, self.grid = game, grid
+        m = game.messages
+        self.schemes = [np.full((s.n_signals, m), 1.0 / m) for s in game.speakers]
+        self.restricted = 0
+
+    def snapshot(self):
+        return [s.copy() for s in self.schemes], self.restricted
+
+    def restore(self, snap) -> None:
+        self.schemes, self.restricted = [s.copy() for s in snap[0]], snap[1]
+
+    def user_value(self) -> float:
+        return evaluate(self.game, self.schemes).user_value
+
+    def best_response(self, i: int, scale: float, tol: float) -> bool:
+        game, m = self.game, self.game.messages
+        types, _ = auxiliary_channel(game, i, [s[None] for s in self.schemes])
+        line = BeliefLine(game, i, types, game.speakers[i].utility[None], self.grid, offset_scale=scale)
+        cloud = _Cloud(line)
+        hull, _ = cloud.best(0)
+        t, w = cloud._pairs_to_split(hull)
+        if not math.isinf(game.user.rationality) and len(line.keep) == 2:
+            k = hull[0][0]
+            t, w = _refine_pair(line, float(line.t[cloud.li[k]]), float(line.t[cloud.ri[k]]))
+        red = line.reduce(t, w, 0, False, m)
+        if red is None:
+            self.restricted += 1
+            return False
+        t, w = red
+        value = float(w @ line.values(t)[1][:, 0])
+        cur = evaluate(game, self.schemes).speaker_values[game.speakers[i].name]
+        if value > cur + tol:
+            self.schemes[i] = line.scheme(t, w, m)
+            return True
+        return False
+
+
 def _simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int):
-    k, m = game.n_speakers, game.messages
-    names = game.speaker_names
-    schemes = [np.full((s.n_signals, m), 1.0 / m) for s in game.speakers]
-    history: list[float] = []
-    passes = 0
-    converged = False
-    restricted = 0
-    while passes < max_passes:
-        passes += 1
-        moved = False
-        for i in range(k):
-            types, _ = auxiliary_channel(game, i, [s[None] for s in schemes])
-            line = BeliefLine(game, i, types, game.speakers[i].utility[None], grid)
-            cloud = _Cloud(line)
-            hull, pure = cloud.best(0)
-            t, w = cloud._pairs_to_split(hull)
-            red = line.reduce(t, w, 0, False, m)
-            if red is None:
-                restricted += 1
-                continue
-            t, w = red
-            value = float(w @ line.values(t)[1][:, 0])
-            cur = evaluate(game, schemes).speaker_values[names[i]]
-            if value > cur + tol:
-                schemes[i] = line.scheme(t, w, m)
-                moved = True
-        history.append(evaluate(game, schemes).user_value)
-        if not moved:
-            converged = True
-            break
-    return {n: schemes[i] for i, n in enumerate(names)}, converged, passes, 0, history, restricted
+    st = _SimState(game, grid)
+    k = game.n_speakers
+    ties = math.isinf(game.user.rationality)
+
+    def step(scale: float):
+        pattern = tuple(st.best_response(i, scale, tol) for i in range(k))
+        moved = any(pattern)
+        return pattern, moved, moved and ties
+
+    converged, passes, accel, history = _accelerated(st, step, max_passes, 1e6 * MAX_OFFSET)
+    schemes = {s.name: st.schemes[i] for i, s in enumerate(game.speakers)}
+    return schemes, converged, passes, accel, history, st.restricted
 
 
 def best_response_dynamics(
