@@ -311,8 +311,10 @@ class BeliefLine:
 class _Cloud:
     """All two-point splits of the prior over a line's belief set, sorted by the user's value."""
 
-    def __init__(self, line: BeliefLine):
-        t, t0 = line.t, line.t0
+    def __init__(self, line: BeliefLine, t: np.ndarray | None = None, v: np.ndarray | None = None, g: np.ndarray | None = None):
+        if t is None:
+            t, v, g = line.t, line.v, line.g
+        t0 = line.t0
         left = np.flatnonzero(t <= t0 + 1e-15)
         right = np.flatnonzero(t >= t0 - 1e-15)
         li, ri = (a.ravel() for a in np.meshgrid(left, right, indexing="ij"))
@@ -321,12 +323,12 @@ class _Cloud:
         dt = t[ri] - t[li]
         wr = np.where(dt > 0, (t0 - t[li]) / np.where(dt > 0, dt, 1.0), 0.0)
         wr = np.clip(wr, 0.0, 1.0)
-        v = (1 - wr) * line.v[li] + wr * line.v[ri]
-        order = np.argsort(v, kind="stable")
-        self.line = line
+        vv = (1 - wr) * v[li] + wr * v[ri]
+        order = np.argsort(vv, kind="stable")
+        self.line, self.t = line, t
         self.li, self.ri, self.wr = li[order], ri[order], wr[order]
-        self.V = v[order]
-        self.G = (1 - self.wr)[:, None] * line.g[self.li] + self.wr[:, None] * line.g[self.ri]
+        self.V = vv[order]
+        self.G = (1 - self.wr)[:, None] * g[self.li] + self.wr[:, None] * g[self.ri]
         self.vmax = float(self.V[-1])
         self.vmin = float(self.V[0])
         self._front: dict[int, tuple] = {}
@@ -363,7 +365,7 @@ class _Cloud:
         return self._front[j]
 
     def _pairs_to_split(self, pos: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
-        t = self.line.t
+        t = self.t
         ts, ws = [], []
         for k, a in pos:
             ts += [t[self.li[k]], t[self.ri[k]]]
@@ -446,6 +448,8 @@ class _AIState:
         for i in range(k):
             self._set(i, self.t[i], self.w[i])
         self.restricted = 0
+        self.refine = False
+        self._vmax: dict[int, float] = {}
 
     def _set(self, i: int, t: np.ndarray, w: np.ndarray) -> None:
         v, g = self.lines[i].values(t)
@@ -468,12 +472,66 @@ class _AIState:
         sel = exact_selection(self.V)
         return float(sel @ self.V)
 
-    def _realise(self, i: int, choice, floor: bool):
-        """Reduce a chosen split to at most M beliefs (or its pure two-point fallback)."""
-        hull, pure = choice
+    def _choose(self, cloud: _Cloud, i: int, side: str, level: float):
+        if side == "ge":
+            return cloud.at_least(i, level)
+        if side == "le":
+            return cloud.at_most(i, level)
+        return cloud.best(i)
+
+    def _refined(self, i: int, side: str, level: float, hull, pure):
+        """Local refinement of a logit user's split: the same choice over fine lattices around its beliefs."""
+        line, cloud = self.lines[i], self.clouds[i]
+        t, _ = cloud._pairs_to_split(hull)
+        tp, _ = cloud._pairs_to_split(pure)
+        h = 1.0 / max(len(line.t) - 1, 1)
+        for _ in range(REFINE_ROUNDS):
+            offs = h * np.linspace(-1.0, 1.0, REFINE_POINTS)
+            pts = np.unique(np.clip(np.concatenate([(np.concatenate([t, tp])[:, None] + offs).ravel(), [line.t0]]), 0.0, 1.0))
+            v, g = line.values(pts)
+            local = _Cloud(line, pts, v, g)
+            h2, p2 = self._choose(local, i, side, level)
+            if h2 is None:
+                if side == "ge" and level > local.vmax:  # not reachable yet: climb towards the top
+                    top = [(len(local.V) - 1, 1.0)]
+                    cloud, hull, pure = local, top, top
+                    t, _ = cloud._pairs_to_split(hull)
+                    tp = t
+                    h = 2.0 * h / (REFINE_POINTS - 1)
+                    continue
+                break
+            cloud, hull, pure = local, h2, p2
+            t, _ = cloud._pairs_to_split(hull)
+            tp, _ = cloud._pairs_to_split(pure)
+            h = 2.0 * h / (REFINE_POINTS - 1)
+        if side == "ge" and level > cloud.vmax + 1e-15:
+            return cloud, None, None
+        return cloud, hull, pure
+
+    def vmax(self, i: int) -> float:
+        """Largest user value speaker ``i`` can give her (refined around the grid's best in polishing)."""
+        cloud, line = self.clouds[i], self.lines[i]
+        if not (self.refine and not math.isinf(self.game.user.rationality) and len(line.keep) == 2):
+            return cloud.vmax
+        if i not in self._vmax:
+            top = [(len(cloud.V) - 1, 1.0)]
+            local, _, _ = self._refined(i, "ge", np.inf, top, top)
+            self._vmax[i] = max(cloud.vmax, local.vmax)
+        return self._vmax[i]
+
+    def _realise(self, i: int, side: str, level: float, floor: bool):
+        """The chosen split, refined (logit user, polishing stage) and reduced to at most M beliefs."""
+        cloud, line, m = self.clouds[i], self.lines[i], self.game.messages
+        hull, pure = self._choose(cloud, i, side, level)
+        refine = self.refine and not math.isinf(self.game.user.rationality) and len(line.keep) == 2
+        if hull is None and refine and side == "ge" and level <= self.vmax(i):
+            hull = pure = [(len(cloud.V) - 1, 1.0)]  # refine from the grid's most informative split
         if hull is None:
             return None
-        cloud, line, m = self.clouds[i], self.lines[i], self.game.messages
+        if refine:
+            cloud, hull, pure = self._refined(i, side, level, hull, pure)
+            if hull is None:
+                return None
         t, w = cloud._pairs_to_split(hull)
         red = line.reduce(t, w, i, floor, m)
         if red is None:
@@ -486,14 +544,34 @@ class _AIState:
         v, g = line.values(t)
         return t, w, float(w @ v), w @ g
 
+    def _win(self, i: int, vstar: float, increment: float):
+        """Best split beating ``vstar`` by ``increment`` (capped at its largest user value), or None."""
+        level = vstar + increment
+        vmax = self.vmax(i)
+        if level > vmax and vstar + ETA <= vmax:
+            level = vmax
+        if level > vmax + 1e-15:
+            return None
+        r = self._realise(i, "ge", level, floor=True)
+        if r is None or r[2] <= vstar + SCORE_TOL:
+            return None
+        cloud = self.clouds[i]
+        # "win": the floor binds (a race move); "win-free": its unconstrained optimum wins anyway
+        kind = "win" if level > cloud.V[cloud.front(i)[0]] else "win-free"
+        return kind, r
+
     def best_response(self, i: int, delta: float, tol: float) -> tuple[str, float]:
-        """Move speaker ``i`` to its best response if it gains more than ``tol``; returns (kind, gain)."""
+        """Move speaker ``i`` to its best response if it gains more than ``tol``; returns (kind, gain).
+
+        The decision is the literal one (beating the best rival by :data:`ETA`); in an
+        accelerated pass (``delta > ETA``) a race move is then made with the increment ``delta``.
+        """
         k = self.game.n_speakers
         cur = self.payoff(i)
-        cloud = self.clouds[i]
         options = []
+        vstar = -np.inf
         if k == 1:
-            r = self._realise(i, cloud.best(i), floor=False)
+            r = self._realise(i, "best", 0.0, floor=False)
             if r is not None:
                 options.append((float(r[3][i]), "win", r))
         else:
@@ -504,25 +582,22 @@ class _AIState:
             if self.V[i] < vstar - SCORE_TOL:
                 options.append((lose, "stay", None))
             else:
-                r = self._realise(i, cloud.at_most(i, vstar - ETA), floor=True)
+                r = self._realise(i, "le", vstar - ETA, floor=True)
                 if r is not None and r[2] < vstar - SCORE_TOL:
                     options.append((lose, "lose", r))
-            level = vstar + delta
-            if level > cloud.vmax and vstar + ETA <= cloud.vmax:
-                level = cloud.vmax
-            choice = cloud.at_least(i, level)
-            if choice[0] is not None:
-                r = self._realise(i, choice, floor=True)
-                if r is not None and r[2] > vstar + SCORE_TOL:
-                    # "win": the floor binds (a race move); "win-free": its unconstrained optimum wins
-                    kind = "win" if level > cloud.V[cloud.front(i)[0]] else "win-free"
-                    options.append((float(r[3][i]), kind, r))
+            win = self._win(i, vstar, ETA)
+            if win is not None:
+                options.append((float(win[1][3][i]), win[0], win[1]))
         if not options:
             return "stay", 0.0
         val, kind, r = max(options, key=lambda o: o[0])
         gain = val - cur
         if kind == "stay" or gain <= tol or r is None:
             return "stay", max(gain, 0.0)
+        if kind == "win" and delta > ETA:
+            jump = self._win(i, vstar, delta)
+            if jump is not None and jump[0] == "win":
+                r = jump[1]
         self.t[i], self.w[i], self.V[i], self.O[i] = r[0], r[1], r[2], r[3]
         return kind, gain
 
@@ -530,13 +605,15 @@ class _AIState:
 def _accelerated(state, step, max_passes: int, max_scale: float):
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
-    ``scale`` multiplies the literal increment. After two accepted passes with the same race
-    pattern, passes run at a growing scale and are kept only while they repeat the pattern;
-    otherwise the pass is undone and the scale reduced. Returns (converged, passes, accelerated
-    passes, history of the user's value).
+    ``pattern[i]`` is speaker ``i``'s move in the pass (falsy or ``"stay"`` when it kept its
+    scheme); ``race`` says every move was a race move. ``scale`` multiplies the literal increment.
+    After two consecutive race passes at the literal increment, passes run at a growing scale and
+    are kept while they remain race passes whose movers already moved in the last two kept
+    passes; any other pass is undone and the scale divided by 8. Returns (converged, passes at
+    the literal increment, accelerated passes, the user's value after each kept pass).
     """
     scale = 1.0
-    accepted: list[tuple] = []
+    kept: list[tuple[frozenset, bool]] = []
     history: list[float] = []
     passes = accel = 0
     converged = False
@@ -545,14 +622,16 @@ def _accelerated(state, step, max_passes: int, max_scale: float):
             break
         snap = state.snapshot()
         pattern, moved, race = step(scale)
-        repeat = pattern in accepted[-2:]
+        movers = frozenset(i for i, p in enumerate(pattern) if p and p != "stay")
+        recent = frozenset().union(*(m for m, _ in kept[-2:])) if kept else frozenset()
+        steady = race and bool(movers) and movers <= recent and all(r for _, r in kept[-2:]) and len(kept) >= 2
         if scale > 1.0:
-            if race and repeat:
+            if steady:
                 accel += 1
                 scale = min(4.0 * scale, max_scale)
             else:
                 state.restore(snap)
-                scale = 1.0 if not moved else max(1.0, scale / 8.0)
+                scale = max(1.0, scale / 8.0)
                 continue
         else:
             passes += 1
@@ -560,9 +639,9 @@ def _accelerated(state, step, max_passes: int, max_scale: float):
                 converged = True
                 history.append(state.user_value())
                 break
-            if race and repeat:
+            if race and kept and kept[-1][1]:
                 scale = 4.0
-        accepted.append(pattern)
+        kept.append((movers, race))
         history.append(state.user_value())
     return converged, passes, accel, history
 
@@ -578,6 +657,10 @@ def _best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int):
         return pattern, moved, race
 
     converged, passes, accel, history = _accelerated(st, step, max_passes, MAX_INCREMENT / ETA)
+    if not math.isinf(game.user.rationality):  # polish on refined beliefs around the grid solution
+        st.refine = True
+        converged, p2, a2, h2 = _accelerated(st, step, max_passes, MAX_INCREMENT / ETA)
+        passes, accel, history = passes + p2, accel + a2, history + h2
     schemes = {s.name: st.lines[i].scheme(st.t[i], st.w[i], game.messages) for i, s in enumerate(game.speakers)}
     return schemes, converged, passes, accel, history, st.restricted
 
@@ -661,7 +744,7 @@ def _simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int):
         moved = any(pattern)
         return pattern, moved, moved and ties
 
-    converged, passes, accel, history = _accelerated(st, step, max_passes, 1e6 * MAX_OFFSET)
+    converged, passes, accel, history = _accelerated(st, step, max_passes, 1e9)
     schemes = {s.name: st.schemes[i] for i, s in enumerate(game.speakers)}
     return schemes, converged, passes, accel, history, st.restricted
 

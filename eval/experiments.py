@@ -11,7 +11,7 @@ exact utility at the outcome is normalised so that no information is 0 and full 
 
     normalised = (V - V_no_information) / (V_full_information - V_no_information),
 
-(games where information is worth less than ``min_information_value`` to the user are skipped
+(games where information is worth less than ``min_information_value`` to the user are redrawn
 and counted). Reported per (regime, k): the number of games, the fraction where the dynamics
 converged, the mean normalised utility over converged games with a 95% confidence interval
 (1.96 standard errors), the same over all games, and the fraction of converged games within
@@ -90,28 +90,38 @@ def game_seed(base: int, regime: str, k: int, index: int) -> int:
 
 
 def _one_game(args: tuple) -> dict[str, Any]:
+    """Draw the ``index``-th usable game of (regime, k) and run best-AI best-response dynamics on it.
+
+    Games where information is worth less than ``min_information_value`` to the user (for a best
+    responder: the same action is best in every state) have no meaningful normalisation; they are
+    redrawn (with the next seed) and counted in ``redrawn``.
+    """
     regime, k, index, cfg = args
     from envs.random_games import random_game
     from eval.best_response import best_response_dynamics
-    from eval.theory import full_information_value, no_information_value
+    from eval.theory import best_ai_bound, full_information_value, no_information_value
 
-    game = random_game(
-        k, cfg["n_states"], cfg["n_actions"], seed=game_seed(cfg["seed"], regime, k, index), regime=regime,
-        epsilon=cfg["epsilon"], rationality=cfg["rationality"],
-        messages=cfg["messages"] if cfg["messages"] is not None else cfg["n_states"] + 1,
-    )
-    ni, fi = no_information_value(game), full_information_value(game)
-    rec: dict[str, Any] = {"regime": regime, "k": k, "index": index, "no_information": ni, "full_information": fi}
-    if fi - ni < cfg["min_information_value"]:
-        rec["skipped"] = True
-        return rec
+    for attempt in range(1000):
+        seed = game_seed(cfg["seed"], regime, k, index * 1000 + attempt)
+        game = random_game(
+            k, cfg["n_states"], cfg["n_actions"], seed=seed, regime=regime,
+            epsilon=cfg["epsilon"], rationality=cfg["rationality"],
+            messages=cfg["messages"] if cfg["messages"] is not None else cfg["n_states"] + 1,
+        )
+        ni, fi = no_information_value(game), full_information_value(game)
+        if fi - ni >= cfg["min_information_value"]:
+            break
+    else:
+        raise RuntimeError(f"no game with information worth {cfg['min_information_value']} found for {regime}, k={k}")
     res = best_response_dynamics(game, protocol="best_ai", tol=cfg["tol"], max_passes=cfg["max_passes"])
-    rec.update(
-        skipped=False, converged=bool(res.converged), passes=int(res.passes), user_value=float(res.user_value),
-        normalized=(res.user_value - ni) / (fi - ni),
-        exploitability=float(res.exploitability.exploitability) if res.exploitability is not None else None,
-    )
-    return rec
+    bound = best_ai_bound(game)
+    return {
+        "regime": regime, "k": k, "index": index, "seed": seed, "redrawn": attempt,
+        "no_information": ni, "full_information": fi, "best_ai_bound": bound,
+        "converged": bool(res.converged), "passes": int(res.passes), "user_value": float(res.user_value),
+        "normalized": (res.user_value - ni) / (fi - ni),
+        "exploitability": float(res.exploitability.exploitability) if res.exploitability is not None else None,
+    }
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,8 +129,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     keys = sorted({(r["regime"], r["k"]) for r in records})
     for regime, k in keys:
-        rs = [r for r in records if r["regime"] == regime and r["k"] == k]
-        used = [r for r in rs if not r["skipped"]]
+        used = [r for r in records if r["regime"] == regime and r["k"] == k]
         conv = [r for r in used if r["converged"]]
         x = np.array([r["normalized"] for r in conv])
         xa = np.array([r["normalized"] for r in used])
@@ -129,7 +138,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return float(1.96 * a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else float("nan")
 
         rows.append({
-            "regime": regime, "k": k, "n_games": len(used), "n_skipped": len(rs) - len(used),
+            "regime": regime, "k": k, "n_games": len(used), "n_redrawn": int(sum(r["redrawn"] for r in used)),
             "converged_fraction": len(conv) / len(used) if used else float("nan"),
             "mean_normalized_user_utility": float(x.mean()) if len(x) else float("nan"),
             "ci95": ci(x),
@@ -137,6 +146,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ci95_all": ci(xa),
             "fraction_at_full_information": float(np.mean(x >= 1 - 1e-6)) if len(x) else float("nan"),
             "min_normalized_user_utility": float(x.min()) if len(x) else float("nan"),
+            "fraction_meeting_best_ai_bound": float(np.mean([r["user_value"] >= r["best_ai_bound"] - 1e-6 for r in conv
+                                                             if r["best_ai_bound"] is not None])) if conv else float("nan"),
         })
     return rows
 

@@ -1,0 +1,50 @@
+"""The competition experiment's pipeline on a tiny configuration, checked against the theory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envs.validation import SpecError
+from eval.experiments import load_competition_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_competition_pipeline_tiny(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "eval.experiments", "competition", "--config", str(cfg), "--games", "4",
+                          "--seed", "5", "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert {(r["regime"], r["k"]) for r in rows} == {(g, k) for g in ("inside", "outside") for k in (1, 2, 3)}
+    for r in rows:
+        for key in ("regime", "k", "n_games", "converged_fraction", "mean_normalized_user_utility", "ci95"):
+            assert key in r
+        assert r["n_games"] == 4
+    games = json.loads((out / "games.json").read_text())
+    for g in games:
+        # The best-AI bound (DESIGN.md section 2): with eps = 0, a converged outcome gives the user
+        # her full-information value; with k = 1 inside the hull the speaker is the user (w = 1).
+        if g["regime"] == "inside" and g["converged"]:
+            assert g["user_value"] >= g["full_information"] - 1e-6
+        if g["converged"] and g["best_ai_bound"] is not None:
+            assert g["user_value"] >= g["best_ai_bound"] - 1e-6
+    assert (out / "results.csv").read_text().startswith("regime,k,n_games")
+    assert (out / "competition.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_competition_config_errors():
+    with pytest.raises(SpecError, match="^colour: unknown key"):
+        load_competition_config(None, {"colour": 1})
+    with pytest.raises(SpecError, match="^regimes"):
+        load_competition_config(None, {"regimes": ["sideways"]})
+    with pytest.raises(SpecError, match="^games: must be >= 1"):
+        load_competition_config(None, {"games": 0})
