@@ -5,14 +5,14 @@ others' current schemes; a speaker moves only when that gains it more than ``tol
 start from babbling and stop after a full pass in which nobody moves (converged) or after
 ``max_passes`` passes. Both protocols are supported: ``simultaneous`` and ``best_ai`` with exact
 evaluation. The final profile is scored with :func:`eval.exact.evaluate` and its exploitability
-is checked independently with :func:`eval.exploitability.exploitability`.
+is checked independently with :func:`eval.exploitability.exploitability` (LPs, not the machinery
+here).
 
 **Best responses.** Each speaker's own signal must take at most two values of positive
 probability (every two-state game whose speakers see the state), so a split of its prior is a
 distribution over one number ``t`` in [0, 1], the belief that its signal is the second one. A
 split with weights ``tau_j`` on beliefs ``t_j`` becomes the scheme
-``pi(m_j | x) = tau_j q_j(x) / q0(x)`` (one message per belief; it needs as many messages as
-beliefs, see below).
+``pi(m_j | x) = tau_j q_j(x) / q0(x)`` (one message per belief).
 
 * ``simultaneous``: speaker ``i`` faces a user whose types are her signal and the others'
   messages (:func:`eval.exploitability.auxiliary_channel`); its best response is the concave
@@ -21,34 +21,40 @@ beliefs, see below).
   passed over (its utility under the best rival's solo outcome, ties at the top split) and of
   being selected: the best split giving the user ``>= V* + eta``. All splits over ``S`` map to
   the convex hull of the points ``(V, U_i)`` of the two-point splits, so the constrained optimum
-  is read off the upper hull of that cloud (the same optimum as the LP over ``S``, computed once
-  per game): a mixture of two two-point splits, reduced to at most three beliefs (Caratheodory
-  with the prior and the user-value floor kept) and, for a best responder, to one belief per
-  region of constant best response.
+  is read off the upper hull of that cloud (the optimum of the LP over ``S``; the cloud is built
+  once per game): a mixture of two two-point splits, reduced to at most three beliefs
+  (Caratheodory, keeping the prior and the user-value floor) and, for a best responder, to one
+  belief per region of constant best response. A speaker passed over keeps its scheme; one that
+  prefers to be passed over takes its best split giving the user ``<= V* - eta``.
 
-The belief set ``S``: for a logit user a uniform grid of ``grid`` points (2001 for
-``simultaneous``, 501 for ``best_ai`` by default) with the prior; for a best responder the exact
-candidates: 0, 1, the prior, and both sides of every belief where some type of the user is
-indifferent (offset so that her expected-utility gap is about 1e-8, above the tie tolerance of
-:func:`envs.quantal.quantal_response`). Splits at those points are realised exactly by
-:func:`eval.exact.evaluate` (no ties), within about 1e-8 of the supremum that puts posteriors on
-the indifference beliefs themselves.
+The belief set ``S``. For a best responder, the exact candidates: 0, 1, the prior, and both sides
+of every belief where some type of the user is indifferent, offset so that her expected-utility
+gap is about 1e-8 (above the tie tolerance of :func:`envs.quantal.quantal_response`): splits at
+those points are realised exactly by :func:`eval.exact.evaluate` (no ties), within about 1e-8 of
+the supremum that puts posteriors on the indifference beliefs. For a logit user, a uniform grid
+of ``grid`` points (default 501) and the prior, with local refinement: in ``simultaneous`` the
+best pair is refined on finer lattices around it; in ``best_ai`` the dynamics run on the grid and
+then continue ("polishing") with every best response refined on lattices around its beliefs.
 
 **Messages.** The constrained problem has optimal splits with at most ``n_states + 1`` beliefs
-and the unconstrained one with at most ``n_states``; a best responder's split needs at most one
-message per region of constant best response. If a best response needs more beliefs than ``M``
-messages, the best split with at most two beliefs is used instead and ``restricted`` counts it;
-games built with ``messages = n_states + 1`` never need this.
+and the unconstrained one with at most ``n_states``. If a best response needs more beliefs than
+``M`` messages, the best split with at most two beliefs is used instead and ``restricted``
+counts it; games built with ``messages = n_states + 1`` never need this.
 
-**Races (best_ai).** When two speakers both prefer being selected to the other's outcome, each
-best response beats the other's user value by just ``eta`` (1e-9): a Bertrand race whose
-literal dynamics would take ``(V_end - V_start) / eta`` passes. The race is accelerated: once two
-consecutive passes consist of the same binding "beat by the increment" moves, the increment is
-multiplied by 4 after each pass that repeats that pattern; a pass with any other outcome is
-undone and the increment divided by 8 (reset to ``eta`` when nobody moved), so the race is
-followed to where it stops to within a few ``eta``. Beats are capped at the speaker's largest
-achievable user value. ``passes`` counts passes at the literal increment ``eta``;
-``accelerated_passes`` the accepted accelerated ones, ``max_passes`` bounds each.
+**Races.** In ``best_ai``, when two speakers both prefer being selected to the other's outcome,
+each best response beats the other's user value by just ``eta`` (1e-9): a Bertrand race whose
+literal dynamics would take ``(V_end - V_start) / eta`` passes. The race is accelerated: after two
+consecutive passes made only of challengers' binding beats, passes run with a growing increment
+``delta`` (times 4 per kept pass): each speaker still decides as in the literal dynamics, and a
+challenger's beat is then made by ``delta`` instead of ``eta`` (capped at its largest achievable
+user value). A pass is kept while it stays such a race pass among the recent movers; otherwise it
+is undone together with the accelerated pass before it (which may have jumped past the point
+where the race changes) and ``delta`` is divided by 8. The selected speaker lowering the user's
+value to just above the runner-up ("relax") is never accelerated. In ``simultaneous``, a best
+responder's ties make a similar race (each speaker nudging a posterior across an indifference
+belief by the offset); there the offset is scaled the same way. ``passes`` counts passes at the
+literal increment; ``accelerated_passes`` the kept accelerated ones; ``max_passes`` bounds the
+former and ``20 * max_passes`` the latter, per stage.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ import numpy as np
 
 from envs.game import Game, load_game
 from envs.protocols import SCORE_TOL, check_protocol
-from envs.quantal import TIE_TOL, quantal_response
+from envs.quantal import quantal_response
 from eval.exact import evaluate, exact_selection
 from eval.exploitability import Exploitability, auxiliary_channel, exploitability
 
@@ -77,8 +83,10 @@ GAP = 1e-8
 MAX_INCREMENT = 0.05
 #: Largest accelerated offset of a belief from an indifference belief (simultaneous races).
 MAX_OFFSET = 0.02
-#: Rounds of local refinement of a logit user's best two-point split, and points per side.
-REFINE_ROUNDS, REFINE_POINTS = 3, 41
+#: Rounds of local refinement of a logit user's splits, and lattice points per belief.
+REFINE_ROUNDS, REFINE_POINTS = 3, 21
+#: A grid solution worth this much less than the alternatives is not refined.
+REFINE_SLACK = 1e-3
 
 
 # ---------------------------------------------------------------------------------------- result
@@ -153,12 +161,17 @@ class BeliefLine:
     ``types[y, tau]`` is the user's type channel (her signal, and in ``simultaneous`` the other
     speakers' messages); ``utils[j]`` the utilities whose expectations are wanted. ``t`` maps to
     the state belief ``p(t) = (1 - t) P(y | x_a) + t P(y | x_b)``. ``support`` is the belief set
-    ``S`` (see the module docstring), with user values ``v`` and values ``g[:, j]``.
+    ``S`` (see the module docstring), with user values ``v`` and values ``g[:, j]``. With ``sup``
+    (a best responder) ``S`` holds the indifference beliefs themselves and her ties are broken in
+    favour of ``utils[0]``: the values whose concave closure is the supremum of the LPs.
     """
 
-    def __init__(self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int, offset_scale: float = 1.0):
+    def __init__(
+        self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int, offset_scale: float = 1.0, sup: bool = False
+    ):
         self.game, self.i = game, i
         self.offset_scale = offset_scale
+        self.sup = sup and math.isinf(game.user.rationality)
         spk = game.speakers[i]
         mu = game.prior
         px_full = mu @ spk.observation
@@ -193,13 +206,24 @@ class BeliefLine:
         return (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
 
     def values(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """User value ``v`` [n] and expected ``utils`` ``g`` [n, J] at beliefs ``t`` (ties split evenly)."""
+        """User value ``v`` [n] and expected ``utils`` ``g`` [n, J] at beliefs ``t`` (ties split evenly,
+        or for ``utils[0]`` in ``sup`` mode)."""
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        step = max(1, 2_000_000 // max(1, self.types.shape[1] * self.u.shape[0]))
+        if len(t) > step:  # many user types: in blocks
+            parts = [self.values(t[a : a + step]) for a in range(0, len(t), step)]
+            return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
         p = self.state_beliefs(t)
         joint = p[:, None, :] * self.types.T[None]  # [n, T, Y]
         pt = joint.sum(axis=2)
         post = joint / np.where(pt > 0, pt, 1.0)[..., None]
         eu = post @ self.u.T  # [n, T, A]
-        q = quantal_response(eu, self.lam)
+        if self.sup:
+            from eval.exploitability import _favourable_response
+
+            q = _favourable_response(eu, post @ self.utils[0].T)
+        else:
+            q = quantal_response(eu, self.lam)
         v = (pt * (q * eu).sum(axis=-1)).sum(axis=1)
         g = np.einsum("nt,nta,nty,jay->nj", pt, q, post, self.utils)
         return v, g
@@ -237,11 +261,11 @@ class BeliefLine:
                     sc = self.offset_scale
                     delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), min(1e-6 * sc, MAX_OFFSET))
                     ties.append(ts)
-                    pts += [ts - delta, ts + delta]
+                    pts += [ts] if self.sup else [ts - delta, ts + delta]
         ties = np.array(ties)
         pts = np.array(pts)
         pts = pts[(pts >= 0.0) & (pts <= 1.0)]
-        if len(ties) == 0 or np.min(np.abs(ties - self.t0)) > 1e-6:
+        if self.sup or len(ties) == 0 or np.min(np.abs(ties - self.t0)) > 1e-6:
             pts = np.append(pts, self.t0)
         return np.unique(pts)
 
@@ -519,11 +543,11 @@ class _AIState:
             self._vmax[i] = max(cloud.vmax, local.vmax)
         return self._vmax[i]
 
-    def _realise(self, i: int, side: str, level: float, floor: bool):
-        """The chosen split, refined (logit user, polishing stage) and reduced to at most M beliefs."""
+    def _realise(self, i: int, side: str, level: float, floor: bool, refine: bool = False):
+        """The chosen split, refined if asked (logit user, polishing stage), reduced to at most M beliefs."""
         cloud, line, m = self.clouds[i], self.lines[i], self.game.messages
         hull, pure = self._choose(cloud, i, side, level)
-        refine = self.refine and not math.isinf(self.game.user.rationality) and len(line.keep) == 2
+        refine = refine and self.refine and not math.isinf(self.game.user.rationality) and len(line.keep) == 2
         if hull is None and refine and side == "ge" and level <= self.vmax(i):
             hull = pure = [(len(cloud.V) - 1, 1.0)]  # refine from the grid's most informative split
         if hull is None:
@@ -544,8 +568,12 @@ class _AIState:
         v, g = line.values(t)
         return t, w, float(w @ v), w @ g
 
-    def _win(self, i: int, vstar: float, increment: float):
-        """Best split beating ``vstar`` by ``increment`` (capped at its largest user value), or None."""
+    def _win(self, i: int, vstar: float, increment: float, worth: float = -np.inf):
+        """Best split beating ``vstar`` by ``increment`` (capped at its largest user value), or None.
+
+        In the polishing stage the grid solution is refined unless it is worth less than
+        ``worth - REFINE_SLACK`` to the speaker (refinement gains far less than that).
+        """
         level = vstar + increment
         vmax = self.vmax(i)
         if level > vmax and vstar + ETA <= vmax:
@@ -553,6 +581,8 @@ class _AIState:
         if level > vmax + 1e-15:
             return None
         r = self._realise(i, "ge", level, floor=True)
+        if self.refine and (r is None or r[3][i] >= worth - REFINE_SLACK):
+            r = self._realise(i, "ge", level, floor=True, refine=True)
         if r is None or r[2] <= vstar + SCORE_TOL:
             return None
         cloud = self.clouds[i]
@@ -571,7 +601,7 @@ class _AIState:
         options = []
         vstar = -np.inf
         if k == 1:
-            r = self._realise(i, "best", 0.0, floor=False)
+            r = self._realise(i, "best", 0.0, floor=False, refine=True)
             if r is not None:
                 options.append((float(r[3][i]), "win", r))
         else:
@@ -585,7 +615,7 @@ class _AIState:
                 r = self._realise(i, "le", vstar - ETA, floor=True)
                 if r is not None and r[2] < vstar - SCORE_TOL:
                     options.append((lose, "lose", r))
-            win = self._win(i, vstar, ETA)
+            win = self._win(i, vstar, ETA, worth=max([cur + tol] + [o[0] for o in options]))
             if win is not None:
                 options.append((float(win[1][3][i]), win[0], win[1]))
         if not options:
@@ -594,26 +624,31 @@ class _AIState:
         gain = val - cur
         if kind == "stay" or gain <= tol or r is None:
             return "stay", max(gain, 0.0)
-        if kind == "win" and delta > ETA:
-            jump = self._win(i, vstar, delta)
+        if kind == "win" and self.V[i] >= vstar - SCORE_TOL:
+            kind = "relax"  # the selected speaker gives the user less: not a race move
+        elif kind == "win" and delta > ETA:  # a challenger's race move, made with the larger increment
+            jump = self._win(i, vstar, delta, worth=cur + tol)
             if jump is not None and jump[0] == "win":
                 r = jump[1]
         self.t[i], self.w[i], self.V[i], self.O[i] = r[0], r[1], r[2], r[3]
         return kind, gain
 
 
-def _accelerated(state, step, max_passes: int, max_scale: float):
+def _accelerated(state, step, max_passes: int, max_scale: float, rollback: bool = True):
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
     ``pattern[i]`` is speaker ``i``'s move in the pass (falsy or ``"stay"`` when it kept its
     scheme); ``race`` says every move was a race move. ``scale`` multiplies the literal increment.
     After two consecutive race passes at the literal increment, passes run at a growing scale and
     are kept while they remain race passes whose movers already moved in the last two kept
-    passes; any other pass is undone and the scale divided by 8. Returns (converged, passes at
-    the literal increment, accelerated passes, the user's value after each kept pass).
+    passes. Any other pass is undone (with ``rollback``, together with the accelerated pass
+    before it, which may have jumped past the point where the race changes) and the scale is
+    divided by 8. Returns
+    (converged, passes at the literal increment, accelerated passes, the user's value after each
+    kept pass).
     """
     scale = 1.0
-    kept: list[tuple[frozenset, bool]] = []
+    kept: list[tuple[frozenset, bool, float, Any]] = []
     history: list[float] = []
     passes = accel = 0
     converged = False
@@ -623,25 +658,32 @@ def _accelerated(state, step, max_passes: int, max_scale: float):
         snap = state.snapshot()
         pattern, moved, race = step(scale)
         movers = frozenset(i for i, p in enumerate(pattern) if p and p != "stay")
-        recent = frozenset().union(*(m for m, _ in kept[-2:])) if kept else frozenset()
-        steady = race and bool(movers) and movers <= recent and all(r for _, r in kept[-2:]) and len(kept) >= 2
+        recent = frozenset().union(*(m for m, *_ in kept[-2:])) if kept else frozenset()
+        steady = race and bool(movers) and len(kept) >= 2 and movers <= recent and all(r for _, r, *_ in kept[-2:])
         if scale > 1.0:
             if steady:
                 accel += 1
+                kept.append((movers, race, scale, snap))
+                history.append(state.user_value())
                 scale = min(4.0 * scale, max_scale)
             else:
                 state.restore(snap)
-                scale = max(1.0, scale / 8.0)
-                continue
-        else:
-            passes += 1
-            if not moved:
-                converged = True
-                history.append(state.user_value())
-                break
-            if race and kept and kept[-1][1]:
-                scale = 4.0
-        kept.append((movers, race))
+                if rollback and kept and kept[-1][2] > 1.0:
+                    _, _, prev_scale, prev_snap = kept.pop()
+                    history.pop()
+                    state.restore(prev_snap)
+                    scale = max(1.0, prev_scale / 8.0)
+                else:
+                    scale = max(1.0, scale / 8.0)
+            continue
+        passes += 1
+        if not moved:
+            converged = True
+            history.append(state.user_value())
+            break
+        if race and kept and kept[-1][1]:
+            scale = 4.0
+        kept.append((movers, race, 1.0, snap))
         history.append(state.user_value())
     return converged, passes, accel, history
 
@@ -663,6 +705,20 @@ def _best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int):
         passes, accel, history = passes + p2, accel + a2, history + h2
     schemes = {s.name: st.lines[i].scheme(st.t[i], st.w[i], game.messages) for i, s in enumerate(game.speakers)}
     return schemes, converged, passes, accel, history, st.restricted
+
+
+def _best_pair(line: BeliefLine, j: int = 0) -> tuple[float, float]:
+    """The two-point split of the prior over ``line.t`` best for ``utils[j]`` (ties: best for the user)."""
+    t, t0 = line.t, line.t0
+    left, right = np.flatnonzero(t <= t0 + 1e-15), np.flatnonzero(t >= t0 - 1e-15)
+    tl, tr = t[left][:, None], t[right][None, :]
+    d = tr - tl
+    wr = np.where(d > 0, (t0 - tl) / np.where(d > 0, d, 1.0), 0.0)
+    g = (1 - wr) * line.g[left, j][:, None] + wr * line.g[right, j][None, :]
+    v = (1 - wr) * line.v[left][:, None] + wr * line.v[right][None, :]
+    top = g >= g.max() - 1e-13
+    a, b = np.unravel_index(np.argmax(np.where(top, v, -np.inf)), g.shape)
+    return float(t[left[a]]), float(t[right[b]])
 
 
 def _refine_pair(line: BeliefLine, tl: float, tr: float, j: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -715,12 +771,14 @@ class _SimState:
         game, m = self.game, self.game.messages
         types, _ = auxiliary_channel(game, i, [s[None] for s in self.schemes])
         line = BeliefLine(game, i, types, game.speakers[i].utility[None], self.grid, offset_scale=scale)
-        cloud = _Cloud(line)
-        hull, _ = cloud.best(0)
-        t, w = cloud._pairs_to_split(hull)
+        tl, tr = _best_pair(line)
         if not math.isinf(game.user.rationality) and len(line.keep) == 2:
-            k = hull[0][0]
-            t, w = _refine_pair(line, float(line.t[cloud.li[k]]), float(line.t[cloud.ri[k]]))
+            t, w = _refine_pair(line, tl, tr)
+        elif tr - tl <= 1e-15:
+            t, w = np.array([line.t0]), np.ones(1)
+        else:
+            wr = (line.t0 - tl) / (tr - tl)
+            t, w = np.array([tl, tr]), np.array([1.0 - wr, wr])
         red = line.reduce(t, w, 0, False, m)
         if red is None:
             self.restricted += 1
@@ -744,7 +802,7 @@ def _simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int):
         moved = any(pattern)
         return pattern, moved, moved and ties
 
-    converged, passes, accel, history = _accelerated(st, step, max_passes, 1e9)
+    converged, passes, accel, history = _accelerated(st, step, max_passes, 1e9, rollback=False)
     schemes = {s.name: st.schemes[i] for i, s in enumerate(game.speakers)}
     return schemes, converged, passes, accel, history, st.restricted
 
@@ -771,9 +829,9 @@ def best_response_dynamics(
     if protocol == "best_ai":
         schemes, conv, passes, accel, hist, restricted = _best_ai_dynamics(game, tol, max_passes, grid or 501)
     else:
-        schemes, conv, passes, accel, hist, restricted = _simultaneous_dynamics(game, tol, max_passes, grid or 2001)
+        schemes, conv, passes, accel, hist, restricted = _simultaneous_dynamics(game, tol, max_passes, grid or 501)
     final = evaluate(game, schemes, protocol=protocol, n_eval="exact")
-    expl = exploitability(schemes, game, protocol=protocol, n_eval="exact", method="exact") if check else None
+    expl = exploitability(schemes, game, protocol=protocol, n_eval="exact") if check else None
     return BRDynamicsResult(
         game=game.name,
         protocol=protocol,
