@@ -65,7 +65,7 @@ GRID_1D = 20001
 #: Largest number of grid beliefs in the general (simplex-grid) concavification.
 GRID_MAX_POINTS = 20000
 #: Slack on the sender's optimum when choosing the user's best sender-optimal scheme.
-SENDER_SLACK = 1e-9
+SENDER_SLACK = 1e-12
 #: Probabilities below this are treated as zero (dropped signals, unused messages).
 PROB_TOL = 1e-12
 
@@ -759,7 +759,9 @@ def analytic_quantities(game: Game) -> dict[str, Any]:
     Keys, in order: ``no_information``, ``full_information``, ``bayes_optimal``, ``hull``
     {``epsilon``, ``weights``, ``offset``}, ``single_sender`` {speaker: {``sender_value``,
     ``user_value``}}, ``competition_bound`` (``None`` when its premises fail), ``cone``
-    {``epsilon``, ``weights``, ``offset``}, ``best_ai_bound``.
+    {``epsilon``, ``weights``, ``offset``}, ``best_ai_bound``. Values are rounded to
+    :data:`JSON_DECIMALS` decimals, below the linear programs' tolerance, so that an exact answer
+    (0.7) is not printed as its solver rendering (0.700000000001).
     """
     hull = hull_distance(game)
     cone = hull_distance(game, cone=True)
@@ -768,7 +770,7 @@ def analytic_quantities(game: Game) -> dict[str, Any]:
         r = single_sender_optimum(game, s.name)
         single[s.name] = {"sender_value": float(r.sender_value), "user_value": float(r.user_value)}
     bound = competition_bound(game)
-    return {
+    return _rounded({
         "no_information": no_information_value(game),
         "full_information": full_information_value(game),
         "bayes_optimal": bayes_optimal_value(game),
@@ -777,4 +779,18 @@ def analytic_quantities(game: Game) -> dict[str, Any]:
         "competition_bound": bound,
         "cone": _fit_dict(cone),
         "best_ai_bound": best_ai_bound(game) if bound is not None else None,
-    }
+    })
+
+
+#: Decimals kept in :func:`analytic_quantities` (the LPs are solved to about 1e-9 or better).
+JSON_DECIMALS = 10
+
+
+def _rounded(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_rounded(v) for v in x]
+    if isinstance(x, float):
+        return round(x, JSON_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return x
