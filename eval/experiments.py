@@ -84,6 +84,11 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
     return cfg
 
 
+#: A converged outcome counts as full information when the user's value is within this of it
+#: (the dynamics stop at gains below ``tol`` = 1e-6).
+FULL_INFO_TOL = 1e-6
+
+
 def game_seed(base: int, regime: str, k: int, index: int) -> int:
     """A distinct, reproducible seed for each game of the experiment."""
     return (base * 1_000_003 + (0 if regime == "inside" else 500_009) + k * 10_007 + index) % (2**31 - 1)
@@ -144,7 +149,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ci95": ci(x),
             "mean_normalized_user_utility_all": float(xa.mean()) if len(xa) else float("nan"),
             "ci95_all": ci(xa),
-            "fraction_at_full_information": float(np.mean(x >= 1 - 1e-6)) if len(x) else float("nan"),
+            "fraction_at_full_information": float(np.mean([r["user_value"] >= r["full_information"] - FULL_INFO_TOL for r in conv]))
+            if conv else float("nan"),
             "min_normalized_user_utility": float(x.min()) if len(x) else float("nan"),
             "fraction_meeting_best_ai_bound": float(np.mean([r["user_value"] >= r["best_ai_bound"] - 1e-6 for r in conv
                                                              if r["best_ai_bound"] is not None])) if conv else float("nan"),
