@@ -12,6 +12,9 @@ Belief bookkeeping (equivalent to :class:`envs.conversation.BeliefState`, kept i
   round, so it neither underflows nor overflows), so that ``L_i(y) = P(m_i | y) ∝ sum_x O_i[y, x] P_i(x)``;
 * the user: ``Q_0(x0) ∝ prod_t C_t[x0, z_t]``, so that ``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``.
 
+When every speaker's channel is deterministic (each state shows it one signal ``f_i(y)``, e.g. it
+sees the state), ``L_i(y) = P_i(f_i(y))`` is a gather, O(|Y|), instead of the O(|X| |Y|) sum.
+
 A speaker's belief is ``mu0(y) L_0(y) prod_{j heard} L_j(y)``; the user's final posterior is
 ``mu0(y) O_0[y, x0] prod_i L_i(y)``; ``P(y, x0 | transcript) ∝ mu0(y) O_0[y, x0] Q_0(x0) prod_i L_i(y)``.
 
@@ -81,6 +84,15 @@ def _normalise(w: np.ndarray) -> np.ndarray:
     the largest is at least ``1 / n``, so repeated products neither underflow nor overflow."""
     s = _rowsum(w)[..., None]
     return w / np.where(s > 0, s, 1.0)
+
+
+def _signal_maps(channels: np.ndarray) -> np.ndarray | None:
+    """``f[i, y]``, the one signal speaker ``i`` gets in state ``y``, when every channel ``[k, Y, X]``
+    is deterministic (each row puts probability 1 on one signal); None otherwise. Then
+    ``sum_x O_i[y, x] p[x] = p[f_i(y)]`` exactly (the other terms are exact zeros)."""
+    if not np.all((channels == 0.0) | (channels == 1.0)):
+        return None
+    return channels.argmax(axis=2)
 
 
 def _padded_channels(game: Game) -> np.ndarray:
@@ -223,6 +235,11 @@ class BatchedPersuasionEnv:
         self._valid = np.arange(self.max_signals)[None, :] < np.array(self.signal_counts)[:, None]  # [k, X]
         self._padded = not bool(self._valid.all())
         self._support = (self._channels.sum(axis=1) > 0).astype(np.float64)  # [k, X]: signals that occur
+        # Deterministic channels: likelihoods by gathering signal weights (see _gather_signals).
+        self._signal_of = _signal_maps(self._channels)  # [k, Y] or None
+        f = self._signal_of
+        self._identity = f is not None and self.max_signals == g.n_states and bool((f == np.arange(g.n_states)).all())
+        self._common_map = f[0].copy() if f is not None and bool((f == f[:1]).all()) else None
         self._user_support = (g.user.observation.sum(axis=0) > 0).astype(np.float64)  # [X0]
         self._prior_cdf = np.cumsum(g.prior)
         self._utils = g.speaker_utilities  # [k, A, Y]
@@ -388,8 +405,20 @@ class BatchedPersuasionEnv:
         return e, _rowsum(e)
 
     # ------------------------------------------------------------------ beliefs
+    def _gather_signals(self, p: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """``p[..., f(y)]`` for deterministic channels (signals on the last axis of ``p``); ``maps`` are
+        the signal maps ``f`` broadcastable against ``p`` (used when speakers' maps differ). The
+        result may be ``p`` itself (every speaker sees the state): do not modify it in place."""
+        if self._identity:
+            return p
+        if self._common_map is not None:
+            return np.take(p, self._common_map, axis=-1)
+        return np.take_along_axis(p, maps, axis=-1)
+
     def _speaker_likelihoods(self) -> np.ndarray:
-        """``L_i(y) ∝ sum_x O_i[y, x] P_i(x)`` for every episode and speaker: [N, k, Y]."""
+        """``L_i(y) ∝ sum_x O_i[y, x] P_i(x)`` for every episode and speaker: [N, k, Y] (read-only)."""
+        if self._signal_of is not None:
+            return self._gather_signals(self._p, self._signal_of[None])
         return np.einsum("nkx,kxy->nky", self._p, self._channels_t, optimize=True)
 
     def _user_likelihood(self) -> np.ndarray:
@@ -405,15 +434,17 @@ class BatchedPersuasionEnv:
         # What every speaker of an episode shares: round, the user's messages and, when messages
         # are public, every speaker's messages. Built once per episode, then broadcast.
         shared = np.zeros((n, self.obs_size), dtype=np.float32)
+        # Every round's one-hots are written by one scatter each (no loop over rounds).
         shared[:, t] = 1.0
-        for r in range(min(t + 1, lay.rounds)):
-            shared[self._n, self._user_off + r * lay.user_messages + self._user_msgs[:, r]] = 1.0
+        said = min(t + 1, lay.rounds)  # the user has spoken in rounds 0..t
+        cols = self._user_off + np.arange(said) * lay.user_messages + self._user_msgs[:, :said]  # [N, said]
+        shared[self._n[:, None], cols] = 1.0
         block = lay.n_heard * lay.messages
         public = self.game.visibility == "public"
-        if public:
-            for r in range(t):
-                cols = self._heard_off + r * block + self._k[None, :] * lay.messages + self._spk_msgs[:, r]  # [N, k]
-                shared[self._n[:, None], cols] = 1.0
+        rounds_block = np.arange(t)[None, :, None] * block  # [1, t, 1]
+        if public and t > 0:
+            cols = self._heard_off + rounds_block + self._k[None, None, :] * lay.messages + self._spk_msgs[:, :t]  # [N, t, k]
+            shared[self._n[:, None, None], cols] = 1.0
         out = np.empty((n, k, self.obs_size), dtype=np.float32)
         out[...] = shared[:, None, :]
         base = self.game.prior[None, :] * self._user_likelihood()  # mu0(y) L_0(y): [N, Y]
@@ -422,8 +453,9 @@ class BatchedPersuasionEnv:
             out[:, :, lay.belief_slice] = _normalise(base * np.prod(lik, axis=1))[:, None, :]
         else:
             out[:, :, lay.belief_slice] = _normalise(base[:, None, :] * lik)
-            for r in range(t):  # each speaker hears its own thread
-                out[self._n[:, None], self._k[None, :], self._heard_off + r * block + self._spk_msgs[:, r]] = 1.0
+            if t > 0:  # each speaker hears its own thread
+                cols = self._heard_off + rounds_block + self._spk_msgs[:, :t]  # [N, t, k]
+                out[self._n[:, None, None], self._k[None, None, :], cols] = 1.0
         return out
 
     # ------------------------------------------------------------------ endings
@@ -479,7 +511,10 @@ class BatchedPersuasionEnv:
             m = _sample(self.rng, pi[self._n, t, x])
             p = _normalise(p * pi[self._n, t, :, m])
             self._spk_msgs[self._n, t, sel] = m
-        lik = np.einsum("nyx,nx->ny", self._channels[sel], p)
+        if self._signal_of is not None:
+            lik = self._gather_signals(p, self._signal_of[sel])
+        else:
+            lik = np.einsum("nyx,nx->ny", self._channels[sel], p)
         rewards, info = self._finish(lik, self._x0, self._q0, self._y)
         info["selected"] = sel.astype(np.int64)
         info["scores"] = scores
@@ -504,7 +539,10 @@ class BatchedPersuasionEnv:
             m = _sample(rng, pi[ni, ki, x])  # [N, k, E]
             col = pi[ni, ki, :, m]  # [N, k, E, X]
             p = _normalise(p * col)
-        lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
+        if self._signal_of is not None:
+            lik = self._gather_signals(p, self._signal_of[None, :, None, :])  # [N, k, E, Y]
+        else:
+            lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
         post = _normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
         probs = quantal_response(post @ g.user.utility.T, g.lam)
         a = _sample(rng, probs)

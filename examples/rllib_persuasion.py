@@ -1,0 +1,244 @@
+"""Train persuasion_v0 speakers with RLlib's multi-agent PPO, then score them exactly.
+
+``python examples/rllib_persuasion.py [--game hull_pair_logit] [--iterations 20] [--seed 0]``
+(needs Ray: ``pip install -e '.[ray]'``).
+
+What it shows
+    * the PettingZoo ``ParallelEnv`` :mod:`envs.persuasion_v0` wrapped by RLlib's
+      :class:`~ray.rllib.env.wrappers.pettingzoo_env.ParallelPettingZooEnv` and registered with
+      :func:`ray.tune.registry.register_env`;
+    * one RLlib policy (an ``RLModule``) per speaker, ``policy_mapping_fn=lambda agent_id, *a, **k:
+      agent_id``, trained by independent PPO on RLlib's default ("new") API stack
+      (``RLModuleSpec`` / ``MultiRLModuleSpec``, ``EnvRunner`` and ``Learner``);
+    * exact scoring: each speaker's committed scheme is the softmax of its module's deterministic
+      action (the mean of its Gaussian over logits) at the speaker's observation, and
+      :func:`eval.exact.evaluate` gives the exact utilities of that profile, printed beside
+      :func:`eval.theory.analytic_quantities` (no-information and full-information values, the
+      competition bound ``full information - 2 eps``, single-sender optima).
+
+Two adaptations sit between the environment and RLlib (:class:`FlatSchemeLogits`):
+
+    * RLlib's default action distribution for a ``Box`` is a diagonal Gaussian over a *flat*
+      vector and it rejects multi-dimensional boxes, while a speaker's action is a ``[signal,
+      message]`` matrix of logits. The wrapper exposes the identified log-ratios
+      ``z[x, m] = logit[x, m] - logit[x, M-1]`` (``m < M - 1``) as a flat ``Box`` of size
+      ``X * (M - 1)`` and appends the zero column before calling the environment, the same
+      parametrisation as the project's own PPO (:mod:`agents.ppo`): softmax ignores a row shift,
+      so nothing is lost and no exploration noise is wasted on the shift direction.
+    * ``normalize_actions=False``: RLlib would otherwise learn in a normalised box and rescale
+      by the bounds (±10); without it, the module's action *is* the log-ratio vector, so its
+      deterministic action gives the committed scheme directly. The environment accepts logits
+      outside the box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from gymnasium import spaces  # noqa: E402
+from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
+
+from envs import persuasion_v0  # noqa: E402
+from envs.game import Game, load_game  # noqa: E402
+from eval.exact import evaluate  # noqa: E402
+from eval.theory import analytic_quantities  # noqa: E402
+
+ENV_NAME = "persuasion_v0_flat"
+
+
+# ---------------------------------------------------------------------------------- environment
+class FlatSchemeLogits(BaseParallelWrapper):
+    """persuasion_v0 with flat log-ratio actions ``Box(X * (M - 1))`` (see the module docstring)."""
+
+    def __init__(self, env: persuasion_v0.PersuasionEnv):
+        super().__init__(env)
+        game = env.unwrapped.game
+        self._shapes = {s.name: (s.n_signals, game.messages) for s in game.speakers}
+        bound = persuasion_v0.LOGIT_BOUND
+        self._flat_spaces = {
+            name: spaces.Box(-bound, bound, (x * (m - 1),), np.float32) for name, (x, m) in self._shapes.items()
+        }
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self._flat_spaces[agent]
+
+    def step(self, actions: dict[str, Any]):
+        return super().step({a: to_logits(z, self._shapes[a]) for a, z in actions.items()})
+
+
+def to_logits(z: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Scheme logits ``[X, M]`` from flat log-ratios ``[X * (M - 1)]`` (last logit of each row 0)."""
+    x, m = shape
+    z = np.asarray(z, dtype=np.float64).reshape(x, m - 1)
+    return np.concatenate([z, np.zeros((x, 1))], axis=1)
+
+
+def make_env(env_config: dict) -> Any:
+    """RLlib env creator: the wrapped PettingZoo env as an RLlib ``MultiAgentEnv``."""
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+    par = persuasion_v0.parallel_env(
+        game=env_config.get("game", "hull_pair_logit"),
+        protocol=env_config.get("protocol", "simultaneous"),
+        reward_mode=env_config.get("reward_mode", "expect_all"),
+    )
+    return ParallelPettingZooEnv(FlatSchemeLogits(par))
+
+
+# ---------------------------------------------------------------------------------- training
+def build_config(game: Game, env_config: dict, seed: int = 0, train_batch_size: int = 512,
+                 minibatch_size: int = 128, num_epochs: int = 4, lr: float = 3e-3,
+                 hidden: tuple[int, ...] = (64, 64), num_env_runners: int = 0):
+    """RLlib ``PPOConfig``: one ``RLModuleSpec`` per speaker, mapped one to one from agent ids."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    names = list(game.speaker_names)
+    return (
+        PPOConfig()
+        .environment(ENV_NAME, env_config=env_config, normalize_actions=False, clip_actions=False)
+        .framework("torch")
+        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1, num_cpus_per_env_runner=1)
+        .learners(num_learners=0)
+        .multi_agent(policies=set(names), policy_mapping_fn=lambda agent_id, *a, **k: agent_id)
+        .rl_module(
+            rl_module_spec=MultiRLModuleSpec(rl_module_specs={n: RLModuleSpec() for n in names}),
+            model_config=DefaultModelConfig(fcnet_hiddens=list(hidden), fcnet_activation="tanh", vf_share_layers=False),
+        )
+        # Episodes are `rounds` steps long and rewarded at the end: no discounting.
+        .training(train_batch_size_per_learner=train_batch_size, minibatch_size=minibatch_size,
+                  num_epochs=num_epochs, lr=lr, gamma=1.0, lambda_=0.95, entropy_coeff=0.0, vf_loss_coeff=0.5)
+        .debugging(seed=seed, log_level="ERROR")
+        .reporting(metrics_num_episodes_for_smoothing=100)
+    )
+
+
+def module_scheme(module: Any, shape: tuple[int, int]):
+    """Speaker's committed scheme as a function ``obs [B, D] -> schemes [B, X, M]``.
+
+    The module's deterministic action (its action distribution's ``to_deterministic()``: the
+    Gaussian's mean) is the flat log-ratio vector; the scheme is the row-wise softmax.
+    """
+    import torch
+
+    from ray.rllib.core.columns import Columns
+
+    dist_cls = module.get_inference_action_dist_cls()
+
+    def scheme(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = module.forward_inference({Columns.OBS: torch.as_tensor(np.asarray(obs), dtype=torch.float32)})
+            action = dist_cls.from_logits(out[Columns.ACTION_DIST_INPUTS]).to_deterministic().sample()
+        z = action.double().numpy()
+        logits = np.stack([to_logits(row, shape) for row in z])
+        logits -= logits.max(axis=-1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=-1, keepdims=True)
+
+    return scheme
+
+
+def train_and_score(game: str = "hull_pair_logit", iterations: int = 20, seed: int = 0, protocol: str = "simultaneous",
+                    reward_mode: str = "expect_all", num_cpus: int | None = None, verbose: bool = True,
+                    **config_kwargs) -> dict:
+    """Train every speaker with RLlib PPO for ``iterations`` iterations and score the result exactly.
+
+    Returns ``{"game", "policies", "history", "user_value", "speaker_values", "schemes", "theory"}``:
+    ``history`` holds each iteration's mean episode return per speaker (sampled), the rest is exact.
+    Starts a local Ray instance if none is running (``num_cpus`` CPUs) and leaves it running.
+    """
+    import ray
+    from ray.tune.registry import register_env
+
+    g = load_game(game)
+    if not ray.is_initialized():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    register_env(ENV_NAME, make_env)
+    env_config = {"game": game, "protocol": protocol, "reward_mode": reward_mode}
+    algo = build_config(g, env_config, seed=seed, **config_kwargs).build_algo()
+    history = []
+    try:
+        for it in range(iterations):
+            result = algo.train()
+            returns = result.get("env_runners", {}).get("agent_episode_returns_mean", {})
+            returns = {str(k): float(v) for k, v in returns.items()}
+            history.append(returns)
+            if verbose:
+                print(f"iteration {it + 1}/{iterations}: mean episode return " + ", ".join(f"{k} {v:.4f}" for k, v in returns.items()))
+        modules = {name: algo.get_module(name) for name in g.speaker_names}
+        missing = [n for n, m in modules.items() if m is None]
+        if missing:
+            raise RuntimeError(f"no RLlib module for speaker(s) {', '.join(missing)}")
+        shapes = {s.name: (s.n_signals, g.messages) for s in g.speakers}
+        profile = {name: module_scheme(modules[name], shapes[name]) for name in g.speaker_names}
+        exact = evaluate(g, profile, protocol=protocol)
+        obs, _ = persuasion_v0.parallel_env(game=g, protocol=protocol).reset(seed=seed)
+        schemes = {name: profile[name](obs[name][None])[0].tolist() for name in g.speaker_names}
+    finally:
+        algo.stop()
+    return {
+        "game": g.name,
+        "policies": sorted(modules),
+        "history": history,
+        "user_value": exact.user_value,
+        "speaker_values": dict(exact.speaker_values),
+        "schemes": schemes,
+        "theory": analytic_quantities(g),
+    }
+
+
+def format_result(res: dict) -> str:
+    """The learned exact outcome beside the theory."""
+    th = res["theory"]
+    rows = [("user: learned profile (exact)", res["user_value"]),
+            ("user: no information", th["no_information"]),
+            ("user: full information", th["full_information"]),
+            ("user: competition bound (fi - 2 eps)", th["competition_bound"]),
+            ("hull distance eps", th["hull"]["epsilon"])]
+    for name, v in res["speaker_values"].items():
+        rows.append((f"{name}: learned (exact)", v))
+        rows.append((f"{name}: single-sender optimum", th["single_sender"][name]["sender_value"]))
+    lines = [f"RLlib PPO on {res['game']}, scored exactly:", "", f"  {'quantity':<40}{'value':>10}"]
+    lines += [f"  {label:<40}{'n/a' if v is None else f'{v:.6f}':>10}" for label, v in rows]
+    lines.append("")
+    lines.append("  committed schemes at the first observation [signal][message]:")
+    for name, s in res["schemes"].items():
+        lines.append(f"    {name}: {np.round(np.asarray(s), 3).tolist()}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-batch-size", type=int, default=512, help="environment steps per PPO iteration")
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray instance (default: all)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print("this example needs Ray: pip install -e '.[ray]'", file=sys.stderr)
+        return 2
+    res = train_and_score(args.game, iterations=args.iterations, seed=args.seed, num_cpus=args.num_cpus,
+                          train_batch_size=args.train_batch_size, minibatch_size=max(1, args.train_batch_size // 4),
+                          verbose=not args.json)
+    print(json.dumps(res, indent=2) if args.json else format_result(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
