@@ -62,7 +62,7 @@ SWEEPS = {
 BANK = 4  # distinct random logit arrays cycled through
 LAM = 10.0
 #: Rough working set per step above which N is halved (bytes): keeps the largest sizes frugal.
-MEMORY_BUDGET = 48 * 2**20
+MEMORY_BUDGET = 64 * 2**20
 
 
 class _UpdateOnly(BatchedPersuasionEnv):
@@ -79,7 +79,8 @@ def make_game(k: int, n_states: int, messages: int, rounds: int) -> Game:
 def episodes_for(game: Game, n_envs: int) -> int:
     """``n_envs``, halved until the estimated per-step working set fits :data:`MEMORY_BUDGET`."""
     k, x, m = game.n_speakers, max(s.n_signals for s in game.speakers), game.messages
-    per_episode = 4 * k * ObservationLayout.for_game(game).size + 8 * 4 * k * x * max(m, game.n_states)
+    # float32 observations [k, D] plus float64 logits, softmax weights and beliefs [k, X, M], [k, Y]
+    per_episode = 4 * k * ObservationLayout.for_game(game).size + 8 * (3 * k * x * m + 4 * k * game.n_states)
     n = n_envs
     while n > 64 and n * per_episode > MEMORY_BUDGET:
         n //= 2
@@ -271,7 +272,8 @@ def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool 
 def tables(results: dict[str, list[dict]], repeats: int, seconds: float) -> str:
     lines = [
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores (shared with other "
-        f"jobs: absolute figures are indicative); best of {repeats} measurements of >= {seconds:g} s each. "
+        f"jobs: absolute figures are indicative), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+        f"best of {repeats} measurements of >= {seconds:g} s each. "
         f"Base game: random_game(k={BASE['k']}, states={BASE['n_states']}, actions=2, messages={BASE['messages']}, "
         f"rounds={BASE['rounds']}, lam={LAM:g}), speakers see the state (|X| = |Y|); one dimension varies at a time.",
         "",

@@ -73,6 +73,16 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda fh: fh.write((json.dumps(data, indent=2) + "\n").encode()))
 
 
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove a previous run's artifacts (only the files a run writes) before a fresh run there."""
+    import shutil
+
+    if (run_dir / "tb").is_dir():
+        shutil.rmtree(run_dir / "tb")
+    for name in (CHECKPOINT, SUMMARY, CONFIG, "timing.json"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
 def resolve_game(cfg: dict) -> Game:
     """The config's game, with the user's rationality overridden if ``rationality`` is set."""
     game = load_game(cfg["game"])
@@ -201,6 +211,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
         shuffle.set_state(ckpt["shuffle_rng"])
         start_iter, global_step, reached = ckpt["iteration"], ckpt["global_step"], ckpt["reached"]
     if not resume:
+        clear_run_dir(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / CONFIG, lambda fh: fh.write(yaml.safe_dump(cfg, sort_keys=False).encode()))
 
