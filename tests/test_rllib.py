@@ -1,0 +1,225 @@
+"""Ray interop: RLlib multi-agent PPO on persuasion_v0 scored exactly, and Ray Tune sweeps.
+
+The tests that run Ray are skipped when it is not installed (``pip install -e '.[ray]'``); the
+sweep-file validation and the missing-Ray message are checked either way.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from envs.validation import SpecError
+
+ROOT = Path(__file__).resolve().parent.parent
+HAS_RAY = importlib.util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install -e '.[ray]')")
+
+
+@pytest.fixture
+def ray_module():
+    return pytest.importorskip("ray")
+
+
+# ---------------------------------------------------------------------------------- RLlib
+@needs_ray
+def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_module):
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import rllib_persuasion
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    from envs.game import load_game
+
+    game = load_game("hull_pair_logit")
+    try:
+        res = rllib_persuasion.train_and_score("hull_pair_logit", iterations=2, seed=0, num_cpus=1, verbose=False,
+                                               train_batch_size=128, minibatch_size=64, num_epochs=2)
+    finally:
+        ray_module.shutdown()
+    assert res["policies"] == sorted(game.speaker_names)
+    assert len(res["history"]) == 2
+    u = game.user.utility
+    assert u.min() - 1e-9 <= res["user_value"] <= u.max() + 1e-9
+    for i, name in enumerate(game.speaker_names):
+        ui = game.speaker_utilities[i]
+        assert ui.min() - 1e-9 <= res["speaker_values"][name] <= ui.max() + 1e-9
+        scheme = np.asarray(res["schemes"][name])
+        assert scheme.shape == (game.speakers[i].n_signals, game.messages)
+        np.testing.assert_allclose(scheme.sum(axis=1), 1.0)
+    th = res["theory"]
+    assert th["no_information"] <= th["full_information"]
+    assert "user: learned profile (exact)" in rllib_persuasion.format_result(res)
+
+
+def test_flat_scheme_wrapper_round_trip():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import rllib_persuasion
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    from envs import persuasion_v0
+
+    env = rllib_persuasion.FlatSchemeLogits(persuasion_v0.parallel_env(game="noisy_advisors"))
+    obs, _ = env.reset(seed=0)
+    acts = {a: env.action_space(a).sample() for a in env.agents}
+    for a, z in acts.items():
+        x, m = env.unwrapped.game.speakers[env.possible_agents.index(a)].n_signals, env.unwrapped.game.messages
+        assert env.action_space(a).shape == (x * (m - 1),)
+        logits = rllib_persuasion.to_logits(z, (x, m))
+        assert logits.shape == (x, m) and np.all(logits[:, -1] == 0)
+    _, rewards, terms, _, _ = env.step(acts)
+    assert set(rewards) == set(acts)
+
+
+# ---------------------------------------------------------------------------------- sweeps
+TINY = {
+    "name": "tiny",
+    "base": {
+        "game": "kg_logit",
+        "n_envs": 256,
+        "eval_interval": 5,
+        "checkpoint_interval": 5,
+        "exploitability_interval": 0,
+        # A schemes file that does not exist: the 'fixed' trials fail when they start.
+        "speakers": {"prosecutor": {"learner": "ppo", "path": "/nonexistent/schemes.json"}},
+    },
+    "grid": {"total_steps": [4096, 200000], "speakers.prosecutor.learner": ["ppo", "fixed"]},
+}
+
+
+def _write(tmp_path: Path, data: dict, name: str = "sweep.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit,field,words",
+    [
+        (lambda d: d.update(colour="red"), "colour", "allowed keys are: name"),
+        (lambda d: d["grid"].update({"ppo.lr": [0.1]}), "grid.ppo.lr", "unknown key 'lr'"),
+        (lambda d: d["grid"].update({"seed": [0, "x"]}), "grid.seed", "integer"),
+        (lambda d: d["grid"].update({"seed": 3}), "grid.seed", "non-empty list"),
+        (lambda d: d["grid"].update({"game.k": [1, 2]}), "grid.game.k", "random:... base game"),
+        (lambda d: d.update(random={"ppo.learning_rate": {"loguniform": [0, 1]}}), "random.ppo.learning_rate.loguniform", "> 0"),
+        (lambda d: d.update(random={"ppo.learning_rate": {"normal": [0, 1]}}), "random.ppo.learning_rate.normal", "unknown key"),
+        (lambda d: d.update(num_samples=0), "num_samples", ">= 1"),
+        (lambda d: d["base"].update(n_envs=0), "base.n_envs", ">= 1"),
+        (lambda d: d.update(grid={}), "grid", "at least one key"),
+    ],
+)
+def test_bad_sweep_file_names_the_key(tmp_path, edit, field, words):
+    from train.sweep import load_sweep
+
+    data = yaml.safe_load(yaml.safe_dump(TINY))
+    edit(data)
+    with pytest.raises(SpecError) as err:
+        load_sweep(_write(tmp_path, data))
+    assert str(err.value).startswith(field + ":"), str(err.value)
+    assert words in str(err.value), str(err.value)
+
+
+def test_sweep_plan_random_games_and_random_draws(tmp_path):
+    from train.sweep import load_sweep
+
+    data = {
+        "base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside,rationality=20"},
+        "grid": {"game.k": [1, 3], "game.regime": ["inside", "outside"]},
+        "random": {"ppo.learning_rate": {"loguniform": [1e-4, 1e-2]}, "n_envs": {"choice": [64, 128]}},
+        "num_samples": 2,
+        "seed": 5,
+    }
+    sweep = load_sweep(_write(tmp_path, data))
+    trials = sweep["trials"]
+    assert len(trials) == 8 and len({t["dir"] for t in trials}) == 8
+    assert trials[3]["config"]["game"] == "random:k=3,states=2,actions=2,seed=0,regime=outside,rationality=20"
+    assert all(1e-4 <= t["config"]["ppo"]["learning_rate"] <= 1e-2 for t in trials)
+    assert all(t["config"]["threads"] == 1 for t in trials)
+    assert [t["params"] for t in load_sweep(_write(tmp_path, data))["trials"]] == [t["params"] for t in trials]
+
+
+def test_bundled_sweeps_validate():
+    from train.sweep import load_sweep
+
+    files = sorted((ROOT / "configs" / "sweeps").glob("*.yaml"))
+    assert files
+    for path in files:
+        assert load_sweep(path)["trials"]
+
+
+def test_sweep_without_ray_says_how_to_install(tmp_path):
+    path = _write(tmp_path, TINY)
+    code = ("import sys; sys.modules['ray'] = None; from train.sweep import main; "
+            f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2
+    assert "pip install -e '.[ray]'" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _rows(out: Path) -> dict[str, dict]:
+    with open(out / "results.csv") as fh:
+        return {r["trial"]: r for r in csv.DictReader(fh)}
+
+
+def _summary(out: Path, rows: dict, trial: str) -> Path:
+    return out / rows[trial]["run_dir"] / "summary.json"
+
+
+@needs_ray
+def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_module):
+    """Interrupt a sweep (SIGINT) while its long trial trains; the rerun restores it from Tune's
+    state and the run's checkpoint, and never reruns the finished trial."""
+    path = _write(tmp_path, TINY)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "train.sweep", "--config", str(path), "--out", str(out), "--workers", "1"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    from train.sweep import load_sweep
+
+    plan = load_sweep(path)["trials"]
+    quick, slow = (out / "trials" / plan[i]["dir"] for i in (0, 2))
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 150
+        while not (slow / "checkpoint.pt").exists():  # the quick trial is done, the slow one is training
+            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.time() < deadline, "the slow trial never checkpointed"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 1
+    rows = _rows(out)
+    assert len(rows) == 4
+    assert rows["000"]["status"] == "ok" and float(rows["000"]["user_value"]) > 0
+    assert rows["002"]["status"] == "unfinished", rows["002"]
+    assert not (slow / "summary.json").exists()
+    quick_mtime = (quick / "summary.json").stat().st_mtime_ns
+    slow_config_mtime = (slow / "config.yaml").stat().st_mtime_ns
+
+    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=240)
+    assert second.returncode == 1, second.stdout[-3000:] + second.stderr[-3000:]  # the two 'fixed' trials fail
+    assert "resuming the Tune experiment" in second.stdout
+    rows = _rows(out)
+    assert [rows[t]["status"] for t in ("000", "002")] == ["ok", "ok"]
+    for t in ("001", "003"):
+        assert rows[t]["status"].startswith("error: FileNotFoundError"), rows[t]
+    assert (quick / "summary.json").stat().st_mtime_ns == quick_mtime  # finished: not run again
+    assert (slow / "config.yaml").stat().st_mtime_ns == slow_config_mtime  # resumed from its checkpoint
+    runs = [d for d in (out / "trials").iterdir() if (d / "summary.json").exists()]
+    assert len(runs) == 2
+    for t in ("000", "002"):
+        lo, hi = float(rows[t]["no_information"]), float(rows[t]["full_information"])
+        assert 0.0 <= float(rows[t]["user_value"]) <= 1.0 and lo <= hi
+    md = (out / "results.md").read_text()
+    assert "| 002 | 200000 | ppo |" in md
+    assert (out / "plot_total_steps.png").exists()
