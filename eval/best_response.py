@@ -69,6 +69,7 @@ from envs.game import Game, load_game
 from envs.protocols import SCORE_TOL, check_protocol
 from envs.quantal import quantal_response
 from eval.exact import evaluate, exact_selection
+from eval.geometry import upper_hull
 from eval.exploitability import Exploitability, auxiliary_channel, exploitability
 
 __all__ = ["BRDynamicsResult", "best_response_dynamics", "ETA", "BeliefLine"]
@@ -131,20 +132,6 @@ class BRDynamicsResult:
 
 
 # ----------------------------------------------------------------------------------- belief line
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Positions of the upper concave hull of points sorted by ``x`` (strictly increasing)."""
-    idx = np.arange(len(x))
-    while len(idx) > 2:
-        xa, xb, xc = x[idx[:-2]], x[idx[1:-1]], x[idx[2:]]
-        ya, yb, yc = y[idx[:-2]], y[idx[1:-1]], y[idx[2:]]
-        above = (xc - xa) * (yb - ya) - (yc - ya) * (xb - xa) > 1e-15 * (np.abs(yb) + 1.0) * (xc - xa)
-        if above.all():
-            break
-        keep = np.concatenate([[True], above, [True]])
-        idx = idx[keep]
-    return idx
-
-
 def _dedupe_x(x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Among positions ``pos`` (sorted by ``x``) with equal ``x`` keep the one with the largest ``y``."""
     if len(pos) < 2:
@@ -369,13 +356,13 @@ class _Cloud:
         dec = np.flatnonzero((G > after + 1e-15) & (np.arange(n) >= imax))
         dec = np.union1d(dec, [imax])
         dec = _dedupe_x(V, G, dec)
-        dec = dec[_upper_hull(V[dec], G[dec])]
+        dec = dec[upper_hull(V[dec], G[dec])]
         # increasing part: records from the left
         before = np.concatenate([[-np.inf], np.maximum.accumulate(G)[:-1]])
         inc = np.flatnonzero((G > before + 1e-15) & (np.arange(n) <= imax))
         inc = np.union1d(inc, [imax])
         inc = _dedupe_x(V, G, inc)
-        inc = inc[_upper_hull(V[inc], G[inc])]
+        inc = inc[upper_hull(V[inc], G[inc])]
         # pure pairs: best single pair with V >= c (position of the max of G over [k:]), V <= c
         rmax = np.maximum.accumulate(G[::-1])[::-1]
         is_r = G >= rmax

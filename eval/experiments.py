@@ -207,7 +207,7 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     plot_competition(rows, out / "competition.png", cfg)
     elapsed = time.perf_counter() - t0
     print(f"{len(jobs)} games in {elapsed:.0f} s; results in {out}")
-    print(f"\n| regime | k | games | converged | mean normalised (converged) | 95% CI | at full info | mean (all) |")
+    print("\n| regime | k | games | converged | mean normalised (converged) | 95% CI | at full info | mean (all) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['regime']} | {r['k']} | {r['n_games']} | {r['converged_fraction']:.3f} | {r['mean_normalized_user_utility']:.4f} | "

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import optimize, sparse
 
 from envs.game import Game
+from eval.geometry import grid_resolution, simplex_grid, upper_hull
 from envs.quantal import sender_value as _sender_value_at
 from envs.quantal import user_value as _user_value_at
 
@@ -374,21 +375,6 @@ def _obedience_lp(
     return best, user, pi, recs, c_send, c_user
 
 
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the upper concave hull of points sorted by ``x`` (monotone chain)."""
-    hull: list[int] = []
-    for j in range(len(x)):
-        while len(hull) >= 2:
-            i0, i1 = hull[-2], hull[-1]
-            cross = (x[i1] - x[i0]) * (y[j] - y[i0]) - (y[i1] - y[i0]) * (x[j] - x[i0])
-            if cross >= 0:  # i1 lies on or below the chord i0 -> j
-                hull.pop()
-            else:
-                break
-        hull.append(j)
-    return np.array(hull)
-
-
 def _concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[float, list[tuple[float, float]]]:
     """Concave closure at ``q0`` of ``g`` on [0, 1]: returns (value, [(weight, q), ...]).
 
@@ -408,7 +394,7 @@ def _concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[flo
             return g0
         return ((hi - q0) * g1(lo) + (q0 - lo) * g1(hi)) / (hi - lo)
 
-    hull = _upper_hull(grid, vals)
+    hull = upper_hull(grid, vals)
     hx = grid[hull]
     pairs = []
     j = int(np.searchsorted(hx, q0, side="right"))  # hx[j-1] <= q0 < hx[j]
@@ -445,25 +431,6 @@ def _concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[flo
     return best_val, [(w, q) for w, q in points if w > PROB_TOL]
 
 
-def _grid_resolution(dim: int, max_points: int) -> int:
-    """The largest ``n`` whose simplex grid over ``dim`` coordinates has at most ``max_points`` points."""
-    if math.comb(1 + dim - 1, dim - 1) > max_points:
-        raise ValueError(f"a belief grid over {dim} signals needs more than {max_points} points")
-    n = 1
-    while math.comb(n + 1 + dim - 1, dim - 1) <= max_points:
-        n += 1
-    return n
-
-
-def _simplex_grid(dim: int, n: int) -> np.ndarray:
-    """All points of the simplex in ``dim`` coordinates with denominator ``n`` (stars and bars)."""
-    bars = np.array(list(itertools.combinations(range(n + dim - 1), dim - 1)), dtype=np.int64)
-    bars = bars.reshape(-1, dim - 1)
-    ext = np.hstack([np.full((bars.shape[0], 1), -1), bars, np.full((bars.shape[0], 1), n + dim - 1)])
-    counts = np.diff(ext, axis=1) - 1
-    return counts / n
-
-
 def _concavify_grid(g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray) -> tuple[float, list[tuple[float, np.ndarray]], int]:
     """Concave closure at ``q0`` of ``g`` over the simplex: LP over weights of a grid of beliefs.
 
@@ -475,8 +442,8 @@ def _concavify_grid(g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray) -> tu
     exactly Bayes plausible. Returns (value, [(weight, belief)], number of beliefs in the first grid).
     """
     d = q0.size
-    n = _grid_resolution(d, GRID_MAX_POINTS - 1)
-    grid = np.vstack([_simplex_grid(d, n), q0[None, :]])
+    n = grid_resolution(d, GRID_MAX_POINTS - 1)
+    grid = np.vstack([simplex_grid(d, n), q0[None, :]])
     n_grid = grid.shape[0]
     step = 1.0 / n
 

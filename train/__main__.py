@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
 from envs.validation import SpecError
 

@@ -27,7 +27,6 @@ checkpoint holds the learners, optimisers, the environment's and torch's random 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import time
