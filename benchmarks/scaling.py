@@ -25,10 +25,25 @@ The log-log slope of cost against size is fitted per dimension over every size (
 over the upper half of the sizes (``tail``, where fixed per-call overheads no longer dominate).
 Linear cost means slope 1; for rounds the cost *per round* should be flat (slope 0).
 
+What to expect. Per episode and round the update costs O(k (|X| |M| + |Y|)) (softmax of the
+logits, sampling, the belief weights; the likelihoods are a gather when channels are deterministic,
+O(k |X| |Y|) otherwise). The observation is a dense ``[k, D]`` array with
+``D = R + 1 + |Y| + R Z + R n_heard M``: with public messages every speaker's copy holds every
+speaker's messages, so encoding costs O(k D) = O(k^2 R M) per episode-round, quadratic in ``k``
+and growing with ``R``; that is the size of the output itself. ``BeliefState`` keeps
+``c_j(x | y)`` as a ``[Y, X]`` table per party, O(|Y| |X|) per message, so quadratic in ``|Y|``
+when speakers see the state.
+
+BLAS threads: on a machine shared with other jobs, OpenBLAS worker threads can make every large
+enough matrix product wait for a scheduler time slice (10x slower steps were seen). With
+deterministic channels the simultaneous step's only matrix products are thin (``[N, Y] x [Y, A]``);
+with noisy channels the likelihoods are a batched product ``[N, X] x [X, Y]`` per speaker, and
+``OPENBLAS_NUM_THREADS=1`` avoids the stalls. The header of the output records the setting.
+
     python benchmarks/scaling.py [--out results/scaling] [--n-envs 1024] [--repeats 3] [--seconds 0.15]
 
 Prints Markdown tables and writes ``scaling.png`` (log-log, matplotlib Agg), ``scaling.md`` and
-``scaling.json`` to ``--out``. About two minutes on two cores.
+``scaling.json`` to ``--out``. Under a minute on two cores.
 """
 
 from __future__ import annotations
@@ -281,14 +296,15 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float) -> str:
         "speaker-decisions per second; peak memory by tracemalloc (numpy buffers included), above the state "
         "held before, for one episode of the environment / one round of BeliefState updates.",
         "",
-        "| dimension | size | N | obs size | env step us | update us | obs us | obs share | env decisions/s "
-        "| BeliefState us | BeliefState decisions/s | env peak MiB | BeliefState peak MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| dimension | size | N | obs size | env step ms (N episodes) | env step us | update us | obs us | obs share "
+        "| env decisions/s | BeliefState us | BeliefState decisions/s | env peak MiB | BeliefState peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for dim, rows in results.items():
         for r in rows:
             lines.append(
-                f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us']:.3f} | {r['update_us']:.3f} "
+                f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us'] * r['n_envs'] / 1e3:.3f} "
+                f"| {r['step_us']:.3f} | {r['update_us']:.3f} "
                 f"| {r['obs_us']:.3f} | {r['obs_us'] / r['step_us']:.0%} | {r['step_dps']:,.0f} | {r['belief_us']:.3f} "
                 f"| {r['belief_dps']:,.0f} | {r['env_peak_mb']:.2f} | {r['belief_peak_mb']:.2f} |"
             )
