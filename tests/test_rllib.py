@@ -94,7 +94,7 @@ TINY = {
         # A schemes file that does not exist: the 'fixed' trials fail when they start.
         "speakers": {"prosecutor": {"learner": "ppo", "path": "/nonexistent/schemes.json"}},
     },
-    "grid": {"total_steps": [4096, 200000], "speakers.prosecutor.learner": ["ppo", "fixed"]},
+    "grid": {"total_steps": [4096, 500000], "speakers.prosecutor.learner": ["ppo", "fixed"]},
 }
 
 
@@ -221,5 +221,46 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
         lo, hi = float(rows[t]["no_information"]), float(rows[t]["full_information"])
         assert 0.0 <= float(rows[t]["user_value"]) <= 1.0 and lo <= hi
     md = (out / "results.md").read_text()
-    assert "| 002 | 200000 | ppo |" in md
+    assert "| 002 | 500000 | ppo |" in md
     assert (out / "plot_total_steps.png").exists()
+
+
+def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
+    from train.sweep import main
+
+    data = yaml.safe_load(yaml.safe_dump(TINY))
+    data["random"] = {"ppo.learning_rate": {"uniform": [0.1]}}
+    assert main(["--config", str(_write(tmp_path, data)), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: random.ppo.learning_rate.uniform:") and "[low, high]" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_table_and_plots_from_rows(tmp_path):
+    """results.csv/.md and one plot per swept key, for grid, random and categorical keys (no Ray needed)."""
+    from train.sweep import load_sweep, write_results
+
+    data = {"base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside"},
+            "grid": {"game.regime": ["inside", "outside"], "game.seed": [0, 1]},
+            "random": {"ppo.learning_rate": {"loguniform": [1e-4, 1e-2]}, "n_envs": {"choice": [64, 128]}}}
+    sweep = load_sweep(_write(tmp_path, data))
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in sweep["trials"]:
+        row = {"trial": t["id"], "params": t["params"], "run_dir": f"trials/{t['dir']}", "game": t["config"]["game"],
+               "status": "ok"}
+        row.update(user_value=rng.random(), no_information=0.4, full_information=0.8, epsilon=0.0,
+                   competition_bound=None if t["id"] == "001" else 0.8, exploitability=rng.random() * 0.01,
+                   speaker_values={"ai0": 0.5})
+        rows.append(row)
+    rows[-1] = {k: rows[-1][k] for k in ("trial", "params", "run_dir", "game")} | {"status": "error: ValueError: boom"}
+    out = tmp_path / "out"
+    out.mkdir()
+    write_results(sweep, rows, out)
+    with open(out / "results.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["status"] for r in table] == ["ok"] * 3 + ["error: ValueError: boom"]
+    assert table[1]["competition_bound"] == "" and table[0]["game.regime"] == "inside"
+    assert "| 003 | outside | 1 |" in (out / "results.md").read_text()
+    plots = sorted(p.name for p in out.glob("plot_*.png"))
+    assert plots == ["plot_game.regime.png", "plot_n_envs.png", "plot_ppo.learning_rate.png"]  # game.seed: a replicate

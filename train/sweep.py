@@ -7,11 +7,11 @@ exact outcomes against the theory.
 Sweep file (validated like training configs: an unknown key or a wrong type is an error that
 names the key, and the command exits with status 2)::
 
-    name: competition_ppo          # optional; default the file's stem
+    name: kg_tuning                # optional; default the file's stem
     base: configs/train/kg_logit.yaml   # a training config path, or a mapping of its keys
     grid:                          # dotted key -> list of values (the cross product is run)
-      ppo.learning_rate: [0.001, 0.005]
-      game.k: [1, 2, 3]            # game.<option>: an option of a random:... base game
+      ppo.update_epochs: [2, 4]
+      seed: [0, 1]
     random:                        # dotted key -> one distribution, drawn num_samples times
       ppo.ent_coef: {uniform: [0.0, 0.01]}
       ppo.learning_rate: {loguniform: [1.0e-4, 1.0e-2]}
@@ -25,7 +25,8 @@ Keys are training-config keys (:mod:`train.config`, dotted for nested ones: ``pp
 ``speakers.defence.learner``) or, when the base game is a ``random:...`` string,
 ``game.<option>`` for any of its options (``k``, ``states``, ``actions``, ``seed``, ``regime``,
 ``epsilon``, ``rationality``, ``messages``, ``rounds``, ``visibility``): the sweep then varies the
-game itself, e.g. the number of competing speakers.
+game itself, e.g. the number of competing speakers (``game.k: [1, 2, 3]``; see
+``configs/sweeps/competition_ppo.yaml``).
 
 The random draws are made here, from ``seed``, before anything runs: the list of trials (the
 *plan*, ``plan.json``) is fixed by the sweep file, every trial config is validated up front, and
@@ -56,7 +57,12 @@ no information faintly), one colour per combination of the other swept grid keys
 to split groups, and not plotted against when another key is swept.
 
 Exit status: 0 when every trial finished, 1 when some errored or were interrupted, 2 for a bad
-sweep file or a missing Ray installation (``pip install -e '.[ray]'``).
+sweep file, a missing Ray installation (``pip install -e '.[ray]'``) or an unreachable
+``--address``.
+
+Ctrl+C: Tune saves the experiment state and stops; trials still running get about ten seconds to
+finish before they are killed (their training checkpoints remain), and the table marks them
+``unfinished``. A second Ctrl+C skips the wait.
 """
 
 from __future__ import annotations
@@ -372,9 +378,12 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
     started = False
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as exc:
+                raise SpecError("--address", f"cannot join the Ray cluster at {address}: {exc}") from None
         else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
             started = True
     storage = out / "tune"
     exp_name = f"{sweep['name']}-{plan_hash(trials)}"
@@ -397,6 +406,9 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
                 ),
             )
         results = tuner.fit()
+    except KeyboardInterrupt:  # a second Ctrl+C: Tune saved its state at the first
+        error = "interrupted"
+        print("interrupted: run the same command again to resume", file=sys.stderr)
     except Exception as exc:  # the table is written whatever happened to the Tune run
         error = f"{type(exc).__name__}: {exc}"
         print(f"error: the Tune run failed: {error}", file=sys.stderr)
@@ -515,6 +527,15 @@ def markdown_table(sweep: dict, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Theory lines of the utility plots: column -> (style, line width, alpha, legend label).
+THEORY_STYLES = {"full_information": ("--", 1.5, 1.0, "full information"),
+                 "competition_bound": (":", 2.0, 1.0, "competition bound (fi - 2 eps)"),
+                 "no_information": ("-.", 1.0, 0.4, "no information")}
+THEORY_MARKERS = {"full_information": ("_", 2.0, 1.0, "full information"),
+                  "competition_bound": ("v", 1.0, 1.0, "competition bound (fi - 2 eps)"),
+                  "no_information": ("x", 1.0, 0.4, "no information")}
+
+
 def _mean(xs: list[float]) -> float:
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
     return float(np.mean(xs)) if xs else float("nan")
@@ -557,19 +578,19 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
 
             def line(ax, col, style, lw=1.5, alpha=1.0, lab=None):
                 ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
-                ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab)
+                ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
 
+            # Categorical keys get markers only (a line between categories means nothing).
+            styles = THEORY_STYLES if numeric else THEORY_MARKERS
             if key in grid:
-                line(ax_u, "user_value", "o-", lab=label)
-                line(ax_e, "exploitability", "o-", lab=label)
+                line(ax_u, "user_value", "o-" if numeric else "o", lab=label)
+                line(ax_e, "exploitability", "o-" if numeric else "o", lab=label)
             else:
                 ax_u.plot([], [], "o", color=colour, label=label)
-            line(ax_u, "full_information", "--")
-            line(ax_u, "competition_bound", ":", lw=2)
-            line(ax_u, "no_information", "-.", lw=1, alpha=0.4)
-        ax_u.plot([], [], "k--", label="full information")
-        ax_u.plot([], [], "k:", lw=2, label="competition bound (fi - 2 eps)")
-        ax_u.plot([], [], "k-.", lw=1, alpha=0.4, label="no information")
+            for col, (style, lw, alpha, _) in styles.items():
+                line(ax_u, col, style, lw=lw, alpha=alpha)
+        for col, (style, lw, alpha, lab) in styles.items():
+            ax_u.plot([], [], style, color="k", lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
         ax_e.axhline(0.0, color="k", lw=0.8)
         for ax, title in ((ax_u, "user's exact utility"), (ax_e, "exploitability (best unilateral gain)")):
             ax.set_xlabel(key)
@@ -580,8 +601,10 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
                 ax.set_xticklabels([str(v) for v in labels if json.dumps(v, default=str) in xpos])
             elif key in random and "loguniform" in random[key]:
                 ax.set_xscale("log")
+            elif key in grid:
+                ax.set_xticks(sorted({float(v) for v in values}))
         reps = [k for k in keys if is_replicate(k) and k != key]
-        note = f" (lines: mean over {', '.join(reps)})" if reps else ""
+        note = f" (lines: mean over {', '.join(reps)})" if reps and key in grid else ""
         fig.suptitle(f"{sweep['name']}: against {key}{note}", fontsize=10)
         ax_u.legend(fontsize=7, loc="best")
         fig.tight_layout()
@@ -618,10 +641,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path("sweeps") / sweep["name"]
     print(f"sweep {sweep['name']}: {len(sweep['trials'])} trials -> {out}", flush=True)
     t0 = time.perf_counter()
-    rows, status = run_sweep(sweep, out, address=args.address, workers=args.workers)
+    try:
+        rows, status = run_sweep(sweep, out, address=args.address, workers=args.workers)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print()
     print(markdown_table(sweep, rows))
     print(f"wall time {time.perf_counter() - t0:.1f} s; table: {out / RESULTS_MD}, {out / RESULTS_CSV}")
+    if any(r["status"] == "unfinished" for r in rows):
+        print("some trials are unfinished: run the same command again to resume them", file=sys.stderr)
     return status
 
 
