@@ -8,6 +8,7 @@ that a user editing a YAML file sees at once what to fix, never a traceback from
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -175,3 +176,20 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
         r = int(np.argmax(bad))
         where = f" row {r}" if arr.shape[0] > 1 else ""
         raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
+
+
+def read_yaml_mapping(path: str | Path, field: str) -> dict:
+    """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(field, f"{p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(field, f"{p} is not valid YAML: {exc}") from None
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise SpecError(field, f"{p} must hold a mapping, got {type(data).__name__}")
+    return dict(data)

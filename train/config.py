@@ -37,7 +37,7 @@ import yaml
 
 from agents.ppo import PPOConfig
 from envs.protocols import PROTOCOLS, REWARD_MODES
-from envs.validation import SpecError, as_choice, as_float, as_int, check_keys
+from envs.validation import SpecError, as_choice, as_float, as_int, check_keys, read_yaml_mapping
 
 LEARNERS = ("ppo", "full_revelation", "babbling", "fixed")
 
@@ -65,18 +65,7 @@ PPO_KEYS = tuple(f.name for f in fields(PPOConfig))
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
     """Read a config file, apply ``key=value`` overrides, validate, and fill defaults."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError("config", f"{p} does not exist")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SpecError("config", f"{p} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise SpecError("config", f"{p} must hold a mapping")
-    raw = copy.deepcopy(raw)
+    raw = read_yaml_mapping(path, "config") if path is not None else {}
     for item in overrides:
         apply_override(raw, item)
     return validate_config(raw)

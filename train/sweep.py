@@ -82,9 +82,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from envs.validation import SpecError, as_int, check_keys, is_number
+from envs.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
 
 SWEEP_KEYS = ("name", "base", "grid", "random", "num_samples", "seed")
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "randint")
@@ -101,15 +100,7 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     training ``config`` and run-directory name ``dir`` (relative to the sweep directory).
     """
     p = Path(path)
-    if not p.exists():
-        raise SpecError("config", f"{p} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError("config", f"{p} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SpecError("config", f"{p} must hold a mapping with keys {', '.join(SWEEP_KEYS)}")
-    return validate_sweep(raw, default_name=p.stem, relative_to=p.parent)
+    return validate_sweep(read_yaml_mapping(p, "config"), default_name=p.stem, relative_to=p.parent)
 
 
 def validate_sweep(raw: dict[str, Any], default_name: str = "sweep", relative_to: str | Path = ".") -> dict[str, Any]:
@@ -141,16 +132,8 @@ def _load_base(base: Any, relative_to: Path) -> dict[str, Any]:
     if not isinstance(base, str) or not base:
         raise SpecError("base", f"expected a training config path or a mapping of training-config keys, got {base!r}")
     candidates = [Path(base), relative_to / base]
-    path = next((c for c in candidates if c.is_file()), None)
-    if path is None:
-        raise SpecError("base", f"{base} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError("base", f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise SpecError("base", f"{path} must hold a mapping of training-config keys")
-    return data
+    path = next((c for c in candidates if c.is_file()), Path(base))
+    return read_yaml_mapping(path, "base")
 
 
 def _check_key(section: str, key: Any) -> str:
