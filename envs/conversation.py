@@ -112,8 +112,14 @@ class BeliefState:
         self.batch = batch
         y = game.n_states
         channels = [game.user.observation] + [s.observation for s in game.speakers]
-        # c_j(x | y) starts at the observation channel O_j[y, x].
-        self.cond = [np.broadcast_to(o, (batch,) + o.shape).copy() for o in channels]
+        # A deterministic channel (every state gives one signal, x = f(y)) never changes its
+        # conditional: c_j(x | y) = 1{x = f(y)} and l(y) = pi[f(y), m], an O(|Y|) update.
+        self.signal_of_state = [o.argmax(axis=1) if np.all((o == 0) | (o == 1)) else None for o in channels]
+        # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
+        self.cond = [
+            np.broadcast_to(o, (batch,) + o.shape) if f is not None else np.broadcast_to(o, (batch,) + o.shape).copy()
+            for o, f in zip(channels, self.signal_of_state)
+        ]
         self.lik = np.ones((batch, game.n_speakers + 1, y))
 
     def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> None:
@@ -123,11 +129,15 @@ class BeliefState:
             col = scheme[:, msg].T  # [B, X_j]
         else:
             col = scheme[np.arange(self.batch), :, msg]  # [B, X_j]
-        joint = self.cond[j] * col[:, None, :]  # [B, Y, X_j]
-        l = joint.sum(axis=-1)  # [B, Y]
-        safe = np.where(l > 0, l, 1.0)
-        # States ruled out (l = 0) keep their old conditional: it is never used again.
-        self.cond[j] = np.where((l > 0)[..., None], joint / safe[..., None], self.cond[j])
+        f = self.signal_of_state[j]
+        if f is not None:
+            l = col[:, f]  # [B, Y]: P(message | y) = pi[f(y), m]
+        else:
+            joint = self.cond[j] * col[:, None, :]  # [B, Y, X_j]
+            l = joint.sum(axis=-1)  # [B, Y]
+            safe = np.where(l > 0, l, 1.0)
+            # States ruled out (l = 0) keep their old conditional: it is never used again.
+            self.cond[j] = np.where((l > 0)[..., None], joint / safe[..., None], self.cond[j])
         lik = self.lik[:, j] * l
         top = lik.max(axis=-1, keepdims=True)
         self.lik[:, j] = lik / np.where(top > 0, top, 1.0)
