@@ -59,6 +59,7 @@ from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
 from envs import persuasion_v0  # noqa: E402
 from envs.game import Game, load_game  # noqa: E402
 from eval.exact import evaluate  # noqa: E402
+from eval.tables import format_rows, outcome_rows  # noqa: E402
 from eval.theory import analytic_quantities  # noqa: E402
 
 ENV_NAME = "persuasion_v0_flat"
@@ -213,17 +214,9 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: i
 
 def format_result(res: dict) -> str:
     """The learned exact outcome beside the theory."""
-    th = res["theory"]
-    rows = [("user: learned profile (exact)", res["user_value"]),
-            ("user: no information", th["no_information"]),
-            ("user: full information", th["full_information"]),
-            ("user: competition bound (fi - 2 eps)", th["competition_bound"]),
-            ("hull distance eps", th["hull"]["epsilon"])]
-    for name, v in res["speaker_values"].items():
-        rows.append((f"{name}: learned (exact)", v))
-        rows.append((f"{name}: single-sender optimum", th["single_sender"][name]["sender_value"]))
-    lines = [f"RLlib PPO on {res['game']}, scored exactly:", "", f"  {'quantity':<40}{'value':>10}"]
-    lines += [f"  {label:<40}{'n/a' if v is None else f'{v:.6f}':>10}" for label, v in rows]
+    rows = outcome_rows(res["theory"], [("user: learned profile (exact)", res["user_value"])],
+                        {n: [("learned (exact)", v)] for n, v in res["speaker_values"].items()})
+    lines = [format_rows(f"RLlib PPO on {res['game']}, scored exactly:", rows)]
     lines.append("")
     lines.append("  committed schemes at the first observation [signal][message]:")
     for name, s in res["schemes"].items():

@@ -56,6 +56,7 @@ from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
 from envs import persuasion_v0  # noqa: E402
 from envs.game import Game, load_game  # noqa: E402
 from eval.exact import evaluate  # noqa: E402
+from eval.tables import format_rows, outcome_rows  # noqa: E402
 from eval.theory import analytic_quantities  # noqa: E402
 
 
@@ -287,20 +288,12 @@ def _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr
 
 def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
-    th = res["theory"]
-    rows = [("user: untrained profile (exact)", res["initial"]["user_value"]),
-            ("user: trained profile (exact)", res["user_value"]),
-            ("user: no information", th["no_information"]),
-            ("user: full information", th["full_information"]),
-            ("user: competition bound (fi - 2 eps)", th["competition_bound"]),
-            ("hull distance eps", th["hull"]["epsilon"])]
-    for name, v in res["speaker_values"].items():
-        rows.append((f"{name}: untrained (exact)", res["initial"]["speaker_values"][name]))
-        rows.append((f"{name}: trained (exact)", v))
-        rows.append((f"{name}: single-sender optimum", th["single_sender"][name]["sender_value"]))
-    lines = [f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly "
-             f"({res['seconds']:.1f} s):", "", f"  {'quantity':<40}{'value':>10}"]
-    lines += [f"  {label:<40}{'n/a' if v is None else f'{v:.6f}':>10}" for label, v in rows]
+    rows = outcome_rows(
+        res["theory"],
+        [("user: untrained profile (exact)", res["initial"]["user_value"]), ("user: trained profile (exact)", res["user_value"])],
+        {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
+    )
+    lines = [format_rows(f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):", rows)]
     lines.append("")
     lines.append("  committed schemes at the first observation [signal][message]:")
     for name, s in res["schemes"].items():

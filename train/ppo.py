@@ -45,6 +45,7 @@ from envs.conversation import BeliefState, ObservationLayout, heard_speakers
 from envs.game import Game, load_game
 from envs.validation import SpecError
 from eval.exact import evaluate
+from eval.tables import format_rows, outcome_rows
 from eval.theory import analytic_quantities
 
 CHECKPOINT = "checkpoint.pt"
@@ -402,21 +403,9 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 def format_outcome(summary: dict) -> str:
     """The learned outcome beside the theory, as a small table."""
-    b = summary["bounds"]
-    lines = [f"Learned outcome on {summary['game']} ({summary['protocol']}), exact:", ""]
-    lines.append(f"  {'quantity':<38}{'value':>10}")
-    lines.append(f"  {'user: learned profile':<38}{summary['user_value']:>10.6f}")
-    for key, label in [("no_information", "user: no information"), ("full_information", "user: full information"),
-                       ("bayes_optimal", "user: Bayes-optimal (OPT)"), ("competition_bound", "user: competition bound (fi - 2 eps)")]:
-        v = b.get(key)
-        lines.append(f"  {label:<38}{'n/a' if v is None else f'{v:.6f}':>10}")
-    lines.append(f"  {'hull distance eps':<38}{b['hull']['epsilon']:>10.6f}")
-    for name, v in summary["speaker_values"].items():
-        ss = b["single_sender"][name]["sender_value"]
-        lines.append(f"  {name + ': learned':<38}{v:>10.6f}")
-        lines.append(f"  {name + ': single-sender optimum':<38}{ss:>10.6f}")
+    rows = outcome_rows(summary["bounds"], [("user: learned profile", summary["user_value"])],
+                        {n: [("learned", v)] for n, v in summary["speaker_values"].items()})
     ex = summary.get("exploitability", {})
     if "exploitability" in ex:
-        label = "exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)")
-        lines.append(f"  {label:<38}{ex['exploitability']:>10.6f}")
-    return "\n".join(lines)
+        rows.append(("exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)"), ex["exploitability"]))
+    return format_rows(f"Learned outcome on {summary['game']} ({summary['protocol']}), exact:", rows, width=38)
