@@ -25,14 +25,23 @@ The log-log slope of cost against size is fitted per dimension over every size (
 over the upper half of the sizes (``tail``, where fixed per-call overheads no longer dominate).
 Linear cost means slope 1; for rounds the cost *per round* should be flat (slope 0).
 
+Working set. ``N`` is the same for every size by default, so the arrays of one step grow with
+the game (the logits alone are ``8 N k |X| |M|`` bytes: 8 MiB at 256 states) and at some size
+leave the processor's caches; from there every element costs a trip to main memory, and a slope
+fitted across that size measures the memory hierarchy as well as the algorithm (a step of about
+1.3x in the cost per element, once). ``--working-set MiB`` instead halves ``N`` (down to 64)
+until the estimated working set fits, at the price of per-call overheads growing at the largest
+sizes.
+
 What to expect. Per episode and round the update costs O(k (|X| |M| + |Y|)) (softmax of the
 logits, sampling, the belief weights; the likelihoods are a gather when channels are deterministic,
-O(k |X| |Y|) otherwise). The observation is a dense ``[k, D]`` array with
-``D = R + 1 + |Y| + R Z + R n_heard M``: with public messages every speaker's copy holds every
-speaker's messages, so encoding costs O(k D) = O(k^2 R M) per episode-round, quadratic in ``k``
-and growing with ``R``; that is the size of the output itself. ``BeliefState`` keeps
-``c_j(x | y)`` as a ``[Y, X]`` table per party, O(|Y| |X|) per message, so quadratic in ``|Y|``
-when speakers see the state.
+O(k |X| |Y|) otherwise). The observation has ``D = R + 1 + |Y| + R Z + R n_heard M`` entries per
+speaker. With public messages every speaker sees the same thing, so the environment builds one
+``[D]`` block per episode, O(k R M + |Y|), and returns it broadcast over the speakers (a read-only
+view; ``shared_observation``): linear in ``k``. In private threads ``n_heard = 1`` and each speaker
+has its own block, again O(k D) with ``D`` independent of ``k``. ``BeliefState`` updates a party
+with a deterministic channel in O(|Y|) (``l(y) = pi[f(y), m]``), otherwise through its
+``[Y, X]`` conditional table in O(|Y| |X|).
 
 BLAS threads: on a machine shared with other jobs, OpenBLAS worker threads can make every large
 enough matrix product wait for a scheduler time slice (10x slower steps were seen). With
@@ -76,8 +85,8 @@ SWEEPS = {
 }
 BANK = 4  # distinct random logit arrays cycled through
 LAM = 10.0
-#: Rough working set per step above which N is halved (bytes): keeps the largest sizes frugal.
-MEMORY_BUDGET = 64 * 2**20
+#: Default working set per step (MiB) above which N is halved; see the module docstring.
+WORKING_SET_MIB = 0.0
 
 
 class _UpdateOnly(BatchedPersuasionEnv):
@@ -91,13 +100,16 @@ def make_game(k: int, n_states: int, messages: int, rounds: int) -> Game:
     return random_game(k, n_states, 2, seed=0, messages=messages, rounds=rounds, rationality=LAM)
 
 
-def episodes_for(game: Game, n_envs: int) -> int:
-    """``n_envs``, halved until the estimated per-step working set fits :data:`MEMORY_BUDGET`."""
+def episodes_for(game: Game, n_envs: int, working_set_mib: float = WORKING_SET_MIB) -> int:
+    """``n_envs``, halved (not below 64) until the estimated per-step working set fits
+    ``working_set_mib``; ``0`` keeps ``n_envs`` for every size."""
     k, x, m = game.n_speakers, max(s.n_signals for s in game.speakers), game.messages
-    # float32 observations [k, D] plus float64 logits, softmax weights and beliefs [k, X, M], [k, Y]
-    per_episode = 4 * k * ObservationLayout.for_game(game).size + 8 * (3 * k * x * m + 4 * k * game.n_states)
+    # float32 observations [D] (shared: public messages) plus float64 logits, softmax weights and beliefs
+    # [k, X, M], [k, Y]
+    views = 1 if game.visibility == "public" else k
+    per_episode = 4 * views * ObservationLayout.for_game(game).size + 8 * (3 * k * x * m + 4 * k * game.n_states)
     n = n_envs
-    while n > 64 and n * per_episode > MEMORY_BUDGET:
+    while working_set_mib > 0 and n > 64 and n * per_episode > working_set_mib * 2**20:
         n //= 2
     return n
 
@@ -251,7 +263,8 @@ def exact_refusal_line() -> str:
     raise AssertionError("eval.exact.evaluate enumerated a game far beyond MAX_ENUMERATION")
 
 
-def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool = False) -> dict[str, list[dict]]:
+def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool = False,
+        working_set_mib: float = WORKING_SET_MIB) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {}
     for dim in dims:
         param, values = SWEEPS[dim]
@@ -259,7 +272,7 @@ def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool 
         for v in values:
             sizes = dict(BASE, **{param: v})
             game = make_game(**sizes)
-            n = episodes_for(game, n_envs)
+            n = episodes_for(game, n_envs, working_set_mib)
             env_t = time_env(game, n, repeats, seconds)
             belief_t = time_belief(game, n, repeats, seconds)
             env_mem, belief_mem = peak_memory(game, n)
@@ -284,11 +297,12 @@ def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool 
     return results
 
 
-def tables(results: dict[str, list[dict]], repeats: int, seconds: float) -> str:
+def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working_set_mib: float) -> str:
+    ws = f"working set <= {working_set_mib:g} MiB per step (N halved to fit)" if working_set_mib > 0 else "N fixed"
     lines = [
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores (shared with other "
         f"jobs: absolute figures are indicative), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
-        f"best of {repeats} measurements of >= {seconds:g} s each. "
+        f"best of {repeats} measurements of >= {seconds:g} s each; {ws}. "
         f"Base game: random_game(k={BASE['k']}, states={BASE['n_states']}, actions=2, messages={BASE['messages']}, "
         f"rounds={BASE['rounds']}, lam={LAM:g}), speakers see the state (|X| = |Y|); one dimension varies at a time.",
         "",
@@ -364,12 +378,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-envs", type=int, default=1024, help="episodes per step (halved for the largest sizes)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per size (the best is kept)")
     parser.add_argument("--seconds", type=float, default=0.15, help="minimum time per measurement")
+    parser.add_argument("--working-set", type=float, default=WORKING_SET_MIB,
+                        help="MiB of arrays per step above which N is halved (0: the same N for every size)")
     parser.add_argument("--dims", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="dimensions to sweep")
     args = parser.parse_args(argv)
 
     refusal = exact_refusal_line()
-    results = run(args.n_envs, args.repeats, args.seconds, args.dims)
-    text = tables(results, args.repeats, args.seconds) + "\n\n" + refusal + "\n"
+    results = run(args.n_envs, args.repeats, args.seconds, args.dims, working_set_mib=args.working_set)
+    text = tables(results, args.repeats, args.seconds, args.working_set) + "\n\n" + refusal + "\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scaling.md").write_text(text)

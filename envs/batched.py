@@ -196,7 +196,10 @@ class BatchedPersuasionEnv:
     """``n_envs`` episodes of one persuasion game, stepped together (see the module docstring).
 
     ``reset()`` returns observations ``[N, k, obs_size]`` (float32, the encoding of
-    :class:`envs.conversation.ObservationLayout`). ``step(logits)`` takes ``[N, k, X_max, M]`` logits
+    :class:`envs.conversation.ObservationLayout`). When :attr:`shared_observation` is True (public
+    messages, or the ``best_ai`` protocol) every speaker of an episode sees the same thing, and the
+    array is a read-only broadcast view of one ``[N, obs_size]`` block (stride 0 over speakers), so
+    building it costs O(N D) rather than O(N k D); copy it before writing into it. ``step(logits)`` takes ``[N, k, X_max, M]`` logits
     and returns ``(obs, rewards [N, k] float64, done, info)``; ``done`` is True after every ``R``-th
     step, when ``info`` holds ``user_utility``, ``user_expected_utility``, ``user_action``,
     ``state`` (each ``[N]``) and, for ``best_ai``, ``selected`` ``[N]`` and ``scores`` ``[N, k]``.
@@ -249,6 +252,7 @@ class BatchedPersuasionEnv:
         lay = self.layout
         self._user_off = lay.belief_slice.stop
         self._heard_off = self._user_off + lay.rounds * lay.user_messages
+        self.shared_observation = protocol == "best_ai" or g.visibility == "public"
         self._best_ai_obs = None
         if protocol == "best_ai":
             rows = np.zeros((g.rounds, self.obs_size), dtype=np.float32)
@@ -426,11 +430,14 @@ class BatchedPersuasionEnv:
         return self._q0 @ self.game.user.observation.T
 
     def _observe(self) -> np.ndarray:
-        """Observations ``[N, k, D]``: :meth:`ObservationLayout.encode` of every speaker's view."""
+        """Observations ``[N, k, D]``: :meth:`ObservationLayout.encode` of every speaker's view.
+
+        With :attr:`shared_observation` the result is a read-only broadcast of one block per episode.
+        """
         n, k, t = self.n_envs, self.n_speakers, self._t
         lay = self.layout
         if self.protocol == "best_ai":
-            return np.broadcast_to(self._best_ai_obs[t], (n, k, self.obs_size)).copy()
+            return np.broadcast_to(self._best_ai_obs[t], (n, k, self.obs_size))
         # What every speaker of an episode shares: round, the user's messages and, when messages
         # are public, every speaker's messages. Built once per episode, then broadcast.
         shared = np.zeros((n, self.obs_size), dtype=np.float32)
@@ -445,17 +452,17 @@ class BatchedPersuasionEnv:
         if public and t > 0:
             cols = self._heard_off + rounds_block + self._k[None, None, :] * lay.messages + self._spk_msgs[:, :t]  # [N, t, k]
             shared[self._n[:, None, None], cols] = 1.0
-        out = np.empty((n, k, self.obs_size), dtype=np.float32)
-        out[...] = shared[:, None, :]
         base = self.game.prior[None, :] * self._user_likelihood()  # mu0(y) L_0(y): [N, Y]
         lik = self._speaker_likelihoods()  # [N, k, Y]
-        if public:
-            out[:, :, lay.belief_slice] = _normalise(base * np.prod(lik, axis=1))[:, None, :]
-        else:
-            out[:, :, lay.belief_slice] = _normalise(base[:, None, :] * lik)
-            if t > 0:  # each speaker hears its own thread
-                cols = self._heard_off + rounds_block + self._spk_msgs[:, :t]  # [N, t, k]
-                out[self._n[:, None, None], self._k[None, None, :], cols] = 1.0
+        if public:  # one view for all speakers: O(N D) to build, not O(N k D)
+            shared[:, lay.belief_slice] = _normalise(base * np.prod(lik, axis=1))
+            return np.broadcast_to(shared[:, None, :], (n, k, self.obs_size))
+        out = np.empty((n, k, self.obs_size), dtype=np.float32)
+        out[...] = shared[:, None, :]
+        out[:, :, lay.belief_slice] = _normalise(base[:, None, :] * lik)
+        if t > 0:  # each speaker hears its own thread
+            cols = self._heard_off + rounds_block + self._spk_msgs[:, :t]  # [N, t, k]
+            out[self._n[:, None, None], self._k[None, None, :], cols] = 1.0
         return out
 
     # ------------------------------------------------------------------ endings

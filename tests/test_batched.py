@@ -147,6 +147,26 @@ def test_observations_are_the_layout_encoding(name):
     np.testing.assert_allclose(obs, reference_observations(env, schemes, 0), atol=1e-6)
 
 
+@pytest.mark.parametrize("name, protocol, shared", [("hull_pair_public", "simultaneous", True),
+                                                   ("hull_pair_private", "simultaneous", False),
+                                                   ("hull_pair_private", "best_ai", True)])
+def test_shared_observations_are_one_block_per_episode(name, protocol, shared):
+    """Public messages (and best_ai's open-loop rules) give every speaker the same view: the array is
+    a read-only broadcast (stride 0 over speakers), so its cost does not grow with k^2."""
+    game = OBS_GAMES[name]()
+    env = BatchedPersuasionEnv(game, 7, protocol=protocol, seed=0)
+    assert env.shared_observation is shared
+    obs = env.reset()
+    logits = np.zeros((7, game.n_speakers) + env.action_shape)
+    for _ in range(game.rounds):
+        assert (obs.strides[1] == 0) is shared and obs.flags.writeable is not shared
+        if shared:
+            np.testing.assert_array_equal(obs, np.broadcast_to(obs[:, :1], obs.shape))
+            with pytest.raises(ValueError):
+                obs[0, 0, 0] = 1.0
+        obs = env.step(logits)[0]
+
+
 def test_sizes_with_different_signal_counts():
     env = BatchedPersuasionEnv("noisy_advisors", 3)
     assert env.n_speakers == 2 and env.signal_counts == [2, 3] and env.max_signals == 3

@@ -239,6 +239,10 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
             for name, g in ex["gain"].items():
                 writer.add_scalar(f"eval/{name}/best_gain", g, step)
 
+    def view(i: int) -> int:
+        """Index of speaker ``i``'s observation in the stored ``[.., 1 or k, D]`` blocks."""
+        return 0 if env.shared_observation else i
+
     learning = speakers.learning
     bar = tqdm(total=iterations, initial=start_iter, disable=not progress, desc=f"{game.name}", dynamic_ncols=True)
     last_eval: dict | None = None
@@ -250,7 +254,8 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
             for learner in speakers.unique_learners():
                 learner.set_learning_rate(cfg["ppo"]["learning_rate"] * (1.0 - it / iterations))
         # ---- rollout
-        buf_obs = torch.zeros((T, n_envs, k, env.obs_size))
+        # Public messages: every speaker sees the same observation, stored once (memory O(k), not O(k^2)).
+        buf_obs = torch.zeros((T, n_envs, 1 if env.shared_observation else k, env.obs_size))
         buf_act = torch.zeros((T, n_envs, k, xmax * (m - 1)))
         buf_logp = torch.zeros((T, n_envs, k))
         buf_val = torch.zeros((T, n_envs, k))
@@ -258,7 +263,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
         buf_done = torch.zeros((T, n_envs))
         user_utils = []
         for t in range(T):
-            o = torch.as_tensor(obs)
+            o = _obs_tensor(obs, env.shared_observation)
             logits = np.zeros((n_envs, k, xmax, m), dtype=np.float64)
             for i in range(k):
                 if i in speakers.fixed:
@@ -266,7 +271,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
                     logits[:, i, : game.speakers[i].n_signals] = speakers.fixed[i].logits[rnd]
                     continue
                 ids = torch.full((n_envs,), speakers.agent_id[i], dtype=torch.long)
-                action, logp, value = speakers.learners[i].act(o[:, i], ids)
+                action, logp, value = speakers.learners[i].act(o[:, view(i)], ids)
                 buf_act[t, :, i], buf_logp[t, :, i], buf_val[t, :, i] = action, logp, value
                 logits[:, i] = to_logits(action, (xmax, m)).double().numpy()
             buf_obs[t] = o
@@ -277,7 +282,7 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
                 user_utils.append(info["user_utility"].mean())
         global_step += T * n_envs
         # ---- advantages and updates
-        o_next = torch.as_tensor(obs)
+        o_next = _obs_tensor(obs, env.shared_observation)
         stats = {}
         by_learner: dict[int, list[int]] = {}
         for i in learning:
@@ -287,10 +292,10 @@ def train(cfg: dict, run_dir: str | Path, resume: bool = False, progress: bool =
             batches = []
             for i in members:
                 ids = torch.full((n_envs,), speakers.agent_id[i], dtype=torch.long)
-                last_value = learner.value(o_next[:, i], ids)
+                last_value = learner.value(o_next[:, view(i)], ids)
                 adv, ret = gae(buf_rew[:, :, i], buf_val[:, :, i], buf_done, last_value,
                                cfg["ppo"]["gamma"], cfg["ppo"]["gae_lambda"])
-                batches.append((buf_obs[:, :, i].reshape(T * n_envs, -1), buf_act[:, :, i].reshape(T * n_envs, -1),
+                batches.append((buf_obs[:, :, view(i)].reshape(T * n_envs, -1), buf_act[:, :, i].reshape(T * n_envs, -1),
                                 buf_logp[:, :, i].reshape(-1), adv.reshape(-1), ret.reshape(-1), buf_val[:, :, i].reshape(-1),
                                 torch.full((T * n_envs,), speakers.agent_id[i], dtype=torch.long)))
             cat = [torch.cat(parts) for parts in zip(*batches)]
@@ -368,6 +373,11 @@ def profile_exploitability(game: Game, schemes: dict[str, list], cfg: dict) -> d
     out = res.to_dict()
     out.pop("best_schemes", None)
     return out
+
+
+def _obs_tensor(obs: np.ndarray, shared: bool) -> torch.Tensor:
+    """The environment's observations as a tensor ``[N, 1 or k, D]``: one block when they are shared."""
+    return torch.as_tensor(np.array(obs[:, :1]) if shared else obs)
 
 
 def save_checkpoint(path: Path, speakers: Speakers, env: BatchedPersuasionEnv, obs: np.ndarray, iteration: int,
