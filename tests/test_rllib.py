@@ -189,15 +189,17 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
 
     plan = load_sweep(path)["trials"]
     quick, slow = (out / "trials" / plan[i]["dir"] for i in (0, 2))
+    # The slow trial trains for about 25 s after its first checkpoint (iteration 5), so the SIGINT
+    # lands while it is unfinished; the deadlines leave room for a loaded machine.
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 150
+        deadline = time.time() + 300
         while not (slow / "checkpoint.pt").exists():  # the quick trial is done, the slow one is training
             assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
             assert time.time() < deadline, "the slow trial never checkpointed"
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 1
+        assert proc.wait(timeout=300) == 1
     rows = _rows(out)
     assert len(rows) == 4
     assert rows["000"]["status"] == "ok" and float(rows["000"]["user_value"]) > 0
@@ -206,7 +208,7 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
     quick_mtime = (quick / "summary.json").stat().st_mtime_ns
     slow_config_mtime = (slow / "config.yaml").stat().st_mtime_ns
 
-    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=240)
+    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
     assert second.returncode == 1, second.stdout[-3000:] + second.stderr[-3000:]  # the two 'fixed' trials fail
     assert "resuming the Tune experiment" in second.stdout
     rows = _rows(out)
@@ -264,3 +266,51 @@ def test_sweep_table_and_plots_from_rows(tmp_path):
     assert "| 003 | outside | 1 |" in (out / "results.md").read_text()
     plots = sorted(p.name for p in out.glob("plot_*.png"))
     assert plots == ["plot_game.regime.png", "plot_n_envs.png", "plot_ppo.learning_rate.png"]  # game.seed: a replicate
+
+
+@needs_ray
+def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
+    """A head node started with RAY_AUTH_MODE=token refuses a driver without its token; the sweep
+    joins it with --auth-token-file and runs its trials there."""
+    import uuid
+
+    token = tmp_path / "auth_token"
+    token.write_text(uuid.uuid4().hex)
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    port = 6000 + os.getpid() % 2000
+    head_env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
+    start = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                            "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats"],
+                           env=head_env, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
+    try:
+        data = {"name": "cluster", "base": {"game": "kg_logit", "n_envs": 64, "total_steps": 2048, "eval_interval": 4,
+                                            "exploitability_interval": 0},
+                "grid": {"seed": [0, 1]}}
+        path = _write(tmp_path, data)
+        out = tmp_path / "out"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        cmd = [sys.executable, "-m", "train.sweep", "--config", str(path), "--out", str(out),
+               "--address", f"127.0.0.1:{port}", "--auth-token-file", str(token)]
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        rows = _rows(out)
+        assert [rows[t]["status"] for t in ("000", "001")] == ["ok", "ok"]
+        for r in rows.values():  # kg_logit: the user's utilities are 0 and 1
+            assert 0.0 <= float(r["user_value"]) <= 1.0
+        assert "Connected to Ray cluster" in res.stdout + res.stderr
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_auth_token_file_errors_name_the_option(tmp_path):
+    from train.sweep import run_sweep, use_auth_token
+
+    with pytest.raises(SpecError, match=r"^--auth-token-file: cannot read"):
+        use_auth_token(tmp_path / "missing")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SpecError, match=r"^--auth-token-file: .* is empty"):
+        use_auth_token(tmp_path / "empty")
+    with pytest.raises(SpecError, match=r"^--auth-token-file: only applies with --address"):
+        run_sweep({"trials": []}, tmp_path / "out", auth_token_file=tmp_path / "empty")
+    assert not (tmp_path / "out").exists()

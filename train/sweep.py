@@ -1,4 +1,4 @@
-"""``python -m train.sweep --config configs/sweeps/NAME.yaml [--address ADDR] [--out DIR] [--workers N]``.
+"""``python -m train.sweep --config configs/sweeps/NAME.yaml [--address ADDR [--auth-token-file F]] [--out DIR] [--workers N]``.
 
 A grid or random search over training-config keys, each point an ordinary training run
 (:func:`train.ppo.train`) executed as a Ray Tune trial, then one table and a few plots of the
@@ -36,7 +36,9 @@ each trial trains in its own run directory ``DIR/trials/<swept values>__<config 
 Execution. Without ``--address`` a local Ray instance is started with ``--workers`` CPUs
 (default: every core), one trial per CPU; with ``--address`` the command joins that cluster
 as it is (every node must have this package installed) and ``--workers``, if given, caps the
-number of concurrent trials. A trial that raises is recorded as errored and the others go on
+number of concurrent trials. A cluster with token authentication (``RAY_AUTH_MODE=token``) needs
+its token: ``--auth-token-file PATH`` (a copy of the head node's ``~/.ray/auth_token``), or
+Ray's own ``RAY_AUTH_MODE=token`` with ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``. A trial that raises is recorded as errored and the others go on
 (``max_failures=0``, no fail-fast); the table is written in every case.
 
 Resuming. Run the same command again after an interruption (Ctrl+C, a crash, a lost machine):
@@ -344,9 +346,41 @@ def trial_metrics(summary: dict, reused: bool, seconds: float, run_dir: str) -> 
 
 
 # ---------------------------------------------------------------------------------- running
+AUTH_HINT = ("if the cluster uses token authentication (RAY_AUTH_MODE=token, the default of clusters started "
+             "where a token exists), pass its token with --auth-token-file PATH (the head node's ~/.ray/auth_token, "
+             "from `ray get-auth-token`) or set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN")
+
+
+def use_auth_token(path: str | Path) -> None:
+    """Make this process (and Ray's workers it starts) present the token in ``path`` to a cluster.
+
+    Ray reads ``RAY_AUTH_MODE`` and ``RAY_AUTH_TOKEN_PATH`` when it connects; with an explicit
+    ``--address`` it never turns token mode on by itself, so a cluster that requires a token
+    refuses the connection unless both are set.
+    """
+    path = Path(path).expanduser()
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise SpecError("--auth-token-file", f"cannot read {path}: {exc.strerror or exc}") from None
+    if not token:
+        raise SpecError("--auth-token-file", f"{path} is empty; expected a Ray authentication token")
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path.resolve())
+    if "ray" in sys.modules:  # Ray read its config at import: refresh it as Ray's own token setup does
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
+
+
 def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None, workers: int | None = None,
-              verbose: int = 1) -> tuple[list[dict], int]:
+              verbose: int = 1, auth_token_file: str | Path | None = None) -> tuple[list[dict], int]:
     """Run (or resume) the sweep's trials with Ray Tune; write the table and plots; return (rows, exit status)."""
+    if auth_token_file is not None:
+        if not address:
+            raise SpecError("--auth-token-file", "only applies with --address (a local instance needs no token)")
+        use_auth_token(auth_token_file)
     import ray
     from ray import tune
 
@@ -363,8 +397,9 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
         if address:
             try:
                 ray.init(address=address, log_to_driver=False)
-            except ConnectionError as exc:
-                raise SpecError("--address", f"cannot join the Ray cluster at {address}: {exc}") from None
+            except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
+                hint = "" if auth_token_file is not None else f"; {AUTH_HINT}"
+                raise SpecError("--address", f"cannot join the Ray cluster at {address}: {exc}{hint}") from None
         else:
             ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
             started = True
@@ -535,7 +570,9 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
     keys = list(grid) + list(random)
     main_keys = [k for k in keys if not is_replicate(k)] or keys
     done = [r for r in rows if "user_value" in r]
-    written = []
+    written: list[Path] = []
+    if not done:  # nothing finished yet: no points to plot
+        return written
     for key in main_keys:
         group_keys = [k for k in grid if k != key and not is_replicate(k)]
         values = [r["params"][key] for r in done]
@@ -548,6 +585,8 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
         groups: dict[tuple, list[dict]] = {}
         for r in done:
             groups.setdefault(tuple(json.dumps(r["params"][g], default=str) for g in group_keys), []).append(r)
+        # Categorical keys get markers only (a line between categories means nothing).
+        styles = THEORY_STYLES if numeric else THEORY_MARKERS
         fig, (ax_u, ax_e) = plt.subplots(1, 2, figsize=(11, 4.2))
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for gi, (gval, members) in enumerate(sorted(groups.items())):
@@ -563,8 +602,6 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
                 ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
                 ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
 
-            # Categorical keys get markers only (a line between categories means nothing).
-            styles = THEORY_STYLES if numeric else THEORY_MARKERS
             if key in grid:
                 line(ax_u, "user_value", "o-" if numeric else "o", lab=label)
                 line(ax_e, "exploitability", "o-" if numeric else "o", lab=label)
@@ -603,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="sweep file (YAML); see configs/sweeps/")
     parser.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:PORT) instead of starting a local one")
+    parser.add_argument("--auth-token-file", help="with --address: the cluster's authentication token "
+                        "(the head node's ~/.ray/auth_token), for clusters with RAY_AUTH_MODE=token")
     parser.add_argument("--out", help="sweep directory (default sweeps/<name>)")
     parser.add_argument("--workers", type=int, help="CPUs of the local Ray instance (default: every core); "
                         "with --address, the largest number of concurrent trials")
@@ -625,7 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sweep {sweep['name']}: {len(sweep['trials'])} trials -> {out}", flush=True)
     t0 = time.perf_counter()
     try:
-        rows, status = run_sweep(sweep, out, address=args.address, workers=args.workers)
+        rows, status = run_sweep(sweep, out, address=args.address, workers=args.workers,
+                                 auth_token_file=args.auth_token_file)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
