@@ -40,8 +40,8 @@ speaker. With public messages every speaker sees the same thing, so the environm
 ``[D]`` block per episode, O(k R M + |Y|), and returns it broadcast over the speakers (a read-only
 view; ``shared_observation``): linear in ``k``. In private threads ``n_heard = 1`` and each speaker
 has its own block, again O(k D) with ``D`` independent of ``k``. ``BeliefState`` updates a party
-with a deterministic channel in O(|Y|) (``l(y) = pi[f(y), m]``), otherwise through its
-``[Y, X]`` conditional table in O(|Y| |X|).
+with a deterministic channel in O(|Y|) (``l(y) = pi[f(y), m]``, no gather at all when the party
+sees the state), otherwise through its ``[Y, X]`` conditional table in O(|Y| |X|).
 
 BLAS threads: on a machine shared with other jobs, OpenBLAS worker threads can make every large
 enough matrix product wait for a scheduler time slice (10x slower steps were seen). With
@@ -117,7 +117,8 @@ def episodes_for(game: Game, n_envs: int, working_set_mib: float = WORKING_SET_M
 def logit_bank(game: Game, n: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     shape = (n, game.n_speakers, max(s.n_signals for s in game.speakers), game.messages)
-    return [rng.normal(size=shape).astype(np.float32) for _ in range(BANK)]
+    # float64, as the training loop passes them (no conversion inside the step)
+    return [rng.normal(size=shape) for _ in range(BANK)]
 
 
 def time_env(game: Game, n: int, repeats: int, seconds: float) -> dict[str, float]:

@@ -115,12 +115,15 @@ class BeliefState:
         # A deterministic channel (every state gives one signal, x = f(y)) never changes its
         # conditional: c_j(x | y) = 1{x = f(y)} and l(y) = pi[f(y), m], an O(|Y|) update.
         self.signal_of_state = [o.argmax(axis=1) if np.all((o == 0) | (o == 1)) else None for o in channels]
+        # ... and when it is the identity (the party sees the state) l(y) = pi[y, m] needs no gather.
+        self._sees_state = [f is not None and len(f) == o.shape[1] and bool((f == np.arange(len(f))).all())
+                            for o, f in zip(channels, self.signal_of_state)]
         # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
         self.cond = [
             np.broadcast_to(o, (batch,) + o.shape) if f is not None else np.broadcast_to(o, (batch,) + o.shape).copy()
             for o, f in zip(channels, self.signal_of_state)
         ]
-        self.lik = np.ones((batch, game.n_speakers + 1, y))
+        self.lik = np.ones((game.n_speakers + 1, batch, y))  # party-major: each party's L_j is contiguous
 
     def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> None:
         """Party ``j`` (0 = user) said ``msg`` [B] under ``scheme`` [B, X_j, M] (or [X_j, M])."""
@@ -130,21 +133,23 @@ class BeliefState:
         else:
             col = scheme[np.arange(self.batch), :, msg]  # [B, X_j]
         f = self.signal_of_state[j]
-        if f is not None:
-            l = col[:, f]  # [B, Y]: P(message | y) = pi[f(y), m]
+        if self._sees_state[j]:
+            l = col  # [B, Y]: P(message | y) = pi[y, m]
+        elif f is not None:
+            l = np.take(col, f, axis=1)  # [B, Y]: P(message | y) = pi[f(y), m]
         else:
             joint = self.cond[j] * col[:, None, :]  # [B, Y, X_j]
             l = joint.sum(axis=-1)  # [B, Y]
             safe = np.where(l > 0, l, 1.0)
             # States ruled out (l = 0) keep their old conditional: it is never used again.
             self.cond[j] = np.where((l > 0)[..., None], joint / safe[..., None], self.cond[j])
-        lik = self.lik[:, j] * l
+        lik = self.lik[j] * l
         top = lik.max(axis=-1, keepdims=True)
-        self.lik[:, j] = lik / np.where(top > 0, top, 1.0)
+        np.divide(lik, np.where(top > 0, top, 1.0), out=self.lik[j])
 
     def belief(self, parties: tuple[int, ...] | list[int]) -> np.ndarray:
         """``b(y) ∝ mu0(y) prod_{j in parties} L_j(y)`` for an observer who heard ``parties``."""
-        w = self.game.prior[None, :] * np.prod(self.lik[:, list(parties)], axis=1)
+        w = self.game.prior[None, :] * np.prod(self.lik[list(parties)], axis=0)
         return w / w.sum(axis=-1, keepdims=True)
 
     def speaker_belief(self, i: int) -> np.ndarray:
@@ -157,7 +162,7 @@ class BeliefState:
 
     def user_posterior(self, x0: np.ndarray) -> np.ndarray:
         """The user's posterior given her signal ``x0`` [B] and every speaker's messages."""
-        w = self.game.prior[None, :] * np.prod(self.lik[:, 1:], axis=1)
+        w = self.game.prior[None, :] * np.prod(self.lik[1:], axis=0)
         w = w * self.game.user.observation[:, x0].T
         return w / w.sum(axis=-1, keepdims=True)
 
