@@ -25,6 +25,10 @@ What it shows
       utilities of the profile before and after training, printed beside
       :func:`eval.theory.analytic_quantities`.
 
+Measured on 2 cores with seed 0 on hull_pair_logit (full information 0.600): the default 12
+iterations (about 30 s) leave the judge at the babbling value 0.539; 60 iterations (about 2.5
+minutes) take her to 0.580.
+
 The action (:class:`FlatSchemeLogits`): a speaker's action in persuasion_v0 is a ``[signal,
 message]`` matrix of logits whose row softmax is its scheme. Softmax ignores a shift of each row, so,
 as in :mod:`agents.ppo`, the policy acts on the identified log-ratios ``z[x, m] = logit[x, m] -
