@@ -10,6 +10,7 @@ import csv
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -279,11 +280,21 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
     ray_cli = str(Path(sys.executable).with_name("ray"))
     port = 6000 + os.getpid() % 2000
     head_env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
-    start = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
-                            "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats"],
-                           env=head_env, capture_output=True, text=True, timeout=180)
-    assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
+    # --block keeps the head in the foreground, in its own process group: stopping that group
+    # ends this cluster only (`ray stop` would end every Ray instance of the user).
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                             "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats"],
+                            env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        deadline = time.time() + 180
+        while True:  # the head's GCS accepts connections
+            assert head.poll() is None, "ray start --head exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "the Ray head never listened"
+                time.sleep(0.5)
         data = {"name": "cluster", "base": {"game": "kg_logit", "n_envs": 64, "total_steps": 2048, "eval_interval": 4,
                                             "exploitability_interval": 0},
                 "grid": {"seed": [0, 1]}}
@@ -291,16 +302,23 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
         out = tmp_path / "out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
         cmd = [sys.executable, "-m", "train.sweep", "--config", str(path), "--out", str(out),
-               "--address", f"127.0.0.1:{port}", "--auth-token-file", str(token)]
-        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+               "--address", f"127.0.0.1:{port}"]
+        # Two connection attempts instead of Ray's default twenty, one second apart.
+        refused = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                                 env=dict(env, RAY_gcs_server_port_wait_time_s="2"))
+        assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
+        assert "error: --address: cannot join" in refused.stderr and "--auth-token-file" in refused.stderr
+        res = subprocess.run(cmd + ["--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env,
+                             timeout=600)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         rows = _rows(out)
         assert [rows[t]["status"] for t in ("000", "001")] == ["ok", "ok"]
         for r in rows.values():  # kg_logit: the user's utilities are 0 and 1
             assert 0.0 <= float(r["user_value"]) <= 1.0
         assert "Connected to Ray cluster" in res.stdout + res.stderr
-    finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+    finally:  # a throwaway cluster: no graceful drain (about 30 s with SIGTERM)
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
 
 
 def test_auth_token_file_errors_name_the_option(tmp_path):
