@@ -199,10 +199,12 @@ class BatchedPersuasionEnv:
     :class:`envs.conversation.ObservationLayout`). When :attr:`shared_observation` is True (public
     messages, or the ``best_ai`` protocol) every speaker of an episode sees the same thing, and the
     array is a read-only broadcast view of one ``[N, obs_size]`` block (stride 0 over speakers), so
-    building it costs O(N D) rather than O(N k D); copy it before writing into it. ``step(logits)`` takes ``[N, k, X_max, M]`` logits
-    and returns ``(obs, rewards [N, k] float64, done, info)``; ``done`` is True after every ``R``-th
-    step, when ``info`` holds ``user_utility``, ``user_expected_utility``, ``user_action``,
-    ``state`` (each ``[N]``) and, for ``best_ai``, ``selected`` ``[N]`` and ``scores`` ``[N, k]``.
+    building it costs O(N D) rather than O(N k D); copy it before writing into it.
+
+    ``step(logits)`` takes ``[N, k, X_max, M]`` logits and returns ``(obs, rewards [N, k] float64,
+    done, info)``; ``done`` is True after every ``R``-th step, when ``info`` holds ``user_utility``,
+    ``user_expected_utility``, ``user_action``, ``state`` (each ``[N]``) and, for ``best_ai``,
+    ``selected`` ``[N]`` and ``scores`` ``[N, k]``.
     """
 
     def __init__(
