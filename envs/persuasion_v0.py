@@ -31,11 +31,20 @@ holds, the user's messages and the messages of the speakers it hears (all of the
 public, only its own in private threads). Its private signal is never observed. Under ``best_ai``
 the commitment is open-loop: the observation carries the round and the prior only.
 
+Global state (``state()``, ``state_space``; for centralised critics as in MAPPO): what no single
+party knows, ``[state y one-hot (|Y|) | user's signal one-hot (|X_0|) | each speaker's signal
+one-hot (X_1 + ... + X_k) | public record]``, where the public record is the
+``ObservationLayout`` encoding with every speaker heard: the round, the belief of an outside
+observer who heard every message (the user's included, her signal not), the user's messages and
+every speaker's messages so far. Under ``best_ai`` no message is said while the rules are
+committed; the record fills in with the deployment conversation at the end.
+
 Actions outside the box bounds (±10) are legal: any finite logits are accepted.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -106,6 +115,10 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             name: spaces.Box(-LOGIT_BOUND, LOGIT_BOUND, shape, np.float32)
             for name, shape in self._action_shapes.items()
         }
+        # Global state: the hidden draws, then the public record with every speaker heard.
+        self._record_layout = replace(self.layout, n_heard=g.n_speakers)
+        self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals] + [s.n_signals for s in g.speakers])
+        self.state_space = spaces.Box(0.0, 1.0, (int(self._hidden_offsets[-1]) + self._record_layout.size,), np.float32)
         self._np_random: np.random.Generator | None = None
         self._np_random_seed: int | None = None
         self._started = False
@@ -117,6 +130,17 @@ class PersuasionEnv(ParallelEnv, EzPickle):
 
     def action_space(self, agent: str) -> spaces.Box:
         return self._action_spaces[agent]
+
+    def state(self) -> np.ndarray:
+        """The global state (module docstring): the state, every signal and the public record, float32."""
+        if not self._started:
+            raise RuntimeError("state() called before reset()")
+        hidden = np.zeros(int(self._hidden_offsets[-1]), dtype=np.float32)
+        draws = [self._y[0], self._x0[0]] + [x[0] for x in self._x]
+        hidden[self._hidden_offsets[:-1] + np.array(draws)] = 1.0
+        record = self._record_layout.encode(np.array([self._t]), self._belief.public_belief(), self._user_msgs,
+                                            self._spk_msgs)[0]
+        return np.concatenate([hidden, record])
 
     # ------------------------------------------------------------------ episode
     def reset(self, seed: int | None = None, options: dict | None = None):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test, state_test
 
 from envs import persuasion_v0
 from envs.game import SpecError, load_game
@@ -111,6 +111,44 @@ def test_seed_suites(game, protocol, n_eval):
 def test_render_suite(game, protocol, capsys):
     render_test(functools.partial(persuasion_v0.env, game=game, protocol=protocol, n_eval=8))
     assert capsys.readouterr().out  # human mode printed something
+
+
+@pytest.mark.filterwarnings(*API_WARNINGS)
+@pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
+@pytest.mark.parametrize("game", GAMES)
+def test_state_suite(game, protocol):
+    opts = dict(game=game, protocol=protocol, n_eval=8)
+    state_test(persuasion_v0.env(**opts), persuasion_v0.parallel_env(**opts))
+
+
+def test_global_state_kg_by_hand():
+    """kg (prior 0.7 innocent / 0.3 guilty; the prosecutor sees the state; the judge has one signal
+    and one message). Scheme: innocent -> m0 or m1 with 1/2 each, guilty -> m1. An outside observer
+    then holds P(innocent | m0) = 1 and P(innocent | m1) = 0.35 / (0.35 + 0.3)."""
+    env = persuasion_v0.parallel_env(game="kg")
+    eye = np.eye(2)
+    seen = set()
+    for seed in range(30):
+        env.reset(seed=seed)
+        s0 = env.state()
+        assert env.state_space.shape == (12,) and env.state_space.contains(s0)
+        y = int(np.argmax(s0[:2]))
+        # [state | judge's signal | prosecutor's signal | round (2) | belief | judge's message | prosecutor's message]
+        np.testing.assert_allclose(s0, np.concatenate([eye[y], [1], eye[y], [1, 0], [0.7, 0.3], [1], [0, 0]]), atol=1e-7)
+        _, _, _, _, infos = env.step({"prosecutor": [[0.0, 0.0], [-30.0, 30.0]]})
+        info = infos["prosecutor"]
+        m = info["message"]
+        assert info["state_index"] == y and not (y == 1 and m == 0)
+        belief = [1.0, 0.0] if m == 0 else [0.35 / 0.65, 0.3 / 0.65]
+        np.testing.assert_allclose(env.state(), np.concatenate([eye[y], [1], eye[y], [0, 1], belief, [1], eye[m]]),
+                                   atol=1e-7)
+        seen.add((y, m))
+    assert seen == {(0, 0), (0, 1), (1, 1)}
+
+
+def test_state_before_reset():
+    with pytest.raises(RuntimeError, match="reset"):
+        persuasion_v0.parallel_env(game="kg").state()
 
 
 def test_registered_with_pettingzoo():
