@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.conversation import ObservationLayout
+from envs.conversation import ObservationLayout, sees_state, signal_map
 from envs.protocols import PROTOCOLS, REWARD_MODES, SCORE_TOL, check_n_eval, check_protocol, check_reward_mode
 from envs.game import Game, load_game
 from envs.quantal import quantal_response
@@ -84,15 +84,6 @@ def _normalise(w: np.ndarray) -> np.ndarray:
     the largest is at least ``1 / n``, so repeated products neither underflow nor overflow."""
     s = _rowsum(w)[..., None]
     return w / np.where(s > 0, s, 1.0)
-
-
-def _signal_maps(channels: np.ndarray) -> np.ndarray | None:
-    """``f[i, y]``, the one signal speaker ``i`` gets in state ``y``, when every channel ``[k, Y, X]``
-    is deterministic (each row puts probability 1 on one signal); None otherwise. Then
-    ``sum_x O_i[y, x] p[x] = p[f_i(y)]`` exactly (the other terms are exact zeros)."""
-    if not np.all((channels == 0.0) | (channels == 1.0)):
-        return None
-    return channels.argmax(axis=2)
 
 
 def _padded_channels(game: Game) -> np.ndarray:
@@ -241,9 +232,9 @@ class BatchedPersuasionEnv:
         self._padded = not bool(self._valid.all())
         self._support = (self._channels.sum(axis=1) > 0).astype(np.float64)  # [k, X]: signals that occur
         # Deterministic channels: likelihoods by gathering signal weights (see _gather_signals).
-        self._signal_of = _signal_maps(self._channels)  # [k, Y] or None
+        self._signal_of = signal_map(self._channels)  # [k, Y] or None
         f = self._signal_of
-        self._identity = f is not None and self.max_signals == g.n_states and bool((f == np.arange(g.n_states)).all())
+        self._identity = sees_state(f, self.max_signals)
         self._common_map = f[0].copy() if f is not None and bool((f == f[:1]).all()) else None
         self._user_support = (g.user.observation.sum(axis=0) > 0).astype(np.float64)  # [X0]
         self._prior_cdf = np.cumsum(g.prior)

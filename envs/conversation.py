@@ -36,6 +36,21 @@ def heard_speakers(game: Game, i: int) -> tuple[int, ...]:
     return tuple(range(game.n_speakers)) if game.visibility == "public" else (i,)
 
 
+def signal_map(channels: np.ndarray) -> np.ndarray | None:
+    """``f[..., y]``, the one signal each channel ``[..., Y, X]`` gives in state ``y``, when every
+    channel is deterministic (each row puts probability 1 on one signal); None otherwise. Then
+    ``sum_x O[y, x] p[x] = p[f(y)]`` exactly (the other terms are exact zeros)."""
+    if not np.all((channels == 0.0) | (channels == 1.0)):
+        return None
+    return channels.argmax(axis=-1)
+
+
+def sees_state(f: np.ndarray | None, n_signals: int) -> bool:
+    """True when the signal map ``f`` (from :func:`signal_map`) is the identity on ``n_signals = |Y|``
+    signals: the party sees the state, and ``p[f(y)]`` is ``p`` itself."""
+    return f is not None and n_signals == f.shape[-1] and bool((f == np.arange(f.shape[-1])).all())
+
+
 @dataclass(frozen=True)
 class ObservationLayout:
     """Fixed-size encoding of what a speaker has heard, shared by every environment.
@@ -114,10 +129,9 @@ class BeliefState:
         channels = [game.user.observation] + [s.observation for s in game.speakers]
         # A deterministic channel (every state gives one signal, x = f(y)) never changes its
         # conditional: c_j(x | y) = 1{x = f(y)} and l(y) = pi[f(y), m], an O(|Y|) update.
-        self.signal_of_state = [o.argmax(axis=1) if np.all((o == 0) | (o == 1)) else None for o in channels]
+        self.signal_of_state = [signal_map(o) for o in channels]
         # ... and when it is the identity (the party sees the state) l(y) = pi[y, m] needs no gather.
-        self._sees_state = [f is not None and len(f) == o.shape[1] and bool((f == np.arange(len(f))).all())
-                            for o, f in zip(channels, self.signal_of_state)]
+        self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state)]
         # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
         self.cond = [
             np.broadcast_to(o, (batch,) + o.shape) if f is not None else np.broadcast_to(o, (batch,) + o.shape).copy()

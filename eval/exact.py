@@ -274,6 +274,21 @@ def evaluate(game: Game, profile: Profile, protocol: str = "simultaneous", n_eva
     )
 
 
+def score_profile(game: Game, profile: Profile, protocol: str = "simultaneous",
+                  seed: int = 0) -> tuple[ExactOutcome, dict[str, list]]:
+    """:func:`evaluate` of ``profile``, and each speaker's scheme at the first observation of a
+    persuasion_v0 episode reset with ``seed`` (as a nested list): what a trained policy committed to."""
+    from envs import persuasion_v0  # lazily: the environment imports this module lazily too
+
+    exact = evaluate(game, profile, protocol=protocol)
+    obs, _ = persuasion_v0.parallel_env(game=game, protocol=protocol).reset(seed=seed)
+    schemes = {}
+    for name in game.speaker_names:
+        scheme = profile[name]
+        schemes[name] = np.asarray(scheme(obs[name][None])[0] if callable(scheme) else scheme).tolist()
+    return exact, schemes
+
+
 def solo_outcomes(game: Game, schemes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Each speaker alone with the user, with open-loop per-round schemes ``[R, X_i, M]``.
 

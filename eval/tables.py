@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 Row = tuple[str, "float | None"]
 
 
@@ -27,4 +29,11 @@ def format_rows(title: str, rows: Sequence[Row], width: int = 40) -> str:
     """``title`` and an aligned two-column table (``n/a`` for a missing value)."""
     lines = [title, "", f"  {'quantity':<{width}}{'value':>10}"]
     lines += [f"  {label:<{width}}{'n/a' if v is None else f'{v:.6f}':>10}" for label, v in rows]
+    return "\n".join(lines)
+
+
+def format_schemes(schemes: Mapping[str, Sequence]) -> str:
+    """Each speaker's committed scheme at the first observation, rounded to 3 decimals."""
+    lines = ["  committed schemes at the first observation [signal][message]:"]
+    lines += [f"    {name}: {np.round(np.asarray(s), 3).tolist()}" for name, s in schemes.items()]
     return "\n".join(lines)

@@ -58,8 +58,8 @@ from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
 
 from envs import persuasion_v0  # noqa: E402
 from envs.game import Game, load_game  # noqa: E402
-from eval.exact import evaluate  # noqa: E402
-from eval.tables import format_rows, outcome_rows  # noqa: E402
+from eval.exact import score_profile  # noqa: E402
+from eval.tables import format_rows, format_schemes, outcome_rows  # noqa: E402
 from eval.theory import analytic_quantities  # noqa: E402
 
 ENV_NAME = "persuasion_v0_flat"
@@ -192,9 +192,7 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: i
             raise RuntimeError(f"no RLlib module for speaker(s) {', '.join(missing)}")
         shapes = {s.name: (s.n_signals, g.messages) for s in g.speakers}
         profile = {name: module_scheme(modules[name], shapes[name]) for name in g.speaker_names}
-        exact = evaluate(g, profile, protocol=protocol)
-        obs, _ = persuasion_v0.parallel_env(game=g, protocol=protocol).reset(seed=seed)
-        schemes = {name: profile[name](obs[name][None])[0].tolist() for name in g.speaker_names}
+        exact, schemes = score_profile(g, profile, protocol=protocol, seed=seed)
     finally:
         logdir = getattr(algo, "logdir", None)
         algo.stop()
@@ -217,10 +215,7 @@ def format_result(res: dict) -> str:
     rows = outcome_rows(res["theory"], [("user: learned profile (exact)", res["user_value"])],
                         {n: [("learned (exact)", v)] for n, v in res["speaker_values"].items()})
     lines = [format_rows(f"RLlib PPO on {res['game']}, scored exactly:", rows)]
-    lines.append("")
-    lines.append("  committed schemes at the first observation [signal][message]:")
-    for name, s in res["schemes"].items():
-        lines.append(f"    {name}: {np.round(np.asarray(s), 3).tolist()}")
+    lines += ["", format_schemes(res["schemes"])]
     return "\n".join(lines)
 
 

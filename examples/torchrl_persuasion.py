@@ -59,8 +59,8 @@ from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
 
 from envs import persuasion_v0  # noqa: E402
 from envs.game import Game, load_game  # noqa: E402
-from eval.exact import evaluate  # noqa: E402
-from eval.tables import format_rows, outcome_rows  # noqa: E402
+from eval.exact import score_profile  # noqa: E402
+from eval.tables import format_rows, format_schemes, outcome_rows  # noqa: E402
 from eval.theory import analytic_quantities  # noqa: E402
 
 
@@ -187,10 +187,7 @@ def scheme_function(actor, group: str, shape: tuple[int, int]):
 def exact_profile_values(game: Game, actors: dict, protocol: str) -> tuple[Any, dict]:
     shapes = {s.name: (s.n_signals, game.messages) for s in game.speakers}
     profile = {name: scheme_function(actors[name], name, shapes[name]) for name in game.speaker_names}
-    exact = evaluate(game, profile, protocol=protocol)
-    obs, _ = persuasion_v0.parallel_env(game=game, protocol=protocol).reset(seed=0)
-    schemes = {name: profile[name](obs[name][None])[0].tolist() for name in game.speaker_names}
-    return exact, schemes
+    return score_profile(game, profile, protocol=protocol)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -298,10 +295,7 @@ def format_result(res: dict) -> str:
         {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
     )
     lines = [format_rows(f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):", rows)]
-    lines.append("")
-    lines.append("  committed schemes at the first observation [signal][message]:")
-    for name, s in res["schemes"].items():
-        lines.append(f"    {name}: {np.round(np.asarray(s), 3).tolist()}")
+    lines += ["", format_schemes(res["schemes"])]
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from envs.conversation import BeliefState
 from envs.game import Game, load_game
-from eval.exact import evaluate, history_distribution, sampled_selection, solo_outcomes
+from eval.exact import evaluate, history_distribution, sampled_selection, score_profile, solo_outcomes
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
 
 CASES = [
@@ -97,6 +97,17 @@ def test_bayes_plausibility(seed, k, rounds, n_states, user_signals, private):
     post = joint / mass
     np.testing.assert_allclose((mass * post).sum(axis=(0, 2)), game.prior, atol=1e-10)
     np.testing.assert_allclose(mass.sum(), 1.0, atol=1e-10)
+
+
+@pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
+def test_score_profile_full_revelation_on_kg(protocol):
+    """kg (prior 0.7 innocent): a prosecutor who reveals the state gives the judge her full-information
+    value 1 and itself P(guilty) = 0.3; the scheme reported is the one committed at the start."""
+    reveal = np.eye(2)
+    exact, schemes = score_profile(load_game("kg"), {"prosecutor": lambda obs: np.repeat(reveal[None], len(obs), 0)},
+                                   protocol=protocol)
+    assert exact.user_value == pytest.approx(1.0) and exact.speaker_values["prosecutor"] == pytest.approx(0.3)
+    assert schemes == {"prosecutor": reveal.tolist()}
 
 
 def test_callable_equals_fixed_scheme():
