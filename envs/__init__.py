@@ -1,4 +1,4 @@
-"""Persuasion games and their PettingZoo environment.
+"""The environments: the PettingZoo environment, its batched twin and a single-speaker view.
 
 Importing this package registers ``persuasion_v0`` with PettingZoo's registry (1.27+), so that
 ``pettingzoo.make("parallel", "persuasion_v0", game="kg")`` works. The entry point is a string:
@@ -9,7 +9,7 @@ the environment module itself is imported only when an environment is made.
 def _register() -> None:
     try:
         import pettingzoo
-    except ImportError:  # PettingZoo absent: the game and theory modules still work
+    except ImportError:  # pragma: no cover - PettingZoo is a dependency; its absence only disables the registry
         return
     register = getattr(pettingzoo, "register", None)
     registry = getattr(pettingzoo, "parallel_registry", None)
@@ -17,7 +17,7 @@ def _register() -> None:
         return
     if any(spec.name == "persuasion" and spec.version == 0 for spec in registry.values()):
         return  # already registered (e.g. on a module reload)
-    register("parallel", "persuasion_v0", entry_point="envs.persuasion_v0:parallel_env")
+    register("parallel", "persuasion_v0", entry_point="persuaders.envs.persuasion_v0:parallel_env")
 
 
 _register()

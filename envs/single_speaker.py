@@ -7,7 +7,7 @@ policy (SuperSuit's route), this view lets one speaker learn with any single-age
 The action is the learner's scheme logits, flattened and scaled to the symmetric box
 ``[-1, 1]^(X*M)`` that SB3 recommends: ``logits = logit_scale * action`` (``logit_scale`` = 10
 reaches probabilities of ~2e-9). Each Gymnasium step is one round of the underlying
-:mod:`envs.persuasion_v0` episode; the reward is the learner's reward in it.
+:mod:`persuaders.envs.persuasion_v0` episode; the reward is the learner's reward in it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.fixed import babbling_scheme, scheme_to_logits
-from envs.game import Game, load_game
-from envs.persuasion_v0 import PersuasionEnv
-from envs.quantal import softmax_rows
-from eval.exact import check_scheme
+from persuaders.envs.persuasion_v0 import PersuasionEnv
+from persuaders.game.catalog import load_game
+from persuaders.game.protocols import Protocol
+from persuaders.game.schemes import babbling_scheme, check_scheme, scheme_to_logits, softmax_rows
+from persuaders.game.spec import Game
 
 OtherPolicy = np.ndarray | Callable[[np.ndarray], np.ndarray]
 
@@ -42,8 +42,8 @@ class SingleSpeakerEnv(gym.Env):
         game: Game | str,
         speaker: str,
         others: Mapping[str, OtherPolicy] | None = None,
-        protocol: str = "simultaneous",
-        n_eval: int | str = "exact",
+        protocol: Protocol | str = "simultaneous",
+        n_eval: int | str | None = None,
         reward_mode: str = "expect_action",
         logit_scale: float = 10.0,
         render_mode: str | None = None,

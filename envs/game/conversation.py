@@ -1,9 +1,9 @@
-"""What a conversation's participants know: the factorised belief update and observations.
+"""What a conversation's participants know: the factorised belief update.
 
 Parties are indexed ``j = 0..k``: party 0 is the user, whose round-``t`` message ``z_t`` is drawn
 from her fixed channel ``C_t[x0, z]``; parties ``1..k`` are the speakers with committed schemes
 ``pi_i^t[x, m]``. Given the state ``y`` the parties' signals are independent and each message
-depends on one signal, so the belief factorises (DESIGN.md section 1). For each party we keep
+depends on one signal, so the belief factorises (docs/science.md, "The exact belief update"). For each party we keep
 
     c_j(x | y)  = P(party j's signal is x | y, party j's messages so far)
     L_j(y)      = P(party j's messages so far | y)        (rescaled to max 1: only ratios matter)
@@ -24,11 +24,12 @@ the cost per round is O(B k |Y| |X| |M|).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from envs.game import Game
+if TYPE_CHECKING:
+    from persuaders.game.spec import Game
 
 
 def heard_speakers(game: Game, i: int) -> tuple[int, ...]:
@@ -49,74 +50,6 @@ def sees_state(f: np.ndarray | None, n_signals: int) -> bool:
     """True when the signal map ``f`` (from :func:`signal_map`) is the identity on ``n_signals = |Y|``
     signals: the party sees the state, and ``p[f(y)]`` is ``p`` itself."""
     return f is not None and n_signals == f.shape[-1] and bool((f == np.arange(f.shape[-1])).all())
-
-
-@dataclass(frozen=True)
-class ObservationLayout:
-    """Fixed-size encoding of what a speaker has heard, shared by every environment.
-
-    ``[round one-hot (R+1) | belief over states (|Y|) | user's message one-hot per round
-    (R x max Z_t) | heard speakers' message one-hot per round (R x n_heard x M)]``; slots of
-    rounds not yet played are zero. The round index ``R`` marks the terminal observation. The
-    speaker's own private signal is never part of it: its scheme is its commitment.
-    """
-
-    rounds: int
-    n_states: int
-    user_messages: int
-    n_heard: int
-    messages: int
-
-    @classmethod
-    def for_game(cls, game: Game) -> "ObservationLayout":
-        return cls(
-            rounds=game.rounds,
-            n_states=game.n_states,
-            user_messages=max(game.user_message_counts),
-            n_heard=game.n_speakers if game.visibility == "public" else 1,
-            messages=game.messages,
-        )
-
-    @property
-    def belief_slice(self) -> slice:
-        return slice(self.rounds + 1, self.rounds + 1 + self.n_states)
-
-    @property
-    def size(self) -> int:
-        return (
-            self.rounds + 1
-            + self.n_states
-            + self.rounds * self.user_messages
-            + self.rounds * self.n_heard * self.messages
-        )
-
-    def encode(
-        self,
-        t: np.ndarray | int,
-        belief: np.ndarray,
-        user_msgs: np.ndarray,
-        heard_msgs: np.ndarray,
-    ) -> np.ndarray:
-        """Encode a batch. ``t`` [B] round index; ``belief`` [B, Y]; ``user_msgs`` [B, R] and
-        ``heard_msgs`` [B, R, n_heard] message indices, -1 where not yet said. Returns float32 [B, size]."""
-        belief = np.asarray(belief, dtype=np.float64)
-        b = belief.shape[0]
-        t = np.broadcast_to(np.asarray(t), (b,))
-        out = np.zeros((b, self.size), dtype=np.float32)
-        out[np.arange(b), t] = 1.0
-        out[:, self.belief_slice] = belief
-        start = self.belief_slice.stop
-        out[:, start : start + self.rounds * self.user_messages] = _one_hot(user_msgs, self.user_messages).reshape(b, -1)
-        start += self.rounds * self.user_messages
-        out[:, start:] = _one_hot(heard_msgs, self.messages).reshape(b, -1)
-        return out
-
-
-def _one_hot(idx: np.ndarray, n: int) -> np.ndarray:
-    """One-hot along a new last axis; index -1 gives a zero row."""
-    idx = np.asarray(idx)
-    eye = np.vstack([np.eye(n, dtype=np.float32), np.zeros((1, n), dtype=np.float32)])
-    return eye[np.where(idx < 0, n, idx)]
 
 
 class BeliefState:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import yaml
 
 #: Tolerance for "sums to one" checks on priors and channel rows.
 SUM_TOL = 1e-6
@@ -180,13 +181,15 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
 
 def read_yaml_mapping(path: str | Path, field: str) -> dict:
     """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise SpecError(field, f"{p} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(field, f"{p} is not a text (UTF-8) file") from None
+    except OSError as exc:
+        raise SpecError(field, f"cannot read {p}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise SpecError(field, f"{p} is not valid YAML: {exc}") from None
     data = {} if data is None else data

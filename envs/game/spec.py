@@ -1,13 +1,15 @@
-"""The persuasion game: a finite, validated specification.
+"""The persuasion game: a finite, validated specification (docs/science.md, "The game").
 
-A game (DESIGN.md section 1) has states ``Y`` with prior ``mu0``, the user's actions ``A``, her
-utility ``u[a, y]`` and rationality ``lam`` (logit; ``inf`` is exact best response), her private
-observation channel ``O_0[y, x0]`` and conversation rule, and ``k`` speakers with utilities
-``U_i[a, y]`` and observation channels ``O_i[y, x]``. Each round every speaker sends one of
-``messages`` messages; there are ``rounds`` rounds; messages are public or in private threads.
+A game has states ``Y`` with prior ``mu0``, the user's actions ``A``, her utility ``u[a, y]``,
+her user model (how she acts on her belief: logit with rationality ``lam``, the best response,
+or a registered model of your own), her private observation channel ``O_0[y, x0]`` and
+conversation rule, and ``k`` speakers with utilities ``U_i[a, y]`` and observation channels
+``O_i[y, x]``. Each round every speaker sends one of ``messages`` messages; there are ``rounds``
+rounds; messages are public or in private threads.
 
-Games load from YAML with :func:`load_game` (a bundled name, a path, a mapping or a
-:class:`Game`); every field is validated and a bad one raises :class:`SpecError` naming it.
+:meth:`Game.from_dict` validates a mapping laid out as a game file; a bad field raises
+:class:`~persuaders.game.validation.SpecError` naming it. :func:`persuaders.game.load_game`
+also accepts bundled names, paths and ``random:...`` strings.
 
 The user's conversation rule is stored as one channel per round ``C_t[x0, z]`` = P(she says z in
 round t given her signal x0): ``silent`` is a single message said always, ``reveal`` is the
@@ -18,48 +20,46 @@ fixed scheme: the same factorised update covers her messages and the speakers'.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
 
-from envs.validation import (
+from persuaders.game.users import UserModel, user_model_class, user_model_from_rationality
+from persuaders.game.validation import (
     SpecError,
     as_channel,
     as_choice,
     as_distribution,
-    as_float,
     as_int,
     as_matrix,
     as_names,
     check_keys,
 )
 
-__all__ = ["Game", "UserSpec", "SpeakerSpec", "SpecError", "load_game", "bundled_games", "GAMES_DIR"]
-
-#: Where bundled games live: ``configs/games/<name>.yaml`` at the project root.
-GAMES_DIR = Path(__file__).resolve().parent.parent / "configs" / "games"
+__all__ = ["Game", "UserSpec", "SpeakerSpec", "SpecError"]
 
 VISIBILITIES = ("public", "private")
 CONVERSATIONS = ("silent", "reveal")
 
 TOP_KEYS = ("name", "description", "states", "prior", "actions", "user", "speakers", "messages", "rounds", "visibility")
 TOP_REQUIRED = ("name", "states", "prior", "actions", "user", "speakers", "messages", "rounds")
-USER_KEYS = ("name", "utility", "rationality", "observation", "conversation")
-USER_REQUIRED = ("name", "utility", "rationality")
+#: The user's keys beside those of her model (``model`` and its parameters, e.g. ``rationality``).
+USER_KEYS = ("name", "utility", "model", "observation", "conversation")
+USER_REQUIRED = ("name", "utility")
 SPEAKER_KEYS = ("name", "utility", "observation")
 SPEAKER_REQUIRED = ("name", "utility")
 
 
 @dataclass(frozen=True, eq=False)
 class UserSpec:
-    """The human user: utility ``[action, state]``, rationality, private signal, conversation."""
+    """The human user: utility ``[action, state]``, user model, private signal, conversation."""
 
     name: str
     utility: np.ndarray  # [A, Y]
-    rationality: float  # lam > 0, math.inf for best response
+    model: UserModel  # how she acts on her belief (logit, best response, ...)
     observation: np.ndarray  # O_0 [Y, X0]; one column when she has no private signal
     conversation: tuple[np.ndarray, ...]  # per round C_t [X0, Z_t]
     conversation_rule: Any = "silent"  # "silent", "reveal" or the list of channels as given
@@ -133,10 +133,6 @@ class Game:
         """Stacked speaker utilities ``[k, A, Y]``."""
         return np.stack([s.utility for s in self.speakers])
 
-    @property
-    def lam(self) -> float:
-        return self.user.rationality
-
     def speaker_index(self, name: str) -> int:
         try:
             return self.speaker_names.index(name)
@@ -164,12 +160,13 @@ class Game:
         util_axes = f"[action][state] ({n_a} actions x {n_y} states)"
 
         # user
-        u = check_keys(data["user"], "user", USER_KEYS, USER_REQUIRED)
+        u = data["user"]
+        model = _user_model(u)
+        check_keys(u, "user", USER_KEYS + type(model).parameters, USER_REQUIRED)
         user_name = u["name"]
         if not isinstance(user_name, str) or not user_name:
             raise SpecError("user.name", f"expected a non-empty string, got {user_name!r}")
         user_utility = as_matrix(u["utility"], "user.utility", (n_a, n_y), util_axes)
-        lam = as_float(u["rationality"], "user.rationality", exclusive_minimum=0.0, allow_inf=True)
         obs_given = u.get("observation") is not None
         if obs_given:
             o0 = as_channel(u["observation"], "user.observation", n_y, "[state][signal]")
@@ -206,7 +203,7 @@ class Game:
         user = UserSpec(
             name=user_name,
             utility=user_utility,
-            rationality=lam,
+            model=model,
             observation=o0,
             conversation=tuple(conversation),
             conversation_rule=conv_rule,
@@ -253,7 +250,6 @@ class Game:
 
     def to_dict(self) -> dict[str, Any]:
         """The game as a plain mapping in the game-file layout (round-trips through :meth:`from_dict`)."""
-        lam = self.user.rationality
         conv = self.user.conversation_rule
         if not isinstance(conv, str):
             conv = [c.tolist() for c in self.user.conversation]
@@ -268,7 +264,8 @@ class Game:
                 "user": {
                     "name": self.user.name,
                     "utility": self.user.utility.tolist(),
-                    "rationality": "inf" if math.isinf(lam) else float(lam),
+                    "model": self.user.model.name,
+                    **{k: _yaml_value(v) for k, v in self.user.model.fields().items()},
                     "observation": self.user.observation.tolist() if self.user.observation_given else None,
                     "conversation": conv,
                 },
@@ -291,53 +288,45 @@ class Game:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
 
     def replace(self, **changes: Any) -> "Game":
-        """A new validated game with top-level keys (or ``rationality``) changed."""
+        """A new validated game with top-level keys changed; ``rationality`` (a number or inf)
+        or ``user_model`` (a :class:`~persuaders.game.users.UserModel`) replace the user's model."""
         d = self.to_dict()
         if "rationality" in changes:
-            d["user"]["rationality"] = changes.pop("rationality")
+            changes["user_model"] = user_model_from_rationality(changes.pop("rationality"), "rationality")
+        if "user_model" in changes:
+            model = changes.pop("user_model")
+            if not isinstance(model, UserModel):
+                raise TypeError(f"user_model: expected a UserModel, got {model!r}")
+            d["user"] = {k: v for k, v in d["user"].items() if k not in ("model",) + type(self.user.model).parameters}
+            d["user"].update({"model": model.name, **{k: _yaml_value(v) for k, v in model.fields().items()}})
         d.update(changes)
         return Game.from_dict(d, source=self.source)
 
     def __repr__(self) -> str:
-        lam = "inf" if math.isinf(self.lam) else f"{self.lam:g}"
         return (
             f"Game({self.name!r}, states={len(self.states)}, actions={len(self.actions)}, "
             f"speakers={list(self.speaker_names)}, messages={self.messages}, rounds={self.rounds}, "
-            f"lam={lam}, visibility={self.visibility!r})"
+            f"user={self.user.model.label()}, visibility={self.visibility!r})"
         )
 
 
-def bundled_games() -> list[str]:
-    """Names of the games shipped in ``configs/games``."""
-    return sorted(p.stem for p in GAMES_DIR.glob("*.yaml"))
+def _user_model(u: Any) -> UserModel:
+    """The user's model from her game-file keys: ``model`` and its parameters, or (when ``model``
+    is absent) ``rationality`` alone: ``inf`` is the best response, a number ``> 0`` logit."""
+    if not isinstance(u, Mapping):
+        raise SpecError("user", f"expected a mapping of user keys, got {type(u).__name__}")
+    if u.get("model") is None:
+        if "rationality" not in u:
+            raise SpecError("user.rationality", "missing required key (or give user.model)")
+        return user_model_from_rationality(u["rationality"])
+    cls = user_model_class(u["model"])
+    return cls.from_fields({k: u[k] for k in cls.parameters if k in u}, "user")
 
 
-def load_game(game: "Game | str | Path | Mapping[str, Any]") -> Game:
-    """Return a validated :class:`Game` from a game, a bundled name, a YAML path or a mapping.
-
-    A string is a bundled game name (``kg``, ``hull_pair``...) when one exists, else a path.
-    ``random:k=3,seed=0,...`` builds a game with :func:`envs.random_games.random_game`.
-    """
-    if isinstance(game, Game):
-        return game
-    if isinstance(game, Mapping):
-        return Game.from_dict(game)
-    if isinstance(game, str) and game.startswith("random:"):
-        from envs.random_games import random_game_from_string
-
-        return random_game_from_string(game)
-    path = Path(game)
-    if isinstance(game, str) and not path.suffix and (GAMES_DIR / f"{game}.yaml").exists():
-        path = GAMES_DIR / f"{game}.yaml"
-    if not path.exists():
-        raise SpecError(
-            "game",
-            f"{str(game)!r} is neither a bundled game ({', '.join(bundled_games())}) nor an existing YAML file",
-        )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError("game", f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise SpecError("game", f"{path} must hold a mapping of game keys, got {type(data).__name__}")
-    return Game.from_dict(data, source=str(path))
+def _yaml_value(v: Any) -> Any:
+    """A model parameter as it is written in a game file (``inf`` as the string YAML reads back)."""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

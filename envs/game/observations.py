@@ -1,0 +1,135 @@
+"""What a speaker observes: the one observation encoding every environment and evaluator uses.
+
+A speaker's observation is what it has heard, never its private signal (its scheme is its
+commitment, so it must not depend on the signal; docs/science.md, "Observations"):
+
+    [round one-hot (R+1) | belief over states (|Y|) | user's message one-hot per round (R x max Z_t)
+     | heard speakers' message one-hot per round (R x n_heard x M)]
+
+Slots of rounds not yet played are zero; round index ``R`` marks the terminal observation. With
+public messages every speaker hears all ``k`` speakers (``n_heard = k``) and all speakers of an
+episode see the same vector; in private threads each hears only itself (``n_heard = 1``) and
+the user, who says the same to every thread. Under a selection protocol (``best_ai``) a speaker
+commits before any conversation, and its observation is the round and the prior only
+(:meth:`ObservationLayout.open_loop`).
+
+Everything is vectorised over a batch of ``B`` episodes (or conversation histories): the
+PettingZoo environment, the batched environment, the exact evaluator (which calls a learned
+policy at every history) and the learners all build observations through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from persuaders.game.spec import Game
+
+__all__ = ["ObservationLayout"]
+
+
+@dataclass(frozen=True)
+class ObservationLayout:
+    """Fixed-size encoding of what a speaker has heard (see the module docstring)."""
+
+    rounds: int
+    n_states: int
+    user_messages: int
+    n_heard: int
+    messages: int
+    n_speakers: int = 1
+    public: bool = True
+
+    @classmethod
+    def for_game(cls, game: Game) -> ObservationLayout:
+        public = game.visibility == "public"
+        return cls(
+            rounds=game.rounds,
+            n_states=game.n_states,
+            user_messages=max(game.user_message_counts),
+            n_heard=game.n_speakers if public else 1,
+            messages=game.messages,
+            n_speakers=game.n_speakers,
+            public=public,
+        )
+
+    # ------------------------------------------------------------------ offsets
+    @property
+    def belief_slice(self) -> slice:
+        return slice(self.rounds + 1, self.rounds + 1 + self.n_states)
+
+    @property
+    def user_offset(self) -> int:
+        return self.rounds + 1 + self.n_states
+
+    @property
+    def heard_offset(self) -> int:
+        return self.user_offset + self.rounds * self.user_messages
+
+    @property
+    def size(self) -> int:
+        return self.heard_offset + self.rounds * self.n_heard * self.messages
+
+    def heard(self, i: int) -> tuple[int, ...]:
+        """Indices of the speakers whose messages speaker ``i`` hears."""
+        return tuple(range(self.n_speakers)) if self.public else (i,)
+
+    def round_of(self, obs: np.ndarray) -> np.ndarray:
+        """The round index ``[B]`` of a batch of observations (capped at the last round)."""
+        obs = np.asarray(obs)
+        return np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, t: np.ndarray | int, belief: np.ndarray, user_msgs: np.ndarray, heard_msgs: np.ndarray) -> np.ndarray:
+        """Encode a batch. ``t`` [B] (or one int) round index; ``belief`` [B, Y]; ``user_msgs`` [B, R]
+        and ``heard_msgs`` [B, R, n_heard] message indices, -1 where not yet said. float32 [B, size]."""
+        belief = np.asarray(belief, dtype=np.float64)
+        b = belief.shape[0]
+        out = np.zeros((b, self.size), dtype=np.float32)
+        rows = np.arange(b)
+        out[rows, np.broadcast_to(np.asarray(t), (b,))] = 1.0
+        out[:, self.belief_slice] = belief
+        self._scatter(out, rows, np.asarray(user_msgs).reshape(b, self.rounds), self.user_offset, self.user_messages)
+        heard = np.asarray(heard_msgs).reshape(b, self.rounds * self.n_heard)
+        self._scatter(out, rows, heard, self.heard_offset, self.messages)
+        return out
+
+    @staticmethod
+    def _scatter(out: np.ndarray, rows: np.ndarray, msgs: np.ndarray, offset: int, width: int) -> None:
+        """``out[b, offset + j * width + msgs[b, j]] = 1`` wherever ``msgs[b, j] >= 0``."""
+        if msgs.size == 0:
+            return
+        said = msgs >= 0
+        if said.all():
+            cols = offset + np.arange(msgs.shape[1]) * width + msgs
+            out[rows[:, None], cols] = 1.0
+            return
+        bi, ji = np.nonzero(said)
+        out[rows[bi], offset + ji * width + msgs[bi, ji]] = 1.0
+
+    def views(self, t: int, beliefs: np.ndarray, user_msgs: np.ndarray, spk_msgs: np.ndarray) -> np.ndarray:
+        """Every speaker's observation ``[B, k, size]`` at round ``t`` of ``B`` conversations.
+
+        ``beliefs`` is ``[B, Y]`` with public messages (everyone holds the same belief) or
+        ``[B, k, Y]`` (each speaker's own); ``user_msgs`` [B, R] and ``spk_msgs`` [B, R, k] are the
+        messages so far (-1 where not yet said). With public messages the result is a read-only
+        broadcast of one ``[B, size]`` block (stride 0 over speakers): O(B size) to build, not
+        O(B k size); copy it before writing into it.
+        """
+        b, k = np.asarray(user_msgs).shape[0], self.n_speakers
+        if self.public:
+            block = self.encode(t, beliefs, user_msgs, spk_msgs)
+            return np.broadcast_to(block[:, None, :], (b, k, self.size))
+        beliefs = np.asarray(beliefs).reshape(b * k, self.n_states)
+        users = np.repeat(np.asarray(user_msgs), k, axis=0)
+        own = np.asarray(spk_msgs).transpose(0, 2, 1).reshape(b * k, self.rounds, 1)
+        return self.encode(t, beliefs, users, own).reshape(b, k, self.size)
+
+    def open_loop(self, t: np.ndarray | int, prior: np.ndarray, batch: int) -> np.ndarray:
+        """The observation of a committed (open-loop) rule: round ``t`` and the prior, nothing heard."""
+        none_user = np.full((batch, self.rounds), -1, dtype=np.int64)
+        none_heard = np.full((batch, self.rounds, self.n_heard), -1, dtype=np.int64)
+        return self.encode(t, np.broadcast_to(np.asarray(prior, dtype=np.float64), (batch, self.n_states)), none_user, none_heard)
