@@ -1,97 +1,110 @@
-"""Fixed (non-learning) speakers: full revelation, babbling, or any scheme from a file.
+"""Fixed (non-learning) speakers: full revelation, babbling, or any schemes from a file.
 
-A fixed speaker commits to open-loop schemes ``pi[t, x, m]`` (one per round). Learners can be
-trained against them, and the exact evaluator scores them directly.
+A fixed speaker commits to open-loop schemes ``pi[t, x, m]`` (one per round), whatever it
+observes. Learners can be trained against them, and the exact evaluator scores them directly.
 
-* ``full_revelation``: its signal is spelled out in base ``M`` over the rounds (digit ``t`` in
-  round ``t``), so with ``M^R >= X`` every signal gets its own message sequence and the user
-  learns everything the speaker knows.
-* ``babbling``: uniform messages whatever its signal: no information.
-* a schemes file (YAML or JSON): ``{speaker name: [[...]]}`` with a ``[X][M]`` scheme used every
-  round or ``[R][X][M]`` one per round; rows must be probability distributions.
+* ``learner: full_revelation``: the signal spelled out in base ``M`` over the rounds;
+* ``learner: babbling``: uniform messages, no information;
+* ``learner: fixed`` with ``path: FILE``: a schemes file (YAML or JSON) ``{speaker name: [[...]]}``
+  with a ``[X][M]`` scheme used every round or ``[R][X][M]`` one per round (a ``summary.json``
+  works too).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
-import yaml
+import torch
 
-from envs.game import Game
-from eval.exact import check_scheme
+from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, register_learner
+from persuaders.game.observations import ObservationLayout
+from persuaders.game.schemes import babbling_scheme, full_revelation_scheme, load_schemes_file, scheme_to_logits
+from persuaders.game.validation import SpecError
 
-#: Logit standing for probability 0 (softmax of it is ~1e-13 next to logit 0).
-ZERO_LOGIT = -30.0
-FIXED_KINDS = ("full_revelation", "babbling", "fixed")
-
-
-def full_revelation_scheme(game: Game, i: int) -> np.ndarray:
-    """``[R, X, M]``: round ``t`` sends digit ``t`` of the signal in base ``M``."""
-    x, m, r = game.speakers[i].n_signals, game.messages, game.rounds
-    if m**r < x:
-        raise ValueError(
-            f"speaker '{game.speakers[i].name}' cannot reveal {x} signals with {m} messages over {r} rounds (needs messages**rounds >= signals)"
-        )
-    out = np.zeros((r, x, m))
-    for t in range(r):
-        digits = (np.arange(x) // m**t) % m
-        out[t, np.arange(x), digits] = 1.0
-    return out
+__all__ = ["FixedLearner", "FullRevelation", "Babbling", "FixedSchemes"]
 
 
-def babbling_scheme(game: Game, i: int) -> np.ndarray:
-    """``[R, X, M]``: uniform messages, no information."""
-    return np.full((game.rounds, game.speakers[i].n_signals, game.messages), 1.0 / game.messages)
+class FixedLearner(Learner):
+    """A speaker that plays fixed open-loop schemes ``[R, X_i, M]`` (subclasses say which)."""
+
+    learns = False
+
+    def __init__(self, spec: LearnerSpec, config: LearnerConfig):
+        super().__init__(spec, config)
+        if len(spec.speakers) != 1:
+            raise ValueError(f"learner '{self.name}' controls one speaker, got {len(spec.speakers)}")
+        self.index = spec.speakers[0]
+        self.schemes = self.make_schemes(spec)
+        x_i = spec.game.speakers[self.index].n_signals
+        self.logits = np.zeros((spec.game.rounds,) + tuple(spec.action_shape))
+        self.logits[:, :x_i] = scheme_to_logits(self.schemes)
+        padded = np.full((spec.game.rounds,) + tuple(spec.action_shape), 1.0 / spec.action_shape[1])
+        padded[:, :x_i] = self.schemes
+        self._padded = padded
+        self.layout = ObservationLayout.for_game(spec.game)
+
+    def make_schemes(self, spec: LearnerSpec) -> np.ndarray:
+        raise NotImplementedError
+
+    def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+        rnd = int(self.layout.round_of(np.asarray(obs[:1]))[0])  # every episode is at the same round
+        return np.broadcast_to(self.logits[rnd], (obs.shape[0],) + self.logits.shape[1:]), {}
+
+    def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
+        return self._padded[self.layout.round_of(obs)]
+
+    def commitment(self, speaker: int) -> np.ndarray:
+        return self.schemes
 
 
-def load_schemes_file(game: Game, path: str | Path) -> dict[str, np.ndarray]:
-    """Read ``{speaker: scheme}`` from YAML/JSON, validated against ``game`` (``[R, X, M]`` each)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"schemes file {path} does not exist")
-    text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    if isinstance(data, dict) and "schemes" in data and isinstance(data["schemes"], dict):
-        data = data["schemes"]  # a summary.json
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping from speaker name to scheme")
-    out = {}
-    for name, scheme in data.items():
-        i = game.speaker_index(name)
-        out[name] = check_scheme(game, i, scheme)
-    return out
+@register_learner
+class FullRevelation(FixedLearner):
+    """Round ``t`` sends digit ``t`` of the signal in base ``M`` (needs ``M^R >= X_i``)."""
+
+    name = "full_revelation"
+
+    def make_schemes(self, spec: LearnerSpec) -> np.ndarray:
+        try:
+            return full_revelation_scheme(spec.game, self.index)
+        except ValueError as exc:
+            raise SpecError(f"speakers.{spec.game.speakers[self.index].name}.learner", str(exc)) from None
 
 
-def scheme_to_logits(scheme: np.ndarray) -> np.ndarray:
-    """Logits whose softmax is ``scheme`` (zeros map to :data:`ZERO_LOGIT`)."""
-    return np.where(scheme > 0, np.log(np.maximum(scheme, 1e-300)), ZERO_LOGIT).clip(ZERO_LOGIT, None)
+@register_learner
+class Babbling(FixedLearner):
+    """Uniform messages whatever the signal."""
+
+    name = "babbling"
+
+    def make_schemes(self, spec: LearnerSpec) -> np.ndarray:
+        return babbling_scheme(spec.game, self.index)
 
 
-class FixedSpeaker:
-    """A speaker that plays fixed open-loop schemes ``[R, X, M]``."""
+@register_learner
+class FixedSchemes(FixedLearner):
+    """Schemes read from ``path`` (a schemes file or a ``summary.json``)."""
 
-    def __init__(self, game: Game, i: int, kind: str, path: str | Path | None = None):
-        self.kind = kind
-        if kind == "full_revelation":
-            self.schemes = full_revelation_scheme(game, i)
-        elif kind == "babbling":
-            self.schemes = babbling_scheme(game, i)
-        elif kind == "fixed":
-            if path is None:
-                raise ValueError(f"speaker '{game.speakers[i].name}': learner 'fixed' needs a schemes file (path)")
-            loaded = load_schemes_file(game, path)
-            name = game.speakers[i].name
-            if name not in loaded:
-                raise ValueError(f"{path}: no scheme for speaker '{name}'")
-            self.schemes = loaded[name]
-        else:
-            raise ValueError(f"learner kind must be one of {', '.join(FIXED_KINDS)}, got {kind!r}")
-        self.logits = scheme_to_logits(self.schemes)
+    name = "fixed"
+    speaker_options: ClassVar[tuple[str, ...]] = ("path",)
 
-    def scheme(self, obs: np.ndarray) -> np.ndarray:
-        """Schemes ``[B, X, M]`` at a batch of observations (the round is read from the one-hot)."""
-        rounds = self.schemes.shape[0]
-        t = np.minimum(np.asarray(obs)[:, : rounds + 1].argmax(axis=1), rounds - 1)
-        return self.schemes[t]
+    @classmethod
+    def check_speaker_options(cls, options: dict[str, Any], where: str) -> None:
+        if not options.get("path") or not isinstance(options["path"], str):
+            raise SpecError(f"{where}.path", "learner 'fixed' needs the path of a schemes file")
+
+    def make_schemes(self, spec: LearnerSpec) -> np.ndarray:
+        name = spec.game.speakers[self.index].name
+        path = spec.options.get("path")
+        if not path:
+            raise SpecError(f"speakers.{name}.path", "learner 'fixed' needs the path of a schemes file")
+        try:
+            loaded = load_schemes_file(spec.game, path)
+        except SpecError as exc:
+            raise SpecError(f"speakers.{name}.path", exc.message) from None
+        if name not in loaded:
+            raise SpecError(f"speakers.{name}.path", f"{path}: no scheme for speaker '{name}'")
+        return np.asarray(loaded[name])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"schemes": torch.as_tensor(self.schemes)}

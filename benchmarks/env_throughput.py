@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from envs import persuasion_v0  # noqa: E402
-from envs.batched import BatchedPersuasionEnv  # noqa: E402
-from envs.game import Game, load_game  # noqa: E402
-from envs.random_games import random_game  # noqa: E402
+from persuaders.envs import persuasion_v0
+from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.game import Game, load_game
+from persuaders.game import random_game
 
 BANK = 8  # distinct random logit arrays cycled through
 

@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from eval.theory import full_information_value  # noqa: E402
-from envs.game import load_game  # noqa: E402
-from train.config import load_config  # noqa: E402
-from train.ppo import train  # noqa: E402
-from train.sb3 import train_sb3  # noqa: E402
+from persuaders.eval.theory import full_information_value
+from persuaders.game import load_game
+from persuaders.train.config import load_config
+from persuaders.train.loop import train
+from persuaders.train.sb3 import train_sb3
 
 OPT = 0.443670
 TOL = 0.005

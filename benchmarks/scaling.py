@@ -8,7 +8,7 @@ four things are timed on ``N`` episodes at once, fed random logits from a bank d
   softmax, sampling, the belief update, the user's messages, the rewards and automatic resets at
   the end of an episode, and the observations it returns);
 * ``update``: the same step without the observation encoding;
-* ``obs``: the observation encoding alone (:meth:`BatchedPersuasionEnv._observe`), so that
+* ``obs``: the observation encoding alone (:meth:`BatchedPersuasionEnv.observe`), so that
   ``env step = update + obs`` exactly (the two are timed back to back inside the same steps);
 * ``belief``: the exact factorised update of :class:`envs.conversation.BeliefState` (the one
   ``persuasion_v0`` runs), batched over the same ``N`` episodes: per round, the user's message and
@@ -69,12 +69,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from envs.batched import BatchedPersuasionEnv  # noqa: E402
-from envs.conversation import BeliefState, ObservationLayout  # noqa: E402
-from envs.game import Game  # noqa: E402
-from envs.random_games import random_game  # noqa: E402
+from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.game.conversation import BeliefState
+from persuaders.game.observations import ObservationLayout
+from persuaders.game import Game
+from persuaders.game import random_game
 
 BASE = {"k": 2, "n_states": 4, "messages": 4, "rounds": 2}
 SWEEPS = {
@@ -92,7 +92,7 @@ WORKING_SET_MIB = 0.0
 class _UpdateOnly(BatchedPersuasionEnv):
     """The batched environment with the observation encoding left out of ``step``."""
 
-    def _observe(self) -> None:  # type: ignore[override]
+    def observe(self) -> None:  # type: ignore[override]
         return None
 
 
@@ -125,7 +125,7 @@ def time_env(game: Game, n: int, repeats: int, seconds: float) -> dict[str, floa
     """Best seconds per round (all ``n`` episodes) of the full step, the update and the encoding."""
     env = _UpdateOnly(game, n, seed=0)
     bank = logit_bank(game, n)
-    observe = BatchedPersuasionEnv._observe
+    observe = BatchedPersuasionEnv.observe
     env.reset()
     R = game.rounds
     for t in range(R):  # warm-up: one episode
@@ -241,7 +241,7 @@ def fits(rows: list[dict], key: str) -> tuple[float, float]:
 
 def exact_refusal_line() -> str:
     """Check that the exact evaluator refuses a large game at once rather than allocating it."""
-    from eval.exact import MAX_ENUMERATION, evaluate
+    from persuaders.payoff import MAX_ENUMERATION, evaluate
 
     game = random_game(8, 8, 8, seed=0, messages=8, rounds=3, rationality=LAM)
     profile = {s.name: np.full((s.n_signals, game.messages), 1.0 / game.messages) for s in game.speakers}
@@ -256,12 +256,12 @@ def exact_refusal_line() -> str:
         if "too large to enumerate" not in str(err):
             raise
         return (
-            f"eval.exact.evaluate on random_game(8, 8, 8, messages=8, rounds=3) (8^24 message histories, "
+            f"persuaders.payoff.evaluate on random_game(8, 8, 8, messages=8, rounds=3) (8^24 message histories, "
             f"limit {MAX_ENUMERATION:,} entries) raised ValueError in {elapsed * 1e3:.2f} ms with a traced "
             f"peak of {peak / 1024:.0f} KiB: \"{str(err)[:110]}...\""
         )
     tracemalloc.stop()
-    raise AssertionError("eval.exact.evaluate enumerated a game far beyond MAX_ENUMERATION")
+    raise AssertionError("persuaders.payoff.evaluate enumerated a game far beyond MAX_ENUMERATION")
 
 
 def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool = False,

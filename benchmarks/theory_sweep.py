@@ -10,7 +10,7 @@ both protocols, and for every converged outcome checks
     simultaneous:  user value >= full information - 2 eps   (eval.theory.competition_bound)
     best_ai:       user value >= full information - 2 eps   (eval.theory.best_ai_bound, exact scores)
 
-with eps the cone distance (DESIGN.md section 2). Prints the fraction satisfied (theory says
+with eps the cone distance (docs/science.md, "The competition bound"). Prints the fraction satisfied (theory says
 100%) and the distribution of the slack ``user value - bound``, per protocol and regime; writes
 every record as JSON. A violation is a bug in the code or in the theory: the record says which
 game, so it can be replayed.
@@ -27,18 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
+from persuaders.eval.best_response import best_response_dynamics
+from persuaders.eval.theory import best_ai_bound, competition_bound
+from persuaders.game import random_game
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TOL = 1e-6  # numerical tolerance on the bound (the dynamics stop at gains below 1e-6)
 
 
 def one_game(args: tuple[int, int]) -> list[dict]:
     index, base_seed = args
-    from envs.random_games import random_game
-    from eval.best_response import best_response_dynamics
-    from eval.theory import best_ai_bound, competition_bound
-
     rng = np.random.default_rng([base_seed, index])
     k = int(rng.integers(1, 5))
     regime = "inside" if index % 2 == 0 else "outside"

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from train.config import load_config  # noqa: E402
-from train.ppo import train  # noqa: E402
+from persuaders.train.config import load_config
+from persuaders.train.loop import train
 
 
 def main() -> None:

@@ -31,12 +31,13 @@ belief it holds, the user's messages and the messages of the speakers it hears).
 signal is never observed. Under a selection protocol (``best_ai``) the commitment is open-loop:
 the observation carries the round and the prior only.
 
-Infos have the same keys, all numbers, at every step (:data:`INFO_KEYS`): ``round`` (rounds
-played), ``message`` (the speaker's message in the round just played, -1 when it said none),
-and, -1 or NaN until the last step, ``state``, ``user_action``, ``user_utility``,
-``user_expected_utility``, ``selected`` (the deployed speaker's index under a selection
-protocol) and ``score`` (the speaker's evaluation score). The full record of a finished episode
-(names, posterior, transcript, payoffs) is :attr:`PersuasionEnv.outcome`.
+Infos have the same keys and types at every step (:data:`INFO_KEYS`): ``round`` (rounds played),
+``message`` (the speaker's message in the round just played, -1 when it said none), ``ended``
+(False until the last step) and the outcome, meaningful once ``ended`` is True (until then -1 for
+indices and 0.0 for numbers): ``state``, ``user_action``, ``user_utility``,
+``user_expected_utility``, ``selected`` (the deployed speaker's index under a selection protocol,
+-1 otherwise) and ``score`` (the speaker's evaluation score, when the protocol scores). The full
+record of a finished episode (names, posterior, transcript, payoffs) is :attr:`PersuasionEnv.outcome`.
 
 Global state (``state()``, ``state_space``; for centralised critics as in MAPPO): what no single
 party knows, ``[state y one-hot | user's signal one-hot | each speaker's signal one-hot | public
@@ -48,7 +49,6 @@ pickles and deep-copies with its episode (the simulator's arrays and random stat
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,7 @@ ACTION_FORMATS = ("matrix", "flat")
 #: Logit bound of the action box; values beyond it are still accepted.
 LOGIT_BOUND = 10.0
 #: The keys of every info dict, at every step.
-INFO_KEYS = ("round", "message", "state", "user_action", "user_utility", "user_expected_utility", "selected", "score")
+INFO_KEYS = ("round", "message", "ended", "state", "user_action", "user_utility", "user_expected_utility", "selected", "score")
 
 
 class PersuasionEnv(ParallelEnv, EzPickle):
@@ -149,13 +149,13 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         if seed is not None or not self._seeded:
             self.sim.rng = np.random.default_rng(seed)
             self._seeded = True
-        self.sim.reset()
+        views = self.sim.reset()
         self.agents = list(self.possible_agents)
         self._started = True
         self.outcome = None
         self._transcript = Transcript(self.sim) if self.render_mode is not None else None
         infos = {a: self._blank_info(0) for a in self.agents}
-        obs = self._observe(self.agents)
+        obs = self._observe(views, self.agents)
         if self.render_mode == "human":
             self.render()
         return obs, infos
@@ -168,7 +168,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._fill_logits(actions)
         agents = self.agents
         t = self.sim.round
-        _, rewards, done, info = self.sim.step(self._logits)
+        views, rewards, done, info = self.sim.step(self._logits)
         msgs = self.sim.speaker_messages[0, t]
         infos = {}
         for name in agents:
@@ -182,7 +182,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self._finish(info, rewards[0], infos)
         else:
             reward = dict.fromkeys(agents, 0.0)
-        obs = self._observe(agents)
+        obs = self._observe(views, agents)
         terminations = dict.fromkeys(agents, done)
         truncations = dict.fromkeys(agents, False)
         if done:
@@ -194,8 +194,8 @@ class PersuasionEnv(ParallelEnv, EzPickle):
     # ------------------------------------------------------------------ internals
     @staticmethod
     def _blank_info(rounds: int) -> dict[str, Any]:
-        return {"round": rounds, "message": -1, "state": -1, "user_action": -1, "user_utility": math.nan,
-                "user_expected_utility": math.nan, "selected": -1, "score": math.nan}
+        return {"round": rounds, "message": -1, "ended": False, "state": -1, "user_action": -1, "user_utility": 0.0,
+                "user_expected_utility": 0.0, "selected": -1, "score": 0.0}
 
     def _fill_logits(self, actions: Any) -> None:
         """Validate every live speaker's logits into the simulator's ``[1, k, X_max, M]`` buffer."""
@@ -224,8 +224,8 @@ class PersuasionEnv(ParallelEnv, EzPickle):
                 raise ValueError(f"speaker {name!r}: logits must be finite (got NaN or inf)")
             self._logits[0, self._index[name], : shape[0]] = logits.reshape(shape)
 
-    def _observe(self, agents: list[str]) -> dict[str, np.ndarray]:
-        obs = self.sim.observe()[0]  # [k, D], possibly a broadcast view
+    def _observe(self, views: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
+        obs = views[0]  # [k, D], possibly a broadcast view
         if self.agent_id:
             obs = np.concatenate([obs, self._ids], axis=1)
         else:
@@ -236,7 +236,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         """The end-of-episode infos and :attr:`outcome`."""
         g, sim = self.game, self.sim
         y, a = int(info["state"][0]), int(info["user_action"][0])
-        common = {"state": y, "user_action": a, "user_utility": float(info["user_utility"][0]),
+        common = {"ended": True, "state": y, "user_action": a, "user_utility": float(info["user_utility"][0]),
                   "user_expected_utility": float(info["user_expected_utility"][0])}
         scores = info.get("scores")
         selected = int(info["selected"][0]) if "selected" in info else -1

@@ -1,12 +1,12 @@
-"""Print the exact analytic quantities of a game (DESIGN.md section 2).
+"""Print the exact analytic quantities of a game (docs/science.md, "Analytic quantities").
 
 Usage::
 
-    python -m eval.bounds GAME [--json]
+    python -m persuaders.eval.bounds GAME [--json]
 
 ``GAME`` is a bundled game name (``kg``, ``hull_pair``...) or a path to a YAML game file.
 Without ``--json`` a readable table is printed; with it, the mapping of
-:func:`eval.theory.analytic_quantities`. An invalid game exits with status 2 and the validation
+:func:`persuaders.eval.theory.analytic_quantities`. An invalid game exits with status 2 and the validation
 message (naming the bad field) on stderr.
 """
 
@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from envs.game import Game, bundled_games, load_game
-from envs.validation import SpecError
-from eval.theory import analytic_quantities, bound_premise_failure, logit_loss
+from persuaders.eval.theory import (
+    analytic_quantities,
+    bound_premise_failure,
+    logit_loss,
+)
+from persuaders.game.catalog import bundled_games, load_game
+from persuaders.game.spec import Game
+from persuaders.game.validation import SpecError
+
+__all__ = ["format_table", "main"]
 
 
 def _num(x: float | None, digits: int = 6) -> str:
@@ -34,19 +41,17 @@ def _fit_line(fit: dict[str, Any], names: Sequence[str]) -> str:
 
 def format_table(game: Game, q: dict[str, Any]) -> str:
     """The analytic quantities of ``game`` as an aligned, human-readable table."""
-    lam = game.user.rationality
-    lam_s = "inf (best response)" if math.isinf(lam) else f"{lam:g}"
     names = list(game.speaker_names)
     lines = [
         f"game {game.name}: {game.n_states} states, {game.n_actions} actions, speakers {', '.join(names)}; "
-        f"lam = {lam_s}, messages = {game.messages}, rounds = {game.rounds}, visibility = {game.visibility}",
+        f"user {game.user.model.label()}, messages = {game.messages}, rounds = {game.rounds}, visibility = {game.visibility}",
         "",
     ]
     width = 34
     rows = [
-        ("no information", _num(q["no_information"]), "E_x0 v_lam(P(y|x0))"),
-        ("full information", _num(q["full_information"]), "E v_lam(P(y|x0..xk))"),
-        ("Bayes-optimal (OPT)", _num(q["bayes_optimal"]), "full information, lam = inf"),
+        ("no information", _num(q["no_information"]), "E_x0 v(P(y|x0))"),
+        ("full information", _num(q["full_information"]), "E v(P(y|x0..xk))"),
+        ("Bayes-optimal (OPT)", _num(q["bayes_optimal"]), "full information, best response"),
         ("logit loss ln|A|/lam", _num(logit_loss(game)), "full information >= OPT - this"),
         ("hull distance eps", _num(q["hull"]["epsilon"]), _fit_line(q["hull"], names)),
         ("cone distance eps", _num(q["cone"]["epsilon"]), _fit_line(q["cone"], names)),
@@ -57,7 +62,8 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{'single sender (alone vs. the user)':<{width}}{'sender':>10}  {'user':>10}")
     for name, r in q["single_sender"].items():
-        lines.append(f"{'  ' + name:<{width}}{_num(r['sender_value']):>10}  {_num(r['user_value']):>10}")
+        why = f"  {r['reason']}" if r.get("reason") else ""
+        lines.append(f"{'  ' + name:<{width}}{_num(r['sender_value']):>10}  {_num(r['user_value']):>10}{why}")
     lines.append("")
     why = bound_premise_failure(game)
     note = f"premise fails: {why}" if why else "full information - 2 x cone eps, in every equilibrium"
@@ -70,7 +76,7 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 computation error, 2 bad game)."""
     parser = argparse.ArgumentParser(
-        prog="python -m eval.bounds",
+        prog="python -m persuaders.eval.bounds",
         description="Exact analytic quantities of a persuasion game: information values, hull "
         "distance, single-sender optima and the competition bound.",
     )

@@ -1,4 +1,4 @@
-"""A report of one training run against theory: ``python -m eval.report RUN_DIR [--out DIR]``.
+"""A report of one training run against theory: ``python -m persuaders.eval.report RUN_DIR [--out DIR]``.
 
 Writes ``report.md`` with PNG figures beside it (default: in the run directory):
 
@@ -14,24 +14,27 @@ Writes ``report.md`` with PNG figures beside it (default: in the run directory):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-
-import numpy as np
-import yaml
+from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from envs.game import Game  # noqa: E402
+from persuaders.eval.exploitability import exploitability  # noqa: E402
+from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, game_from_config, read_config, read_json  # noqa: E402
+from persuaders.game.spec import Game  # noqa: E402
+from persuaders.game.validation import SpecError  # noqa: E402
+
+__all__ = ["read_curves", "plot_curves", "plot_schemes", "outcome_table", "attach_exploitability", "write_report", "main"]
 
 
 def read_curves(tb_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Scalars under ``eval/`` from a run's TensorBoard logs: tag -> (steps, values)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # optional and slow to import
 
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     files = sorted(tb_dir.rglob("events.out.tfevents.*"))
@@ -54,6 +57,7 @@ def read_curves(tb_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def plot_curves(curves: dict, summary: dict, path: Path) -> None:
+    """The user's and each speaker's exact value over training, beside the theory's lines."""
     names = list(summary["speaker_values"])
     b = summary["bounds"]
     fig, axes = plt.subplots(1, 1 + len(names), figsize=(4.2 * (1 + len(names)), 3.4), squeeze=False)
@@ -73,7 +77,9 @@ def plot_curves(curves: dict, summary: dict, path: Path) -> None:
         tag = f"eval/{name}/value"
         if tag in curves:
             ax.plot(*curves[tag], color="tab:orange", label=f"{name} (learned)")
-        ax.axhline(b["single_sender"][name]["sender_value"], color="tab:purple", linestyle="--", linewidth=1, label="single-sender optimum")
+        optimum = b["single_sender"][name]["sender_value"]
+        if optimum is not None:
+            ax.axhline(optimum, color="tab:purple", linestyle="--", linewidth=1, label="single-sender optimum")
         ax.set_title(f"{name}'s exact value")
         ax.set_xlabel("environment steps")
         ax.legend(fontsize=7)
@@ -83,6 +89,7 @@ def plot_curves(curves: dict, summary: dict, path: Path) -> None:
 
 
 def plot_schemes(game: Game | None, summary: dict, path: Path) -> None:
+    """The final schemes as heatmaps, one panel per speaker and round."""
     schemes = summary["schemes"]
     names = list(schemes)
     rounds = max(len(schemes[n]) for n in names)
@@ -112,7 +119,12 @@ def _signal_names(game: Game | None, name: str, n: int) -> list[str]:
     return [f"x{j}" for j in range(n)]
 
 
+def _cell(v: Any) -> str:
+    return "n/a" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
+
+
 def outcome_table(summary: dict) -> str:
+    """A markdown table of the learned outcome beside every analytic quantity and the exploitability."""
     b = summary["bounds"]
     rows = [("user: learned profile (exact)", summary["user_value"])]
     for key, label in [("no_information", "user: no information"), ("full_information", "user: full information"),
@@ -125,7 +137,7 @@ def outcome_table(summary: dict) -> str:
     for name, v in summary["speaker_values"].items():
         ss = b["single_sender"][name]
         rows.append((f"{name}: learned (exact)", v))
-        rows.append((f"{name}: single-sender optimum (user gets)", f"{ss['sender_value']:.6f} ({ss['user_value']:.6f})"))
+        rows.append((f"{name}: single-sender optimum (user gets)", f"{_cell(ss['sender_value'])} ({_cell(ss['user_value'])})"))
     ex = summary.get("exploitability")
     if ex and "exploitability" in ex:
         for name, g in ex["gain"].items():
@@ -136,17 +148,13 @@ def outcome_table(summary: dict) -> str:
         rows.append(("exploitability", f"not computed: {ex.get('error')}"))
     lines = ["| quantity | value |", "|---|---:|"]
     for label, v in rows:
-        lines.append(f"| {label} | {'n/a' if v is None else (f'{v:.6f}' if isinstance(v, float) else v)} |")
+        lines.append(f"| {label} | {_cell(v)} |")
     return "\n".join(lines)
 
 
 def attach_exploitability(summary: dict, game: Game | None) -> None:
     """Compute the profile's exploitability when the summary lacks it and a method applies."""
     if summary.get("exploitability") or game is None:
-        return
-    try:
-        from eval.exploitability import exploitability
-    except ImportError:
         return
     try:
         res = exploitability({n: np.asarray(s) for n, s in summary["schemes"].items()}, game,
@@ -162,16 +170,16 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir
     out.mkdir(parents=True, exist_ok=True)
-    summary_path = run_dir / "summary.json"
+    summary_path = run_dir / SUMMARY
     if not summary_path.exists():
-        raise FileNotFoundError(f"{run_dir} holds no summary.json: not a finished run directory")
-    summary = json.loads(summary_path.read_text())
+        raise FileNotFoundError(f"{run_dir} holds no {SUMMARY}: not a finished run directory")
+    summary = read_json(summary_path, "summary")
     game = _game_of(run_dir)
     attach_exploitability(summary, game)
-    curves = read_curves(run_dir / "tb") if (run_dir / "tb").exists() else {}
+    curves = read_curves(run_dir / TENSORBOARD) if (run_dir / TENSORBOARD).exists() else {}
     plot_curves(curves, summary, out / "learning_curves.png")
     plot_schemes(game, summary, out / "schemes.png")
-    cfg_text = (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").exists() else ""
+    cfg_text = (run_dir / CONFIG).read_text() if (run_dir / CONFIG).exists() else ""
     md = [
         f"# Run report: {summary['game']} ({summary['protocol']})",
         "",
@@ -199,24 +207,21 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
 
 def _game_of(run_dir: Path) -> Game | None:
-    cfg_path = run_dir / "config.yaml"
+    """The run's game, rebuilt from its ``config.yaml`` (None without one)."""
+    cfg_path = run_dir / CONFIG
     if not cfg_path.exists():
         return None
-    from train.ppo import resolve_game
-
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg.setdefault("speakers", {})
-    return resolve_game(cfg)
+    return game_from_config({**read_config(cfg_path), "speakers": {}})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m persuaders.eval.report", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("--out", help="where to write report.md and the figures (default: the run directory)")
     args = parser.parse_args(argv)
     try:
         path = write_report(args.run_dir, args.out)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")

@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+__all__ = ["Row", "outcome_rows", "format_rows", "format_schemes"]
+
 Row = tuple[str, "float | None"]
 
 
 def outcome_rows(bounds: Mapping, user: Sequence[Row], speakers: Mapping[str, Sequence[Row]]) -> list[Row]:
     """Rows: the user's values given in ``user``, then her no-information, full-information and
     Bayes-optimal values, the competition bound and the hull distance (from ``bounds``, the
-    :func:`eval.theory.analytic_quantities` mapping); then, per speaker, its rows (labels are
+    :func:`persuaders.eval.theory.analytic_quantities` mapping); then, per speaker, its rows (labels are
     suffixed to its name) and its single-sender optimum."""
     rows: list[Row] = list(user)
     for key, label in [("no_information", "user: no information"), ("full_information", "user: full information"),

@@ -12,7 +12,7 @@ What it shows
       (``RLModuleSpec`` / ``MultiRLModuleSpec``, ``EnvRunner`` and ``Learner``);
     * exact scoring: each speaker's committed scheme is the softmax of its module's deterministic
       action (the mean of its Gaussian over logits) at the speaker's observation, and
-      :func:`eval.exact.evaluate` gives the exact utilities of that profile, printed beside
+      :func:`persuaders.payoff.evaluate` gives the exact utilities of that profile, printed beside
       :func:`eval.theory.analytic_quantities` (no-information and full-information values, the
       competition bound ``full information - 2 eps``, single-sender optima).
 
@@ -33,7 +33,7 @@ Two adaptations sit between the environment and RLlib (:class:`FlatSchemeLogits`
 Scale. RLlib's samplers handle episodes one step at a time in Python: with 16 vectorised copies
 of the environment (``num_envs_per_env_runner``) one iteration of 512 episodes takes about 1.3 s
 on one core, a few hundred times slower than the project's batched environment
-(:mod:`envs.batched`, used by ``python -m train``). On hull_pair_logit (eps = 0, full information
+(:mod:`persuaders.envs.batched`, used by ``persuaders-train``). On hull_pair_logit (eps = 0, full information
 0.600), 60 iterations (about 1.5 minutes) took the judge's exact utility from 0.539 (the babbling
 start, no information) to 0.590 with seed 0, the prosecution revealing almost fully.
 """
@@ -50,17 +50,15 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from a checkout
-    sys.path.insert(0, str(ROOT))
 
-from gymnasium import spaces  # noqa: E402
-from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
+from gymnasium import spaces
+from pettingzoo.utils import BaseParallelWrapper
 
-from envs import persuasion_v0  # noqa: E402
-from envs.game import Game, load_game  # noqa: E402
-from eval.exact import score_profile  # noqa: E402
-from eval.tables import format_rows, format_schemes, outcome_rows  # noqa: E402
-from eval.theory import analytic_quantities  # noqa: E402
+from persuaders.envs import persuasion_v0
+from persuaders.game import Game, load_game
+from persuaders.eval.scoring import score_profile
+from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.eval.theory import analytic_quantities
 
 ENV_NAME = "persuasion_v0_flat"
 

@@ -21,7 +21,7 @@ What it shows
       paid at the end), each with its own optimiser: independent PPO, as :mod:`agents.ppo`;
     * rollouts from TorchRL's collector with the joint policy (every speaker's actor in sequence);
     * exact scoring: a speaker's committed scheme is the softmax of its actor's deterministic
-      action (the Gaussian's mean) at its observation; :func:`eval.exact.evaluate` gives the exact
+      action (the Gaussian's mean) at its observation; :func:`persuaders.payoff.evaluate` gives the exact
       utilities of the profile before and after training, printed beside
       :func:`eval.theory.analytic_quantities`.
 
@@ -51,17 +51,15 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from a checkout
-    sys.path.insert(0, str(ROOT))
 
-from gymnasium import spaces  # noqa: E402
-from pettingzoo.utils import BaseParallelWrapper  # noqa: E402
+from gymnasium import spaces
+from pettingzoo.utils import BaseParallelWrapper
 
-from envs import persuasion_v0  # noqa: E402
-from envs.game import Game, load_game  # noqa: E402
-from eval.exact import score_profile  # noqa: E402
-from eval.tables import format_rows, format_schemes, outcome_rows  # noqa: E402
-from eval.theory import analytic_quantities  # noqa: E402
+from persuaders.envs import persuasion_v0
+from persuaders.game import Game, load_game, protocols
+from persuaders.eval.scoring import score_profile
+from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.eval.theory import analytic_quantities
 
 
 # ---------------------------------------------------------------------------------- environment
@@ -169,7 +167,7 @@ def make_loss(actor, critic, group: str, clip_epsilon: float = 0.2):
 
 def scheme_function(actor, group: str, shape: tuple[int, int]):
     """The speaker's committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the softmax of the
-    actor's deterministic action (the Gaussian's mean), the form :func:`eval.exact.evaluate` takes."""
+    actor's deterministic action (the Gaussian's mean), the form :func:`persuaders.payoff.evaluate` takes."""
     import torch
     from tensordict import TensorDict
     from torchrl.envs.utils import ExplorationType, set_exploration_type
@@ -302,7 +300,7 @@ def format_result(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
-    parser.add_argument("--protocol", default="simultaneous", choices=list(persuasion_v0.PROTOCOLS))
+    parser.add_argument("--protocol", default="simultaneous", choices=list(protocols()))
     parser.add_argument("--reward-mode", default="expect_all", choices=list(persuasion_v0.REWARD_MODES))
     parser.add_argument("--iterations", type=int, default=12, help="collector batches (PPO iterations)")
     parser.add_argument("--frames-per-batch", type=int, default=512, help="environment steps per iteration")

@@ -59,7 +59,7 @@ def brute_values(game, schemes):
     user, spk = 0.0, np.zeros(game.n_speakers)
     for w in brute_joint(game, schemes).values():
         post = w / w.sum()
-        q = softmax_response(game.user.utility @ post, game.user.rationality)
+        q = softmax_response(game.user.utility @ post, game.user.model.rationality)
         user += w.sum() * (q @ game.user.utility @ post)
         for i, s in enumerate(game.speakers):
             spk[i] += w.sum() * (q @ s.utility @ post)

@@ -7,10 +7,12 @@ import pickle
 import numpy as np
 import pytest
 
-from envs.batched import BatchedPersuasionEnv, solo_user_values
-from envs.conversation import BeliefState, ObservationLayout, heard_speakers
-from envs.game import Game, load_game
-from eval.exact import evaluate, solo_outcomes
+from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.payoff import solo_user_values
+from persuaders.game.conversation import BeliefState, heard_speakers
+from persuaders.game.observations import ObservationLayout
+from persuaders.game import Game, load_game
+from persuaders.payoff import evaluate, solo_outcomes
 from tests.brute import random_schemes, random_spec
 
 GAMES = ["kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
@@ -176,7 +178,7 @@ def test_sizes_with_different_signal_counts():
 # ---------------------------------------------------------------------------------- against PettingZoo
 def _persuasion_v0():
     try:
-        from envs import persuasion_v0
+        from persuaders.envs import persuasion_v0
 
         persuasion_v0.parallel_env(game="kg").reset(seed=0)
     except Exception as exc:  # the PettingZoo environment is developed alongside
@@ -343,7 +345,7 @@ def test_final_rewards_match_reference_per_episode(name, mode):
     """Round 1 random schemes, last round a pooling scheme (message 0 always): the whole transcript
     is known from the state before the last step, so every episode's reward can be recomputed
     from BeliefState and the quantal response."""
-    from envs.quantal import response_at
+    from persuaders.game.users import response_at
 
     game = load_game(name)
     n, k = 3000, game.n_speakers
@@ -366,7 +368,7 @@ def test_final_rewards_match_reference_per_episode(name, mode):
             belief.update(i + 1, schemes[i][r], spk[:, r, i])
     y, x0 = st["_y"], st["_x0"]
     np.testing.assert_array_equal(info["state"], y)
-    probs = response_at(belief.user_posterior(x0), game.user.utility, game.lam)
+    probs = response_at(belief.user_posterior(x0), game.user.utility, game.user.model)
     np.testing.assert_allclose(info["user_expected_utility"], (probs * game.user.utility[:, y].T).sum(1), atol=1e-12)
     np.testing.assert_array_equal(info["user_utility"], game.user.utility[info["user_action"], y])
     U = game.speaker_utilities
@@ -376,7 +378,7 @@ def test_final_rewards_match_reference_per_episode(name, mode):
         want = np.einsum("na,kan->nk", probs, U[:, :, y])
     else:
         joint = belief.joint_state_signal()  # [N, Y, X0]
-        q = np.stack([response_at(belief.user_posterior(np.full(n, x)), game.user.utility, game.lam)
+        q = np.stack([response_at(belief.user_posterior(np.full(n, x)), game.user.utility, game.user.model)
                       for x in range(game.user.n_signals)], axis=1)  # [N, X0, A]
         want = np.einsum("nyx,nxa,kay->nk", joint, q, U)
     np.testing.assert_allclose(rewards, want, atol=1e-12)

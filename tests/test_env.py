@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test, state_test
 
-from envs import persuasion_v0
-from envs.game import SpecError, load_game
-from envs.persuasion_v0 import PersuasionEnv, softmax_rows
-from envs.quantal import response_at
+from persuaders.envs import persuasion_v0
+from persuaders.game import SpecError, load_game
+from persuaders.envs.persuasion_v0 import PersuasionEnv
+from persuaders.game.schemes import softmax_rows
+from persuaders.game.users import response_at
 from tests.brute import brute_joint
 
 GAMES = ["kg", "kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
@@ -73,10 +75,15 @@ def random_logits(seed):
     return make
 
 
-def final(results):
-    """(rewards, infos) of the last step."""
+def final_of(env, seed, policy):
+    """Play one episode and return :func:`final` of it."""
+    return final(play(env, seed, policy), env)
+
+
+def final(results, env):
+    """(rewards, infos) of the last step, each info completed with the episode's :attr:`outcome` record."""
     _, rewards, _, _, infos = results[-1]
-    return rewards, infos
+    return rewards, {a: {**info, **env.outcome} for a, info in infos.items()}
 
 
 # ---------------------------------------------------------------------------------- PettingZoo suites
@@ -138,7 +145,7 @@ def test_global_state_kg_by_hand():
         _, _, _, _, infos = env.step({"prosecutor": [[0.0, 0.0], [-30.0, 30.0]]})
         info = infos["prosecutor"]
         m = info["message"]
-        assert info["state_index"] == y and not (y == 1 and m == 0)
+        assert info["state"] == y and not (y == 1 and m == 0)
         belief = [1.0, 0.0] if m == 0 else [0.35 / 0.65, 0.3 / 0.65]
         np.testing.assert_allclose(env.state(), np.concatenate([eye[y], [1], eye[y], [0, 1], belief, [1], eye[m]]),
                                    atol=1e-7)
@@ -219,7 +226,7 @@ def test_kg_full_revelation_gives_point_mass_posterior():
     g = env.game
     states = set()
     for seed in range(20):
-        rewards, infos = final(play(env, seed, lambda t, a: [[10, -10], [-10, 10]]))
+        rewards, infos = final_of(env, seed, lambda t, a: [[10, -10], [-10, 10]])
         info = infos["prosecutor"]
         y = info["state_index"]
         states.add(y)
@@ -276,7 +283,7 @@ def test_public_belief_uses_the_other_speakers_message():
         obs, _, _, _, infos = env.step(
             {"prosecution": np.zeros((2, 2)), "defence": reveal(g, "defence")}
         )
-        y = infos["prosecution"]["state_index"]
+        y = infos["prosecution"]["state"]
         np.testing.assert_allclose(obs["prosecution"][env.layout.belief_slice], np.eye(2)[y], atol=1e-6)
 
 
@@ -301,8 +308,8 @@ def test_kg_witness_revealed_signal_and_bayes_belief():
         _, _, _, _, infos = env.step({"prosecutor": np.zeros((2, 2))})
         o1 = infos["prosecutor"]
         _, _, _, _, infos = env.step({"prosecutor": np.zeros((2, 2))})
-        assert infos["prosecutor"]["user_signal"] == said  # she revealed her true signal
-        assert infos["prosecutor"]["transcript"]["user"][0] == said
+        assert env.outcome["user_signal"] == said  # she revealed her true signal
+        assert env.outcome["transcript"]["user"][0] == said
         assert o1["message"] in (0, 1)
         seen.add(said)
     assert seen == {0, 1}
@@ -313,7 +320,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
     env = persuasion_v0.parallel_env(game=game_name, reward_mode=reward_mode, protocol=protocol)
     g = env.game
     results = play(env, seed, policy)
-    rewards, infos = final(results)
+    rewards, infos = final(results, env)
     info = infos[g.speaker_names[0]]
     schemes = [np.stack([softmax_rows(policy(t, s.name)) for t in range(g.rounds)]) for s in g.speakers]
     joint = brute_joint(g, schemes)
@@ -323,7 +330,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
     x0 = info["user_signal"]
     post = w[x0] / w[x0].sum()
     np.testing.assert_allclose(info["posterior"], post, atol=1e-10)
-    q = response_at(post, g.user.utility, g.lam)
+    q = response_at(post, g.user.utility, g.user.model)
     np.testing.assert_allclose(info["action_probs"], q, atol=1e-10)
     y, a = info["state_index"], info["user_action_index"]
     assert info["state"] == g.states[y] and info["user_action"] == g.actions[a]
@@ -340,7 +347,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
             for xx, v in w.items():
                 if v.sum() == 0:
                     continue
-                qx = response_at(v / v.sum(), g.user.utility, g.lam)
+                qx = response_at(v / v.sum(), g.user.utility, g.user.model)
                 want += (v / total) @ (qx @ s.utility)
         assert rewards[s.name] == pytest.approx(want, abs=1e-10), (s.name, reward_mode)
     # Rewards are zero before the last step; every step's infos carry each speaker's message.
@@ -401,11 +408,11 @@ def test_best_ai_observation_is_open_loop():
         if env.agents:
             obs, _, _, _, infos = env.step({a: np.ones(env.action_space(a).shape) for a in env.agents})
             if env.agents:
-                assert all(inf["message"] is None for inf in infos.values())
+                assert all(inf["message"] == -1 for inf in infos.values())  # committed, nothing said yet
 
 
 def test_best_ai_exact_scores_and_selection():
-    from eval.exact import solo_outcomes
+    from persuaders.payoff import solo_outcomes
 
     env = persuasion_v0.parallel_env(game="hull_pair", protocol="best_ai")
     g = env.game
@@ -413,7 +420,7 @@ def test_best_ai_exact_scores_and_selection():
     schemes = [softmax_rows(policy[n])[None] for n in g.speaker_names]
     user_values, _ = solo_outcomes(g, schemes)
     for seed in range(10):
-        rewards, infos = final(play(env, seed, lambda t, a: policy[a]))
+        rewards, infos = final_of(env, seed, lambda t, a: policy[a])
         info = infos["defence"]
         assert info["scores"] == pytest.approx(dict(zip(g.speaker_names, user_values)))
         assert info["scores"]["prosecution"] == pytest.approx(0.6)  # full information
@@ -432,7 +439,7 @@ def test_best_ai_ties_split_at_random():
     env = persuasion_v0.parallel_env(game="hull_pair", protocol="best_ai")
     chosen = set()
     for seed in range(30):
-        _, infos = final(play(env, seed, lambda t, a: np.zeros((2, 2))))
+        _, infos = final_of(env, seed, lambda t, a: np.zeros((2, 2)))
         s = infos["prosecution"]["scores"]
         assert s["prosecution"] == pytest.approx(s["defence"], abs=1e-12)
         chosen.add(infos["prosecution"]["selected"])
@@ -441,7 +448,7 @@ def test_best_ai_ties_split_at_random():
 
 @pytest.mark.parametrize("game", ["noisy_advisors", "hull_pair_private"])
 def test_best_ai_sampled_scores_approach_exact(game):
-    from eval.exact import solo_outcomes
+    from persuaders.payoff import solo_outcomes
 
     n = 40_000
     env = persuasion_v0.parallel_env(game=game, protocol="best_ai", n_eval=n)
@@ -450,7 +457,7 @@ def test_best_ai_sampled_scores_approach_exact(game):
     logits = {(t, s.name): rng.normal(0, 2, (s.n_signals, g.messages)) for t in range(g.rounds) for s in g.speakers}
     schemes = [np.stack([softmax_rows(logits[(t, s.name)]) for t in range(g.rounds)]) for s in g.speakers]
     exact, _ = solo_outcomes(g, schemes)
-    _, infos = final(play(env, 0, lambda t, a: logits[(t, a)]))
+    _, infos = final_of(env, 0, lambda t, a: logits[(t, a)])
     scores = np.array([infos[g.speaker_names[0]]["scores"][n_] for n_ in g.speaker_names])
     spread = np.ptp(g.user.utility) / 2  # bound on the standard deviation of one utility
     np.testing.assert_allclose(scores, exact, atol=5 * spread / math.sqrt(n))
@@ -495,11 +502,11 @@ def test_render_human_prints(capsys):
 def test_bad_actions_name_the_speaker(bad, match):
     env = persuasion_v0.parallel_env(game="hull_pair")
     env.reset(seed=0)
-    before = env._belief.lik.copy()
+    before = env.state()
     with pytest.raises(ValueError, match="defence") as err:
         env.step({"prosecution": np.zeros((2, 2)), "defence": bad})
     assert err.match(match)
-    np.testing.assert_array_equal(env._belief.lik, before)  # a rejected step changes nothing
+    np.testing.assert_array_equal(env.state(), before)  # a rejected step changes nothing
     assert env.agents == ["prosecution", "defence"]
 
 
@@ -531,8 +538,8 @@ def test_any_finite_logits_are_legal(values, seed):
     for step in results[1:]:
         for a, o in step[0].items():
             assert env.observation_space(a).contains(o)
-    rewards, infos = final(results)
-    assert math.isclose(sum(infos["defence"]["posterior"]), 1.0)
+    rewards, infos = final(results, env)
+    assert math.isclose(sum(env.outcome["posterior"]), 1.0)
     assert all(np.isfinite(list(rewards.values())))
 
 
@@ -562,10 +569,8 @@ def test_bad_game():
 
 
 def test_game_object_and_yaml_path():
-    from envs.game import GAMES_DIR
-
     g = load_game("kg")
-    for spec in (g, str(GAMES_DIR / "kg.yaml")):
+    for spec in (g, str(Path(__file__).resolve().parent.parent / "configs" / "games" / "kg.yaml")):
         env = persuasion_v0.parallel_env(game=spec)
         assert env.game.name == "kg" and env.possible_agents == ["prosecutor"]
 
@@ -577,7 +582,7 @@ def test_ezpickle_round_trip(game):
     env.reset(seed=3)
     clone = pickle.loads(pickle.dumps(env))
     assert isinstance(clone, PersuasionEnv)
-    assert (clone.protocol, clone.n_eval, clone.reward_mode, clone.render_mode) == ("best_ai", 8, "sample", "ansi")
+    assert (clone.protocol.name, clone.n_eval, clone.reward_mode, clone.render_mode) == ("best_ai", 8, "sample", "ansi")
     assert clone.possible_agents == env.possible_agents
     policy = lambda t, a: np.ones(env.action_space(a).shape)  # noqa: E731
     np.testing.assert_equal(play(clone, 11, policy), play(env, 11, policy))

@@ -7,9 +7,9 @@ import zlib
 import numpy as np
 import pytest
 
-from envs import persuasion_v0
-from envs.game import load_game
-from eval.exact import evaluate
+from persuaders.envs import persuasion_v0
+from persuaders.game import load_game
+from persuaders.payoff import evaluate
 
 EPISODES = 1500
 

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.conversation import BeliefState
-from envs.game import Game, load_game
-from eval.exact import evaluate, history_distribution, sampled_selection, score_profile, solo_outcomes
+from persuaders.game.conversation import BeliefState
+from persuaders.game import Game, load_game
+from persuaders.eval.scoring import score_profile
+from persuaders.game.protocols import sampled_selection
+from persuaders.payoff import evaluate, history_distribution, solo_outcomes
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
 
 CASES = [
@@ -65,7 +67,7 @@ def test_factorised_update_matches_brute_force_posteriors(case):
 
 def _policy(rng, game, i):
     """A history-dependent scheme: softmax of a random linear map of the observation."""
-    from envs.conversation import ObservationLayout
+    from persuaders.game.observations import ObservationLayout
 
     d = ObservationLayout.for_game(game).size
     w = rng.normal(size=(d, game.speakers[i].n_signals * game.messages)) * 2
@@ -141,7 +143,7 @@ def test_best_ai_sampled_selection_matches_enumeration():
         scores = np.array([np.mean([v for (v, _) in d]) for d in draws])
         best = np.abs(scores - scores.max()) < 1e-9
         expect += prob * best / best.sum()
-    got = sampled_selection(game, solo, n_eval)
+    got = sampled_selection(game.user.utility, solo, n_eval)
     np.testing.assert_allclose(got, expect, atol=1e-12)
     out = evaluate(game, schemes, protocol="best_ai", n_eval=n_eval)
     np.testing.assert_allclose(list(out.selection.values()), expect, atol=1e-12)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from envs.validation import SpecError
-from eval.experiments import load_competition_config
+from persuaders.experiments.competition import load_competition_config
+from persuaders.game.validation import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ def test_competition_pipeline_tiny(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
     out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "eval.experiments", "competition", "--config", str(cfg), "--games", "4",
+    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "competition", "--config", str(cfg), "--games", "4",
                           "--seed", "5", "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
@@ -31,7 +31,7 @@ def test_competition_pipeline_tiny(tmp_path):
         assert r["n_games"] == 4
     games = json.loads((out / "games.json").read_text())
     for g in games:
-        # The best-AI bound (DESIGN.md section 2): with eps = 0, a converged outcome gives the user
+        # The best-AI bound (docs/science.md, "The best-AI bound"): with eps = 0, a converged outcome gives the user
         # her full-information value; with k = 1 inside the hull the speaker is the user (w = 1).
         if g["regime"] == "inside" and g["converged"]:
             assert g["user_value"] >= g["full_information"] - 1e-6
@@ -48,3 +48,9 @@ def test_competition_config_errors():
         load_competition_config(None, {"regimes": ["sideways"]})
     with pytest.raises(SpecError, match="^games: must be >= 1"):
         load_competition_config(None, {"games": 0})
+
+
+def test_experiments_entry_point_lists_and_rejects():
+    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "sideways"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from envs.game import Game, SpecError, bundled_games, load_game
-from envs.random_games import random_game
+from persuaders.game import Game, SpecError, bundled_games, load_game
+from persuaders.game import random_game
 
 KG = {
     "name": "kg",
@@ -52,7 +52,7 @@ def test_bundled_games_load_and_round_trip():
         assert again.name == g.name
         np.testing.assert_array_equal(again.prior, g.prior)
         np.testing.assert_array_equal(again.user.utility, g.user.utility)
-        assert again.user.rationality == g.user.rationality
+        assert again.user.model.rationality == g.user.model.rationality
         for a, b in zip(again.speakers, g.speakers):
             np.testing.assert_array_equal(a.observation, b.observation)
         for a, b in zip(again.user.conversation, g.user.conversation):
@@ -61,11 +61,11 @@ def test_bundled_games_load_and_round_trip():
 
 def test_kg_contents():
     g = load_game("kg")
-    assert math.isinf(g.user.rationality)
+    assert math.isinf(g.user.model.rationality)
     np.testing.assert_allclose(g.prior, [0.7, 0.3])
     np.testing.assert_array_equal(g.speakers[0].observation, np.eye(2))
     assert g.user.n_signals == 1 and g.user_message_counts == (1,)
-    assert load_game("kg_logit").user.rationality == 10
+    assert load_game("kg_logit").user.model.rationality == 10
     witness = load_game("kg_witness")
     assert witness.user.n_signals == 2 and witness.user_message_counts == (2, 1)
     assert load_game("hull_pair_private").visibility == "private"
@@ -117,7 +117,7 @@ def test_load_from_path_and_mapping(tmp_path):
         ("user.utility", DELETE, "user.utility", "missing"),
         ("speakers.0.name", DELETE, "speakers[0].name", "missing"),
         ("colour", "blue", "colour", "allowed keys are: name, description, states"),
-        ("user.mood", 1, "user.mood", "allowed keys are: name, utility, rationality"),
+        ("user.mood", 1, "user.mood", "allowed keys are: name, utility, model, rationality"),
         ("speakers.0.budget", 1, "speakers[0].budget", "allowed keys are: name, utility, observation"),
     ],
 )
@@ -147,7 +147,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_inf_spellings():
     for spelling in ["inf", ".inf", float("inf")]:
-        assert math.isinf(Game.from_dict(with_change("user.rationality", spelling)).user.rationality)
+        assert math.isinf(Game.from_dict(with_change("user.rationality", spelling)).user.model.rationality)
     assert math.isinf(yaml.safe_load("x: .inf")["x"])
 
 
@@ -183,7 +183,7 @@ def test_random_games_control_the_hull_distance(seed, k):
 
 def test_random_game_from_string():
     g = load_game("random:k=3,states=3,actions=2,seed=4,regime=outside,epsilon=0.2,rationality=10")
-    assert g.n_speakers == 3 and g.n_states == 3 and g.user.rationality == 10
+    assert g.n_speakers == 3 and g.n_states == 3 and g.user.model.rationality == 10
     with pytest.raises(SpecError, match="unknown random game option 'colour'"):
         load_game("random:k=2,colour=red")
     with pytest.raises(SpecError, match="epsilon"):

@@ -1,4 +1,4 @@
-"""Tests of the convex-hull experiment (eval.hull_experiment).
+"""Tests of the convex-hull experiment (persuaders.experiments.hull).
 
 Expected values are worked out by hand here or by independent brute force (enumerating the faces
 of the simplex, each solved from its own KKT system), never taken from the code under test.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eval import hull_experiment as hx
+from persuaders.experiments import hull as hx
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "hull_example.csv"
@@ -241,9 +240,8 @@ def test_loader_errors_name_the_fault(tmp_path, rows, user_column, expected):
 
 def test_cli_bad_table_exits_2_without_traceback(tmp_path):
     p = _write(tmp_path / "bad.csv", [["item", "a", "user"], ["x", "0.1", "abc"]])
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "eval.hull_experiment", "--csv", str(p), "--out", str(tmp_path / "o")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "column 'user'" in res.stderr and "line 2" in res.stderr

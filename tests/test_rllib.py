@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from envs.validation import SpecError
+from persuaders.game.validation import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -40,7 +40,7 @@ def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_modu
         import rllib_persuasion
     finally:
         sys.path.remove(str(ROOT / "examples"))
-    from envs.game import load_game
+    from persuaders.game import load_game
 
     game = load_game("hull_pair_logit")
     try:
@@ -69,7 +69,7 @@ def test_flat_scheme_wrapper_round_trip():
         import rllib_persuasion
     finally:
         sys.path.remove(str(ROOT / "examples"))
-    from envs import persuasion_v0
+    from persuaders.envs import persuasion_v0
 
     env = rllib_persuasion.FlatSchemeLogits(persuasion_v0.parallel_env(game="noisy_advisors"))
     obs, _ = env.reset(seed=0)
@@ -121,7 +121,7 @@ def _write(tmp_path: Path, data: dict, name: str = "sweep.yaml") -> Path:
     ],
 )
 def test_bad_sweep_file_names_the_key(tmp_path, edit, field, words):
-    from train.sweep import load_sweep
+    from persuaders.train.sweep import load_sweep
 
     data = yaml.safe_load(yaml.safe_dump(TINY))
     edit(data)
@@ -132,7 +132,7 @@ def test_bad_sweep_file_names_the_key(tmp_path, edit, field, words):
 
 
 def test_sweep_plan_random_games_and_random_draws(tmp_path):
-    from train.sweep import load_sweep
+    from persuaders.train.sweep import load_sweep
 
     data = {
         "base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside,rationality=20"},
@@ -151,7 +151,7 @@ def test_sweep_plan_random_games_and_random_draws(tmp_path):
 
 
 def test_bundled_sweeps_validate():
-    from train.sweep import load_sweep
+    from persuaders.train.sweep import load_sweep
 
     files = sorted((ROOT / "configs" / "sweeps").glob("*.yaml"))
     assert files
@@ -161,11 +161,11 @@ def test_bundled_sweeps_validate():
 
 def test_sweep_without_ray_says_how_to_install(tmp_path):
     path = _write(tmp_path, TINY)
-    code = ("import sys; sys.modules['ray'] = None; from train.sweep import main; "
+    code = ("import sys; sys.modules['ray'] = None; from persuaders.train.sweep import main; "
             f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2
-    assert "pip install -e '.[ray]'" in res.stderr
+    assert "pip install 'competing-persuaders[ray]'" in res.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -184,9 +184,9 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
     state and the run's checkpoint, and never reruns the finished trial."""
     path = _write(tmp_path, TINY)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "train.sweep", "--config", str(path), "--out", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "persuaders.train.sweep", "--config", str(path), "--out", str(out), "--workers", "1"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    from train.sweep import load_sweep
+    from persuaders.train.sweep import load_sweep
 
     plan = load_sweep(path)["trials"]
     quick, slow = (out / "trials" / plan[i]["dir"] for i in (0, 2))
@@ -216,7 +216,9 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
     rows = _rows(out)
     assert [rows[t]["status"] for t in ("000", "002")] == ["ok", "ok"]
     for t in ("001", "003"):
-        assert rows[t]["status"].startswith("error: FileNotFoundError"), rows[t]
+        # the missing schemes file is named (a clear error from the trial's worker)
+        assert rows[t]["status"].startswith("error: SpecError: speakers.prosecutor.path"), rows[t]
+        assert "/nonexistent/schemes.json" in rows[t]["status"], rows[t]
     assert (quick / "summary.json").stat().st_mtime_ns == quick_mtime  # finished: not run again
     assert (slow / "config.yaml").stat().st_mtime_ns == slow_config_mtime  # resumed from its checkpoint
     runs = [d for d in (out / "trials").iterdir() if (d / "summary.json").exists()]
@@ -230,7 +232,7 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
 
 
 def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
-    from train.sweep import main
+    from persuaders.train.sweep import main
 
     data = yaml.safe_load(yaml.safe_dump(TINY))
     data["random"] = {"ppo.learning_rate": {"uniform": [0.1]}}
@@ -242,7 +244,7 @@ def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
 
 def test_sweep_table_and_plots_from_rows(tmp_path):
     """results.csv/.md and one plot per swept key, for grid, random and categorical keys (no Ray needed)."""
-    from train.sweep import load_sweep, write_results
+    from persuaders.train.sweep import load_sweep, write_results
 
     data = {"base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside"},
             "grid": {"game.regime": ["inside", "outside"], "game.seed": [0, 1]},
@@ -302,7 +304,7 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
         path = _write(tmp_path, data)
         out = tmp_path / "out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-        cmd = [sys.executable, "-m", "train.sweep", "--config", str(path), "--out", str(out),
+        cmd = [sys.executable, "-m", "persuaders.train.sweep", "--config", str(path), "--out", str(out),
                "--address", f"127.0.0.1:{port}"]
         # Two connection attempts instead of Ray's default twenty, one second apart.
         refused = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -323,7 +325,7 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
 
 
 def test_auth_token_file_errors_name_the_option(tmp_path):
-    from train.sweep import run_sweep, use_auth_token
+    from persuaders.train.sweep import run_sweep, use_auth_token
 
     with pytest.raises(SpecError, match=r"^--auth-token-file: cannot read"):
         use_auth_token(tmp_path / "missing")

@@ -1,7 +1,8 @@
-"""Tests of the exact analytic quantities (eval.theory) and their command-line tool (eval.bounds).
+"""Tests of the exact analytic quantities (persuaders.eval.theory) and their command-line tool
+(persuaders.eval.bounds).
 
-Expected numbers come from DESIGN.md section 3 (Kamenica-Gentzkow and the hull pair) or from
-small independent computations written out here with numpy; never from the code under test.
+Expected numbers come from docs/science.md (Kamenica-Gentzkow and the hull pair) or from small
+independent computations written out here with numpy; never from the code under test.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +19,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from envs.game import Game, load_game
-from envs.quantal import quantal_response
-from eval import theory
-from eval.bounds import main as bounds_main
+from persuaders.eval import theory
+from persuaders.eval.bounds import format_table
+from persuaders.eval.bounds import main as bounds_main
+from persuaders.game import Game, load_game
+from persuaders.game.users import LogitUser, quantal_response, register_user_model
+from persuaders.payoff import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -112,7 +114,7 @@ def small_games(draw, lam=None, private=True, noisy=True, max_speakers=2, max_st
     return Game.from_dict(game_dict(prior, u, speakers, lam, user_obs, speaker_obs))
 
 
-# ----------------------------------------------------------------------- DESIGN.md reference numbers
+# ------------------------------------------------------------------- docs/science.md reference numbers
 def test_kg_reference_numbers():
     g = load_game("kg")
     r = theory.single_sender_optimum(g, "prosecutor")
@@ -178,7 +180,7 @@ def test_prosecutor_defence_distance_is_one_half():
 # ---------------------------------------------------------------------------- other exact checks
 def test_full_information_matches_brute_force_enumeration():
     g = load_game("noisy_advisors")  # nobody sees the state: the slow path
-    mu, u, lam = g.prior, g.user.utility, g.lam
+    mu, u, lam = g.prior, g.user.utility, g.user.model.rationality
     total = 0.0
     chans = [g.user.observation] + [s.observation for s in g.speakers]
     for prof in itertools.product(*(range(c.shape[1]) for c in chans)):
@@ -237,7 +239,7 @@ def test_conditioning_on_what_the_user_says_helps_the_speaker():
     assert cond.sender_value >= blind.sender_value - 1e-9
     # Knowing her witness report, the prosecutor solves one problem per report: check each by
     # the 1-D brute force against the judge with that report.
-    mu, o0, u, ui, lam = g.prior, g.user.observation, g.user.utility, g.speakers[0].utility, g.lam
+    mu, o0, u, ui, lam = g.prior, g.user.observation, g.user.utility, g.speakers[0].utility, g.user.model.rationality
     total = 0.0
     for x0 in range(2):
         joint = mu * o0[:, x0]
@@ -252,16 +254,15 @@ def test_conditioning_on_what_the_user_says_helps_the_speaker():
 )
 def test_optimal_scheme_attains_its_value_when_played(name, speaker):
     """Play the reported scheme (speaker alone, one round) and score it by exact enumeration."""
-    exact = pytest.importorskip("eval.exact")
     d = load_game(name).to_dict()
     d["speakers"] = [s for s in d["speakers"] if s["name"] == speaker]
     g = Game.from_dict(d)
-    assert g.rounds == 1 and math.isfinite(g.lam)
+    assert g.rounds == 1 and math.isfinite(g.user.model.rationality)
     r = theory.single_sender_optimum(g, 0)
     scheme = r.components[0].scheme
     assert scheme.shape[1] <= g.messages
     scheme = np.hstack([scheme, np.zeros((scheme.shape[0], g.messages - scheme.shape[1]))])
-    out = exact.evaluate(g, {speaker: scheme})
+    out = evaluate(g, {speaker: scheme})
     assert out.speaker_values[speaker] == pytest.approx(r.sender_value, abs=1e-9)
     assert out.user_value == pytest.approx(r.user_value, abs=1e-9)
 
@@ -279,8 +280,7 @@ def test_analytic_quantities_keys_and_json():
 
 # ----------------------------------------------------------------------------------------- CLI
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "eval.bounds", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_json_for_kg():
@@ -347,7 +347,7 @@ def test_full_information_beats_no_information_for_best_responder(g):
 @settings(max_examples=60, **SETTINGS)
 @given(small_games())
 def test_single_sender_beats_revelation_and_babbling(g):
-    mu, o0, u, lam = g.prior, g.user.observation, g.user.utility, g.lam
+    mu, o0, u, lam = g.prior, g.user.observation, g.user.utility, g.user.model.rationality
     for i, s in enumerate(g.speakers):
         r = theory.single_sender_optimum(g, i)
         reveal, babble = ref_revelation_and_babbling(mu, o0, s.observation, u, s.utility, lam)
@@ -384,7 +384,7 @@ def test_two_state_concavification_matches_brute_force(g, lam):
 def test_logit_loss_bound(g):
     opt = theory.bayes_optimal_value(g)
     for lam in (0.3, 1.0, 5.0, 50.0, 1e4):
-        full = theory.full_information_value(g, lam=lam)
+        full = theory.full_information_value(g, LogitUser(lam))
         assert full >= opt - math.log(g.n_actions) / lam - 1e-12
         assert full <= opt + 1e-12
 
@@ -433,3 +433,32 @@ def test_cone_never_further_than_hull(g):
     assert cone.epsilon <= hull.epsilon + 1e-9
     assert np.all(hull.weights >= 0) and np.all(cone.weights >= 0)
     assert hull.weights.sum() == pytest.approx(1.0, abs=1e-7)
+
+
+# ------------------------------------------------------------------ a user model with no solver
+class OpaqueLogit(LogitUser):
+    """A logit response that names no analytic single-sender solver."""
+
+    name = "test_theory_opaque_logit"
+    analytic = None
+
+
+register_user_model(OpaqueLogit, replace=True)
+
+
+def test_no_analytic_solver_is_reported_not_guessed(capsys):
+    g = load_game("kg_logit").replace(user_model=OpaqueLogit(10.0))
+    with pytest.raises(ValueError, match="no analytic single-sender solver"):
+        theory.single_sender_optimum(g, "prosecutor")
+    q = theory.analytic_quantities(g)
+    entry = q["single_sender"]["prosecutor"]
+    assert entry["sender_value"] is None and entry["user_value"] is None
+    assert "no analytic single-sender solver" in entry["reason"]
+    # the quantities that need only her response are those of the logit user it copies
+    plain = theory.analytic_quantities(load_game("kg_logit"))
+    for key in ("no_information", "full_information", "bayes_optimal", "hull", "cone", "competition_bound"):
+        assert q[key] == plain[key]
+    assert theory.logit_loss(g) == pytest.approx(math.log(2) / 10)
+    json.dumps(q)
+    text = format_table(g, q)
+    assert "n/a" in text and "no analytic single-sender solver" in text

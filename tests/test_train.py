@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.validation import SpecError
-from train.config import load_config
+from persuaders.game.validation import SpecError
+from persuaders.train.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-KG_LOGIT_OPTIMUM = 0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (DESIGN.md)
+KG_LOGIT_OPTIMUM = 0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (docs/science.md, "Reference numbers")
 
 
 # ---------------------------------------------------------------------------------- config
@@ -59,7 +59,7 @@ def test_config_files_validate_and_overrides_apply():
 
 
 def test_unknown_speaker_in_config(tmp_path):
-    from train.ppo import train
+    from persuaders.train.loop import train
 
     cfg = load_config(None, ["game=kg", "speakers.mediator.learner=babbling"])
     with pytest.raises(SpecError, match=r"^speakers.mediator: no such speaker"):
@@ -70,7 +70,7 @@ def test_unknown_speaker_in_config(tmp_path):
 def test_cli_bad_config_exits_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("game: kg\nppo: {lr: 1}\n")
-    res = subprocess.run([sys.executable, "-m", "train", "--config", str(bad), "--out", str(tmp_path / "r")],
+    res = subprocess.run([sys.executable, "-m", "persuaders.train", "--config", str(bad), "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2
     assert "ppo.lr" in res.stderr and "Traceback" not in res.stderr
@@ -80,7 +80,7 @@ def test_cli_bad_config_exits_2(tmp_path):
 # ---------------------------------------------------------------------------------- learning
 def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     """Independent PPO finds the Kamenica-Gentzkow optimum against a logit judge (within 0.01)."""
-    from train.ppo import train
+    from persuaders.train.loop import train
 
     cfg = load_config(ROOT / "configs/train/kg_logit.yaml", ["checkpoint_interval=1000"])
     summary = train(cfg, tmp_path / "run", progress=False)
@@ -90,8 +90,8 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     convict_msg = int(np.argmax(scheme[1]))
     assert scheme[1, convict_msg] > 0.99
     assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
-    # summary.json carries exactly what `python -m eval.bounds kg_logit --json` prints.
-    printed = subprocess.run([sys.executable, "-m", "eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    # summary.json carries exactly what `persuaders-bounds kg_logit --json` prints.
+    printed = subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["bounds"] == json.loads(printed.stdout)
     for key in ("user_value", "speaker_values", "bounds", "schemes"):
@@ -101,7 +101,7 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
 
 def test_fixed_speakers_are_scored_exactly(tmp_path):
     """A babbling defence and a fully revealing prosecution in hull_pair: the user gets 0.6."""
-    from train.ppo import train
+    from persuaders.train.loop import train
 
     cfg = load_config(None, ["game=hull_pair", "total_steps=2048", "n_envs=256",
                              "speakers.prosecution.learner=full_revelation", "speakers.defence.learner=babbling"])
@@ -115,12 +115,12 @@ SMALL = ["game=hull_pair_logit", "n_envs=128", "total_steps=12800", "checkpoint_
 
 
 def _run(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "train", "--no-progress", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "persuaders.train", "--no-progress", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def test_same_seed_same_summary(tmp_path):
-    from train.ppo import train
+    from persuaders.train.loop import train
 
     a = train(load_config(None, SMALL), tmp_path / "a", progress=False)
     b = train(load_config(None, SMALL), tmp_path / "b", progress=False)
@@ -154,7 +154,7 @@ def test_single_speaker_view_passes_env_checkers(game, speaker):
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env
 
-    from envs.single_speaker import SingleSpeakerEnv
+    from persuaders.envs.single_speaker import SingleSpeakerEnv
 
     check_env(SingleSpeakerEnv(game, speaker), warn=True)
     gym_check(SingleSpeakerEnv(game, speaker), skip_render_check=True)
@@ -162,8 +162,8 @@ def test_single_speaker_view_passes_env_checkers(game, speaker):
 
 def test_single_speaker_view_pays_the_exact_value_on_average():
     """With the others fixed, the view's mean reward is the exact value of the learner's scheme."""
-    from envs.single_speaker import SingleSpeakerEnv
-    from eval.exact import evaluate
+    from persuaders.envs.single_speaker import SingleSpeakerEnv
+    from persuaders.payoff import evaluate
 
     env = SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}, reward_mode="expect_action")
     action = np.array([1.0, -1.0, -0.2, 0.2])  # logits 10*[[1,-1],[-0.2,0.2]]
@@ -181,11 +181,11 @@ def test_single_speaker_view_pays_the_exact_value_on_average():
 
 
 def test_sb3_training_writes_the_same_summary(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "train.sb3", "--config", "configs/train/kg_logit.yaml", "--no-progress",
+    res = subprocess.run([sys.executable, "-m", "persuaders.train.sb3", "--config", "configs/train/kg_logit.yaml", "--no-progress",
                           "--set", "total_steps=512", "--out", str(tmp_path / "sb3")], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
-    printed = subprocess.run([sys.executable, "-m", "eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    printed = subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
     assert summary["bounds"] == json.loads(printed.stdout)
     assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6
     assert list((tmp_path / "sb3" / "tb").rglob("events.out.tfevents.*"))
@@ -193,7 +193,7 @@ def test_sb3_training_writes_the_same_summary(tmp_path):
 
 def test_shared_parameters_train_both_speakers(tmp_path):
     """One network with a speaker indicator serves both hull_pair_logit speakers."""
-    from train.ppo import train
+    from persuaders.train.loop import train
 
     cfg = load_config(ROOT / "configs/train/hull_pair_logit.yaml", ["share_parameters=true", "total_steps=200000", "checkpoint_interval=1000"])
     summary = train(cfg, tmp_path / "run", progress=False)

@@ -4,42 +4,45 @@ Layout (every key optional except ``game``; defaults in :data:`DEFAULTS`)::
 
     game: kg_logit              # bundled name, YAML path, or random:k=3,seed=0,...
     rationality: null           # override the user's lam (a number or inf)
-    protocol: simultaneous      # or best_ai
+    protocol: simultaneous      # or best_ai, or any registered protocol
     n_eval: exact               # best_ai evaluation conversations: exact or an integer
     reward_mode: expect_all     # sample, expect_action or expect_all
     seed: 0
     total_steps: 100000         # environment steps (rounds x episodes) over the run
     n_envs: 1024                # parallel episodes
-    rollout_episodes: 1         # episodes per environment per PPO iteration
+    rollout_episodes: 1         # episodes per environment per iteration
     eval_interval: 10           # iterations between exact evaluations (TensorBoard eval/*)
     checkpoint_interval: 25     # iterations between checkpoints
     exploitability_interval: 50 # iterations between exploitability logs (0: only at the end)
     target: null                # optional early stop: {speaker: NAME, value: X, tol: Y}
-    share_parameters: false     # one network for all learning speakers (with an id one-hot)
+    share_parameters: false     # one network for all speakers of a shareable learner (with an id one-hot)
     threads: 1                  # torch threads
-    ppo: {learning_rate: ..., ...}   # see agents.ppo.PPOConfig
-    speakers:                   # learner per speaker name; default ppo
+    learner: ppo                # every speaker's learner unless speakers: says otherwise
+    ppo: {learning_rate: ..., ...}   # a learner's hyperparameters, under its name (agents.ppo.PPOConfig)
+    speakers:                   # per speaker name: its learner (and that learner's speaker options)
       prosecutor: {learner: ppo}           # or full_revelation, babbling, fixed (+ path)
 
-``--set key=value`` overrides any key (dotted for nested ones: ``ppo.learning_rate=1e-3``,
-``speakers.defence.learner=babbling``); values are parsed as YAML scalars.
+Learners come from the registry of :mod:`persuaders.agents`; a config may hold a section for
+any registered learner. ``--set key=value`` overrides any key (dotted for nested ones:
+``ppo.learning_rate=1e-3``, ``speakers.defence.learner=babbling``); values are parsed as YAML.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agents.ppo import PPOConfig
-from envs.protocols import PROTOCOLS, REWARD_MODES
-from envs.validation import SpecError, as_choice, as_float, as_int, check_keys, read_yaml_mapping
+from persuaders.agents.base import learner_class, learners
+from persuaders.game.protocols import REWARD_MODES, protocols, resolve_protocol
+from persuaders.game.rundir import read_config
+from persuaders.game.validation import SpecError, as_choice, as_float, as_int, check_keys
 
-LEARNERS = ("ppo", "full_revelation", "babbling", "fixed")
+__all__ = ["DEFAULTS", "load_config", "apply_override", "validate_config", "speaker_learner"]
 
 DEFAULTS: dict[str, Any] = {
     "game": None,
@@ -57,15 +60,14 @@ DEFAULTS: dict[str, Any] = {
     "target": None,
     "share_parameters": False,
     "threads": 1,
-    "ppo": {},
+    "learner": "ppo",
     "speakers": {},
 }
-PPO_KEYS = tuple(f.name for f in fields(PPOConfig))
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict[str, Any]:
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Read a config file, apply ``key=value`` overrides, validate, and fill defaults."""
-    raw = read_yaml_mapping(path, "config") if path is not None else {}
+    raw = read_config(path, "config") if path is not None else {}
     for item in overrides:
         apply_override(raw, item)
     return validate_config(raw)
@@ -81,6 +83,8 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
     except yaml.YAMLError:
         value = text
     parts = key.strip().split(".")
+    if not all(parts):
+        raise SpecError("--set", f"expected a dotted key, got {key!r}")
     node = cfg
     for part in parts[:-1]:
         node = node.setdefault(part, {})
@@ -89,9 +93,18 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
+def speaker_learner(cfg: dict[str, Any], name: str) -> str:
+    """The learner name of speaker ``name`` in a validated config."""
+    return cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
+
+
 def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Check every key and value; return the resolved config with defaults filled in."""
-    check_keys(raw, "", DEFAULTS.keys(), ["game"])
+    """Check every key and value; return the resolved config with defaults filled in.
+
+    The resolved config holds a hyperparameter section (all fields) for every learner it uses.
+    """
+    names = learners()
+    check_keys(raw, "", tuple(DEFAULTS) + names, ["game"])
     cfg = copy.deepcopy(DEFAULTS)
     cfg.update(copy.deepcopy(raw))
     if not isinstance(cfg["game"], str) or not cfg["game"]:
@@ -99,10 +112,11 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
     if cfg["rationality"] is not None:
         lam = as_float(cfg["rationality"], "rationality", exclusive_minimum=0.0, allow_inf=True)
         cfg["rationality"] = "inf" if math.isinf(lam) else lam
-    as_choice(cfg["protocol"], "protocol", PROTOCOLS)
+    as_choice(cfg["protocol"], "protocol", protocols())
     as_choice(cfg["reward_mode"], "reward_mode", REWARD_MODES)
     if cfg["n_eval"] != "exact":
         cfg["n_eval"] = as_int(cfg["n_eval"], "n_eval", minimum=1)
+    resolve_protocol(cfg["protocol"], cfg["n_eval"])
     for key, minimum in [("seed", 0), ("total_steps", 1), ("n_envs", 1), ("rollout_episodes", 1),
                          ("eval_interval", 1), ("checkpoint_interval", 1), ("exploitability_interval", 0), ("threads", 1)]:
         cfg[key] = as_int(cfg[key], key, minimum=minimum)
@@ -112,42 +126,20 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         t = check_keys(cfg["target"], "target", ("speaker", "value", "tol"), ("speaker", "value", "tol"))
         as_float(t["value"], "target.value")
         as_float(t["tol"], "target.tol", exclusive_minimum=0.0)
-    cfg["ppo"] = validate_ppo(cfg["ppo"])
-    speakers = check_keys(cfg["speakers"], "speakers", allowed=_any_key(cfg["speakers"]))
+    learner_class(cfg["learner"], "learner")
+    speakers = check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
+    used = {cfg["learner"]}
     for name, spec in speakers.items():
-        check_keys(spec, f"speakers.{name}", ("learner", "path"), ("learner",))
-        as_choice(spec["learner"], f"speakers.{name}.learner", LEARNERS)
-        if spec["learner"] == "fixed" and not spec.get("path"):
-            raise SpecError(f"speakers.{name}.path", "learner 'fixed' needs the path of a schemes file")
+        spec = {} if spec is None else spec
+        speakers[name] = spec
+        where = f"speakers.{name}"
+        check_keys(spec, where, ("learner",) + tuple(o for n in names for o in learner_class(n).speaker_options))
+        cls = learner_class(spec.get("learner", cfg["learner"]), f"{where}.learner")
+        # A speaker option of another learner is allowed and unused (a sweep may switch learners).
+        cls.check_speaker_options({k: v for k, v in spec.items() if k != "learner"}, where)
+        used.add(cls.name)
+    for name in names:
+        config_class = learner_class(name).config_class
+        if name in cfg or (name in used and dataclasses.fields(config_class)):
+            cfg[name] = config_class.from_mapping(cfg.get(name) or {}, name).to_dict()
     return cfg
-
-
-def _any_key(d: Any) -> list[str]:
-    return list(d) if isinstance(d, dict) else []
-
-
-def validate_ppo(raw: Any) -> dict[str, Any]:
-    """PPO hyperparameters: unknown keys, wrong types and bad ranges name the key."""
-    check_keys(raw, "ppo", PPO_KEYS)
-    out = PPOConfig().to_dict()
-    out.update(raw)
-    f = "ppo."
-    out["learning_rate"] = as_float(out["learning_rate"], f + "learning_rate", exclusive_minimum=0.0)
-    out["gamma"] = as_float(out["gamma"], f + "gamma", minimum=0.0, maximum=1.0)
-    out["gae_lambda"] = as_float(out["gae_lambda"], f + "gae_lambda", minimum=0.0, maximum=1.0)
-    out["update_epochs"] = as_int(out["update_epochs"], f + "update_epochs", minimum=1)
-    out["num_minibatches"] = as_int(out["num_minibatches"], f + "num_minibatches", minimum=1)
-    out["clip_coef"] = as_float(out["clip_coef"], f + "clip_coef", exclusive_minimum=0.0)
-    out["ent_coef"] = as_float(out["ent_coef"], f + "ent_coef")
-    out["vf_coef"] = as_float(out["vf_coef"], f + "vf_coef", minimum=0.0)
-    out["max_grad_norm"] = as_float(out["max_grad_norm"], f + "max_grad_norm", exclusive_minimum=0.0)
-    out["init_log_std"] = as_float(out["init_log_std"], f + "init_log_std")
-    if out["target_kl"] is not None:
-        out["target_kl"] = as_float(out["target_kl"], f + "target_kl", exclusive_minimum=0.0)
-    for key in ("anneal_lr", "norm_adv", "clip_vloss"):
-        if not isinstance(out[key], bool):
-            raise SpecError(f + key, f"expected true or false, got {out[key]!r}")
-    hs = out["hidden_sizes"]
-    if not isinstance(hs, list) or not hs or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hs):
-        raise SpecError(f + "hidden_sizes", f"expected a non-empty list of positive integers, got {hs!r}")
-    return out

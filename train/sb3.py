@@ -1,11 +1,13 @@
 """Train one speaker with stable-baselines3's PPO on the Gymnasium single-speaker view.
 
-``python -m train.sb3 --config configs/train/NAME.yaml [--set key=value ...] [--out DIR]``
+``persuaders-sb3 --config configs/train/NAME.yaml [--set key=value ...] [--out DIR]``
+(or ``python -m persuaders.train.sb3``)
 
 The config is the native trainer's: exactly one speaker must have learner ``ppo`` (the one SB3
-trains); the others play their fixed learners (``babbling``, ``full_revelation``, ``fixed``).
-SB3 logs to TensorBoard under the run directory, and the run ends with the same ``summary.json``
-as :mod:`train.ppo`: the exact outcome of SB3's deterministic policy beside the theory. With a
+trains, with the config's ``ppo`` hyperparameters); the others play fixed learners
+(``babbling``, ``full_revelation``, ``fixed``). SB3 logs to TensorBoard under the run directory,
+and the run ends with the same ``summary.json`` as :mod:`persuaders.train.loop`: the exact outcome
+of SB3's deterministic policy beside the theory. With a
 ``target`` in the config, training stops once the learner's exact value is within ``tol`` of it
 (checked every ``eval_interval`` x 2048 steps).
 """
@@ -19,12 +21,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-from envs.single_speaker import SingleSpeakerEnv
-from envs.validation import SpecError
-from train.config import load_config
-from train.ppo import CONFIG, SUMMARY, atomic_write, fixed_speakers, format_outcome, make_summary, resolve_game, write_json
+from persuaders.agents.base import LearnerSpec, learner_class
+from persuaders.envs.single_speaker import SingleSpeakerEnv
+from persuaders.game.protocols import resolve_protocol
+from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, game_from_config, write_json, write_yaml
+from persuaders.game.spec import Game
+from persuaders.game.validation import SpecError
+from persuaders.payoff.exact import evaluate
+from persuaders.train.cli import config_path
+from persuaders.train.config import load_config, speaker_learner
+from persuaders.train.summary import format_outcome, make_summary
 
 
 def _require_sb3():
@@ -42,15 +49,14 @@ def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: in
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / CONFIG, lambda fh: fh.write(yaml.safe_dump(cfg, sort_keys=False).encode()))
+    write_yaml(run_dir / CONFIG, cfg)
     torch.set_num_threads(cfg["threads"])
-    game = resolve_game(cfg)
-    learning = [n for n in game.speaker_names if cfg["speakers"].get(n, {"learner": "ppo"})["learner"] == "ppo"]
+    game = game_from_config(cfg)
+    learning = [n for n in game.speaker_names if speaker_learner(cfg, n) == "ppo"]
     if len(learning) != 1:
         raise SpecError("speakers", f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner")
     speaker = learning[0]
-    fixed = fixed_speakers(game, cfg)
-    others = {game.speaker_names[i]: f.schemes for i, f in fixed.items()}
+    others = fixed_schemes(game, cfg, exclude=speaker)
     env = SingleSpeakerEnv(game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"])
     p = cfg["ppo"]
     model = PPO(
@@ -77,8 +83,6 @@ def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: in
             nonlocal reached
             if target is None or self.num_timesteps % check_every:
                 return True
-            from eval.exact import evaluate
-
             value = evaluate(game, profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).speaker_values[target["speaker"]]
             self.logger.record(f"eval/{speaker}/value", value)
             if abs(value - target["value"]) <= target["tol"]:
@@ -94,6 +98,23 @@ def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: in
     return summary
 
 
+def fixed_schemes(game: Game, cfg: dict, exclude: str) -> dict[str, np.ndarray]:
+    """The committed schemes ``[R, X_i, M]`` of every speaker but ``exclude``; each must play a fixed learner."""
+    out = {}
+    for i, s in enumerate(game.speakers):
+        if s.name == exclude:
+            continue
+        name = speaker_learner(cfg, s.name)
+        cls = learner_class(name)
+        if cls.learns:
+            raise SpecError(f"speakers.{s.name}.learner", f"train.sb3 needs the other speakers fixed, got learner '{name}'")
+        options = {k: v for k, v in cfg["speakers"].get(s.name, {}).items() if k != "learner"}
+        spec = LearnerSpec(game=game, speakers=(i,), obs_size=0, action_shape=(s.n_signals, game.messages), state_size=0,
+                           n_envs=1, protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]), options=options)
+        out[s.name] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
+    return out
+
+
 def _has_rich() -> bool:
     try:
         import rich  # noqa: F401
@@ -104,21 +125,21 @@ def _has_rich() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.sb3", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="persuaders-sb3", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(config_path(args.config), args.overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
         summary = train_sb3(cfg, run_dir, progress=not args.no_progress)
     except (SpecError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_outcome(summary))
-    print(f"\nsummary: {run_dir / SUMMARY}\nTensorBoard: tensorboard --logdir {run_dir / 'tb'}")
+    print(f"\nsummary: {run_dir / SUMMARY}\nTensorBoard: tensorboard --logdir {run_dir / TENSORBOARD}")
     return 0
 
 

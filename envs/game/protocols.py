@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Protocol as TypingProtocol, TypeVar
 
 import numpy as np
 
+from persuaders.game.registry import Registry
 from persuaders.game.validation import SpecError
 
 __all__ = [
@@ -234,37 +235,32 @@ class BestAI(SelectionProtocol):
 
 
 # ---------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[Protocol]] = {}
-
-
-def register_protocol(cls: type[P], *, replace: bool = False) -> type[P]:
-    """Register a :class:`Protocol` subclass under its :attr:`~Protocol.name` (a decorator)."""
-    if not (isinstance(cls, type) and issubclass(cls, Protocol)):
-        raise TypeError(f"register_protocol: expected a Protocol subclass, got {cls!r}")
+def _check_protocol_class(cls: type) -> None:
     if not cls.joint and not issubclass(cls, SelectionProtocol):
         raise TypeError(f"register_protocol: {cls.__name__} is not joint, so it must subclass SelectionProtocol")
-    if cls.joint and cls is not Simultaneous and not issubclass(cls, Simultaneous):
+    if cls.joint and not issubclass(cls, Simultaneous):
         raise TypeError(
             f"register_protocol: {cls.__name__}: a joint protocol must subclass Simultaneous "
             "(the engines implement one joint conversation)"
         )
-    if not cls.name or not isinstance(cls.name, str):
-        raise ValueError(f"register_protocol: {cls.__name__} needs a non-empty class attribute 'name'")
-    if cls.name in _REGISTRY and not replace and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a protocol named '{cls.name}' is already registered ({_REGISTRY[cls.name].__name__})")
-    _REGISTRY[cls.name] = cls
-    return cls
+
+
+_REGISTRY: Registry[type[Protocol]] = Registry("protocol", Protocol, _check_protocol_class)
+
+
+def register_protocol(cls: type[P], *, replace: bool = False) -> type[P]:
+    """Register a :class:`Protocol` subclass under its :attr:`~Protocol.name` (a decorator)."""
+    return _REGISTRY.register(cls, replace=replace)
 
 
 def protocols() -> tuple[str, ...]:
     """Names of the registered protocols."""
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def protocol_class(name: Any, where: str = "protocol") -> type[Protocol]:
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise SpecError(where, f"expected one of {', '.join(_REGISTRY)}; got {name!r}")
-    return _REGISTRY[name]
+    """The registered protocol called ``name`` (a :class:`SpecError` naming ``where`` lists the others)."""
+    return _REGISTRY.get(name, where)
 
 
 def resolve_protocol(protocol: Protocol | str | Mapping[str, Any], n_eval: int | str | None = None, where: str = "protocol") -> Protocol:
@@ -274,6 +270,8 @@ def resolve_protocol(protocol: Protocol | str | Mapping[str, Any], n_eval: int |
     environments' and evaluators' ``n_eval=`` keyword always has been. Unknown names and bad
     options raise ``ValueError`` naming ``where``.
     """
+    if n_eval is not None:
+        n_eval = check_n_eval(n_eval)  # a bad value is an error even where it is not used
     if isinstance(protocol, Protocol):
         return protocol
     options: dict[str, Any] = {}

@@ -29,7 +29,7 @@ from persuaders.game.catalog import load_game
 from persuaders.game.protocols import Protocol, resolve_protocol
 from persuaders.game.schemes import check_scheme
 from persuaders.game.spec import Game
-from persuaders.game.validation import SpecError
+from persuaders.game.validation import SpecError, read_yaml_mapping
 
 __all__ = [
     "CONFIG",
@@ -107,15 +107,7 @@ def read_json(path: str | Path, field: str = "file") -> Any:
 
 def read_config(path: str | Path, field: str = "config") -> dict[str, Any]:
     """Parse a YAML file that must hold a mapping (a training config or a run's ``config.yaml``)."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(_read_text(path, field))
-    except yaml.YAMLError as exc:
-        raise SpecError(field, f"{path} is not valid YAML: {exc}") from None
-    data = {} if data is None else data
-    if not isinstance(data, Mapping):
-        raise SpecError(field, f"{path} must hold a mapping, got {type(data).__name__}")
-    return dict(data)
+    return read_yaml_mapping(path, field)
 
 
 def game_from_config(cfg: Mapping[str, Any]) -> Game:

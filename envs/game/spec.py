@@ -46,7 +46,7 @@ CONVERSATIONS = ("silent", "reveal")
 
 TOP_KEYS = ("name", "description", "states", "prior", "actions", "user", "speakers", "messages", "rounds", "visibility")
 TOP_REQUIRED = ("name", "states", "prior", "actions", "user", "speakers", "messages", "rounds")
-#: The user's keys beside those of her model (``model`` and its parameters, e.g. ``rationality``).
+#: The user's keys; her model's parameters (e.g. ``rationality``) are allowed after ``model``.
 USER_KEYS = ("name", "utility", "model", "observation", "conversation")
 USER_REQUIRED = ("name", "utility")
 SPEAKER_KEYS = ("name", "utility", "observation")
@@ -157,77 +157,10 @@ class Game:
         messages = as_int(data["messages"], "messages", minimum=1)
         rounds = as_int(data["rounds"], "rounds", minimum=1)
         visibility = as_choice(data.get("visibility", "public") or "public", "visibility", VISIBILITIES)
-        util_axes = f"[action][state] ({n_a} actions x {n_y} states)"
 
-        # user
-        u = data["user"]
-        model = _user_model(u)
-        check_keys(u, "user", USER_KEYS + type(model).parameters, USER_REQUIRED)
-        user_name = u["name"]
-        if not isinstance(user_name, str) or not user_name:
-            raise SpecError("user.name", f"expected a non-empty string, got {user_name!r}")
-        user_utility = as_matrix(u["utility"], "user.utility", (n_a, n_y), util_axes)
-        obs_given = u.get("observation") is not None
-        if obs_given:
-            o0 = as_channel(u["observation"], "user.observation", n_y, "[state][signal]")
-        else:
-            o0 = np.ones((n_y, 1))
-        x0 = o0.shape[1]
-        conv_rule = u.get("conversation", "silent")
-        if conv_rule is None:
-            conv_rule = "silent"
-        if isinstance(conv_rule, str):
-            if conv_rule not in CONVERSATIONS:
-                raise SpecError(
-                    "user.conversation",
-                    f"expected silent, reveal or a list of one channel [signal][message] per round; got {conv_rule!r}",
-                )
-            conversation = [np.ones((x0, 1)) for _ in range(rounds)]
-            if conv_rule == "reveal":
-                conversation[0] = np.eye(x0)
-        elif isinstance(conv_rule, (list, tuple)):
-            if len(conv_rule) != rounds:
-                raise SpecError(
-                    "user.conversation",
-                    f"expected one channel [signal][message] per round ({rounds} rounds), got {len(conv_rule)}",
-                )
-            conversation = [
-                as_channel(c, f"user.conversation[{t}]", x0, f"[signal][message] ({x0} user signals)")
-                for t, c in enumerate(conv_rule)
-            ]
-        else:
-            raise SpecError(
-                "user.conversation",
-                f"expected silent, reveal or a list of one channel per round; got {conv_rule!r}",
-            )
-        user = UserSpec(
-            name=user_name,
-            utility=user_utility,
-            model=model,
-            observation=o0,
-            conversation=tuple(conversation),
-            conversation_rule=conv_rule,
-            observation_given=obs_given,
-        )
-
-        # speakers
-        raw_speakers = data["speakers"]
-        if not isinstance(raw_speakers, (list, tuple)) or len(raw_speakers) == 0:
-            raise SpecError("speakers", "expected a non-empty list of speakers")
-        speakers = []
-        for i, s in enumerate(raw_speakers):
-            where = f"speakers[{i}]"
-            check_keys(s, where, SPEAKER_KEYS, SPEAKER_REQUIRED)
-            s_name = s["name"]
-            if not isinstance(s_name, str) or not s_name:
-                raise SpecError(f"{where}.name", f"expected a non-empty string, got {s_name!r}")
-            s_util = as_matrix(s["utility"], f"{where}.utility", (n_a, n_y), util_axes)
-            s_obs_given = s.get("observation") is not None
-            if s_obs_given:
-                o = as_channel(s["observation"], f"{where}.observation", n_y, "[state][signal]")
-            else:
-                o = np.eye(n_y)
-            speakers.append(SpeakerSpec(name=s_name, utility=s_util, observation=o, observation_given=s_obs_given))
+        user = _user_from_dict(data["user"], n_y, n_a, rounds)
+        speakers = _speakers_from_dict(data["speakers"], n_y, n_a)
+        user_name = user.name
         names = [s.name for s in speakers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -308,6 +241,73 @@ class Game:
             f"speakers={list(self.speaker_names)}, messages={self.messages}, rounds={self.rounds}, "
             f"user={self.user.model.label()}, visibility={self.visibility!r})"
         )
+
+
+def _axes(n_a: int, n_y: int) -> str:
+    return f"[action][state] ({n_a} actions x {n_y} states)"
+
+
+def _conversation(rule: Any, x0: int, rounds: int) -> list[np.ndarray]:
+    """The user's conversation rule as one channel ``C_t[x0, z]`` per round."""
+    if isinstance(rule, str):
+        if rule not in CONVERSATIONS:
+            raise SpecError(
+                "user.conversation",
+                f"expected silent, reveal or a list of one channel [signal][message] per round; got {rule!r}",
+            )
+        conversation = [np.ones((x0, 1)) for _ in range(rounds)]
+        if rule == "reveal":
+            conversation[0] = np.eye(x0)
+        return conversation
+    if isinstance(rule, (list, tuple)):
+        if len(rule) != rounds:
+            raise SpecError(
+                "user.conversation",
+                f"expected one channel [signal][message] per round ({rounds} rounds), got {len(rule)}",
+            )
+        return [as_channel(c, f"user.conversation[{t}]", x0, f"[signal][message] ({x0} user signals)") for t, c in enumerate(rule)]
+    raise SpecError("user.conversation", f"expected silent, reveal or a list of one channel per round; got {rule!r}")
+
+
+def _user_from_dict(u: Any, n_y: int, n_a: int, rounds: int) -> UserSpec:
+    """The ``user:`` section: name, utility, user model, private signal and conversation rule."""
+    model = _user_model(u)
+    check_keys(u, "user", USER_KEYS[:3] + type(model).parameters + USER_KEYS[3:], USER_REQUIRED)
+    name = u["name"]
+    if not isinstance(name, str) or not name:
+        raise SpecError("user.name", f"expected a non-empty string, got {name!r}")
+    utility = as_matrix(u["utility"], "user.utility", (n_a, n_y), _axes(n_a, n_y))
+    obs_given = u.get("observation") is not None
+    o0 = as_channel(u["observation"], "user.observation", n_y, "[state][signal]") if obs_given else np.ones((n_y, 1))
+    rule = u.get("conversation", "silent")
+    rule = "silent" if rule is None else rule
+    return UserSpec(
+        name=name,
+        utility=utility,
+        model=model,
+        observation=o0,
+        conversation=tuple(_conversation(rule, o0.shape[1], rounds)),
+        conversation_rule=rule,
+        observation_given=obs_given,
+    )
+
+
+def _speakers_from_dict(raw: Any, n_y: int, n_a: int) -> list[SpeakerSpec]:
+    """The ``speakers:`` list: names, utilities and observation channels."""
+    if not isinstance(raw, (list, tuple)) or len(raw) == 0:
+        raise SpecError("speakers", "expected a non-empty list of speakers")
+    speakers = []
+    for i, s in enumerate(raw):
+        where = f"speakers[{i}]"
+        check_keys(s, where, SPEAKER_KEYS, SPEAKER_REQUIRED)
+        name = s["name"]
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"{where}.name", f"expected a non-empty string, got {name!r}")
+        utility = as_matrix(s["utility"], f"{where}.utility", (n_a, n_y), _axes(n_a, n_y))
+        given = s.get("observation") is not None
+        o = as_channel(s["observation"], f"{where}.observation", n_y, "[state][signal]") if given else np.eye(n_y)
+        speakers.append(SpeakerSpec(name=name, utility=utility, observation=o, observation_given=given))
+    return speakers
 
 
 def _user_model(u: Any) -> UserModel:

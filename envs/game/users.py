@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from persuaders.game.registry import Registry
 from persuaders.game.validation import SpecError, as_float
 
 if TYPE_CHECKING:  # torch is needed only by the differentiable payoff
@@ -243,7 +244,7 @@ class BestResponseUser(UserModel):
 
 
 # ---------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[UserModel]] = {}
+_REGISTRY: Registry[type[UserModel]] = Registry("user model", UserModel)
 
 
 def register_user_model(cls: type[M], *, replace: bool = False) -> type[M]:
@@ -251,26 +252,17 @@ def register_user_model(cls: type[M], *, replace: bool = False) -> type[M]:
 
     A name already taken raises ``ValueError`` unless ``replace=True``.
     """
-    if not (isinstance(cls, type) and issubclass(cls, UserModel)):
-        raise TypeError(f"register_user_model: expected a UserModel subclass, got {cls!r}")
-    if not cls.name or not isinstance(cls.name, str):
-        raise ValueError(f"register_user_model: {cls.__name__} needs a non-empty class attribute 'name'")
-    if cls.name in _REGISTRY and not replace and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a user model named '{cls.name}' is already registered ({_REGISTRY[cls.name].__name__})")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return _REGISTRY.register(cls, replace=replace)
 
 
 def user_models() -> tuple[str, ...]:
     """Names of the registered user models."""
-    return tuple(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def user_model_class(name: Any, where: str = "user.model") -> type[UserModel]:
     """The registered model called ``name`` (a :class:`SpecError` naming ``where`` lists the others)."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise SpecError(where, f"expected one of {', '.join(_REGISTRY)}; got {name!r}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name, where)
 
 
 def user_model_from_rationality(lam: Any, where: str = "user.rationality") -> UserModel:

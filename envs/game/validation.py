@@ -24,7 +24,11 @@ class SpecError(ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
+        self.message = message
         super().__init__(f"{field}: {message}")
+
+    def __reduce__(self) -> tuple:  # picklable (e.g. raised in a Ray worker)
+        return (type(self), (self.field, self.message))
 
 
 def check_keys(

@@ -1,0 +1,1 @@
+"""The paper's experiments: competition (:mod:`.competition`) and the convex hull (:mod:`.hull`); run ``python -m persuaders.experiments``."""

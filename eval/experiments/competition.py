@@ -1,10 +1,10 @@
-"""The paper's experiments, one command each.
+"""The competition experiment (the paper's Experiment 1): best-response dynamics on random games.
 
-``python -m eval.experiments competition --config configs/experiments/competition.yaml
-[--games N] [--out DIR] [--seed N] [--workers N]``
+``python -m persuaders.experiments competition --config configs/experiments/competition.yaml
+[--games N] [--out DIR] [--seed N] [--workers N]`` (or ``python -m persuaders.experiments.competition ...``)
 
-Competition (the paper's Experiment 1): best-response dynamics of the best-AI selection game on
-many seeded random games (:func:`envs.random_games.random_game`), for k = 1..8 speakers, in two
+Best-response dynamics of the best-AI selection game on
+many seeded random games (:func:`persuaders.game.random_games.random_game`), for k = 1..8 speakers, in two
 regimes: the user's utility inside the convex hull of the speakers' (eps = 0) and far from it
 (eps >= ``epsilon``, 0.25 by default). For each game the dynamics start from babbling; the user's
 exact utility at the outcome is normalised so that no information is 0 and full information is 1,
@@ -15,11 +15,12 @@ exact utility at the outcome is normalised so that no information is 0 and full 
 and counted). Reported per (regime, k): the number of games, the fraction where the dynamics
 converged, the mean normalised utility over converged games with a 95% confidence interval
 (1.96 standard errors), the same over all games, and the fraction of converged games within
-1e-6 of the best-AI bound. Theory (DESIGN.md section 2): inside the hull, every converged
+1e-6 of the best-AI bound. Theory (docs/science.md, "The best-AI bound"): inside the hull, every converged
 outcome gives the user at least her full-information value (normalised >= 1 up to the logit
 loss) when k >= 2; outside it, not necessarily.
 
-``python -m eval.hull_experiment`` is the convex-hull experiment (Experiment 2).
+``python -m persuaders.experiments hull`` is the convex-hull experiment (Experiment 2,
+:mod:`persuaders.experiments.hull`); docs/science.md, "Experiments", describes both.
 """
 
 from __future__ import annotations
@@ -30,14 +31,35 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+from tqdm.auto import tqdm
 
-from envs.validation import SpecError, as_float, as_int, check_keys
+from persuaders.eval.best_response import best_response_dynamics
+from persuaders.eval.theory import (
+    best_ai_bound,
+    full_information_value,
+    no_information_value,
+)
+from persuaders.game.random_games import random_game
+from persuaders.game.validation import SpecError, as_float, as_int, check_keys
+
+__all__ = [
+    "COMPETITION_DEFAULTS",
+    "FULL_INFO_TOL",
+    "load_competition_config",
+    "game_seed",
+    "one_game",
+    "aggregate",
+    "plot_competition",
+    "run_competition",
+    "main",
+]
 
 COMPETITION_DEFAULTS: dict[str, Any] = {
     "k_values": [1, 2, 3, 4, 5, 6, 7, 8],
@@ -57,6 +79,8 @@ COMPETITION_DEFAULTS: dict[str, Any] = {
 
 
 def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's configuration: :data:`COMPETITION_DEFAULTS`, then the YAML file at ``path``,
+    then the ``overrides`` that are not None; a bad key or value raises :class:`SpecError` naming it."""
     raw: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -94,7 +118,7 @@ def game_seed(base: int, regime: str, k: int, index: int) -> int:
     return (base * 1_000_003 + (0 if regime == "inside" else 500_009) + k * 10_007 + index) % (2**31 - 1)
 
 
-def _one_game(args: tuple) -> dict[str, Any]:
+def one_game(args: tuple) -> dict[str, Any]:
     """Draw the ``index``-th usable game of (regime, k) and run best-AI best-response dynamics on it.
 
     Games where information is worth less than ``min_information_value`` to the user (for a best
@@ -102,10 +126,6 @@ def _one_game(args: tuple) -> dict[str, Any]:
     redrawn (with the next seed) and counted in ``redrawn``.
     """
     regime, k, index, cfg = args
-    from envs.random_games import random_game
-    from eval.best_response import best_response_dynamics
-    from eval.theory import best_ai_bound, full_information_value, no_information_value
-
     for attempt in range(1000):
         seed = game_seed(cfg["seed"], regime, k, index * 1000 + attempt)
         game = random_game(
@@ -159,6 +179,7 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plot_competition(rows: list[dict[str, Any]], path: Path, cfg: dict[str, Any]) -> None:
+    """Mean normalised user utility against k, one line (with its 95% band) per regime."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,16 +207,16 @@ def plot_competition(rows: list[dict[str, Any]], path: Path, cfg: dict[str, Any]
 
 
 def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> list[dict[str, Any]]:
+    """Every game of the configuration (in ``workers`` processes), aggregated; writes ``results.csv``,
+    ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(regime, k, g, cfg) for regime in cfg["regimes"] for k in cfg["k_values"] for g in range(cfg["games"])]
     t0 = time.perf_counter()
-    from tqdm.auto import tqdm
-
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"]) as pool:
-            records = list(tqdm(pool.map(_one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition"))
+            records = list(tqdm(pool.map(one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition"))
     else:
-        records = [_one_game(j) for j in tqdm(jobs, disable=not progress, desc="competition")]
+        records = [one_game(j) for j in tqdm(jobs, disable=not progress, desc="competition")]
     rows = aggregate(records)
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -215,16 +236,16 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.experiments", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="experiment", required=True)
-    comp = sub.add_parser("competition", help="best-response dynamics of the best-AI game, inside and outside the hull")
-    comp.add_argument("--config", help="configs/experiments/competition.yaml")
-    comp.add_argument("--games", type=int, help="games per (regime, k)")
-    comp.add_argument("--seed", type=int)
-    comp.add_argument("--workers", type=int)
-    comp.add_argument("--out", default="results/competition")
-    comp.add_argument("--no-progress", action="store_true")
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N] [--out DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m persuaders.experiments competition",
+                                     description="Best-response dynamics of the best-AI game, inside and outside the hull.")
+    parser.add_argument("--config", help="configs/experiments/competition.yaml")
+    parser.add_argument("--games", type=int, help="games per (regime, k)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--out", default="results/competition")
+    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
         cfg = load_competition_config(args.config, {"games": args.games, "seed": args.seed, "workers": args.workers})

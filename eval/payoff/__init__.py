@@ -4,8 +4,9 @@ One engine (:class:`ExactEngine`) enumerates every conversation history; :func:`
 profile under a protocol with it, and :class:`TorchPayoff` runs the same algorithm on torch
 tensors (docs/science.md, "Exact payoffs")::
 
+    from persuaders.game import load_game
     from persuaders.payoff import evaluate
-    evaluate(load_game("kg"), {"prosecutor": [[4/7, 3/7], [0, 1]]}).speaker_values   # 0.6
+    evaluate(load_game("kg"), {"prosecutor": [[1, 0], [0, 1]]}).user_value   # 1.0: full revelation
 """
 
 from persuaders.payoff.engine import MAX_ENUMERATION, EnumerationTooLarge, ExactEngine, check_enumerable, enumeration_size

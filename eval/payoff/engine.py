@@ -73,7 +73,7 @@ def check_enumerable(game: Game, joint: bool = True) -> None:
     if size > MAX_ENUMERATION:
         who = "every speaker at once" if joint else "one speaker alone"
         raise EnumerationTooLarge(
-            f"game '{game.name}' is too large to evaluate exactly: a conversation of {who} has "
+            f"game '{game.name}' is too large to enumerate exactly: a conversation of {who} has "
             f"{histories:,} histories ({size:,} entries with states and signals; limit {MAX_ENUMERATION:,}); "
             "use fewer speakers, messages or rounds"
         )
@@ -156,7 +156,7 @@ class ExactEngine:
         if per_profile > MAX_ENUMERATION:
             who = f"{len(self.talking)} speaker(s)"
             raise EnumerationTooLarge(
-                f"game '{game.name}' is too large to evaluate exactly: a conversation of {who} has "
+                f"game '{game.name}' is too large to enumerate exactly: a conversation of {who} has "
                 f"{histories:,} histories ({per_profile:,} entries with states and signals; limit "
                 f"{MAX_ENUMERATION:,}); use fewer speakers, messages or rounds"
             )

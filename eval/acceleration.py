@@ -1,0 +1,106 @@
+"""Passes of best-response dynamics, with the acceleration of Bertrand races.
+
+A *pass* lets every speaker, in turn, move to its best response (Gauss-Seidel); the dynamics stop
+after a pass in which nobody moves (docs/science.md, "Best-response dynamics").
+
+**Races.** In ``best_ai``, when two speakers both prefer being selected to the other's outcome,
+each best response beats the other's user value by just ``ETA`` (1e-9): a Bertrand race whose
+literal dynamics would take ``(V_end - V_start) / ETA`` passes. The race is accelerated: after
+two consecutive passes made only of challengers' binding beats, passes run with a growing
+increment (times 4 per kept pass): each speaker still decides as in the literal dynamics, and a
+challenger's beat is then made by the larger increment (capped at its largest achievable user
+value). A pass is kept while it stays such a race pass among the recent movers; otherwise it is
+undone together with the accelerated pass before it (which may have jumped past the point where
+the race changes) and the increment is divided by 8. In ``simultaneous``, a best responder's
+ties make a similar race (each speaker nudging a posterior across an indifference belief by the
+offset); there the offset is scaled the same way. :func:`accelerated_passes` runs this loop for
+either protocol's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+
+__all__ = ["DynamicsState", "DynamicsOutcome", "accelerated_passes"]
+
+
+class DynamicsState(TypingProtocol):
+    """What the loop needs of a protocol's dynamics state."""
+
+    def snapshot(self) -> Any: ...
+
+    def restore(self, snap: Any) -> None: ...
+
+    def user_value(self) -> float: ...
+
+
+class DynamicsOutcome(NamedTuple):
+    """The final schemes ``[X_i, M]`` by speaker name and the loop's counts (see :func:`accelerated_passes`)."""
+
+    schemes: dict[str, np.ndarray]
+    converged: bool
+    passes: int
+    accelerated_passes: int
+    history: list[float]
+    restricted: int
+
+
+def accelerated_passes(
+    state: DynamicsState, step: Callable[[float], tuple[Sequence[Any], bool, bool]], max_passes: int, max_scale: float,
+    rollback: bool = True,
+) -> tuple[bool, int, int, list[float]]:
+    """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
+
+    ``pattern[i]`` is speaker ``i``'s move in the pass (falsy or ``"stay"`` when it kept its
+    scheme); ``race`` says every move was a race move. ``scale`` multiplies the literal increment.
+    After two consecutive race passes at the literal increment, passes run at a growing scale and
+    are kept while they remain race passes whose movers already moved in the last two kept
+    passes. Any other pass is undone (with ``rollback``, together with the accelerated pass
+    before it, which may have jumped past the point where the race changes) and the scale is
+    divided by 8. Returns
+    (converged, passes at the literal increment, accelerated passes, the user's value after each
+    kept pass).
+    """
+    scale = 1.0
+    kept: list[tuple[frozenset, bool, float, Any]] = []
+    history: list[float] = []
+    passes = accel = 0
+    converged = False
+    for _ in range(200 * max_passes):
+        if passes >= max_passes or accel >= 20 * max_passes:
+            break
+        snap = state.snapshot()
+        pattern, moved, race = step(scale)
+        movers = frozenset(i for i, p in enumerate(pattern) if p and p != "stay")
+        recent = frozenset().union(*(m for m, *_ in kept[-2:])) if kept else frozenset()
+        steady = race and bool(movers) and len(kept) >= 2 and movers <= recent and all(r for _, r, *_ in kept[-2:])
+        if scale > 1.0:
+            if steady:
+                accel += 1
+                kept.append((movers, race, scale, snap))
+                history.append(state.user_value())
+                scale = min(4.0 * scale, max_scale)
+            else:
+                state.restore(snap)
+                if rollback and kept and kept[-1][2] > 1.0:
+                    _, _, prev_scale, prev_snap = kept.pop()
+                    history.pop()
+                    state.restore(prev_snap)
+                    scale = max(1.0, prev_scale / 8.0)
+                else:
+                    scale = max(1.0, scale / 8.0)
+            continue
+        passes += 1
+        if not moved:
+            converged = True
+            history.append(state.user_value())
+            break
+        if race and kept and kept[-1][1]:
+            scale = 4.0
+        kept.append((movers, race, 1.0, snap))
+        history.append(state.user_value())
+    return converged, passes, accel, history

@@ -1,0 +1,105 @@
+"""What a finished run reports: the exact outcome of its committed schemes beside the theory.
+
+``summary.json`` (:func:`make_summary`) holds the exact user and speaker values of the final
+profile, every analytic quantity of ``python -m persuaders.eval.bounds GAME --json``, the committed
+schemes, and the profile's exploitability (each speaker's best unilateral gain).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from persuaders.eval.exploitability import exploitability
+from persuaders.eval.tables import format_rows, outcome_rows
+from persuaders.eval.theory import analytic_quantities
+from persuaders.game.conversation import BeliefState
+from persuaders.game.observations import ObservationLayout
+from persuaders.game.protocols import resolve_protocol
+from persuaders.game.spec import Game
+from persuaders.payoff.exact import evaluate
+
+__all__ = ["make_summary", "committed_schemes", "profile_exploitability", "format_outcome"]
+
+
+def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dict[str, list]:
+    """The final schemes ``[R][X][M]`` per speaker.
+
+    Exact for open-loop commitments (one round with a silent user, selection protocols, fixed
+    speakers). A learned multi-round scheme depends on the history: round ``t``'s entry is then
+    the scheme on the path where the user and every speaker said message 0 in every earlier round
+    (the whole policy is in the checkpoint).
+    """
+    proto = resolve_protocol(protocol)
+    layout = ObservationLayout.for_game(game)
+    names = game.speaker_names
+    out: dict[str, list] = {n: [] for n in names}
+    belief = BeliefState(game, 1)
+    user = -np.ones((1, game.rounds), dtype=np.int64)
+    said = -np.ones((1, game.rounds, game.n_speakers), dtype=np.int64)
+    for t in range(game.rounds):
+        belief.update(0, game.user.conversation[t], np.array([0]))
+        user[0, t] = 0
+        schemes = []
+        for i, name in enumerate(names):
+            if proto.joint:
+                obs = layout.encode(np.array([t]), belief.speaker_belief(i), user, said[:, :, list(layout.heard(i))])
+            else:
+                obs = layout.open_loop(t, game.prior, 1)
+            scheme = profile[name]
+            schemes.append(scheme[t] if isinstance(scheme, np.ndarray) else scheme(obs)[0])
+            out[name].append(np.asarray(schemes[-1], dtype=float).tolist())
+        for i, scheme in enumerate(schemes):
+            belief.update(i + 1, scheme, np.array([0]))
+            said[0, t, i] = 0
+    return out
+
+
+def profile_exploitability(game: Game, schemes: dict[str, list], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Each speaker's best unilateral gain against the committed schemes (:mod:`persuaders.eval.exploitability`).
+
+    Exact (LP or concavification) for one-round games, a numerical lower bound otherwise; a
+    multi-round learned policy is assessed through its committed schemes, as open-loop.
+    """
+    try:
+        res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, cfg["protocol"], cfg["n_eval"])
+    except ValueError as exc:
+        return {"error": str(exc)}
+    out = res.to_dict()
+    out.pop("best_schemes", None)
+    return out
+
+
+def make_summary(game: Game, cfg: dict[str, Any], profile: dict[str, Any], global_step: int, reached: dict | None = None,
+                 theory: dict | None = None) -> dict[str, Any]:
+    """The exact outcome of ``profile`` beside every analytic quantity (the ``summary.json`` layout)."""
+    final = evaluate(game, profile, protocol=cfg["protocol"], n_eval=cfg["n_eval"])
+    summary = {
+        "game": game.name,
+        "protocol": cfg["protocol"],
+        "n_eval": cfg["n_eval"],
+        "reward_mode": cfg["reward_mode"],
+        "seed": cfg["seed"],
+        "global_step": global_step,
+        "user_value": final.user_value,
+        "speaker_values": final.speaker_values,
+        "bounds": theory if theory is not None else analytic_quantities(game),
+        "schemes": committed_schemes(game, profile, cfg["protocol"]),
+        "target_reached": reached,
+    }
+    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg)
+    if final.selection:
+        summary["selection"] = final.selection
+        summary["solo_user_values"] = final.solo_user_values
+    return summary
+
+
+def format_outcome(summary: dict[str, Any]) -> str:
+    """The learned outcome beside the theory, as a small table."""
+    rows = outcome_rows(summary["bounds"], [("user: learned profile", summary["user_value"])],
+                        {n: [("learned", v)] for n, v in summary["speaker_values"].items()})
+    ex = summary.get("exploitability", {})
+    if "exploitability" in ex:
+        rows.append(("exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)"), ex["exploitability"]))
+    return format_rows(f"Learned outcome on {summary['game']} ({summary['protocol']}), exact:", rows, width=38)

@@ -1,0 +1,80 @@
+"""The learners of one training run: which learner plays each speaker, built from the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from persuaders.agents.base import Learner, LearnerSpec, learner_class
+from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.game.spec import Game
+from persuaders.train.config import speaker_learner
+
+__all__ = ["Team"]
+
+
+class Team:
+    """Every speaker's learner (:mod:`persuaders.agents`), as the config says.
+
+    Speakers with the same shareable learner share one instance when ``share_parameters`` is set;
+    otherwise each speaker has its own. Learners are built in speaker order, so that a seed fixes
+    their initial parameters. ``generator`` (minibatch shuffling) is shared by all of them.
+    """
+
+    def __init__(self, game: Game, cfg: dict[str, Any], env: BatchedPersuasionEnv, generator: torch.Generator):
+        self.game = game
+        names = [speaker_learner(cfg, s.name) for s in game.speakers]
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            cls = learner_class(name)
+            key = name if (cfg["share_parameters"] and cls.shareable) else f"{name}#{i}"
+            groups.setdefault(key, []).append(i)
+        built: dict[str, Learner] = {}
+        self.by_speaker: list[Learner] = []
+        for i, name in enumerate(names):
+            key = next(k for k, members in groups.items() if i in members)
+            if key not in built:
+                cls = learner_class(name)
+                members = tuple(groups[key])
+                options = {k: v for k, v in cfg["speakers"].get(game.speakers[i].name, {}).items() if k != "learner"}
+                spec = LearnerSpec(game=game, speakers=members, obs_size=env.obs_size, action_shape=env.action_shape,
+                                   state_size=env.state_size, n_envs=env.n_envs, protocol=env.protocol, options=options,
+                                   generator=generator)
+                built[key] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name))
+            self.by_speaker.append(built[key])
+        self.learners: list[Learner] = list(built.values())
+
+    @property
+    def learning(self) -> list[Learner]:
+        """The learners that update (fixed speakers excluded), in creation order."""
+        return [lr for lr in self.learners if lr.learns]
+
+    def uses_state(self) -> bool:
+        return any(lr.uses_state for lr in self.learners)
+
+    def profile(self) -> dict[str, Any]:
+        """Each speaker's committed rule: a fixed ``[R, X_i, M]`` scheme, or its learner's scheme
+        as a function of the observation (what :func:`persuaders.payoff.evaluate` scores)."""
+        out: dict[str, Any] = {}
+        for i, s in enumerate(self.game.speakers):
+            learner = self.by_speaker[i]
+            fixed = learner.commitment(i)
+            if fixed is not None:
+                out[s.name] = fixed
+            else:
+                out[s.name] = lambda obs, learner=learner, i=i, x=s.n_signals: learner.scheme(obs, i)[:, :x, :]
+        return out
+
+    def set_progress(self, fraction: float) -> None:
+        for learner in self.learners:
+            learner.set_progress(fraction)
+
+    def state_dict(self) -> list[dict[str, Any]]:
+        return [learner.state_dict() for learner in self.learners]
+
+    def load_state_dict(self, states: list[dict[str, Any]]) -> None:
+        if len(states) != len(self.learners):
+            raise ValueError(f"the checkpoint holds {len(states)} learners, this run has {len(self.learners)}")
+        for learner, state in zip(self.learners, states):
+            learner.load_state_dict(state)
