@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.game.commands import command
 from persuaders.eval.belief_line import BeliefLine
 from persuaders.eval.deviation import ETA
 from persuaders.eval.dynamics_joint import simultaneous_dynamics
@@ -149,6 +150,7 @@ def best_response_dynamics(
     )
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m persuaders.eval.best_response GAME [--protocol P] [--tol T] [--max-passes N] [--json]``."""
     parser = argparse.ArgumentParser(prog="python -m persuaders.eval.best_response",

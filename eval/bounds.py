@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from persuaders.game.commands import command
 from persuaders.eval.theory import (
     analytic_quantities,
     bound_premise_failure,
@@ -73,6 +74,7 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 computation error, 2 bad game)."""
     parser = argparse.ArgumentParser(

@@ -24,10 +24,24 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from persuaders.game.commands import command
 from persuaders.eval.exploitability import exploitability  # noqa: E402
-from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, game_from_config, read_config, read_json  # noqa: E402
+from persuaders.game.rundir import (  # noqa: E402
+    CONFIG,
+    SUMMARY,
+    TENSORBOARD,
+    atomic_write,
+    claim,
+    game_from_config,
+    owned_files,
+    read_config,
+    read_json,
+)
 from persuaders.game.spec import Game  # noqa: E402
 from persuaders.game.validation import SpecError  # noqa: E402
+
+#: The files a report writes (beside its run's files; see persuaders.game.rundir).
+REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
 
 __all__ = ["read_curves", "plot_curves", "plot_schemes", "outcome_table", "attach_exploitability", "write_report", "main"]
 
@@ -84,7 +98,7 @@ def plot_curves(curves: dict, summary: dict, path: Path) -> None:
         ax.set_xlabel("environment steps")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
 
 
@@ -107,7 +121,7 @@ def plot_schemes(game: Game | None, summary: dict, path: Path) -> None:
             ax.set_title(f"{name}, round {t + 1}", fontsize=9)
     fig.suptitle("P(message | signal)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(Path(path), lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
 
 
@@ -169,10 +183,14 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.md`` and its figures for a run directory; returns the report's path."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir
-    out.mkdir(parents=True, exist_ok=True)
     summary_path = run_dir / SUMMARY
     if not summary_path.exists():
-        raise FileNotFoundError(f"{run_dir} holds no {SUMMARY}: not a finished run directory")
+        raise SpecError("run_dir", f"{run_dir} holds no {SUMMARY}: not a finished run directory")
+    owned = {p.name for p in owned_files(out)}
+    for name in REPORT_FILES:
+        if (out / name).exists() and name not in owned:
+            raise SpecError("--out", f"{out / name} was not written by this library; it is kept: choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
     summary = read_json(summary_path, "summary")
     game = _game_of(run_dir)
     attach_exploitability(summary, game)
@@ -202,7 +220,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if cfg_text:
         md += ["## Config", "", "```yaml", cfg_text.rstrip(), "```", ""]
     path = out / "report.md"
-    path.write_text("\n".join(md))
+    atomic_write(path, lambda fh: fh.write("\n".join(md).encode()))
+    claim(out, *(out / name for name in REPORT_FILES))
     return path
 
 
@@ -214,6 +233,7 @@ def _game_of(run_dir: Path) -> Game | None:
     return game_from_config({**read_config(cfg_path), "speakers": {}})
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m persuaders.eval.report", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")

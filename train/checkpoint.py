@@ -11,6 +11,7 @@ read: a checkpoint received from someone else is safe to load.
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def _to_numpy(x: Any) -> Any:
 
 
 def save_checkpoint(path: Path, *, learners: list[dict[str, Any]], env_state: dict[str, Any], obs: np.ndarray,
-                    shuffle: torch.Generator, iteration: int, global_step: int, reached: dict | None) -> None:
+                    shuffle: torch.Generator, iteration: int, global_step: int, reached: dict | None,
+                    resumed: list[dict[str, Any]] | None = None) -> None:
     """Write a checkpoint atomically (a reader never sees half of one)."""
     state = {
         "version": CHECKPOINT_VERSION,
@@ -61,6 +63,7 @@ def save_checkpoint(path: Path, *, learners: list[dict[str, Any]], env_state: di
         "iteration": int(iteration),
         "global_step": int(global_step),
         "reached": reached,
+        "resumed": list(resumed or []),
     }
     atomic_write(path, lambda fh: torch.save(state, fh))
 
@@ -72,11 +75,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SpecError("checkpoint", f"{path} does not exist")
     try:
-        state = torch.load(path, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError, AttributeError, KeyError, TypeError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library: it holds objects other "
+                                      "than tensors and plain data, which are never loaded (weights_only=True)") from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError, TypeError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library ({first[:200]})") from None
-    need = ("version", "learners", "env", "obs", "torch_rng", "shuffle_rng", "iteration", "global_step", "reached")
+        raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library ({first[:160]})") from None
+    need = ("version", "learners", "env", "obs", "torch_rng", "shuffle_rng", "iteration", "global_step", "reached", "resumed")
     if not isinstance(state, dict) or any(k not in state for k in need):
         raise SpecError("checkpoint", f"{path} is not a checkpoint of this library (missing entries)")
     if state["version"] != CHECKPOINT_VERSION:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from persuaders.game.commands import command
 from persuaders.game.catalog import bundled_config_file, bundled_configs
 from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD
 from persuaders.game.validation import SpecError
@@ -31,13 +32,17 @@ def config_path(value: str) -> Path | str:
     raise SpecError("--config", f"{value!r} is neither a file nor a bundled training config ({', '.join(bundled_configs('train'))})")
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persuaders-train", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", help="training config (YAML path or bundled name); see configs/train/")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (dotted for nested keys), e.g. --set seed=3 --set ppo.learning_rate=1e-3")
     parser.add_argument("--out", help="run directory (default runs/<game>__seed<seed>)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="resume an interrupted run from its last checkpoint")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="resume an interrupted run from its last checkpoint "
+                        "(only total_steps, the intervals, threads and target may change, and the change is recorded)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out (only its own files; "
+                        "anything else there is kept); without it a non-empty --out is refused")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
@@ -51,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SpecError("--config", "give a config file or at least --set game=NAME")
             cfg = load_config(config_path(args.config) if args.config else None, args.overrides)
             run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__seed{cfg['seed']}"
-        summary = train(cfg, run_dir, resume=bool(args.resume), progress=not args.no_progress)
+        if args.resume and args.overwrite:
+            raise SpecError("--overwrite", "cannot be combined with --resume")
+        summary = train(cfg, run_dir, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite)
     except (SpecError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,6 @@ checkpoint holds the learners, optimisers, the environment's and torch's random 
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -39,21 +38,31 @@ from tqdm.auto import tqdm
 from persuaders.agents.base import Rollout
 from persuaders.envs.batched import BatchedPersuasionEnv
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game.rundir import CHECKPOINT, CONFIG, SUMMARY, TENSORBOARD, TIMING, game_from_config, write_json, write_yaml
+from persuaders.game.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    SUMMARY,
+    TENSORBOARD,
+    TIMING,
+    RunLock,
+    claim,
+    game_from_config,
+    prepare_run_dir,
+    read_config,
+    resume_changes,
+    write_json,
+    write_yaml,
+)
+from persuaders.game.spec import Game
+from persuaders.game.validation import SpecError
+from persuaders.payoff.engine import EnumerationTooLarge, check_enumerable
 from persuaders.payoff.exact import evaluate
 from persuaders.train.checkpoint import load_checkpoint, save_checkpoint
+from persuaders.train.config import validate_config
 from persuaders.train.summary import committed_schemes, make_summary, profile_exploitability
 from persuaders.train.team import Team
 
-__all__ = ["train", "clear_run_dir", "collect_rollout", "update_learners"]
-
-
-def clear_run_dir(run_dir: Path) -> None:
-    """Remove a previous run's artifacts (only the files a run writes) before a fresh run there."""
-    if (run_dir / TENSORBOARD).is_dir():
-        shutil.rmtree(run_dir / TENSORBOARD)
-    for name in (CHECKPOINT, SUMMARY, CONFIG, TIMING):
-        (run_dir / name).unlink(missing_ok=True)
+__all__ = ["train", "collect_rollout", "update_learners"]
 
 
 def _obs_tensor(obs: np.ndarray, shared: bool) -> torch.Tensor:
@@ -66,7 +75,10 @@ class _Logger:
 
     def __init__(self, run_dir: Path, cfg: dict[str, Any], resume: bool, global_step: int, speakers: tuple[str, ...] = ()):
         self.speakers = speakers
-        self.writer = SummaryWriter(str(run_dir / TENSORBOARD), purge_step=global_step if resume else None)
+        tb = run_dir / TENSORBOARD
+        before = set(tb.rglob("events.out.tfevents.*")) if tb.is_dir() else set()
+        self.writer = SummaryWriter(str(tb), purge_step=global_step if resume else None)
+        claim(run_dir, *(set(tb.rglob("events.out.tfevents.*")) - before))  # the run's own event file
         if not resume:
             table = "\n".join(f"|{k}|{v}|" for k, v in _flat(cfg).items())
             self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -156,23 +168,47 @@ def update_learners(env: BatchedPersuasionEnv, team: Team, buf: _Buffers, obs: n
     return stats
 
 
-def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) training in ``run_dir``; returns the summary written to ``summary.json``."""
+def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progress: bool = True,
+          overwrite: bool = False) -> dict[str, Any]:
+    """Run (or resume) training in ``run_dir``; returns the summary written to ``summary.json``.
+
+    A fresh run refuses a non-empty ``run_dir`` unless ``overwrite`` (which removes only a previous
+    run's own files); ``resume`` continues from the last checkpoint, refusing any changed setting
+    but those of :data:`~persuaders.game.rundir.RESUMABLE_KEYS` (recorded in ``summary.json``). A
+    lock keeps a second process out of ``run_dir``. Everything that can be checked (the config,
+    the game's size for exact evaluation, the theory) is checked before anything is written.
+    """
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg["threads"])
     game = game_from_config(cfg)
+    env = BatchedPersuasionEnv(game, cfg["n_envs"], protocol=cfg["protocol"], n_eval=cfg["n_eval"],
+                               reward_mode=cfg["reward_mode"], seed=cfg["seed"])
+    try:
+        check_enumerable(game, joint=env.joint)
+    except EnumerationTooLarge as exc:
+        raise SpecError("game", f"{exc} (training scores every evaluation exactly)") from None
+    theory = analytic_quantities(game)
+    with RunLock(run_dir):
+        changes: dict[str, Any] = {}
+        if resume:
+            saved = validate_config(read_config(run_dir / CONFIG, "--resume"))
+            changes = resume_changes(saved, cfg)
+        else:
+            prepare_run_dir(run_dir, overwrite)
+        return _run(cfg, run_dir, game, env, theory, resume, changes, progress)
+
+
+def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionEnv, theory: dict[str, Any], resume: bool,
+         changes: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """The training loop (see the module docstring), in a locked and prepared run directory."""
     n_envs = cfg["n_envs"]
     T = cfg["rollout_episodes"] * game.rounds  # steps per rollout
     iterations = max(1, cfg["total_steps"] // (n_envs * T))
-
-    env = BatchedPersuasionEnv(game, n_envs, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"],
-                               seed=cfg["seed"])
     torch.manual_seed(cfg["seed"])
     shuffle = torch.Generator().manual_seed(cfg["seed"] + 1)
     team = Team(game, cfg, env, shuffle)
-    theory = analytic_quantities(game)
 
-    start_iter, global_step, reached = 0, 0, None
+    start_iter, global_step, reached, resumed = 0, 0, None, []
     obs = env.reset(seed=cfg["seed"])
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -183,14 +219,18 @@ def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progre
         torch.set_rng_state(ckpt["torch_rng"])
         shuffle.set_state(ckpt["shuffle_rng"])
         start_iter, global_step, reached = ckpt["iteration"], ckpt["global_step"], ckpt["reached"]
-    if not resume:
-        clear_run_dir(run_dir)
+        resumed = list(ckpt["resumed"])
+    if changes:
+        resumed.append({"iteration": start_iter, "changed": changes})
+    if not resume or changes:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(run_dir / CONFIG, cfg)
+        write_yaml(run_dir / CONFIG, cfg)  # a resumed run's config.yaml says what it now runs with
+        claim(run_dir, run_dir / CONFIG)
     log = _Logger(run_dir, cfg, resume, global_step, game.speaker_names)
 
     bar = tqdm(total=iterations, initial=start_iter, disable=not progress, desc=f"{game.name}", dynamic_ncols=True)
     t0 = time.perf_counter()
+    claimed = False
     for it in range(start_iter, iterations):
         if reached is not None:
             break
@@ -211,14 +251,20 @@ def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progre
         bar.update(1)
         if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:
             save_checkpoint(ckpt_path, learners=team.state_dict(), env_state=env.get_state(), obs=obs, shuffle=shuffle,
-                            iteration=it + 1, global_step=global_step, reached=reached)
+                            iteration=it + 1, global_step=global_step, reached=reached, resumed=resumed)
+            if not claimed:
+                claim(run_dir, ckpt_path)
+                claimed = True
     bar.close()
     elapsed = time.perf_counter() - t0
 
     summary = make_summary(game, cfg, team.profile(), global_step, reached, theory)
+    if resumed:
+        summary["resumed"] = resumed
     log.exploitability(summary["exploitability"], global_step)
     write_json(run_dir / SUMMARY, summary)
     write_json(run_dir / TIMING, {"seconds_this_session": elapsed, "iterations": iterations})
+    claim(run_dir, run_dir / SUMMARY, run_dir / TIMING, ckpt_path)
     log.writer.close()
     return summary
 

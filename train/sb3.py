@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from persuaders.game.commands import command
 from persuaders.agents.base import LearnerSpec, learner_class
 from persuaders.envs.single_speaker import SingleSpeakerEnv
 from persuaders.game.protocols import resolve_protocol
-from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, game_from_config, write_json, write_yaml
+from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, RunLock, game_from_config, prepare_run_dir, write_json, write_yaml
 from persuaders.game.spec import Game
 from persuaders.game.validation import SpecError
 from persuaders.payoff.exact import evaluate
@@ -41,9 +42,18 @@ def _require_sb3():
         raise SystemExit("stable-baselines3 is not installed: pip install -e '.[sb3]'") from None
 
 
-def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256) -> dict:
-    """Train the config's single PPO speaker with SB3; write and return ``summary.json``."""
+def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False) -> dict:
+    """Train the config's single PPO speaker with SB3; write and return ``summary.json``.
+
+    Like :func:`persuaders.train.loop.train`, a non-empty ``run_dir`` is refused unless ``overwrite``
+    (which removes only a previous run's files), and a lock keeps a second process out."""
     _require_sb3()
+    with RunLock(Path(run_dir)):
+        prepare_run_dir(Path(run_dir), overwrite)
+        return _train_sb3(cfg, Path(run_dir), progress, n_steps)
+
+
+def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -124,17 +134,19 @@ def _has_rich() -> bool:
     return True
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persuaders-sb3", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out")
+    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out (only its own files)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(config_path(args.config), args.overrides)
         run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
-        summary = train_sb3(cfg, run_dir, progress=not args.no_progress)
+        summary = train_sb3(cfg, run_dir, progress=not args.no_progress, overwrite=args.overwrite)
     except (SpecError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

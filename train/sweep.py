@@ -77,6 +77,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from persuaders.game.commands import command
 from persuaders.game.rundir import CHECKPOINT, CONFIG, SUMMARY, read_json, write_json
 from persuaders.game.validation import SpecError
 from persuaders.train.loop import train
@@ -105,7 +106,9 @@ def make_trainable(trials: dict[str, dict], sweep_dir: str):
             summary = read_json(summary_file, "summary")
         else:
             resume = (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists()
-            summary = train(copy.deepcopy(trial["config"]), run_dir, resume=resume, progress=False)
+            # The trial directory is the sweep's own: a trial that stopped before its first
+            # checkpoint starts again there (overwrite removes only its earlier run files).
+            summary = train(copy.deepcopy(trial["config"]), run_dir, resume=resume, progress=False, overwrite=not resume)
         tune.report(trial_metrics(summary, reused, time.perf_counter() - t0, str(run_dir)))
 
     return persuasion_trial
@@ -204,6 +207,7 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
 
 
 # ---------------------------------------------------------------------------------- command line
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persuaders-sweep", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", required=True, help="sweep file (YAML); see configs/sweeps/")

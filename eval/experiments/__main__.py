@@ -13,11 +13,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from persuaders.game.commands import command
 from persuaders.experiments import competition, hull
 
 EXPERIMENTS: dict[str, Callable[[Sequence[str] | None], int]] = {"competition": competition.main, "hull": hull.main}
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to the experiment named by the first argument; returns its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)

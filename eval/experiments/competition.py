@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
+from persuaders.game.commands import command
 from persuaders.eval.best_response import best_response_dynamics
 from persuaders.eval.theory import (
     best_ai_bound,
@@ -236,6 +237,7 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     return rows
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N] [--out DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m persuaders.experiments competition",

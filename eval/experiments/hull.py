@@ -74,6 +74,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.game.commands import command
 from persuaders.experiments.hull_fits import (
     BAND,
     METRICS,
@@ -299,6 +300,7 @@ def _record(args: argparse.Namespace, table: UtilityTable, n_models: int, synth:
     }
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 computation error, 2 bad input)."""
     args = _parser().parse_args(argv)
