@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.arrays import normalise, normalise_positive, padded_channels, product_over_speakers, rowsum, sample_index
 from persuaders.game.catalog import load_game
 from persuaders.game.conversation import sees_state, signal_map
 from persuaders.game.observations import ObservationLayout
@@ -58,40 +59,11 @@ from persuaders.payoff.exact import SoloValues
 
 __all__ = ["BatchedPersuasionEnv", "REWARD_MODES", "sample_index"]
 
+#: Largest number of observation and scheme entries the environment holds for its episodes
+#: (about 2 GiB of float64): a larger game is refused with its size rather than exhausting memory.
+MAX_ENTRIES = 1 << 28
 #: Logits within +-this are exponentiated without a per-row shift (exp(300) ~ 1e130).
 _EXP_SAFE = 300.0
-
-
-# ---------------------------------------------------------------------------------- helpers
-def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-    """One index per row of ``probs`` [..., n] by inverse-CDF sampling (any leading shape)."""
-    cdf = np.cumsum(probs, axis=-1)
-    u = rng.random(probs.shape[:-1]) * cdf[..., -1]
-    idx = (cdf <= u[..., None]).sum(axis=-1)
-    return np.minimum(idx, probs.shape[-1] - 1)
-
-
-def _rowsum(w: np.ndarray) -> np.ndarray:
-    """Sum over the last axis (einsum: much faster than ``sum(axis=-1)`` for short rows)."""
-    return np.einsum("...i->...", w)
-
-
-def _normalise(w: np.ndarray) -> np.ndarray:
-    """Divide by the sum over the last axis (rows of zeros stay zero).
-
-    Also used to rescale non-negative likelihood weights: only their ratios matter, and after it
-    the largest is at least ``1 / n``, so repeated products neither underflow nor overflow."""
-    s = _rowsum(w)[..., None]
-    return w / np.where(s > 0, s, 1.0)
-
-
-def _padded_channels(game: Game) -> np.ndarray:
-    """Speakers' observation channels ``[k, Y, X_max]``, zero columns beyond each ``X_i``."""
-    x_max = max(s.n_signals for s in game.speakers)
-    out = np.zeros((game.n_speakers, game.n_states, x_max))
-    for i, s in enumerate(game.speakers):
-        out[i, :, : s.n_signals] = s.observation
-    return out
 
 
 class _Evaluation:
@@ -152,8 +124,16 @@ class BatchedPersuasionEnv:
         self.action_shape = (self.max_signals, g.messages)
         self.rounds = g.rounds
         self.joint = self.protocol.joint
+        views = 1 if (not self.joint or g.visibility == "public") else g.n_speakers
+        per_episode = views * self.obs_size + g.n_speakers * self.max_signals * g.messages * (g.rounds if not self.joint else 1)
+        if self.n_envs * per_episode > MAX_ENTRIES:
+            raise ValueError(
+                f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
+                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer messages, "
+                "rounds or speakers, or fewer parallel episodes (n_envs)"
+            )
 
-        self._channels = _padded_channels(g)  # [k, Y, X]
+        self._channels = padded_channels(g)  # [k, Y, X]
         self._channels_t = self._channels.transpose(0, 2, 1).copy()  # [k, X, Y]
         self._valid = np.arange(self.max_signals)[None, :] < np.array(self.signal_counts)[:, None]  # [k, X]
         self._padded = not bool(self._valid.all())
@@ -164,6 +144,14 @@ class BatchedPersuasionEnv:
         self._identity = sees_state(f, self.max_signals)
         self._common_map = f[0].copy() if f is not None and bool((f == f[:1]).all()) else None
         self._user_support = (g.user.observation.sum(axis=0) > 0).astype(np.float64)  # [X0]
+        user_map = signal_map(g.user.observation[None])
+        self._user_signal_of = None if user_map is None else user_map[0]  # [Y] when her channel is deterministic
+        self._user_uninformed = g.user.n_signals == 1  # her own signal says nothing
+        # Every episode starts from the same arrays (copied at each reset).
+        self._q0_start = np.ascontiguousarray(np.broadcast_to(self._user_support, (self.n_envs, g.user.n_signals)))
+        self._p_start = np.ascontiguousarray(np.broadcast_to(self._support, (self.n_envs, g.n_speakers, self.max_signals)))
+        self._user_msgs_start = np.full((self.n_envs, g.rounds), -1, dtype=np.int64)
+        self._spk_msgs_start = np.full((self.n_envs, g.rounds, g.n_speakers), -1, dtype=np.int64)
         self._prior_cdf = np.cumsum(g.prior)
         self._utils = g.speaker_utilities  # [k, A, Y]
         self._n = np.arange(self.n_envs)
@@ -177,6 +165,8 @@ class BatchedPersuasionEnv:
         self._solo: SoloValues | None = None
         if not self.joint:  # a committed rule observes the round and the prior (row R: terminal)
             self._committed_obs = self.layout.open_loop(np.arange(g.rounds + 1), g.prior, g.rounds + 1)
+        else:
+            self._first_views = self._first_view_table()
         self.rng = np.random.default_rng(seed)
         self._started = False
         self._finished = False
@@ -191,13 +181,15 @@ class BatchedPersuasionEnv:
         self._started = True
         return self.observe()
 
-    def step(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:
-        """Every speaker of every episode commits its round scheme; see the class docstring."""
+    def step(self, logits: np.ndarray, checked: bool = False) -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:
+        """Every speaker of every episode commits its round scheme; see the class docstring.
+
+        ``checked``: the caller has already validated ``logits`` (float64, the right shape, finite)."""
         if not self._started:
             raise RuntimeError("step() called before reset()")
         if self._finished:
             raise RuntimeError("the episodes are over (autoreset=False): call reset() before step()")
-        e, s = self._weights_from(logits)  # scheme = e / s[..., None]
+        e, s = self._weights_from(logits, checked)  # scheme = e / s[..., None]
         g = self.game
         t = self._t
         n, k = self.n_envs, self.n_speakers
@@ -205,14 +197,14 @@ class BatchedPersuasionEnv:
         if self.joint:
             m = sample_index(self.rng, e[ni, ki, self._x])  # m_i ~ pi_i[x_i] (sampling needs no normalising)
             col = e[ni, ki, :, m] / s  # pi_i[x, m_i] for every x: [N, k, X]
-            self._p = _normalise(self._p * col)
+            self._p = normalise(self._p * col)
             self._spk_msgs[:, t] = m
             self._t = t + 1
             if self._t < g.rounds:
                 self._user_speaks(self._t)
                 return self.observe(), np.zeros((n, k)), False, {}
             lik = self._speaker_likelihoods()  # [N, k, Y]
-            rewards, info = self._finish(np.prod(lik, axis=1), self._x0, self._q0, self._y)
+            rewards, info = self._finish(product_over_speakers(lik), self._x0, self._q0, self._y)
         else:
             self._schemes[:, :, t] = e / s[..., None]
             self._t = t + 1
@@ -230,13 +222,35 @@ class BatchedPersuasionEnv:
         n, k, t = self.n_envs, self.n_speakers, self._t
         if not self.joint:
             return np.broadcast_to(self._committed_obs[t], (n, k, self.obs_size))
-        base = self.game.prior[None, :] * self._user_likelihood()  # mu0(y) L_0(y): [N, Y]
-        lik = self._speaker_likelihoods()  # [N, k, Y]
-        if self.layout.public:  # one belief for every speaker: O(N D) to build, not O(N k D)
-            beliefs = _normalise(base * np.prod(lik, axis=1))
+        if t == 0:  # before any speaker talks every view depends on the user's first message only
+            block = self._first_views[self._user_msgs[:, 0]]  # [N, D]
+            views = np.broadcast_to(block[:, None, :], (n, k, self.obs_size))
+            return views if self.layout.public else np.ascontiguousarray(views)
+        return self._views(t, self._q0, self._p, self._user_msgs, self._spk_msgs)
+
+    def _views(self, t: int, q0: np.ndarray, p: np.ndarray, user_msgs: np.ndarray, spk_msgs: np.ndarray) -> np.ndarray:
+        """The observations ``[B, k, D]`` of conversations at round ``t`` with these weights and messages."""
+        base = self.game.prior[None, :] * self._user_likelihood(q0)  # mu0(y) L_0(y): [B, Y]
+        lik = self._speaker_likelihoods(p)  # [B, k, Y]
+        if self.layout.public:  # one belief for every speaker: O(B D) to build, not O(B k D)
+            beliefs = normalise_positive(base * product_over_speakers(lik))
         else:
-            beliefs = _normalise(base[:, None, :] * lik)
-        return self.layout.views(t, beliefs, self._user_msgs, self._spk_msgs)
+            beliefs = normalise_positive(base[:, None, :] * lik)
+        return self.layout.views(t, beliefs, user_msgs, spk_msgs)
+
+    def _first_view_table(self) -> np.ndarray:
+        """``[Z_1, D]``: the round-1 observation after the user's first message ``z`` (every speaker's)."""
+        g = self.game
+        conv = g.user.conversation[0]  # [X0, Z1]
+        z = np.arange(conv.shape[1])
+        q0 = np.broadcast_to(self._user_support, (len(z), g.user.n_signals))
+        if conv.shape[1] > 1:  # as _user_speaks computes it
+            q0 = normalise(q0 * conv[:, z].T)
+        p = np.broadcast_to(self._support, (len(z), g.n_speakers, self.max_signals))
+        user_msgs = np.full((len(z), g.rounds), -1, dtype=np.int64)
+        user_msgs[:, 0] = z
+        spk_msgs = np.full((len(z), g.rounds, g.n_speakers), -1, dtype=np.int64)
+        return np.ascontiguousarray(self._views(0, q0, p, user_msgs, spk_msgs)[:, 0])
 
     def state(self) -> np.ndarray:
         """The global state ``[N, state_size]`` (float32), for centralised critics (as in MAPPO).
@@ -297,12 +311,12 @@ class BatchedPersuasionEnv:
     def user_posterior(self) -> np.ndarray:
         """The user's posterior ``[N, Y]`` given her signal and every message so far."""
         lik = np.prod(self._speaker_likelihoods(), axis=1)
-        return _normalise(self.game.prior * lik * self.game.user.observation[:, self._x0].T)
+        return normalise(self.game.prior * lik * self.game.user.observation[:, self._x0].T)
 
     def public_belief(self) -> np.ndarray:
         """The belief of an outside observer who heard every message (the user's too) ``[N, Y]``."""
         lik = np.prod(self._speaker_likelihoods(), axis=1)
-        return _normalise(self.game.prior * self._user_likelihood() * lik)
+        return normalise(self.game.prior * self._user_likelihood() * lik)
 
     def solo_values(self, schemes: np.ndarray) -> np.ndarray:
         """The user's exact value with each speaker alone ``[N, k]`` under open-loop ``schemes``."""
@@ -356,19 +370,30 @@ class BatchedPersuasionEnv:
         return names + ([] if self.joint else ["_schemes"])
 
     def _new_episodes(self) -> None:
-        """Draw the state and every signal of every episode; the user says her first message."""
+        """Draw the state and every signal of every episode; the user says her first message.
+
+        A deterministic channel (each state shows one signal) still consumes its uniform draw, so
+        the random stream is the same whichever way a signal is computed."""
         g = self.game
         n, k, R = self.n_envs, self.n_speakers, g.rounds
         rng = self.rng
         self._y = np.minimum(np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1)
-        self._x0 = sample_index(rng, g.user.observation[self._y])  # [N]
-        self._x = sample_index(rng, self._channels[:, self._y].transpose(1, 0, 2))  # [N, k]
+        if self._user_signal_of is not None:
+            rng.random(n)
+            self._x0 = self._user_signal_of[self._y]  # [N]
+        else:
+            self._x0 = sample_index(rng, g.user.observation[self._y])  # [N]
+        if self._signal_of is not None:
+            rng.random((n, k))
+            self._x = self._signal_of[:, self._y].T  # [N, k]
+        else:
+            self._x = sample_index(rng, self._channels[:, self._y].transpose(1, 0, 2))  # [N, k]
         # prod_t C_t[x0, z_t] and prod_t pi_i^t[x, m_i^t] for every signal value, normalised each
         # round; signals that never occur (padding) start at 0 so they never carry the weight.
-        self._q0 = np.broadcast_to(self._user_support, (n, g.user.n_signals)).copy()
-        self._p = np.broadcast_to(self._support, (n, k, self.max_signals)).copy()
-        self._user_msgs = np.full((n, R), -1, dtype=np.int64)
-        self._spk_msgs = np.full((n, R, k), -1, dtype=np.int64)
+        self._q0 = self._q0_start.copy()
+        self._p = self._p_start.copy()
+        self._user_msgs = self._user_msgs_start.copy()
+        self._spk_msgs = self._spk_msgs_start.copy()
         self._t = 0
         self._finished = False
         if self.joint:
@@ -383,10 +408,10 @@ class BatchedPersuasionEnv:
             z = np.zeros(self.n_envs, dtype=np.int64)
         else:
             z = sample_index(self.rng, ch[self._x0])
-            self._q0 = _normalise(self._q0 * ch[:, z].T)
+            self._q0 = normalise(self._q0 * ch[:, z].T)
         self._user_msgs[:, t] = z
 
-    def _weights_from(self, logits: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _weights_from(self, logits: Any, checked: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Validate logits ``[N, k, X_max, M]``; return softmax weights ``e`` and row sums ``s``.
 
         The schemes are ``e / s[..., None]`` (row softmax, float64). Rows ``>= X_i`` are ignored
@@ -399,7 +424,7 @@ class BatchedPersuasionEnv:
         if z.shape != want:
             raise ValueError(f"logits: expected shape {want} [env, speaker, signal, message], got {z.shape}")
         hi, lo = z.max(), z.min()  # NaN propagates into both
-        if not (math.isfinite(hi) and math.isfinite(lo)):
+        if not checked and not (math.isfinite(hi) and math.isfinite(lo)):
             if not (self._padded and np.isfinite(z[:, self._valid]).all()):
                 raise ValueError("logits: contain NaN or inf")
             z = np.where(self._valid[None, :, :, None], z, 0.0)
@@ -410,7 +435,7 @@ class BatchedPersuasionEnv:
         else:
             with np.errstate(under="ignore"):
                 e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e, _rowsum(e)
+        return e, rowsum(e)
 
     # ------------------------------------------------------------------ beliefs
     def _gather_signals(self, p: np.ndarray, maps: np.ndarray) -> np.ndarray:
@@ -423,15 +448,16 @@ class BatchedPersuasionEnv:
             return np.take(p, self._common_map, axis=-1)
         return np.take_along_axis(p, maps, axis=-1)
 
-    def _speaker_likelihoods(self) -> np.ndarray:
+    def _speaker_likelihoods(self, p: np.ndarray | None = None) -> np.ndarray:
         """``L_i(y) ∝ sum_x O_i[y, x] P_i(x)`` for every episode and speaker: [N, k, Y] (read-only)."""
+        p = self._p if p is None else p
         if self._signal_of is not None:
-            return self._gather_signals(self._p, self._signal_of[None])
-        return np.einsum("nkx,kxy->nky", self._p, self._channels_t, optimize=True)
+            return self._gather_signals(p, self._signal_of[None])
+        return np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
 
-    def _user_likelihood(self) -> np.ndarray:
+    def _user_likelihood(self, q0: np.ndarray | None = None) -> np.ndarray:
         """``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``: what the user's messages say about y [N, Y]."""
-        return self._q0 @ self.game.user.observation.T
+        return (self._q0 if q0 is None else q0) @ self.game.user.observation.T
 
     # ------------------------------------------------------------------ endings
     def _finish(self, lik: np.ndarray, x0: np.ndarray, q0: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -442,7 +468,7 @@ class BatchedPersuasionEnv:
         model = g.user.model
         o0 = g.user.observation  # [Y, X0]
         w = g.prior[None, :] * lik  # [N, Y]
-        post = _normalise(w * o0[:, x0].T)
+        post = normalise_positive(w if self._user_uninformed else w * o0[:, x0].T)
         probs = model.respond(post @ g.user.utility.T)  # [N, A]
         a = sample_index(self.rng, probs)
         u_y = g.user.utility[:, y].T  # [N, A]
@@ -455,7 +481,7 @@ class BatchedPersuasionEnv:
             wx = w[:, :, None] * o0[None]  # [N, Y, X0]: mu0 O_0 prod_i L_i
             joint = wx * q0[:, None, :]
             joint /= joint.sum(axis=(1, 2), keepdims=True)
-            posts = _normalise(wx.transpose(0, 2, 1))  # [N, X0, Y]
+            posts = normalise(wx.transpose(0, 2, 1))  # [N, X0, Y]
             q = model.respond(posts @ g.user.utility.T)  # [N, X0, A]
             # sum_{y, x0, a} joint[n, y, x0] q[n, x0, a] U[i, a, y]
             qu = np.einsum("nxa,kay->nkxy", q, self._utils)
@@ -484,7 +510,7 @@ class BatchedPersuasionEnv:
         for t in range(g.rounds):
             self._user_speaks(t)
             m = sample_index(self.rng, pi[self._n, t, x])
-            p = _normalise(p * pi[self._n, t, :, m])
+            p = normalise(p * pi[self._n, t, :, m])
             self._spk_msgs[self._n, t, sel] = m
         self._p[self._n, sel] = p  # what the deployment revealed (for state() and the posterior)
         if self._signal_of is not None:
@@ -516,12 +542,12 @@ class BatchedPersuasionEnv:
             pi = self._schemes[:, :, t]  # [N, k, X, M]
             m = sample_index(rng, pi[ni, ki, x])  # [N, k, E]
             col = pi[ni, ki, :, m]  # [N, k, E, X]
-            p = _normalise(p * col)
+            p = normalise(p * col)
         if self._signal_of is not None:
             lik = self._gather_signals(p, self._signal_of[None, :, None, :])  # [N, k, E, Y]
         else:
             lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
-        post = _normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
+        post = normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
         probs = g.user.model.respond(post @ g.user.utility.T)
         a = sample_index(rng, probs)
         return g.user.utility[a, y]

@@ -124,7 +124,8 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._logits = np.zeros((1, g.n_speakers) + self.sim.action_shape)
         self._seeded = False
         self._started = False
-        self.outcome: dict[str, Any] | None = None
+        self._record: tuple | None = None
+        self._outcome: dict[str, Any] | None = None
         self._transcript: Transcript | None = None
 
     # ------------------------------------------------------------------ spaces
@@ -152,7 +153,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         views = self.sim.reset()
         self.agents = list(self.possible_agents)
         self._started = True
-        self.outcome = None
+        self._record, self._outcome = None, None
         self._transcript = Transcript(self.sim) if self.render_mode is not None else None
         infos = {a: self._blank_info(0) for a in self.agents}
         obs = self._observe(views, self.agents)
@@ -168,7 +169,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._fill_logits(actions)
         agents = self.agents
         t = self.sim.round
-        views, rewards, done, info = self.sim.step(self._logits)
+        views, rewards, done, info = self.sim.step(self._logits, checked=True)
         msgs = self.sim.speaker_messages[0, t]
         infos = {}
         for name in agents:
@@ -234,7 +235,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
 
     def _finish(self, info: dict[str, Any], pay: np.ndarray, infos: dict[str, dict[str, Any]]) -> None:
         """The end-of-episode infos and :attr:`outcome`."""
-        g, sim = self.game, self.sim
+        sim = self.sim
         y, a = int(info["state"][0]), int(info["user_action"][0])
         common = {"ended": True, "state": y, "user_action": a, "user_utility": float(info["user_utility"][0]),
                   "user_expected_utility": float(info["user_expected_utility"][0])}
@@ -249,29 +250,47 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             if selected >= 0:
                 said = sim.speaker_messages[0, :, i]
                 d["message"] = int(said[said >= 0][-1]) if (said >= 0).any() else -1
-        self.outcome = {
+        # The full record is built when asked for (:attr:`outcome`): most learners never read it.
+        self._record = (info, pay, sim.user_signals, sim.signals, sim.user_messages, sim.speaker_messages)
+        self._outcome = None
+        if self._transcript is not None:
+            self._transcript.outcome(self.outcome, scores is not None, self.n_eval)
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """The record of the finished episode (None before its last step): the user's action and
+        utility, her posterior and action probabilities, the state, every signal, the transcript,
+        the payoffs and, under a selection protocol, the selected speaker and the scores."""
+        if self._outcome is None and self._record is not None:
+            self._outcome = self._outcome_record(*self._record)
+        return self._outcome
+
+    def _outcome_record(self, info: dict[str, Any], pay: np.ndarray, x0: np.ndarray, x: np.ndarray, user_msgs: np.ndarray,
+                        spk_msgs: np.ndarray) -> dict[str, Any]:
+        g = self.game
+        y, a = int(info["state"][0]), int(info["user_action"][0])
+        out: dict[str, Any] = {
             "user_action": g.actions[a],
             "user_action_index": a,
-            "user_utility": common["user_utility"],
-            "user_expected_utility": common["user_expected_utility"],
+            "user_utility": float(info["user_utility"][0]),
+            "user_expected_utility": float(info["user_expected_utility"][0]),
             "posterior": info["posterior"][0].tolist(),
             "action_probs": info["action_probs"][0].tolist(),
             "state": g.states[y],
             "state_index": y,
-            "user_signal": int(sim.user_signals[0]),
-            "signals": {s.name: int(sim.signals[0, i]) for i, s in enumerate(g.speakers)},
+            "user_signal": int(x0[0]),
+            "signals": {s.name: int(x[0, i]) for i, s in enumerate(g.speakers)},
             "transcript": {
-                "user": [int(z) for z in sim.user_messages[0] if z >= 0],
-                **{s.name: [int(m) for m in sim.speaker_messages[0, :, i] if m >= 0] for i, s in enumerate(g.speakers)},
+                "user": [int(z) for z in user_msgs[0] if z >= 0],
+                **{s.name: [int(m) for m in spk_msgs[0, :, i] if m >= 0] for i, s in enumerate(g.speakers)},
             },
             "payoffs": {s.name: float(pay[i]) for i, s in enumerate(g.speakers)},
         }
-        if selected >= 0:
-            self.outcome["selected"] = g.speakers[selected].name
-            if scores is not None:
-                self.outcome["scores"] = {s.name: float(scores[0, i]) for i, s in enumerate(g.speakers)}
-        if self._transcript is not None:
-            self._transcript.outcome(self.outcome, scores is not None, self.n_eval)
+        if "selected" in info:
+            out["selected"] = g.speakers[int(info["selected"][0])].name
+            if "scores" in info:
+                out["scores"] = {s.name: float(info["scores"][0, i]) for i, s in enumerate(g.speakers)}
+        return out
 
     # ------------------------------------------------------------------ rendering, copies
     def render(self) -> str | None:
@@ -310,7 +329,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self.sim.set_state(episode["sim"])
             self.agents = list(episode["agents"])
             self._started, self._seeded = episode["started"], episode["seeded"]
-            self.outcome = episode["outcome"]
+            self._record, self._outcome = None, episode["outcome"]
             if episode["transcript"] is not None and self.render_mode is not None:
                 self._transcript = Transcript(self.sim, lines=list(episode["transcript"]))
 

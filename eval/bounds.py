@@ -94,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot read game {args.game!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        q = analytic_quantities(game)
-    except (ValueError, RuntimeError) as exc:
+        q = analytic_quantities(game, progress=True)
+    except ValueError as exc:  # a game the analytic solvers refuse (too many signal profiles, ...)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # a solver failed on a valid game
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -19,9 +19,11 @@ modules and are re-exported here:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from persuaders.eval.beliefs import PROB_TOL
 from persuaders.eval.hull import HullFit, fit_hull, hull_distance
@@ -132,13 +134,15 @@ def _fit_dict(fit: HullFit) -> dict[str, Any]:
     return {"epsilon": float(fit.epsilon), "weights": [float(w) for w in fit.weights], "offset": float(fit.offset)}
 
 
-def single_sender_values(game: Game) -> dict[str, dict[str, Any]]:
+def single_sender_values(game: Game, progress: bool = False) -> dict[str, dict[str, Any]]:
     """Each speaker's single-sender optimum ``{speaker: {sender_value, user_value}}`` (unrounded).
 
     When the user model names no analytic solver both values are None and ``reason`` says why.
+    ``progress``: a progress bar on stderr when the speakers take more than a second.
     """
     single: dict[str, dict[str, Any]] = {}
-    for s in game.speakers:
+    for s in tqdm(game.speakers, desc="single-sender optima", unit="speaker", delay=1.0, disable=not progress,
+                  file=sys.stderr, leave=False):
         try:
             r = single_sender_optimum(game, s.name)
         except NoAnalyticOptimum as exc:
@@ -148,7 +152,7 @@ def single_sender_values(game: Game) -> dict[str, dict[str, Any]]:
     return single
 
 
-def analytic_quantities(game: Game) -> dict[str, Any]:
+def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
     """All analytic quantities as plain floats and lists (JSON-serialisable).
 
     Keys, in order: ``no_information``, ``full_information``, ``bayes_optimal``, ``hull``
@@ -157,11 +161,12 @@ def analytic_quantities(game: Game) -> dict[str, Any]:
     single-sender solver), ``competition_bound`` (``None`` when its premises fail), ``cone``
     {``epsilon``, ``weights``, ``offset``}, ``best_ai_bound``. Values are rounded to
     :data:`JSON_DECIMALS` decimals, below the linear programs' tolerance, so that an exact answer
-    (0.7) is not printed as its solver rendering (0.700000000001).
+    (0.7) is not printed as its solver rendering (0.700000000001). ``progress`` shows a progress
+    bar on stderr for long computations (many speakers).
     """
     hull = hull_distance(game)
     cone = hull_distance(game, cone=True)
-    single = single_sender_values(game)
+    single = single_sender_values(game, progress=progress)
     bound = competition_bound(game)
     return _rounded({
         "no_information": no_information_value(game),

@@ -106,7 +106,7 @@ def reference_observations(env: BatchedPersuasionEnv, schemes: list[np.ndarray],
     game, n = env.game, env.n_envs
     layout = ObservationLayout.for_game(game)
     belief = BeliefState(game, n)
-    user_msgs, spk_msgs = env._user_msgs, env._spk_msgs
+    user_msgs, spk_msgs = env.user_messages, env.speaker_messages
     for r in range(min(t + 1, game.rounds)):
         belief.update(0, game.user.conversation[r], user_msgs[:, r])
         if r < t:

@@ -589,3 +589,72 @@ def test_ezpickle_round_trip(game):
     aec = pickle.loads(pickle.dumps(persuasion_v0.env(game=game)))
     aec.reset(seed=0)
     assert aec.agents == env.possible_agents
+
+
+# ---------------------------------------------------------------------------------- other libraries' needs
+@pytest.mark.filterwarnings(*API_WARNINGS)
+@pytest.mark.parametrize("protocol,n_eval", PROTOCOLS)
+@pytest.mark.parametrize("game", ["kg", "hull_pair_private", "noisy_advisors"])
+def test_flat_actions_and_agent_ids_pass_the_pettingzoo_suites(game, protocol, n_eval):
+    opts = dict(game=game, protocol=protocol, n_eval=n_eval, action_format="flat", agent_id=True)
+    parallel_api_test(persuasion_v0.parallel_env(**opts), num_cycles=20)
+    api_test(persuasion_v0.env(**opts), num_cycles=20)
+    parallel_seed_test(functools.partial(persuasion_v0.parallel_env, **opts, reward_mode="sample"))
+
+
+def test_flat_actions_are_the_matrix_row_by_row_and_ids_identify_the_speaker():
+    g = load_game("hull_pair_private")
+    flat = persuasion_v0.parallel_env(g, action_format="flat", agent_id=True)
+    matrix = persuasion_v0.parallel_env(g)
+    rng = np.random.default_rng(0)
+    logits = {a: rng.normal(size=(2, 2)) for a in g.speaker_names}
+    o_flat, _ = flat.reset(seed=3)
+    o_mat, _ = matrix.reset(seed=3)
+    for t in range(g.rounds):
+        for i, a in enumerate(g.speaker_names):
+            assert flat.action_space(a).shape == (4,) and flat.observation_space(a).shape == (matrix.layout.size + 2,)
+            np.testing.assert_array_equal(o_flat[a][-2:], np.eye(2)[i])  # the one-hot speaker id
+            np.testing.assert_array_equal(o_flat[a][:-2], o_mat[a])
+        o_flat, r_flat, *_ = flat.step({a: logits[a].reshape(-1) for a in g.speaker_names})
+        o_mat, r_mat, *_ = matrix.step(logits)
+        assert r_flat == r_mat
+    with pytest.raises(ValueError, match=r"\(4,\)"):
+        flat.reset(seed=0)
+        flat.step({a: logits[a] for a in g.speaker_names})  # a matrix given to the flat env names the shape
+
+
+@pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
+def test_infos_have_the_same_keys_and_types_at_every_step(protocol):
+    from persuaders.envs.persuasion_v0 import INFO_KEYS
+
+    env = persuasion_v0.parallel_env("hull_pair_private", protocol=protocol)
+    results = play(env, 0, lambda t, a: np.zeros((2, 2)))
+    infos = [results[0][1]] + [step[4] for step in results[1:]]
+    types = None
+    for step_infos in infos:
+        for info in step_infos.values():
+            assert tuple(info) == INFO_KEYS
+            t = tuple(type(v) for v in info.values())
+            types = types or t
+            assert t == types  # numbers of one type per key: no None, no strings
+    last = infos[-1]["prosecution"]
+    assert last["ended"] and last["state"] in (0, 1) and last["user_action"] in (0, 1)
+
+
+@pytest.mark.parametrize("copier", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
+def test_copies_keep_the_episode(copier, protocol):
+    """A copy made mid-episode continues exactly as the original does (same random stream)."""
+    import copy
+
+    env = persuasion_v0.parallel_env("hull_pair_private", protocol=protocol, n_eval=4, reward_mode="sample", render_mode="ansi")
+    env.reset(seed=11)
+    first = {a: np.ones((2, 2)) for a in env.agents}
+    env.step(first)
+    clone = pickle.loads(pickle.dumps(env)) if copier == "pickle" else copy.deepcopy(env)
+    assert clone.agents == env.agents and clone.render() == env.render()
+    np.testing.assert_array_equal(clone.state(), env.state())
+    second = {a: np.array([[2.0, -1.0], [0.5, 0.0]]) for a in env.agents}
+    np.testing.assert_equal(clone.step(second), env.step(second))
+    assert clone.outcome == env.outcome and clone.render() == env.render()
+    np.testing.assert_equal(play(clone, 5, lambda t, a: np.zeros((2, 2))), play(env, 5, lambda t, a: np.zeros((2, 2))))

@@ -20,6 +20,7 @@ policy at every history) and the learners all build observations through this mo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,29 +87,42 @@ class ObservationLayout:
     def encode(self, t: np.ndarray | int, belief: np.ndarray, user_msgs: np.ndarray, heard_msgs: np.ndarray) -> np.ndarray:
         """Encode a batch. ``t`` [B] (or one int) round index; ``belief`` [B, Y]; ``user_msgs`` [B, R]
         and ``heard_msgs`` [B, R, n_heard] message indices, -1 where not yet said. float32 [B, size]."""
-        belief = np.asarray(belief, dtype=np.float64)
-        b = belief.shape[0]
+        b = len(belief)
         out = np.zeros((b, self.size), dtype=np.float32)
-        rows = np.arange(b)
-        out[rows, np.broadcast_to(np.asarray(t), (b,))] = 1.0
+        if isinstance(t, (int, np.integer)):
+            out[:, t] = 1.0
+        else:
+            out[np.arange(b), t] = 1.0
         out[:, self.belief_slice] = belief
-        self._scatter(out, rows, np.asarray(user_msgs).reshape(b, self.rounds), self.user_offset, self.user_messages)
-        heard = np.asarray(heard_msgs).reshape(b, self.rounds * self.n_heard)
-        self._scatter(out, rows, heard, self.heard_offset, self.messages)
+        msgs = np.concatenate([np.asarray(user_msgs).reshape(b, self.rounds), np.asarray(heard_msgs).reshape(b, -1)], axis=1)
+        self._scatter(out, msgs, self._message_columns)
         return out
 
+    @functools.cached_property
+    def _message_columns(self) -> np.ndarray:
+        return np.concatenate([self._user_columns, self._heard_columns])
+
+    @functools.cached_property
+    def _user_columns(self) -> np.ndarray:
+        """The first column of each round's user-message one-hot."""
+        return self.user_offset + np.arange(self.rounds) * self.user_messages
+
+    @functools.cached_property
+    def _heard_columns(self) -> np.ndarray:
+        """The first column of each (round, heard speaker) message one-hot."""
+        return self.heard_offset + np.arange(self.rounds * self.n_heard) * self.messages
+
     @staticmethod
-    def _scatter(out: np.ndarray, rows: np.ndarray, msgs: np.ndarray, offset: int, width: int) -> None:
-        """``out[b, offset + j * width + msgs[b, j]] = 1`` wherever ``msgs[b, j] >= 0``."""
+    def _scatter(out: np.ndarray, msgs: np.ndarray, starts: np.ndarray) -> None:
+        """``out[b, starts[j] + msgs[b, j]] = 1`` wherever ``msgs[b, j] >= 0``."""
         if msgs.size == 0:
             return
         said = msgs >= 0
         if said.all():
-            cols = offset + np.arange(msgs.shape[1]) * width + msgs
-            out[rows[:, None], cols] = 1.0
+            out[np.arange(len(out))[:, None], starts + msgs] = 1.0
             return
         bi, ji = np.nonzero(said)
-        out[rows[bi], offset + ji * width + msgs[bi, ji]] = 1.0
+        out[bi, starts[ji] + msgs[bi, ji]] = 1.0
 
     def views(self, t: int, beliefs: np.ndarray, user_msgs: np.ndarray, spk_msgs: np.ndarray) -> np.ndarray:
         """Every speaker's observation ``[B, k, size]`` at round ``t`` of ``B`` conversations.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from persuaders.game.spec import Game
-from persuaders.game.validation import SpecError
+from persuaders.game.validation import SpecError, as_int
 
 REGIMES = ("inside", "outside")
 
@@ -43,10 +43,10 @@ def random_game(
     visibility: str = "public",
 ) -> Game:
     """A random game with ``k`` speakers; ``regime`` ``inside`` gives eps = 0, ``outside`` eps >= ``epsilon``."""
-    if k < 1:
-        raise SpecError("k", f"must be >= 1, got {k}")
-    if n_states < 2 or n_actions < 2:
-        raise SpecError("n_states/n_actions", f"must be >= 2, got {n_states}/{n_actions}")
+    k = as_int(k, "k", minimum=1)
+    n_states = as_int(n_states, "states", minimum=2)
+    n_actions = as_int(n_actions, "actions", minimum=2)
+    seed = as_int(seed, "seed", minimum=0)
     if regime not in REGIMES:
         raise SpecError("regime", f"expected one of {', '.join(REGIMES)}, got {regime!r}")
     n = n_actions * n_states
@@ -112,6 +112,7 @@ def random_game_from_string(text: str) -> Game:
         rationality = float(rationality)
     except ValueError:
         pass
-    return random_game(
-        kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs
-    )
+    try:
+        return random_game(kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs)
+    except SpecError as exc:  # name the option within the game string
+        raise SpecError("game", f"random game option {exc.field}: {exc.message} (in {text!r})") from None

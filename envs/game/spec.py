@@ -243,8 +243,23 @@ class Game:
         )
 
 
+#: Largest utility magnitude accepted: the analytic solvers (linear programs) work to an absolute
+#: tolerance near 1e-9, so utilities must be of moderate size (the theory takes them in [0, 1]).
+MAX_UTILITY = 1e6
+
+
 def _axes(n_a: int, n_y: int) -> str:
     return f"[action][state] ({n_a} actions x {n_y} states)"
+
+
+def _utility(value: Any, field: str, n_a: int, n_y: int) -> np.ndarray:
+    """A utility matrix ``[action][state]`` of finite entries within ``±MAX_UTILITY``."""
+    u = as_matrix(value, field, (n_a, n_y), _axes(n_a, n_y))
+    top = float(np.abs(u).max())
+    if top > MAX_UTILITY:
+        raise SpecError(field, f"entries must lie within ±{MAX_UTILITY:g}, got {top:.3g}: rescale the utilities "
+                               "(a best response does not change with the scale; the theory takes them in [0, 1])")
+    return u
 
 
 def _conversation(rule: Any, x0: int, rounds: int) -> list[np.ndarray]:
@@ -276,7 +291,7 @@ def _user_from_dict(u: Any, n_y: int, n_a: int, rounds: int) -> UserSpec:
     name = u["name"]
     if not isinstance(name, str) or not name:
         raise SpecError("user.name", f"expected a non-empty string, got {name!r}")
-    utility = as_matrix(u["utility"], "user.utility", (n_a, n_y), _axes(n_a, n_y))
+    utility = _utility(u["utility"], "user.utility", n_a, n_y)
     obs_given = u.get("observation") is not None
     o0 = as_channel(u["observation"], "user.observation", n_y, "[state][signal]") if obs_given else np.ones((n_y, 1))
     rule = u.get("conversation", "silent")
@@ -303,7 +318,7 @@ def _speakers_from_dict(raw: Any, n_y: int, n_a: int) -> list[SpeakerSpec]:
         name = s["name"]
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}.name", f"expected a non-empty string, got {name!r}")
-        utility = as_matrix(s["utility"], f"{where}.utility", (n_a, n_y), _axes(n_a, n_y))
+        utility = _utility(s["utility"], f"{where}.utility", n_a, n_y)
         given = s.get("observation") is not None
         o = as_channel(s["observation"], f"{where}.observation", n_y, "[state][signal]") if given else np.eye(n_y)
         speakers.append(SpeakerSpec(name=name, utility=utility, observation=o, observation_given=given))

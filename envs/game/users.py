@@ -63,9 +63,13 @@ def quantal_response(eu: np.ndarray, lam: float) -> np.ndarray:
     top = eu.max(axis=-1, keepdims=True)
     if math.isinf(lam):
         best = (eu >= top - TIE_TOL).astype(np.float64)
-        return best / best.sum(axis=-1, keepdims=True)
-    z = np.exp(lam * (eu - top))
-    return z / z.sum(axis=-1, keepdims=True)
+        best /= best.sum(axis=-1, keepdims=True)
+        return best
+    z = eu - top
+    z *= lam
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
 
 
 def favourable_response(eu: np.ndarray, eu_i: np.ndarray) -> np.ndarray:
