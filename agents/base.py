@@ -22,6 +22,7 @@ import types
 import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -30,6 +31,7 @@ import torch
 from persuaders.game.protocols import Protocol
 from persuaders.game.registry import Registry
 from persuaders.game.spec import Game
+from persuaders.game.users import UserModel
 from persuaders.game.validation import SpecError, as_float, as_int, check_keys
 
 __all__ = [
@@ -190,6 +192,13 @@ class Learner(ABC):
 
     def set_progress(self, fraction: float) -> None:
         """Training has done ``fraction`` of its iterations (for schedules such as an annealed step size)."""
+
+    def set_user_model(self, model: UserModel | None) -> None:
+        """The user the environment now simulates (a rationality homotopy), or None for the game's own."""
+
+    def attach(self, profile: Callable[[], dict[str, Any]]) -> None:
+        """Receive the team's current profile (every speaker's committed rule), for learners that
+        use the other speakers' schemes (the exact-gradient learner)."""
 
     def state_dict(self) -> dict[str, Any]:
         """Tensors and plain data that restore the learner (checkpoints load with ``weights_only=True``)."""

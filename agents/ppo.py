@@ -60,6 +60,12 @@ class PPOConfig(LearnerConfig):
     target_kl: float | None = None
     hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
     init_log_std: float = 0.0
+    #: When set, the policy's log standard deviation is annealed linearly to this value from the
+    #: fraction ``log_std_anneal_start`` of training on (learned before it): exploration noise then
+    #: vanishes and the mean, the committed scheme, settles precisely (e.g. at the edge of a best
+    #: responder's indifference, where the optimum sits).
+    final_log_std: float | None = None
+    log_std_anneal_start: float = 0.0
 
     def check(self, where: str) -> None:
         f = f"{where}."
@@ -73,6 +79,9 @@ class PPOConfig(LearnerConfig):
         as_float(self.vf_coef, f + "vf_coef", minimum=0.0)
         as_float(self.max_grad_norm, f + "max_grad_norm", exclusive_minimum=0.0)
         as_float(self.init_log_std, f + "init_log_std")
+        if self.final_log_std is not None:
+            as_float(self.final_log_std, f + "final_log_std")
+        as_float(self.log_std_anneal_start, f + "log_std_anneal_start", minimum=0.0, maximum=1.0)
         if self.target_kl is not None:
             as_float(self.target_kl, f + "target_kl", exclusive_minimum=0.0)
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
@@ -165,6 +174,7 @@ class PPOLearner(Learner):
         extra = self.n_agents if self.n_agents > 1 else 0
         self.model = self.build_model(spec.obs_size + extra, spec)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.anneal_from: float | None = None  # the learned log std when its annealing began
 
     def build_model(self, input_size: int, spec: LearnerSpec) -> SchemeActorCritic:
         """The actor-critic network (a subclass may give the critic other inputs)."""
@@ -201,9 +211,19 @@ class PPOLearner(Learner):
         return torch.softmax(self.model.mean_logits(self.inputs(o, speaker)), dim=-1).double().numpy()
 
     def set_progress(self, fraction: float) -> None:
-        if self.config.anneal_lr:
+        cfg = self.config
+        if cfg.anneal_lr:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.config.learning_rate * (1.0 - fraction)
+                group["lr"] = cfg.learning_rate * (1.0 - fraction)
+        if cfg.final_log_std is not None and fraction >= cfg.log_std_anneal_start:
+            std = self.model.actor_logstd
+            if self.anneal_from is None:  # from now on the schedule sets it: no more learning
+                self.anneal_from = float(std.detach().mean())
+                std.requires_grad_(False)
+            span = max(1.0 - cfg.log_std_anneal_start, 1e-12)
+            x = (fraction - cfg.log_std_anneal_start) / span
+            with torch.no_grad():
+                std.fill_(self.anneal_from + (cfg.final_log_std - self.anneal_from) * x)
 
     # ------------------------------------------------------------------ learning
     def update(self, rollouts: list[Rollout]) -> dict[str, float]:
@@ -271,8 +291,11 @@ class PPOLearner(Learner):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "anneal_from": self.anneal_from}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.anneal_from = state.get("anneal_from")
+        if self.anneal_from is not None:
+            self.model.actor_logstd.requires_grad_(False)

@@ -48,12 +48,13 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.envs.arrays import normalise, normalise_positive, padded_channels, product_over_speakers, rowsum, sample_index
+from persuaders.envs.arrays import expected_last_round, normalise, normalise_positive, padded_channels, product_over_speakers, rowsum, sample_index
 from persuaders.game.catalog import load_game
 from persuaders.game.conversation import sees_state, signal_map
 from persuaders.game.observations import ObservationLayout
 from persuaders.game.protocols import REWARD_MODES, Protocol, SelectionProtocol, check_reward_mode, resolve_protocol
 from persuaders.game.spec import Game
+from persuaders.game.users import UserModel
 from persuaders.payoff.engine import check_enumerable
 from persuaders.payoff.exact import SoloValues
 
@@ -124,14 +125,7 @@ class BatchedPersuasionEnv:
         self.action_shape = (self.max_signals, g.messages)
         self.rounds = g.rounds
         self.joint = self.protocol.joint
-        views = 1 if (not self.joint or g.visibility == "public") else g.n_speakers
-        per_episode = views * self.obs_size + g.n_speakers * self.max_signals * g.messages * (g.rounds if not self.joint else 1)
-        if self.n_envs * per_episode > MAX_ENTRIES:
-            raise ValueError(
-                f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
-                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer messages, "
-                "rounds or speakers, or fewer parallel episodes (n_envs)"
-            )
+        self._check_size()
 
         self._channels = padded_channels(g)  # [k, Y, X]
         self._channels_t = self._channels.transpose(0, 2, 1).copy()  # [k, X, Y]
@@ -147,6 +141,9 @@ class BatchedPersuasionEnv:
         user_map = signal_map(g.user.observation[None])
         self._user_signal_of = None if user_map is None else user_map[0]  # [Y] when her channel is deterministic
         self._user_uninformed = g.user.n_signals == 1  # her own signal says nothing
+        # Public messages, a user with no signal who says nothing: everyone's belief is hers.
+        self._posterior_is_public = (self._user_uninformed and g.visibility == "public"
+                                     and all(c == 1 for c in g.user_message_counts))
         # Every episode starts from the same arrays (copied at each reset).
         self._q0_start = np.ascontiguousarray(np.broadcast_to(self._user_support, (self.n_envs, g.user.n_signals)))
         self._p_start = np.ascontiguousarray(np.broadcast_to(self._support, (self.n_envs, g.n_speakers, self.max_signals)))
@@ -172,6 +169,25 @@ class BatchedPersuasionEnv:
         self._finished = False
         self._t = 0
 
+    def _check_size(self) -> None:
+        """Refuse, with the sizes, a game or reward mode too large for this many episodes."""
+        g = self.game
+        if self.reward_mode == "expect_round":
+            if not self.joint:
+                raise ValueError(f"reward_mode: expect_round needs a joint protocol (such as simultaneous), not {self.protocol.name}")
+            size = self.n_envs * g.messages ** g.n_speakers * g.n_states * g.user.n_signals * g.n_actions
+            if size > MAX_ENTRIES:
+                raise ValueError(f"reward_mode: expect_round would sum {size:,} terms per step (limit {MAX_ENTRIES:,}); "
+                                 "use expect_all or fewer parallel episodes")
+        views = 1 if (not self.joint or g.visibility == "public") else g.n_speakers
+        per_episode = views * self.obs_size + g.n_speakers * self.max_signals * g.messages * (g.rounds if not self.joint else 1)
+        if self.n_envs * per_episode > MAX_ENTRIES:
+            raise ValueError(
+                f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
+                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer messages, "
+                "rounds or speakers, or fewer parallel episodes (n_envs)"
+            )
+
     # ------------------------------------------------------------------ public API
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start ``n_envs`` fresh episodes (re-seeding the generator if ``seed`` is given)."""
@@ -195,9 +211,13 @@ class BatchedPersuasionEnv:
         n, k = self.n_envs, self.n_speakers
         ni, ki = self._n[:, None], self._k[None, :]
         if self.joint:
+            if self.reward_mode == "expect_round" and t + 1 == g.rounds:
+                expected = self._expected_last_round(e / s[..., None])  # before the messages are drawn
             m = sample_index(self.rng, e[ni, ki, self._x])  # m_i ~ pi_i[x_i] (sampling needs no normalising)
             col = e[ni, ki, :, m] / s  # pi_i[x, m_i] for every x: [N, k, X]
-            self._p = normalise(self._p * col)
+            # Rescaled each round so that products never underflow; after the last round only
+            # ratios are read (beliefs and posteriors are normalised), so it is left as it is.
+            self._p = self._p * col if t + 1 == g.rounds else normalise(self._p * col)
             self._spk_msgs[:, t] = m
             self._t = t + 1
             if self._t < g.rounds:
@@ -205,6 +225,8 @@ class BatchedPersuasionEnv:
                 return self.observe(), np.zeros((n, k)), False, {}
             lik = self._speaker_likelihoods()  # [N, k, Y]
             rewards, info = self._finish(product_over_speakers(lik), self._x0, self._q0, self._y)
+            if self.reward_mode == "expect_round":
+                rewards = expected
         else:
             self._schemes[:, :, t] = e / s[..., None]
             self._t = t + 1
@@ -213,8 +235,10 @@ class BatchedPersuasionEnv:
             rewards, info = self._finish_selection()
         if self.autoreset:
             self._new_episodes()
-        else:
-            self._finished = True
+            return self.observe(), rewards, True, info
+        self._finished = True
+        if self.joint and self._posterior_is_public:  # the outside observer's belief is her posterior
+            return self.layout.views(self._t, info["posterior"], self._user_msgs, self._spk_msgs), rewards, True, info
         return self.observe(), rewards, True, info
 
     def observe(self) -> np.ndarray:
@@ -317,6 +341,12 @@ class BatchedPersuasionEnv:
         """The belief of an outside observer who heard every message (the user's too) ``[N, Y]``."""
         lik = np.prod(self._speaker_likelihoods(), axis=1)
         return normalise(self.game.prior * self._user_likelihood() * lik)
+
+    def set_user_model(self, model: UserModel) -> None:
+        """Let the user act by ``model`` from now on (e.g. a rationality homotopy in training);
+        everything else about the game is unchanged."""
+        self.game = self.game.replace(user_model=model)
+        self._solo = None
 
     def solo_values(self, schemes: np.ndarray) -> np.ndarray:
         """The user's exact value with each speaker alone ``[N, k]`` under open-loop ``schemes``."""
@@ -488,13 +518,18 @@ class BatchedPersuasionEnv:
             rewards = np.einsum("nyx,nkxy->nk", joint, qu)
         info = {
             "user_utility": u_y[self._n, a],
-            "user_expected_utility": (probs * u_y).sum(axis=1),
+            "user_expected_utility": np.einsum("na,na->n", probs, u_y),
             "user_action": a.astype(np.int64),
             "state": y.astype(np.int64).copy(),
             "posterior": post,
             "action_probs": probs,
         }
         return rewards, info
+
+    def _expected_last_round(self, pi: np.ndarray) -> np.ndarray:
+        """Every speaker's expected payoff ``[N, k]`` given the transcript so far and the last-round
+        schemes ``pi`` ``[N, k, X, M]`` (:func:`~persuaders.envs.arrays.expected_last_round`)."""
+        return expected_last_round(self.game, self._channels, self._p, self._q0, pi)
 
     def _finish_selection(self) -> tuple[np.ndarray, dict[str, Any]]:
         """The protocol chooses the deployed speaker; it converses alone with the user; everyone is paid."""

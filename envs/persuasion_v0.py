@@ -202,28 +202,30 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         """Validate every live speaker's logits into the simulator's ``[1, k, X_max, M]`` buffer."""
         if not isinstance(actions, dict):
             raise ValueError(f"actions: expected a dict from speaker name to logits, got {type(actions).__name__}")
-        unknown = [a for a in actions if a not in self._index or a not in self.agents]
-        if unknown:
-            raise ValueError(
-                f"actions for unknown or finished speaker(s) {', '.join(map(repr, unknown))}; "
-                f"live speakers are {', '.join(self.agents)}"
-            )
+        if len(actions) != len(self.agents) or any(a not in self._index for a in actions):
+            unknown = [a for a in actions if a not in self._index or a not in self.agents]
+            if unknown:
+                raise ValueError(
+                    f"actions for unknown or finished speaker(s) {', '.join(map(repr, unknown))}; "
+                    f"live speakers are {', '.join(self.agents)}"
+                )
         for name in self.agents:
-            shape = self._action_shapes[name]
-            want = shape if self.action_format == "matrix" else (shape[0] * shape[1],)
-            what = f"logits of shape {want} " + ("[signal][message]" if self.action_format == "matrix" else "(signal-major)")
+            shape, want = self._action_shapes[name], self._action_spaces[name].shape
             a = actions.get(name)
             if a is None:
-                raise ValueError(f"speaker {name!r}: missing action; expected {what}")
+                raise ValueError(f"speaker {name!r}: missing action; expected {self._what(want)}")
             try:
                 logits = np.asarray(a, dtype=np.float64)
             except (TypeError, ValueError):
-                raise ValueError(f"speaker {name!r}: action is not numeric; expected {what}") from None
+                raise ValueError(f"speaker {name!r}: action is not numeric; expected {self._what(want)}") from None
             if logits.shape != want:
-                raise ValueError(f"speaker {name!r}: expected {what}, got shape {logits.shape}")
+                raise ValueError(f"speaker {name!r}: expected {self._what(want)}, got shape {logits.shape}")
             if not np.isfinite(logits).all():
                 raise ValueError(f"speaker {name!r}: logits must be finite (got NaN or inf)")
             self._logits[0, self._index[name], : shape[0]] = logits.reshape(shape)
+
+    def _what(self, want: tuple[int, ...]) -> str:
+        return f"logits of shape {want} " + ("[signal][message]" if self.action_format == "matrix" else "(signal-major)")
 
     def _observe(self, views: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
         obs = views[0]  # [k, D], possibly a broadcast view

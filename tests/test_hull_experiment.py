@@ -284,3 +284,13 @@ def test_command_synthetic_tiny(tmp_path, capsys):
     rec = json.loads((out / "results.json").read_text())
     assert rec["config"]["synthetic"]["noise"] == 0.1
     assert len(rec["summary"]["mse_nonneg"]["mean"]) == 3
+
+
+def test_command_figure_option_and_dataset_only_options(tmp_path, capsys):
+    out, fig = tmp_path / "syn", tmp_path / "figs" / "synthetic.png"
+    assert hx.main(["--synthetic", "--models", "2", "--orderings", "2", "--items", "5", "--out", str(out), "--figure", str(fig)]) == 0
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / "hull_experiment.png").exists()
+    assert (out / "results.csv").stat().st_size > 0
+    capsys.readouterr()
+    assert hx.main(["--csv", str(EXAMPLE), "--bootstrap", "10", "--out", str(tmp_path / "o")]) == 2
+    assert "--bootstrap apply only to --dataset" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from persuaders.game.validation import SpecError
 __all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_VERSION"]
 
 #: Layout version of the checkpoint dictionary.
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
 
 
 def _to_plain(x: Any) -> Any:
@@ -51,7 +51,7 @@ def _to_numpy(x: Any) -> Any:
 
 def save_checkpoint(path: Path, *, learners: list[dict[str, Any]], env_state: dict[str, Any], obs: np.ndarray,
                     shuffle: torch.Generator, iteration: int, global_step: int, reached: dict | None,
-                    resumed: list[dict[str, Any]] | None = None) -> None:
+                    resumed: list[dict[str, Any]] | None = None, history: list[dict[str, Any]] | None = None) -> None:
     """Write a checkpoint atomically (a reader never sees half of one)."""
     state = {
         "version": CHECKPOINT_VERSION,
@@ -64,6 +64,7 @@ def save_checkpoint(path: Path, *, learners: list[dict[str, Any]], env_state: di
         "global_step": int(global_step),
         "reached": reached,
         "resumed": list(resumed or []),
+        "history": list(history or []),
     }
     atomic_write(path, lambda fh: torch.save(state, fh))
 
@@ -84,7 +85,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError, TypeError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library ({first[:160]})") from None
-    need = ("version", "learners", "env", "obs", "torch_rng", "shuffle_rng", "iteration", "global_step", "reached", "resumed")
+    need = ("version", "learners", "env", "obs", "torch_rng", "shuffle_rng", "iteration", "global_step", "reached", "resumed", "history")
     if not isinstance(state, dict) or any(k not in state for k in need):
         raise SpecError("checkpoint", f"{path} is not a checkpoint of this library (missing entries)")
     if state["version"] != CHECKPOINT_VERSION:

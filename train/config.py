@@ -15,6 +15,8 @@ Layout (every key optional except ``game``; defaults in :data:`DEFAULTS`)::
     checkpoint_interval: 25     # iterations between checkpoints
     exploitability_interval: 50 # iterations between exploitability logs (0: only at the end)
     target: null                # optional early stop: {speaker: NAME, value: X, tol: Y}
+    rationality_schedule: null  # a homotopy: logit users with lam rising from start to end over the first
+                                # `until` of training, then the game's own user: {start: 10, end: 1000, until: 0.6}
     share_parameters: false     # one network for all speakers of a shareable learner (with an id one-hot)
     threads: 1                  # torch threads
     learner: ppo                # every speaker's learner unless speakers: says otherwise
@@ -42,7 +44,7 @@ from persuaders.game.protocols import REWARD_MODES, protocols, resolve_protocol
 from persuaders.game.rundir import read_config
 from persuaders.game.validation import SpecError, as_choice, as_float, as_int, check_keys
 
-__all__ = ["DEFAULTS", "load_config", "apply_override", "validate_config", "speaker_learner"]
+__all__ = ["DEFAULTS", "load_config", "apply_override", "validate_config", "speaker_learner", "scheduled_rationality"]
 
 DEFAULTS: dict[str, Any] = {
     "game": None,
@@ -58,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint_interval": 25,
     "exploitability_interval": 50,
     "target": None,
+    "rationality_schedule": None,
     "share_parameters": False,
     "threads": 1,
     "learner": "ppo",
@@ -93,6 +96,14 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
+def scheduled_rationality(schedule: dict[str, float], fraction: float) -> float:
+    """The logit rationality of a homotopy at ``fraction`` of training, geometric from ``start`` to
+    ``end`` at ``until`` (``lam = start (end / start)^min(1, fraction / until)``); after ``until``
+    training faces the game's own user."""
+    x = min(1.0, fraction / schedule["until"])
+    return float(schedule["start"] * (schedule["end"] / schedule["start"]) ** x)
+
+
 def speaker_learner(cfg: dict[str, Any], name: str) -> str:
     """The learner name of speaker ``name`` in a validated config."""
     return cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
@@ -126,6 +137,12 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         t = check_keys(cfg["target"], "target", ("speaker", "value", "tol"), ("speaker", "value", "tol"))
         as_float(t["value"], "target.value")
         as_float(t["tol"], "target.tol", exclusive_minimum=0.0)
+    if cfg["rationality_schedule"] is not None:
+        r = check_keys(cfg["rationality_schedule"], "rationality_schedule", ("start", "end", "until"), ("start", "end"))
+        start = as_float(r["start"], "rationality_schedule.start", exclusive_minimum=0.0)
+        end = as_float(r["end"], "rationality_schedule.end", minimum=start)
+        until = as_float(r.get("until", 1.0), "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
+        cfg["rationality_schedule"] = {"start": start, "end": end, "until": until}
     learner_class(cfg["learner"], "learner")
     speakers = check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
     used = {cfg["learner"]}

@@ -54,11 +54,12 @@ from persuaders.game.rundir import (
     write_yaml,
 )
 from persuaders.game.spec import Game
+from persuaders.game.users import LogitUser
 from persuaders.game.validation import SpecError
 from persuaders.payoff.engine import EnumerationTooLarge, check_enumerable
 from persuaders.payoff.exact import evaluate
 from persuaders.train.checkpoint import load_checkpoint, save_checkpoint
-from persuaders.train.config import validate_config
+from persuaders.train.config import scheduled_rationality, validate_config
 from persuaders.train.summary import committed_schemes, make_summary, profile_exploitability
 from persuaders.train.team import Team
 
@@ -208,7 +209,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
     shuffle = torch.Generator().manual_seed(cfg["seed"] + 1)
     team = Team(game, cfg, env, shuffle)
 
-    start_iter, global_step, reached, resumed = 0, 0, None, []
+    start_iter, global_step, reached, resumed, history = 0, 0, None, [], []
     obs = env.reset(seed=cfg["seed"])
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -220,6 +221,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
         shuffle.set_state(ckpt["shuffle_rng"])
         start_iter, global_step, reached = ckpt["iteration"], ckpt["global_step"], ckpt["reached"]
         resumed = list(ckpt["resumed"])
+        history = list(ckpt["history"])
     if changes:
         resumed.append({"iteration": start_iter, "changed": changes})
     if not resume or changes:
@@ -235,6 +237,11 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
         if reached is not None:
             break
         team.set_progress(it / iterations)
+        if cfg["rationality_schedule"] is not None:  # the homotopy: logit users ever closer to the game's, then the game's
+            schedule = cfg["rationality_schedule"]
+            current = LogitUser(scheduled_rationality(schedule, it / iterations)) if it / iterations < schedule["until"] else None
+            env.set_user_model(current if current is not None else game.user.model)
+            team.set_user_model(current)
         buf, obs = collect_rollout(env, team, obs, T)
         global_step += T * n_envs
         stats = update_learners(env, team, buf, obs)
@@ -242,6 +249,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
         if (it + 1) % cfg["eval_interval"] == 0 or it + 1 == iterations:
             result = evaluate(game, team.profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).to_dict()
             log.exact(result, theory, global_step)
+            history.append({"step": global_step, "user_value": result["user_value"], **result["speaker_values"]})
             bar.set_postfix({"user": f"{result['user_value']:.4f}", **{n: f"{v:.4f}" for n, v in result["speaker_values"].items()}})
             target = cfg["target"]
             if target is not None and abs(result["speaker_values"][target["speaker"]] - target["value"]) <= target["tol"]:
@@ -251,7 +259,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
         bar.update(1)
         if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:
             save_checkpoint(ckpt_path, learners=team.state_dict(), env_state=env.get_state(), obs=obs, shuffle=shuffle,
-                            iteration=it + 1, global_step=global_step, reached=reached, resumed=resumed)
+                            iteration=it + 1, global_step=global_step, reached=reached, resumed=resumed, history=history)
             if not claimed:
                 claim(run_dir, ckpt_path)
                 claimed = True
@@ -259,6 +267,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
     elapsed = time.perf_counter() - t0
 
     summary = make_summary(game, cfg, team.profile(), global_step, reached, theory)
+    summary["history"] = history  # the exact values at every evaluation (step, user_value, each speaker's)
     if resumed:
         summary["resumed"] = resumed
     log.exploitability(summary["exploitability"], global_step)

@@ -36,12 +36,32 @@ def trial_metrics(summary: dict, reused: bool, seconds: float, run_dir: str) -> 
         "epsilon": b["hull"]["epsilon"],
         "single_sender": {n: v["sender_value"] for n, v in b["single_sender"].items()},
         "exploitability": ex.get("exploitability", nan),
+        "converged_at": converged_at(summary),
         "gain": dict(ex.get("gain", {})),
         "global_step": summary.get("global_step", 0),
         "reused": reused,
         "seconds": seconds,
         "run_dir": run_dir,
     }
+
+
+#: A run has converged once the user's exact value stays within this of its final value.
+CONVERGENCE_TOL = 0.005
+
+
+def converged_at(summary: dict[str, Any], tol: float = CONVERGENCE_TOL) -> int | float:
+    """The first environment step after which the user's exact value stays within ``tol`` of its
+    final value (from the summary's evaluation history; NaN without one)."""
+    history = summary.get("history") or []
+    if not history:
+        return float("nan")
+    final = summary["user_value"]
+    step = history[-1]["step"]
+    for h in reversed(history):
+        if abs(h["user_value"] - final) > tol:
+            break
+        step = h["step"]
+    return int(step)
 
 
 def _error_text(err: Any) -> str:
@@ -77,7 +97,7 @@ def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
         if summary is not None:
             m = trial_metrics(summary, False, 0.0, "")
             row.update({k: m[k] for k in ("user_value", "no_information", "full_information", "competition_bound",
-                                          "epsilon", "exploitability")})
+                                          "epsilon", "exploitability", "converged_at")})
             row["game"] = summary["game"]
             row["speaker_values"] = summary["speaker_values"]
             ex = summary.get("exploitability", {})
@@ -91,7 +111,8 @@ def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
 
 # ---------------------------------------------------------------------------------- outputs
 VALUE_COLUMNS = [("user_value", "user"), ("no_information", "no-info"), ("full_information", "full-info"),
-                 ("competition_bound", "comp. bound"), ("epsilon", "eps"), ("exploitability", "exploitability")]
+                 ("competition_bound", "comp. bound"), ("epsilon", "eps"), ("exploitability", "exploitability"),
+                 ("converged_at", "converged at (steps)")]
 
 
 def _fmt(v: Any, digits: int = 4) -> str:

@@ -9,6 +9,7 @@ import torch
 from persuaders.agents.base import Learner, LearnerSpec, learner_class
 from persuaders.envs.batched import BatchedPersuasionEnv
 from persuaders.game.spec import Game
+from persuaders.game.users import UserModel
 from persuaders.train.config import speaker_learner
 
 __all__ = ["Team"]
@@ -44,6 +45,8 @@ class Team:
                 built[key] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name))
             self.by_speaker.append(built[key])
         self.learners: list[Learner] = list(built.values())
+        for learner in self.learners:
+            learner.attach(self.profile)
 
     @property
     def learning(self) -> list[Learner]:
@@ -69,6 +72,10 @@ class Team:
     def set_progress(self, fraction: float) -> None:
         for learner in self.learners:
             learner.set_progress(fraction)
+
+    def set_user_model(self, model: UserModel | None) -> None:
+        for learner in self.learners:
+            learner.set_user_model(model)
 
     def state_dict(self) -> list[dict[str, Any]]:
         return [learner.state_dict() for learner in self.learners]

@@ -14,8 +14,11 @@ speaker, chosen from the speakers' solo evaluations. A new one subclasses
 :func:`register_protocol`; environments, the exact evaluator and training then support it.
 
 ``reward_mode`` is an environment option every protocol shares: ``sample`` (``U_i[a, y]`` with
-``a`` drawn), ``expect_action`` (``sum_a P(a) U_i[a, y]``) or ``expect_all`` (the expectation given
-the transcript), unbiased for the same objective with decreasing variance.
+``a`` drawn), ``expect_action`` (``sum_a P(a) U_i[a, y]``), ``expect_all`` (the expectation given
+the transcript) or ``expect_round`` (joint protocols: the expectation given the transcript before
+the last round and every speaker's last-round scheme, the last messages integrated out too; for
+a one-round game, the exact expected payoff of the schemes played), unbiased for the same
+objective with decreasing variance.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ __all__ = [
     "sampled_selection",
 ]
 
-REWARD_MODES = ("sample", "expect_action", "expect_all")
+REWARD_MODES = ("sample", "expect_action", "expect_all", "expect_round")
 #: Scores within this of the best count as tied in a selection (ties are split evenly).
 SCORE_TOL = 1e-12
 

@@ -4,7 +4,10 @@ Usage::
 
     python -m persuaders.experiments hull [--csv PATH [--user-column NAME] [--item-column NAME] | --synthetic]
                                           [--models N] [--orderings R] [--noise S] [--user-noise S]
-                                          [--items M] [--seed N] [--out DIR]
+                                          [--items M] [--seed N] [--out DIR] [--figure PATH]
+    python -m persuaders.experiments hull --dataset {movielens,gss_spending} [--dataset-csv PATH]
+                                          [--items M] [--min-coverage C] [--personas P] [--models N]
+                                          [--orderings R] [--bootstrap B] [--seed N] [--out DIR] [--figure PATH]
 
 The input is a table of utilities over items: ``U[i, j]`` is model ``i``'s utility for item ``j``
 (an item is an (action, state) cell of a game or any scored item) and ``u[j]`` is the user's.
@@ -13,7 +16,11 @@ made by rephrasing one prompt and the items are MovieLens ratings or ETHICS judg
 table comes from a CSV file (``--csv``, one row per item, one column per model and a ``user``
 column) or from a seeded synthetic generator (``--synthetic``, the default): models are a shared
 base utility plus Gaussian noise of standard deviation ``--noise``, clipped to [0, 1], and the
-user is the base (plus optional noise ``--user-noise``, also clipped).
+user is the base (plus optional noise ``--user-noise``, also clipped). ``--dataset`` runs it on
+real people's ratings instead (:mod:`persuaders.experiments.hull_personas`: personas are real users,
+the AI profiles other users, intervals bootstrapped over personas; the data sets and their
+construction are in :mod:`persuaders.experiments.hull_datasets`, read from the optional extra
+``[data]`` or, with ``--dataset-csv``, from a CSV file with the same columns).
 
 For each of ``R`` random orderings of the models and each ``n = 1..N``, the first ``n`` models of
 the ordering are fitted to the user's utility, and six numbers are recorded:
@@ -55,8 +62,9 @@ the table every ordering holds the same set, so the band closes.
 
 Outputs in ``--out`` (default ``results/hull_experiment/``): ``results.csv`` (columns ``n,
 metric, mean, lo, hi``), ``results.json`` (configuration, every per-ordering value and the fits
-on all ``N`` models in table order, with weights by model name) and ``hull_experiment.png``.
-A short table is printed. Exit status: 0 ok, 1 computation error, 2 bad input (the message
+on all ``N`` models in table order, with weights by model name) and ``hull_experiment.png`` (or
+``--figure``). With ``--dataset`` the default is ``results/hull_NAME/`` and the CSV has one row per
+``n`` (see :mod:`persuaders.experiments.hull_personas`). A short table is printed. Exit status: 0 ok, 1 computation error, 2 bad input (the message
 names the column and line at fault).
 """
 
@@ -75,6 +83,9 @@ from typing import Any
 import numpy as np
 
 from persuaders.game.commands import command
+from persuaders.experiments.hull_datasets import DATASETS
+from persuaders.experiments.hull_output import json_ready, plot
+from persuaders.experiments.hull_personas import run_dataset
 from persuaders.experiments.hull_fits import (
     BAND,
     METRICS,
@@ -153,65 +164,9 @@ def write_csv(path: Path, summary: dict[str, dict[str, np.ndarray]]) -> None:
                 writer.writerow([n + 1, m, repr(float(s["mean"][n])), repr(float(s["lo"][n])), repr(float(s["hi"][n]))])
 
 
-def _set_yscale(ax: Any, values: list[np.ndarray]) -> None:
-    v = np.concatenate([np.ravel(x) for x in values])
-    pos = v[v > 1e-12]
-    if pos.size == 0:
-        return
-    if v.min() > 1e-12:
-        ax.set_yscale("log")
-    else:  # some values are (numerically) zero: linear near zero, logarithmic above
-        ax.set_yscale("symlog", linthresh=float(pos.min()))
-
-
-def plot(path: Path, summary: dict[str, dict[str, np.ndarray]], title: str) -> None:
-    """Two panels: sup-norm eps (hull, cone) and MSE (simplex, nonnegative, best single, average)
-    against ``n``, each with its 2.5-97.5 percentile band over orderings."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = np.arange(1, len(summary["eps_hull"]["mean"]) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    panels = [
-        (axes[0], {"eps_hull": "hull (simplex weights)", "eps_cone": "cone (nonnegative weights)"},
-         "sup-norm distance eps (free offset)", "distance of the user's utility to combinations"),
-        (axes[1], {"mse_simplex": "simplex-weighted fit", "mse_nonneg": "nonnegative fit",
-                   "mse_best_single": "best single model", "mse_average": "plain average"},
-         "mean squared error (no offset)", "fit to the user's utility"),
-    ]
-    for ax, metrics, ylabel, sub in panels:
-        shown = []
-        for m, label in metrics.items():
-            s = summary[m]
-            (line,) = ax.plot(n, s["mean"], marker="o", ms=3, label=label)
-            ax.fill_between(n, s["lo"], s["hi"], color=line.get_color(), alpha=0.2, lw=0)
-            shown += [s["mean"], s["lo"], s["hi"]]
-        _set_yscale(ax, shown)
-        ax.set_xlabel("number of models n")
-        ax.set_ylabel(ylabel)
-        ax.set_title(sub, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, title="mean, 2.5-97.5 percentile band", title_fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _json_ready(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return [_json_ready(v) for v in x.tolist()]
-    if isinstance(x, dict):
-        return {k: _json_ready(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_ready(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
+def _per_dataset(key: str) -> str:
+    """The data sets' defaults of one setting, for the help text (``None``: all; personas: every complete user)."""
+    return ", ".join(f"{name} {'all' if spec.defaults.get(key) is None else spec.defaults[key]}" for name, spec in sorted(DATASETS.items()))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -224,16 +179,25 @@ def _parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--csv", metavar="PATH", help="table of utilities: one row per item, one column per model, and the user's column")
     src.add_argument("--synthetic", action="store_true", help="seeded synthetic models: base utility + Gaussian noise, clipped to [0, 1] (the default)")
+    src.add_argument("--dataset", choices=sorted(DATASETS), help="real people's ratings (the [data] extra, or --dataset-csv): "
+                     "personas are users, AI profiles other users")
     p.add_argument("--user-column", default="user", help="the user's column in the CSV (default: user)")
     p.add_argument("--item-column", default="item", help="column of item labels in the CSV, used if present (default: item)")
     p.add_argument("--models", type=int, default=None, metavar="N",
-                   help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS})")
-    p.add_argument("--orderings", type=int, default=DEFAULT_ORDERINGS, metavar="R", help=f"random orderings of the models (default {DEFAULT_ORDERINGS})")
+                   help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS}; --dataset: {_per_dataset('models')})")
+    p.add_argument("--orderings", type=int, default=None, metavar="R",
+                   help=f"random orderings of the models (default {DEFAULT_ORDERINGS}; --dataset: per persona, {_per_dataset('orderings')})")
     p.add_argument("--noise", type=float, default=None, metavar="S", help=f"synthetic: noise std of the models (default {DEFAULT_NOISE})")
     p.add_argument("--user-noise", type=float, default=None, metavar="S", help=f"synthetic: noise std of the user (default {DEFAULT_USER_NOISE})")
-    p.add_argument("--items", type=int, default=None, metavar="M", help=f"synthetic: number of items (default {DEFAULT_ITEMS})")
+    p.add_argument("--items", type=int, default=None, metavar="M",
+                   help=f"synthetic: number of items (default {DEFAULT_ITEMS}); --dataset: items picked for dense overlap ({_per_dataset('items')})")
+    p.add_argument("--dataset-csv", metavar="PATH", help="--dataset: read the table from a CSV with the package's columns (e.g. data/movielens_sample.csv)")
+    p.add_argument("--min-coverage", type=float, default=None, metavar="C", help=f"--dataset: keep users who rated at least this fraction of the items ({_per_dataset('min_coverage')})")
+    p.add_argument("--personas", type=int, default=None, metavar="P", help=f"--dataset: personas drawn at random from the users who rated every item ({_per_dataset('personas')})")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="B", help="--dataset: bootstrap resamples of the personas (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic table and the orderings (default 0)")
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default {DEFAULT_OUT})")
+    p.add_argument("--out", default=None, metavar="DIR", help=f"output directory (default {DEFAULT_OUT}; --dataset: results/hull_NAME)")
+    p.add_argument("--figure", metavar="PATH", help="where to write the figure (default DIR/hull_experiment.png)")
     return p
 
 
@@ -244,6 +208,10 @@ def _input_error(msg: str) -> int:
 
 def _table(args: argparse.Namespace, seed: np.random.SeedSequence) -> tuple[UtilityTable, int, dict[str, Any] | None] | str:
     """The table of utilities the arguments ask for, its ``n_models`` and synthetic options, or an input error."""
+    only = [f for f, v in (("--dataset-csv", args.dataset_csv), ("--min-coverage", args.min_coverage),
+                           ("--personas", args.personas), ("--bootstrap", args.bootstrap)) if v is not None]
+    if only:
+        return f"{', '.join(only)} apply only to --dataset"
     if args.orderings < 1:
         return f"--orderings must be >= 1, got {args.orderings}"
     if args.models is not None and args.models < 1:
@@ -304,6 +272,10 @@ def _record(args: argparse.Namespace, table: UtilityTable, n_models: int, synth:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 computation error, 2 bad input)."""
     args = _parser().parse_args(argv)
+    if args.dataset is not None:
+        return run_dataset(args)
+    args.orderings = DEFAULT_ORDERINGS if args.orderings is None else args.orderings
+    args.out = DEFAULT_OUT if args.out is None else args.out
     t0 = time.perf_counter()
     seeds = np.random.SeedSequence(args.seed).spawn(2)
     got = _table(args, seeds[0])
@@ -318,22 +290,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     out = Path(args.out)
+    figure = Path(args.figure) if args.figure else out / "hull_experiment.png"
     try:
         out.mkdir(parents=True, exist_ok=True)
+        figure.parent.mkdir(parents=True, exist_ok=True)
         write_csv(out / "results.csv", summary)
         title = (f"{table.source} ({table.n_items} items; first n of {args.orderings} random orderings "
                  f"of {table.n_models} models)")
-        plot(out / "hull_experiment.png", summary, title)
+        plot(figure, summary, title)
         elapsed = time.perf_counter() - t0
         with open(out / "results.json", "w") as fh:
-            json.dump(_json_ready(_record(args, table, n_models, synth, raw, summary, full, elapsed)), fh, indent=1)
+            json.dump(json_ready(_record(args, table, n_models, synth, raw, summary, full, elapsed)), fh, indent=1)
     except OSError as exc:
         print(f"error: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
     print(f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings")
     print(format_table(summary))
     print(f"band: 2.5-97.5 percentiles over orderings (in {out / 'results.csv'})")
-    print(f"wrote {out / 'results.csv'}, {out / 'results.json'}, {out / 'hull_experiment.png'} in {elapsed:.1f} s")
+    print(f"wrote {out / 'results.csv'}, {out / 'results.json'}, {figure} in {elapsed:.1f} s")
     return 0
 
 
