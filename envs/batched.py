@@ -24,14 +24,19 @@ Protocols (:mod:`persuaders.game.protocols`):
   user's round-1 message; each step every speaker's logits ``[X_i, M]`` give its scheme (row
   softmax), ``m_i ~ pi_i[x_i]``, the beliefs update and the user says her next message; after the
   last round she acts by her user model at her posterior.
-* selection (``best_ai``): the schemes are open-loop commitments (the observation is the round and
-  the prior). After the ``R`` steps the protocol chooses the deployed speaker from the speakers'
-  solo evaluations (``best_ai``: exact solo values, or the realised utilities of ``n_eval`` fresh
-  solo conversations simulated as one batch; ties at random) and one deployment conversation with
-  it alone (the user speaking by her rule) decides everyone's pay.
+* selection (``best_ai``): every speaker commits to a closed-loop rule on its solo thread with the
+  user (docs/science_best_ai.md). ``reset`` draws the state and signals; the episode's steps walk
+  the nodes of the solo thread tree, one node per step (:mod:`persuaders.envs.selection`: every
+  speaker sees its private-thread observation there and gives its scheme), ``sum_t prod_{s<=t}
+  Z_s M^t`` steps (1 for one round with a silent user). After the last, the protocol chooses the
+  deployed speaker from the speakers' solo evaluations under the tabulated rules (``best_ai``:
+  exact solo values, or the realised utilities of ``n_eval`` fresh solo conversations simulated
+  as one batch; ties at random) and one deployment conversation with it alone (the user speaking
+  by her rule, the rule read at the nodes reached) decides everyone's pay.
 * reward modes: ``sample`` pays ``U_i[a, y]``; ``expect_action`` ``sum_a P(a) U_i[a, y]``;
   ``expect_all`` ``sum_{y, x0} P(y, x0 | transcript) sum_a P(a | x0, transcript) U_i[a, y]``.
-  Rewards are 0 before the last step. All episodes end together after ``R`` steps. With
+  Rewards are 0 before the last step. All episodes end together after :attr:`steps_per_episode`
+  steps (``R`` for a joint protocol). With
   ``autoreset`` (the default) they restart at once and the observations returned with
   ``done=True`` are those of the new episodes; without it the finished episodes stay readable
   (terminal observations, transcripts) until :meth:`reset`.
@@ -49,14 +54,13 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs.arrays import expected_last_round, normalise, normalise_positive, padded_channels, product_over_speakers, rowsum, sample_index
+from persuaders.envs.selection import ThreadWalk, thread_nodes
 from persuaders.game.catalog import load_game
 from persuaders.game.conversation import sees_state, signal_map
 from persuaders.game.observations import ObservationLayout
 from persuaders.game.protocols import REWARD_MODES, Protocol, SelectionProtocol, check_reward_mode, resolve_protocol
 from persuaders.game.spec import Game
 from persuaders.game.users import UserModel
-from persuaders.payoff.engine import check_enumerable
-from persuaders.payoff.exact import SoloValues
 
 __all__ = ["BatchedPersuasionEnv", "REWARD_MODES", "sample_index"]
 
@@ -67,31 +71,20 @@ MAX_ENTRIES = 1 << 28
 _EXP_SAFE = 300.0
 
 
-class _Evaluation:
-    """The speakers' solo evaluations a selection protocol asks for (see ``SoloEvaluation``)."""
-
-    def __init__(self, env: BatchedPersuasionEnv):
-        self.env = env
-
-    def exact_user_values(self) -> np.ndarray:
-        return self.env.solo_values(self.env.committed_schemes)
-
-    def sampled_user_utilities(self, n: int) -> np.ndarray:
-        return self.env.sampled_solo_utilities(n)
-
-
 # ---------------------------------------------------------------------------------- environment
 class BatchedPersuasionEnv:
     """``n_envs`` episodes of one persuasion game, stepped together (see the module docstring).
 
     ``reset()`` returns observations ``[N, k, obs_size]`` (float32, the encoding of
-    :class:`~persuaders.game.observations.ObservationLayout`). When :attr:`shared_observation` is
-    True (public messages, or a selection protocol) every speaker of an episode sees the same
-    thing, and the array is a read-only broadcast view of one ``[N, obs_size]`` block (stride 0
-    over speakers); copy it before writing into it.
+    :class:`~persuaders.game.observations.ObservationLayout`; under a selection protocol its
+    private-thread form, :meth:`~persuaders.game.observations.ObservationLayout.for_thread`).
+    When :attr:`shared_observation` is True (public messages, or a selection protocol in a
+    one-round game) every speaker of an episode sees the same thing, and the array is a read-only
+    broadcast view of one ``[N, obs_size]`` block (stride 0 over speakers); copy it before
+    writing into it.
 
     ``step(logits)`` takes ``[N, k, X_max, M]`` logits and returns ``(obs, rewards [N, k] float64,
-    done, info)``; ``done`` is True after every ``R``-th step, when ``info`` holds ``user_utility``,
+    done, info)``; ``done`` is True after every :attr:`steps_per_episode`-th step, when ``info`` holds ``user_utility``,
     ``user_expected_utility``, ``user_action``, ``state`` (each ``[N]``), ``posterior`` ``[N, Y]``,
     ``action_probs`` ``[N, A]`` and, for a selection protocol, ``selected`` ``[N]`` and ``scores``
     ``[N, k]`` (when the protocol scores the speakers).
@@ -117,14 +110,17 @@ class BatchedPersuasionEnv:
         self.autoreset = bool(autoreset)
 
         g = self.game
-        self.layout = ObservationLayout.for_game(g)
+        self.joint = self.protocol.joint
+        # A selection protocol's rules see their solo thread (n_heard = 1); see envs/selection.py.
+        self.layout = ObservationLayout.for_game(g) if self.joint else ObservationLayout.for_thread(g)
         self.n_speakers = g.n_speakers
         self.obs_size = self.layout.size
         self.signal_counts = [s.n_signals for s in g.speakers]
         self.max_signals = max(self.signal_counts)
         self.action_shape = (self.max_signals, g.messages)
         self.rounds = g.rounds
-        self.joint = self.protocol.joint
+        #: Steps of one episode: ``R`` rounds (joint), or the nodes of a solo thread (selection).
+        self.steps_per_episode = g.rounds if self.joint else thread_nodes(g)
         self._check_size()
 
         self._channels = padded_channels(g)  # [k, Y, X]
@@ -153,16 +149,13 @@ class BatchedPersuasionEnv:
         self._utils = g.speaker_utilities  # [k, A, Y]
         self._n = np.arange(self.n_envs)
         self._k = np.arange(self.n_speakers)
-        self.shared_observation = not self.joint or g.visibility == "public"
+        self.walk: ThreadWalk | None = None if self.joint else ThreadWalk(g, self.n_envs)
+        self.shared_observation = g.visibility == "public" if self.joint else self.walk.shared
         # The global state: hidden draws (one-hots), then the public record with every speaker heard.
         self._record = ObservationLayout(g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True)
         self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals] + self.signal_counts)
         self.state_size = int(self._hidden_offsets[-1]) + self._record.size
-        self._committed_obs = None
-        self._solo: SoloValues | None = None
-        if not self.joint:  # a committed rule observes the round and the prior (row R: terminal)
-            self._committed_obs = self.layout.open_loop(np.arange(g.rounds + 1), g.prior, g.rounds + 1)
-        else:
+        if self.joint:
             self._first_views = self._first_view_table()
         self.rng = np.random.default_rng(seed)
         self._started = False
@@ -179,8 +172,11 @@ class BatchedPersuasionEnv:
             if size > MAX_ENTRIES:
                 raise ValueError(f"reward_mode: expect_round would sum {size:,} terms per step (limit {MAX_ENTRIES:,}); "
                                  "use expect_all or fewer parallel episodes")
-        views = 1 if (not self.joint or g.visibility == "public") else g.n_speakers
-        per_episode = views * self.obs_size + g.n_speakers * self.max_signals * g.messages * (g.rounds if not self.joint else 1)
+        if self.joint:
+            views, tables = (1 if g.visibility == "public" else g.n_speakers), g.messages
+        else:  # every speaker's view, its rule at every thread node and the signal weights there
+            views, tables = g.n_speakers, self.steps_per_episode * (g.messages + 1)
+        per_episode = views * self.obs_size + g.n_speakers * self.max_signals * tables
         if self.n_envs * per_episode > MAX_ENTRIES:
             raise ValueError(
                 f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
@@ -228,9 +224,9 @@ class BatchedPersuasionEnv:
             if self.reward_mode == "expect_round":
                 rewards = expected
         else:
-            self._schemes[:, :, t] = e / s[..., None]
-            self._t = t + 1
-            if self._t < g.rounds:
+            walked = self.walk.commit(e / s[..., None])  # the rule at the current thread node
+            self._t = self.walk.round
+            if not walked:
                 return self.observe(), np.zeros((n, k)), False, {}
             rewards, info = self._finish_selection()
         if self.autoreset:
@@ -245,7 +241,7 @@ class BatchedPersuasionEnv:
         """Every speaker's current observation ``[N, k, D]`` (see the class docstring)."""
         n, k, t = self.n_envs, self.n_speakers, self._t
         if not self.joint:
-            return np.broadcast_to(self._committed_obs[t], (n, k, self.obs_size))
+            return self.walk.observe()
         if t == 0:  # before any speaker talks every view depends on the user's first message only
             block = self._first_views[self._user_msgs[:, 0]]  # [N, D]
             views = np.broadcast_to(block[:, None, :], (n, k, self.obs_size))
@@ -297,8 +293,17 @@ class BatchedPersuasionEnv:
     # ------------------------------------------------------------------ what the episodes hold
     @property
     def round(self) -> int:
-        """Rounds played in the current episodes (``R`` once they are finished)."""
+        """Rounds played in the current episodes (``R`` once they are finished); under a selection
+        protocol, the round (0-based) of the thread node the speakers are asked about."""
         return self._t
+
+    @property
+    def node(self) -> int:
+        """Selection protocols: the thread node (:class:`~persuaders.game.observations.ThreadTree`)
+        the speakers are asked about, ``steps_per_episode`` once every node is committed."""
+        if self.walk is None:
+            raise AttributeError("node: the speakers of a joint protocol commit round by round, not on thread nodes")
+        return self.walk.node
 
     @property
     def states(self) -> np.ndarray:
@@ -326,11 +331,20 @@ class BatchedPersuasionEnv:
         return self._spk_msgs
 
     @property
-    def committed_schemes(self) -> np.ndarray:
-        """Selection protocols: the schemes committed so far ``[N, k, R, X_max, M]``."""
-        if self.joint:
-            raise AttributeError("committed_schemes: the speakers of a joint protocol commit round by round")
-        return self._schemes
+    def committed_rules(self) -> np.ndarray:
+        """Selection protocols: every speaker's rule, its scheme at each thread node ``[N, k, nodes, X_max, M]``
+        (zeros at nodes not yet walked)."""
+        if self.walk is None:
+            raise AttributeError("committed_rules: the speakers of a joint protocol commit round by round")
+        return self.walk.rule
+
+    @property
+    def deployed_schemes(self) -> np.ndarray:
+        """Selection protocols, once an episode is over: the deployed speaker's scheme in each round
+        of the deployment conversation ``[N, R, X_max, M]`` (the rule at the nodes it reached)."""
+        if self.walk is None or self.walk.deployed.min(initial=0) < 0:
+            raise AttributeError("deployed_schemes: only after the deployment of a selection protocol")
+        return self.walk.rule[self._n[:, None], self._selected[:, None], self.walk.deployed]
 
     def user_posterior(self) -> np.ndarray:
         """The user's posterior ``[N, Y]`` given her signal and every message so far."""
@@ -346,14 +360,8 @@ class BatchedPersuasionEnv:
         """Let the user act by ``model`` from now on (e.g. a rationality homotopy in training);
         everything else about the game is unchanged."""
         self.game = self.game.replace(user_model=model)
-        self._solo = None
-
-    def solo_values(self, schemes: np.ndarray) -> np.ndarray:
-        """The user's exact value with each speaker alone ``[N, k]`` under open-loop ``schemes``."""
-        if self._solo is None:
-            check_enumerable(self.game, joint=False)
-            self._solo = SoloValues(self.game)
-        return self._solo(schemes)
+        if self.walk is not None:
+            self.walk.set_game(self.game)
 
     # ------------------------------------------------------------------ snapshots
     def get_state(self) -> dict[str, Any]:
@@ -372,6 +380,8 @@ class BatchedPersuasionEnv:
         if self._started:
             for name in self._arrays():
                 state[name] = getattr(self, name).copy()
+            if self.walk is not None:
+                state["walk"] = self.walk.get_state()
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -393,11 +403,13 @@ class BatchedPersuasionEnv:
         if self._started:
             for name in self._arrays():
                 setattr(self, name, np.array(state[name], copy=True))
+            if self.walk is not None:
+                self.walk.set_state(state["walk"])
 
     # ------------------------------------------------------------------ episodes
     def _arrays(self) -> list[str]:
         names = ["_y", "_x0", "_x", "_q0", "_p", "_user_msgs", "_spk_msgs"]
-        return names + ([] if self.joint else ["_schemes"])
+        return names + ([] if self.joint else ["_selected"])
 
     def _new_episodes(self) -> None:
         """Draw the state and every signal of every episode; the user says her first message.
@@ -405,7 +417,7 @@ class BatchedPersuasionEnv:
         A deterministic channel (each state shows one signal) still consumes its uniform draw, so
         the random stream is the same whichever way a signal is computed."""
         g = self.game
-        n, k, R = self.n_envs, self.n_speakers, g.rounds
+        n, k = self.n_envs, self.n_speakers
         rng = self.rng
         self._y = np.minimum(np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1)
         if self._user_signal_of is not None:
@@ -429,7 +441,8 @@ class BatchedPersuasionEnv:
         if self.joint:
             self._user_speaks(0)
         else:
-            self._schemes = np.zeros((n, k, R, self.max_signals, g.messages))
+            self.walk.start()
+            self._selected = np.full(n, -1, dtype=np.int64)
 
     def _user_speaks(self, t: int) -> None:
         """The user says her round-``t`` message ``z ~ C_t[x0]`` in every episode."""
@@ -532,20 +545,26 @@ class BatchedPersuasionEnv:
         return expected_last_round(self.game, self._channels, self._p, self._q0, pi)
 
     def _finish_selection(self) -> tuple[np.ndarray, dict[str, Any]]:
-        """The protocol chooses the deployed speaker; it converses alone with the user; everyone is paid."""
-        g = self.game
+        """The protocol chooses the deployed speaker from the solo evaluations under the committed
+        rules; it converses alone with the user, its rule read at the thread nodes reached; everyone is paid."""
+        g, walk = self.game, self.walk
         proto = self.protocol
-        assert isinstance(proto, SelectionProtocol)
-        sel, scores = proto.select(self.rng, _Evaluation(self), self.n_envs, self.n_speakers)
+        assert isinstance(proto, SelectionProtocol) and walk is not None
+        sel, scores = proto.select(self.rng, walk.evaluation(self.rng), self.n_envs, self.n_speakers)
         sel = np.asarray(sel, dtype=np.int64)
+        self._selected = sel
         # Deployment: the selected speaker alone with the user, who speaks by her rule.
-        pi = self._schemes[self._n, sel]  # [N, R, X, M]
         x = self._x[self._n, sel]
         p = self._support[sel]
+        index = m = np.zeros(self.n_envs, dtype=np.int64)
         for t in range(g.rounds):
             self._user_speaks(t)
-            m = sample_index(self.rng, pi[self._n, t, x])
-            p = normalise(p * pi[self._n, t, :, m])
+            z = self._user_msgs[:, t]
+            index = z.copy() if t == 0 else walk.tree.child(t - 1, index, m, z)
+            walk.deployed[:, t] = walk.tree.offsets[t] + index
+            pi = walk.scheme_at(sel, index, t)  # [N, X, M]
+            m = sample_index(self.rng, pi[self._n, x])
+            p = normalise(p * pi[self._n, :, m])
             self._spk_msgs[self._n, t, sel] = m
         self._p[self._n, sel] = p  # what the deployment revealed (for state() and the posterior)
         if self._signal_of is not None:
@@ -557,35 +576,6 @@ class BatchedPersuasionEnv:
         if scores is not None:
             info["scores"] = scores
         return rewards, info
-
-    def sampled_solo_utilities(self, n_eval: int) -> np.ndarray:
-        """The user's realised utility in ``n_eval`` fresh solo conversations per speaker ``[N, k, n_eval]``.
-
-        All ``N k n_eval`` conversations are simulated as one batch, with the committed schemes. The
-        user's own messages are not simulated: she knows x0, so they do not move her posterior, and
-        the schemes are open-loop.
-        """
-        g = self.game
-        n, k, e = self.n_envs, self.n_speakers, n_eval
-        rng = self.rng
-        y = np.minimum(np.searchsorted(self._prior_cdf, rng.random((n, k, e)) * self._prior_cdf[-1], side="right"), g.n_states - 1)
-        x0 = sample_index(rng, g.user.observation[y])  # [N, k, E]
-        x = sample_index(rng, self._channels[self._k[None, :, None], y])  # [N, k, E]
-        p = np.broadcast_to(self._support[:, None, :], (n, k, e, self.max_signals))
-        ni, ki = self._n[:, None, None], self._k[None, :, None]
-        for t in range(g.rounds):
-            pi = self._schemes[:, :, t]  # [N, k, X, M]
-            m = sample_index(rng, pi[ni, ki, x])  # [N, k, E]
-            col = pi[ni, ki, :, m]  # [N, k, E, X]
-            p = normalise(p * col)
-        if self._signal_of is not None:
-            lik = self._gather_signals(p, self._signal_of[None, :, None, :])  # [N, k, E, Y]
-        else:
-            lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
-        post = normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
-        probs = g.user.model.respond(post @ g.user.utility.T)
-        a = sample_index(rng, probs)
-        return g.user.utility[a, y]
 
     def __repr__(self) -> str:
         return (

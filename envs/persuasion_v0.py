@@ -28,10 +28,15 @@ Options
 
 Observation of speaker i: the encoding of :mod:`persuaders.game.observations` (the round, the
 belief it holds, the user's messages and the messages of the speakers it hears). Its private
-signal is never observed. Under a selection protocol (``best_ai``) the commitment is open-loop:
-the observation carries the round and the prior only.
+signal is never observed. Under a selection protocol (``best_ai``) each speaker commits to a rule
+on its solo thread with the user (docs/science_best_ai.md): the episode's steps walk the nodes of
+that thread (:mod:`persuaders.envs.selection`; ``sim.steps_per_episode`` of them, one for a
+one-round game with a silent user), and at each the speaker sees its private-thread observation
+(the round, the user's messages, its own earlier messages on that thread and the belief they
+imply) and gives its scheme there; then the user evaluates, selects and deploys.
 
-Infos have the same keys and types at every step (:data:`INFO_KEYS`): ``round`` (rounds played),
+Infos have the same keys and types at every step (:data:`INFO_KEYS`): ``round`` (rounds played;
+under ``best_ai`` the 1-based round of the thread node just committed),
 ``message`` (the speaker's message in the round just played, -1 when it said none), ``ended``
 (False until the last step) and the outcome, meaningful once ``ended`` is True (until then -1 for
 indices and 0.0 for numbers): ``state``, ``user_action``, ``user_utility``,
@@ -169,6 +174,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._fill_logits(actions)
         agents = self.agents
         t = self.sim.round
+        node = None if self.sim.joint else self.sim.node
         views, rewards, done, info = self.sim.step(self._logits, checked=True)
         msgs = self.sim.speaker_messages[0, t]
         infos = {}
@@ -177,7 +183,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             d["message"] = int(msgs[self._index[name]])
             infos[name] = d
         if self._transcript is not None:
-            self._transcript.after_step(t, self._logits[0])
+            self._transcript.after_step(t, self._logits[0], node)
         if done:
             reward = {name: float(rewards[0, self._index[name]]) for name in agents}
             self._finish(info, rewards[0], infos)

@@ -50,8 +50,9 @@ class Transcript:
         ]
 
     # ------------------------------------------------------------------ events
-    def after_step(self, t: int, logits: np.ndarray) -> None:
-        """Round ``t`` has been played with these logits ``[k, X_max, M]``."""
+    def after_step(self, t: int, logits: np.ndarray, node: int | None = None) -> None:
+        """Round ``t`` has been played with these logits ``[k, X_max, M]`` (a selection protocol:
+        the speakers committed them at thread ``node``, of round ``t``)."""
         g, sim = self.game, self.sim
         if sim.joint:
             said = "; ".join(f"{s.name} says m{int(sim.speaker_messages[0, t, i])}" for i, s in enumerate(g.speakers))
@@ -65,7 +66,18 @@ class Transcript:
             pi = softmax_rows(logits[i, : s.n_signals])
             rows = ", ".join(f"{self._signal_label(i, x)} -> [" + " ".join(f"{p:.2f}" for p in pi[x]) + "]" for x in range(s.n_signals))
             parts.append(f"{s.name}: {rows}")
-        self.lines.append(f"round {t + 1}/{g.rounds} committed schemes: " + "; ".join(parts))
+        self.lines.append(f"{self._node_label(node, t)} committed schemes: " + "; ".join(parts))
+
+    def _node_label(self, node: int | None, t: int) -> str:
+        """``round t/R`` and, when anything was said on the thread before, what (the user's, own)."""
+        g, walk = self.game, self.sim.walk
+        label = f"round {t + 1}/{g.rounds}"
+        if node is None or walk is None:
+            return label
+        tab = walk.tree.table
+        said = [f"{g.user.name} m{int(tab['user'][node, s])}" for s in range(t + 1) if g.user_message_counts[s] > 1]
+        said += [f"own m{int(m)}" for m in tab["own"][node, :t]]
+        return f"{label}, thread node {node + 1}/{walk.size}" + (f" (after {', '.join(said)})" if said else "")
 
     def outcome(self, outcome: dict[str, Any], scored: bool, n_eval: Any) -> None:
         """The episode ended with ``outcome`` (see :attr:`PersuasionEnv.outcome`)."""
@@ -96,7 +108,7 @@ class Transcript:
         """The user's posterior after each deployment round (her signal and the selected speaker's messages)."""
         g, sim = self.game, self.sim
         spk = g.speakers[sel]
-        schemes = sim.committed_schemes[0, sel, :, : spk.n_signals]  # [R, X, M]
+        schemes = sim.deployed_schemes[0, :, : spk.n_signals]  # [R, X, M]: the rule on the deployed thread
         w = np.ones(spk.n_signals)
         base = g.prior * g.user.observation[:, int(sim.user_signals[0])]
         out = []

@@ -41,11 +41,13 @@ def schemes_of(game: Game, logits: np.ndarray) -> list[np.ndarray]:
 
 
 def run_episode(env: BatchedPersuasionEnv, logits: np.ndarray):
-    """One episode of every environment with the fixed open-loop logits; returns the last step."""
+    """One episode of every environment with the fixed open-loop logits (``logits[:, t]`` at every
+    step of round ``t``: under best_ai, at every thread node of round ``t``); returns the last step."""
     env.reset()
-    for t in range(env.game.rounds):
+    for step in range(env.steps_per_episode):
+        t = env.round
         obs, rewards, done, info = env.step(np.broadcast_to(logits[:, t], (env.n_envs,) + logits[:, t].shape))
-        assert done == (t == env.game.rounds - 1)
+        assert done == (step == env.steps_per_episode - 1)
     return obs, rewards, info
 
 
@@ -127,6 +129,7 @@ OBS_GAMES = {
     "hull_pair_public": lambda: load_game("hull_pair_private").replace(visibility="public"),
     "hull_pair_private": lambda: load_game("hull_pair_private"),
     "kg_witness": lambda: load_game("kg_witness"),
+    "hull_pair_one_round": lambda: load_game("hull_pair"),
 }
 
 
@@ -151,16 +154,19 @@ def test_observations_are_the_layout_encoding(name):
 
 @pytest.mark.parametrize("name, protocol, shared", [("hull_pair_public", "simultaneous", True),
                                                    ("hull_pair_private", "simultaneous", False),
-                                                   ("hull_pair_private", "best_ai", True)])
+                                                   ("hull_pair_private", "best_ai", False),
+                                                   ("hull_pair_one_round", "best_ai", True)])
 def test_shared_observations_are_one_block_per_episode(name, protocol, shared):
-    """Public messages (and best_ai's open-loop rules) give every speaker the same view: the array is
-    a read-only broadcast (stride 0 over speakers), so its cost does not grow with k^2."""
+    """Public messages (and best_ai's threads in a one-round game, where nobody has said anything
+    but the user) give every speaker the same view: the array is a read-only broadcast (stride 0
+    over speakers), so its cost does not grow with k^2. A later thread node's belief depends on
+    each speaker's own rule: one view per speaker."""
     game = OBS_GAMES[name]()
     env = BatchedPersuasionEnv(game, 7, protocol=protocol, seed=0)
     assert env.shared_observation is shared
     obs = env.reset()
     logits = np.zeros((7, game.n_speakers) + env.action_shape)
-    for _ in range(game.rounds):
+    for _ in range(env.steps_per_episode):
         assert (obs.strides[1] == 0) is shared and obs.flags.writeable is not shared
         if shared:
             np.testing.assert_array_equal(obs, np.broadcast_to(obs[:, :1], obs.shape))
@@ -193,10 +199,11 @@ def _pz_episodes(pz, game, logits, episodes, **options):
     rewards = np.zeros((episodes, game.n_speakers))
     user = np.zeros(episodes)
     for e in range(episodes):
-        env.reset()
-        for t in range(game.rounds):
+        obs, _ = env.reset()
+        while env.agents:
+            t = int(env.layout.round_of(obs[names[0]][None])[0])
             acts = {a: logits[i, t, : game.speakers[i].n_signals] for i, a in enumerate(names)}
-            _, r, _, _, info = env.step(acts)
+            obs, r, _, _, info = env.step(acts)
         rewards[e] = [r[a] for a in names]
         user[e] = info[names[0]]["user_expected_utility"]
     return rewards, user

@@ -16,6 +16,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, ren
 from persuaders.envs import persuasion_v0
 from persuaders.game import SpecError, load_game
 from persuaders.envs.persuasion_v0 import PersuasionEnv
+from persuaders.game.observations import ThreadTree
 from persuaders.game.schemes import softmax_rows
 from persuaders.game.users import response_at
 from tests.brute import brute_joint
@@ -34,13 +35,14 @@ API_WARNINGS = [
 
 
 def play(env: PersuasionEnv, seed: int, policy, *, options=None):
-    """Run one episode; ``policy(t, agent)`` gives logits. Returns the list of step results."""
+    """Run one episode; ``policy(t, agent)`` gives logits at round ``t`` (read from the agent's
+    observation: the step under ``simultaneous``, the thread node's round under ``best_ai``, where
+    a policy of the round alone is an open-loop rule). Returns the list of step results."""
     obs, infos = env.reset(seed=seed, options=options)
     out = [(obs, infos)]
-    t = 0
     while env.agents:
-        out.append(env.step({a: policy(t, a) for a in env.agents}))
-        t += 1
+        out.append(env.step({a: policy(int(env.layout.round_of(obs[a][None])[0]), a) for a in env.agents}))
+        obs = out[-1][0]
     return out
 
 
@@ -198,7 +200,8 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
     for seed in (0, 1, 2):
         r1 = play(e1, seed, policy)
         r2 = play(e2, seed, policy)
-        assert len(r1) == len(r2) == e1.game.rounds + 1
+        assert len(r1) == len(r2) == e1.sim.steps_per_episode + 1
+        assert e1.sim.steps_per_episode == (e1.game.rounds if protocol == "simultaneous" else ThreadTree.for_game(e1.game).size)
         for s1, s2 in zip(r1, r2):
             np.testing.assert_equal(s1, s2)
         # The same env, reset with the same seed, replays the episode.
@@ -399,20 +402,6 @@ def test_terminal_step_flags_and_agents():
 
 
 # ---------------------------------------------------------------------------------- best-AI
-def test_best_ai_observation_is_open_loop():
-    env = persuasion_v0.parallel_env(game="hull_pair_private", protocol="best_ai", n_eval=4)
-    lay, g = env.layout, env.game
-    obs, _ = env.reset(seed=0)
-    for t in range(g.rounds + 1):
-        for o in obs.values():
-            want = lay.encode(t, g.prior[None], -np.ones((1, g.rounds), int), -np.ones((1, g.rounds, lay.n_heard), int))[0]
-            np.testing.assert_array_equal(o, want)
-        if env.agents:
-            obs, _, _, _, infos = env.step({a: np.ones(env.action_space(a).shape) for a in env.agents})
-            if env.agents:
-                assert all(inf["message"] == -1 for inf in infos.values())  # committed, nothing said yet
-
-
 def test_best_ai_exact_scores_and_selection():
     from persuaders.payoff import solo_outcomes
 

@@ -33,12 +33,11 @@ def run_episodes(game_name, schemes, protocol, n_eval, reward_mode, seed):
     totals = np.zeros((EPISODES, len(names)))
     user = np.zeros(EPISODES)
     for e in range(EPISODES):
-        env.reset(seed=seed + e)
-        t = 0
-        while env.agents:
-            _, rewards, _, _, infos = env.step({n: logits[i][t] for i, n in enumerate(names)})
+        obs, _ = env.reset(seed=seed + e)
+        while env.agents:  # round t's scheme at every step of round t (best_ai: every thread node of it)
+            t = int(env.layout.round_of(obs[names[0]][None])[0])
+            obs, rewards, _, _, infos = env.step({n: logits[i][t] for i, n in enumerate(names)})
             totals[e] += [rewards[n] for n in names]
-            t += 1
         user[e] = infos[names[0]]["user_expected_utility"]
     return totals, user
 

@@ -3,7 +3,7 @@
 Read top to bottom: resolve the config and game; build the batched environment and every
 speaker's learner (:class:`~persuaders.train.team.Team`, from the learner registry); then iterate
 
-    rollout (rollout_episodes x rounds steps of n_envs episodes; each learner acts for its speakers)
+    rollout (rollout_episodes x steps_per_episode steps of n_envs episodes; each learner acts for its speakers)
     -> each learner updates from its speakers' rollouts (PPO: advantages, clipped epochs)
     -> TensorBoard scalars -> every eval_interval: exact value of the committed schemes
     -> every checkpoint_interval: atomic checkpoint with every random state
@@ -203,7 +203,7 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
          changes: dict[str, Any], progress: bool) -> dict[str, Any]:
     """The training loop (see the module docstring), in a locked and prepared run directory."""
     n_envs = cfg["n_envs"]
-    T = cfg["rollout_episodes"] * game.rounds  # steps per rollout
+    T = cfg["rollout_episodes"] * env.steps_per_episode  # steps per rollout (rounds, or thread nodes under best_ai)
     iterations = max(1, cfg["total_steps"] // (n_envs * T))
     torch.manual_seed(cfg["seed"])
     shuffle = torch.Generator().manual_seed(cfg["seed"] + 1)

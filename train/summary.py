@@ -26,13 +26,15 @@ __all__ = ["make_summary", "committed_schemes", "profile_exploitability", "forma
 def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dict[str, list]:
     """The final schemes ``[R][X][M]`` per speaker.
 
-    Exact for open-loop commitments (one round with a silent user, selection protocols, fixed
-    speakers). A learned multi-round scheme depends on the history: round ``t``'s entry is then
-    the scheme on the path where the user and every speaker said message 0 in every earlier round
-    (the whole policy is in the checkpoint).
+    Exact for rules that ignore the history (one round with a silent user, fixed speakers). A
+    learned multi-round rule depends on it: round ``t``'s entry is then the scheme on the path
+    where the user and the speakers said message 0 in every earlier round (the whole policy is in
+    the checkpoint). In a joint protocol that path is the shared conversation; under a selection
+    protocol it is each speaker's solo thread (the user's messages and its own, observed as in a
+    private thread: :meth:`ObservationLayout.for_thread`, docs/science_best_ai.md).
     """
     proto = resolve_protocol(protocol)
-    layout = ObservationLayout.for_game(game)
+    layout = ObservationLayout.for_game(game) if proto.joint else ObservationLayout.for_thread(game)
     names = game.speaker_names
     out: dict[str, list] = {n: [] for n in names}
     belief = BeliefState(game, 1)
@@ -45,8 +47,8 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
         for i, name in enumerate(names):
             if proto.joint:
                 obs = layout.encode(np.array([t]), belief.speaker_belief(i), user, said[:, :, list(layout.heard(i))])
-            else:
-                obs = layout.open_loop(t, game.prior, 1)
+            else:  # its solo thread: the user and itself
+                obs = layout.encode(np.array([t]), belief.belief([0, i + 1]), user, said[:, :, [i]])
             scheme = profile[name]
             schemes.append(scheme[t] if isinstance(scheme, np.ndarray) else scheme(obs)[0])
             out[name].append(np.asarray(schemes[-1], dtype=float).tolist())

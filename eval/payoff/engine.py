@@ -18,7 +18,13 @@ before the speakers' round-``t`` messages (earlier rounds and the user's round-`
 Schemes are therefore given per prefix, ``[B, P_t, X_i, M]`` with ``P_t`` the number of prefixes
 (or 1 for a scheme that does not depend on it), for ``B`` profiles at once. A function of the
 observation is called at every prefix with :mod:`persuaders.game.observations` (exactly what an
-environment would show the speaker).
+environment would show the speaker): what it has heard in a joint conversation; in a solo
+conversation of a selection protocol, its *thread* (``thread=True``: the private-thread
+observation, the user's and its own messages and the belief they imply; docs/science_best_ai.md);
+or, for an open-loop commitment (``open_loop=True``), the round and the prior only. While a source
+is called, :meth:`ExactEngine.thread_nodes` numbers the prefixes as the nodes of
+:class:`~persuaders.game.observations.ThreadTree` (so that a rule tabulated node by node can be
+read at them).
 
 The same algorithm runs on numpy arrays (:class:`ExactEngine` with ``backend="numpy"``) and on
 torch tensors (``backend="torch"``), where it is differentiable in the schemes: the torch twin
@@ -33,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.observations import ObservationLayout
+from persuaders.game.observations import ObservationLayout, ThreadTree
 from persuaders.game.spec import Game
 from persuaders.game.users import UserModel
 
@@ -137,20 +143,29 @@ class _Torch:
 class ExactEngine:
     """Exact ``P(y, x0, h)`` and ``P(a, y)`` of the conversation among the user and ``talking``.
 
-    ``open_loop``: the speakers' rules are commitments made before any message (selection
-    protocols); a function scheme is then called with :meth:`ObservationLayout.open_loop`
-    observations (round and prior). Otherwise (a joint conversation) it sees what it has heard.
+    What a function scheme is called with (module docstring): by default (a joint conversation)
+    what the speaker has heard; ``thread``: one speaker talks alone (a selection protocol) and sees
+    its thread, :meth:`ObservationLayout.for_thread`; ``open_loop``: an open-loop commitment, the
+    round and the prior (:meth:`ObservationLayout.open_loop`).
     ``backend``: ``"numpy"`` or ``"torch"`` (differentiable; schemes must be arrays or tensors).
     """
 
-    def __init__(self, game: Game, talking: Sequence[int], *, open_loop: bool = False, backend: str = "numpy"):
+    def __init__(self, game: Game, talking: Sequence[int], *, open_loop: bool = False, thread: bool = False,
+                 backend: str = "numpy"):
         if backend not in ("numpy", "torch"):
             raise ValueError(f"backend: expected numpy or torch, got {backend!r}")
+        if open_loop and thread:
+            raise ValueError("open_loop, thread: a rule observes either nothing (open_loop) or its thread, not both")
+        if thread and len(list(talking)) != 1:
+            raise ValueError(f"thread: a thread is one speaker alone with the user, got talking={list(talking)}")
         self.game = game
         self.talking = list(talking)
         self.open_loop = open_loop
+        self.thread = thread
         self.xp: Any = _Numpy() if backend == "numpy" else _Torch()
-        self.layout = ObservationLayout.for_game(game)
+        self.layout = ObservationLayout.for_thread(game) if thread else ObservationLayout.for_game(game)
+        self.tree = ThreadTree.for_game(game)
+        self._prefixes: tuple[int, np.ndarray, np.ndarray] | None = None
         histories, per_profile = enumeration_size(game, len(self.talking))
         self.histories, self.per_profile = histories, per_profile
         if per_profile > MAX_ENUMERATION:
@@ -194,10 +209,12 @@ class ExactEngine:
             # Every talking speaker commits its round-t scheme at every prefix (all before anyone speaks).
             p = w0.shape[0]
             obs_fn = self._observations_fn(t, w0, weights, user_msgs, spk_msgs)
+            self._prefixes = (t, user_msgs, spk_msgs)  # for thread_nodes() during the calls
             schemes = []
             for n, i in enumerate(self.talking):
                 s = xp.asarray(sources[n](t, lambda i=i: obs_fn(i), p))  # [B or 1, P or 1, X_i, M]
                 schemes.append(s)
+            self._prefixes = None
             # Then they speak: every prefix splits into M^k_t message profiles (mixed radix, speaker order).
             new = {}
             for n, i in enumerate(self.talking):
@@ -228,6 +245,17 @@ class ExactEngine:
         self.user_msgs, self.spk_msgs = user_msgs, spk_msgs
         return self._joint(w0, weights)
 
+    def thread_nodes(self) -> np.ndarray:
+        """The :class:`~persuaders.game.observations.ThreadTree` node of every current prefix ``[P_t]``.
+
+        Only while the engine calls a source (the prefixes of round ``t`` being enumerated), and
+        only for a solo conversation (one talking speaker): its prefixes are thread nodes.
+        """
+        if self._prefixes is None or len(self.talking) != 1:
+            raise RuntimeError("thread_nodes: only while a solo conversation's engine calls a scheme source")
+        t, user_msgs, spk_msgs = self._prefixes
+        return self.tree.nodes(t, user_msgs, spk_msgs[:, :, self.talking[0]])
+
     def _likelihood(self, i: int, w: Any) -> Any:
         """``L_i[b, h, y] = sum_x O_i[y, x] w[b, h, x]``."""
         return self.xp.einsum("yx,bhx->bhy", self._channels[i], w)
@@ -249,12 +277,16 @@ class ExactEngine:
                 return layout.open_loop(t, game.prior, p)
             xp = self.xp
             belief = xp.to_numpy(w0.sum(-1))  # [P, Y]: prior and what the user said
-            for j in layout.heard(i):
+            heard = layout.heard(i)
+            for j in heard:
                 if j in weights:
                     belief = belief * xp.to_numpy(self._likelihood(j, weights[j][:1]))[0]
-            belief = belief / belief.sum(axis=1, keepdims=True)
-            heard = spk_msgs[:, :, list(layout.heard(i))]
-            return layout.encode(np.full(p, t), belief, user_msgs, heard)
+            total = belief.sum(axis=1, keepdims=True)
+            if self.thread:  # a thread of probability zero (never reached) shows the prior
+                belief = np.where(total > 0, belief / np.where(total > 0, total, 1.0), game.prior[None, :])
+            else:
+                belief = belief / total
+            return layout.encode(np.full(p, t), belief, user_msgs, spk_msgs[:, :, list(heard)])
 
         return observe
 

@@ -8,9 +8,13 @@ environment would call it).
 
 Protocols (docs/science.md, "Protocols"): a joint protocol (``simultaneous``) is one conversation
 of every speaker; a selection protocol (``best_ai``) deploys one speaker alone, chosen from the
-solo outcomes by :meth:`~persuaders.game.protocols.SelectionProtocol.selection_probabilities`,
-and its speakers' rules are open-loop commitments (one scheme per round, observing the round and
-the prior), as in the environments. Everyone is paid on the deployed conversation.
+solo outcomes by :meth:`~persuaders.game.protocols.SelectionProtocol.selection_probabilities`.
+Its speakers' rules are closed-loop commitments on their solo threads: a function rule is called
+at every node of each solo conversation with the private-thread observation (round, the user's
+messages, its own earlier messages and the belief they imply; docs/science_best_ai.md), as the
+environments ask for it; a fixed scheme ignores the thread. Everyone is paid on the deployed
+conversation. :class:`ThreadValues` scores rules tabulated node by node (the environments'
+exact evaluation scores), :class:`SoloValues` open-loop schemes ``[R, X_i, M]``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.game.observations import ThreadTree
 from persuaders.game.protocols import Protocol, SelectionProtocol, resolve_protocol
 from persuaders.game.schemes import Profile, Scheme, check_probabilities, check_scheme, profile_list
 from persuaders.game.spec import Game
@@ -33,6 +38,7 @@ __all__ = [
     "outcome_values",
     "solo_outcomes",
     "SoloValues",
+    "ThreadValues",
     "solo_user_values",
     "scheme_source",
 ]
@@ -98,8 +104,12 @@ def history_distribution(game: Game, profile: Profile) -> np.ndarray:
 
 
 def _solo(game: Game, sources: Sequence[SchemeSource]) -> np.ndarray:
-    """``P(a, y)`` of each speaker alone with the user (open-loop commitments): ``[k, A, Y]``."""
-    return np.stack([ExactEngine(game, [i], open_loop=True).outcome([sources[i]])[0] for i in range(game.n_speakers)])
+    """``P(a, y)`` of each speaker alone with the user, its rule called on its thread: ``[k, A, Y]``.
+
+    ``P_i(a, y) = sum_{x0, h} mu0(y) O_0[y, x0] prod_t C_t[x0, z_t] sum_x O_i[y, x] prod_t pi_i^{h_t}[x, m_t]
+    r(P(. | x0, h))(a)``, with ``pi_i^{h_t}`` the rule at the thread node ``h_t`` (the prefix of ``h``).
+    """
+    return np.stack([ExactEngine(game, [i], thread=True).outcome([sources[i]])[0] for i in range(game.n_speakers)])
 
 
 def evaluate(game: Game, profile: Profile, protocol: Protocol | str = "simultaneous", n_eval: int | str | None = None) -> ExactOutcome:
@@ -130,7 +140,8 @@ def evaluate(game: Game, profile: Profile, protocol: Protocol | str = "simultane
 
 
 def solo_outcomes(game: Game, schemes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Each speaker alone with the user, with open-loop schemes (``[R, X_i, M]`` or functions).
+    """Each speaker alone with the user, with fixed schemes (``[R, X_i, M]``) or rules (functions of
+    the thread observation, called at every node of the solo conversation).
 
     Returns ``user_values[i]`` (the user's exact utility when speaker ``i`` talks alone) and
     ``speaker_values[i, j]`` (speaker ``j``'s exact utility then).
@@ -165,6 +176,45 @@ class SoloValues:
 
                 def source(t: int, observations: Callable[[], np.ndarray], p: int, part: np.ndarray = part) -> np.ndarray:
                     return part[:, t][:, None]
+
+                outcome = engine.outcome([source], batch=len(part))  # [c, A, Y]
+                out[lo : lo + step, i] = np.einsum("bay,ay->b", outcome, game.user.utility)
+        return out
+
+
+class ThreadValues:
+    """The user's exact value with each speaker alone, for many rules tabulated on the thread nodes.
+
+    ``__call__(rules)`` takes ``[n, k, N, X_max, M]`` probabilities, ``rules[:, i, j]`` speaker
+    ``i``'s scheme at node ``j`` of :class:`~persuaders.game.observations.ThreadTree` (``N`` nodes;
+    rows beyond a speaker's ``X_i`` ignored), and returns ``[n, k]``,
+    ``V_i = sum_{a, y} P_i(a, y) u[a, y]`` with ``P_i`` the solo outcome of :func:`_solo` under the
+    tabulated rule: the engine reads the table at the node of every prefix it enumerates. The
+    engines are built once per game.
+    """
+
+    def __init__(self, game: Game):
+        self.game = game
+        self.tree = ThreadTree.for_game(game)
+        self.engines = [ExactEngine(game, [i], thread=True) for i in range(game.n_speakers)]
+
+    def __call__(self, rules: np.ndarray) -> np.ndarray:
+        game = self.game
+        want = (game.n_speakers, self.tree.size, max(s.n_signals for s in game.speakers), game.messages)
+        if rules.ndim != 5 or rules.shape[1:] != want:
+            raise ValueError(f"rules: expected shape [n, {', '.join(map(str, want))}] (profiles, speakers, "
+                             f"thread nodes, signals, messages), got {rules.shape}")
+        n = rules.shape[0]
+        out = np.empty((n, game.n_speakers))
+        for i, engine in enumerate(self.engines):
+            x_i = game.speakers[i].n_signals
+            step = max(1, CHUNK_ELEMENTS // engine.per_profile)
+            for lo in range(0, n, step):
+                part = rules[lo : lo + step, i, :, :x_i, :]  # [c, N, X_i, M]
+
+                def source(t: int, observations: Callable[[], np.ndarray], p: int, part: np.ndarray = part,
+                           engine: ExactEngine = engine) -> np.ndarray:
+                    return part[:, engine.thread_nodes()]  # [c, P_t, X_i, M]
 
                 outcome = engine.outcome([source], batch=len(part))  # [c, A, Y]
                 out[lo : lo + step, i] = np.einsum("bay,ay->b", outcome, game.user.utility)
