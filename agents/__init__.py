@@ -7,7 +7,15 @@ and ``fixed`` (:mod:`persuaders.agents.fixed`). A training
 config selects a learner by name (``learner: ppo``, or per speaker).
 """
 
-from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, Rollout, learner_class, learners, register_learner
+from persuaders.agents.base import (
+    Learner,
+    LearnerConfig,
+    LearnerSpec,
+    Rollout,
+    learner_class,
+    learners,
+    register_learner,
+)
 from persuaders.agents.ppo import PPOConfig, PPOLearner  # registered first: the default learner
 from persuaders.agents.fixed import Babbling, FixedLearner, FixedSchemes, FullRevelation  # noqa: I001
 from persuaders.agents.mappo import MAPPOLearner

@@ -174,7 +174,9 @@ class Learner(ABC):
         """Validate a speaker's options in a config (``where`` is ``speakers.NAME``)."""
 
     @abstractmethod
-    def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+    def act(
+        self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         """Scheme logits ``[N, X_max, M]`` (float64 numpy) for speaker ``speaker`` at observations
         ``[N, D]``, and what :meth:`update` will need of this step (tensors with a leading ``N``)."""
 

@@ -70,7 +70,9 @@ class ExactGradientLearner(Learner):
         self.i = spec.speakers[0]
         self.x_i = g.speakers[self.i].n_signals
         self.layout = ObservationLayout.for_game(g)
-        self.theta = (config.init_scale * torch.randn(g.rounds, self.x_i, g.messages, dtype=torch.float64)).requires_grad_(True)
+        self.theta = (
+            config.init_scale * torch.randn(g.rounds, self.x_i, g.messages, dtype=torch.float64)
+        ).requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.theta], lr=config.learning_rate)
         self.payoff = TorchPayoff(g, range(g.n_speakers))
         self.utility = torch.as_tensor(g.speakers[self.i].utility)
@@ -87,7 +89,9 @@ class ExactGradientLearner(Learner):
         out[:, : self.x_i] = self.schemes()[rounds]
         return out
 
-    def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+    def act(
+        self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         rnd = self.layout.round_of(np.asarray(obs[:1]))
         logits = np.zeros((1,) + tuple(self.spec.action_shape))
         logits[0, : self.x_i] = self.theta.detach().numpy()[rnd[0]]

@@ -47,7 +47,9 @@ class FixedLearner(Learner):
     def make_schemes(self, spec: LearnerSpec) -> np.ndarray:
         raise NotImplementedError
 
-    def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+    def act(
+        self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         rnd = int(self.layout.round_of(np.asarray(obs[:1]))[0])  # every episode is at the same round
         return np.broadcast_to(self.logits[rnd], (obs.shape[0],) + self.logits.shape[1:]), {}
 

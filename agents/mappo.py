@@ -34,13 +34,22 @@ class MAPPOLearner(PPOLearner):
 
     def build_model(self, input_size: int, spec: LearnerSpec) -> SchemeActorCritic:
         extra = len(spec.speakers) if len(spec.speakers) > 1 else 0
-        return SchemeActorCritic(input_size, spec.action_shape, self.config.hidden_sizes, self.config.init_log_std,
-                                 critic_size=spec.state_size + extra)
+        return SchemeActorCritic(
+            input_size,
+            spec.action_shape,
+            self.config.hidden_sizes,
+            self.config.init_log_std,
+            critic_size=spec.state_size + extra,
+        )
 
     def critic_inputs(self, obs: torch.Tensor, state: torch.Tensor | None, speaker: int | torch.Tensor) -> torch.Tensor:
         if state is None:
             raise ValueError("learner 'mappo' needs the global state in its rollouts")
         if self.n_agents == 1:
             return state
-        ids = speaker if isinstance(speaker, torch.Tensor) else torch.full((state.shape[0],), self.slot[speaker], dtype=torch.long)
+        ids = (
+            speaker
+            if isinstance(speaker, torch.Tensor)
+            else torch.full((state.shape[0],), self.slot[speaker], dtype=torch.long)
+        )
         return torch.cat([state, nn.functional.one_hot(ids, self.n_agents).to(state.dtype)], dim=-1)

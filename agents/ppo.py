@@ -85,7 +85,9 @@ class PPOConfig(LearnerConfig):
         if self.target_kl is not None:
             as_float(self.target_kl, f + "target_kl", exclusive_minimum=0.0)
         if not self.hidden_sizes or any(h <= 0 for h in self.hidden_sizes):
-            raise SpecError(f + "hidden_sizes", f"expected a non-empty list of positive integers, got {self.hidden_sizes!r}")
+            raise SpecError(
+                f + "hidden_sizes", f"expected a non-empty list of positive integers, got {self.hidden_sizes!r}"
+            )
 
 
 def layer_init(n_in: int, n_out: int, std: float = float(np.sqrt(2)), bias: float = 0.0) -> nn.Linear:
@@ -116,8 +118,14 @@ def to_logits(action: torch.Tensor, action_shape: tuple[int, int]) -> torch.Tens
 class SchemeActorCritic(nn.Module):
     """Gaussian policy over a scheme's log-ratios ``[X, M - 1]`` and a state-value critic."""
 
-    def __init__(self, obs_size: int, action_shape: tuple[int, int], hidden_sizes: list[int], init_log_std: float = 0.0,
-                 critic_size: int | None = None):
+    def __init__(
+        self,
+        obs_size: int,
+        action_shape: tuple[int, int],
+        hidden_sizes: list[int],
+        init_log_std: float = 0.0,
+        critic_size: int | None = None,
+    ):
         super().__init__()
         self.action_shape = (int(action_shape[0]), int(action_shape[1]))
         if self.action_shape[1] < 2:
@@ -139,8 +147,9 @@ class SchemeActorCritic(nn.Module):
         return to_logits(self.actor_mean(obs), self.action_shape)
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor, gamma: float,
-        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over a rollout ``[T, B]``.
 
     ``dones[t]`` marks that the episode ended *at* step t (no bootstrap from ``t + 1``).
@@ -197,7 +206,9 @@ class PPOLearner(Learner):
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
-    def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+    def act(
+        self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         x = self.inputs(obs, speaker)
         dist = self.model.distribution(x)
         action = dist.sample()
@@ -237,14 +248,33 @@ class PPOLearner(Learner):
                 last_value = self.model.value(self.critic_inputs(r.next_obs, r.next_state, r.speaker))
             adv, ret = gae(r.rewards, r.extras["value"], r.dones, last_value, cfg.gamma, cfg.gae_lambda)
             critic_in = None if r.states is None else r.states.reshape(T * n, -1)
-            parts.append((r.obs.reshape(T * n, -1), r.extras["action"].reshape(T * n, -1), r.extras["logprob"].reshape(-1),
-                          adv.reshape(-1), ret.reshape(-1), r.extras["value"].reshape(-1), ids.repeat(T), critic_in))
+            parts.append(
+                (
+                    r.obs.reshape(T * n, -1),
+                    r.extras["action"].reshape(T * n, -1),
+                    r.extras["logprob"].reshape(-1),
+                    adv.reshape(-1),
+                    ret.reshape(-1),
+                    r.extras["value"].reshape(-1),
+                    ids.repeat(T),
+                    critic_in,
+                )
+            )
         obs, actions, logprobs, advantages, returns, values, ids = (torch.cat([p[j] for p in parts]) for j in range(7))
         states = None if parts[0][7] is None else torch.cat([p[7] for p in parts])
         return self.ppo_epochs(obs, actions, logprobs, advantages, returns, values, ids, states)
 
-    def ppo_epochs(self, obs: torch.Tensor, actions: torch.Tensor, logprobs: torch.Tensor, advantages: torch.Tensor,
-                   returns: torch.Tensor, values: torch.Tensor, ids: torch.Tensor, states: torch.Tensor | None) -> dict[str, float]:
+    def ppo_epochs(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        logprobs: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+        values: torch.Tensor,
+        ids: torch.Tensor,
+        states: torch.Tensor | None,
+    ) -> dict[str, float]:
         """The clipped PPO update over a flat batch; returns the last epoch's loss statistics."""
         cfg = self.config
         n = obs.shape[0]
@@ -266,7 +296,9 @@ class PPOLearner(Learner):
                 adv = advantages[idx]
                 if cfg.norm_adv and len(idx) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+                pg_loss = torch.max(
+                    -adv * ratio, -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)
+                ).mean()
                 critic_x = x if states is None else self.critic_inputs(obs[idx], states[idx], ids[idx])
                 new_value = self.model.value(critic_x)
                 if cfg.clip_vloss:
@@ -285,13 +317,21 @@ class PPOLearner(Learner):
         var_y = returns.var()
         explained = float("nan") if var_y == 0 else float(1 - (returns - values).var() / var_y)
         return {
-            "policy_loss": pg_loss.item(), "value_loss": v_loss.item(), "entropy": ent.item(), "approx_kl": approx_kl.item(),
-            "clipfrac": float(np.mean(clipfracs)), "explained_variance": explained,
+            "policy_loss": pg_loss.item(),
+            "value_loss": v_loss.item(),
+            "entropy": ent.item(),
+            "approx_kl": approx_kl.item(),
+            "clipfrac": float(np.mean(clipfracs)),
+            "explained_variance": explained,
             "log_std": self.model.actor_logstd.mean().item(),
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "anneal_from": self.anneal_from}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "anneal_from": self.anneal_from,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])

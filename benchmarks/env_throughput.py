@@ -90,9 +90,13 @@ def main(argv: list[str] | None = None) -> None:
             b_best = max(b_best, batched_rate(game, args.n_envs, args.seconds, seed=r))
         rows.append((label, game, b_best, p_best))
 
-    print(f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores; "
-          f"best of {args.repeats} alternating runs of {args.seconds:g} s; simultaneous protocol, expect_action rewards\n")
-    print("| game | speakers | states | messages | rounds | batched N | batched decisions/s | persuasion_v0 loop decisions/s | ratio |")
+    print(
+        f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores; "
+        f"best of {args.repeats} alternating runs of {args.seconds:g} s; simultaneous protocol, expect_action rewards\n"
+    )
+    print(
+        "| game | speakers | states | messages | rounds | batched N | batched decisions/s | persuasion_v0 loop decisions/s | ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, game, b, p in rows:
         print(

@@ -41,14 +41,21 @@ def quality(seeds: range) -> None:
     print("| config | seed | learned | theory | gap | wall s |")
     print("|---|---:|---:|---:|---:|---:|")
     fi = full_information_value(load_game("hull_pair_logit"))
-    rows = [("kg_logit", "prosecutor", OPTIMA["kg_logit"]), ("hull_pair_logit", None, fi), ("kg", "prosecutor", OPTIMA["kg"])]
+    rows = [
+        ("kg_logit", "prosecutor", OPTIMA["kg_logit"]),
+        ("hull_pair_logit", None, fi),
+        ("kg", "prosecutor", OPTIMA["kg"]),
+    ]
     for name, speaker, theory in rows:
         for seed in seeds:
             t = time.perf_counter()
             s = train(load_config(CONFIGS / f"{name}.yaml", [f"seed={seed}"]), run_dir(), progress=False)
             v = s["speaker_values"][speaker] if speaker else s["user_value"]
             who = speaker or "user"
-            print(f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} | {time.perf_counter() - t:.1f} |", flush=True)
+            print(
+                f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} | {time.perf_counter() - t:.1f} |",
+                flush=True,
+            )
 
 
 def trainers(game: str, sb3_cap: int) -> dict[str, tuple[str, list[str]]]:
@@ -57,10 +64,21 @@ def trainers(game: str, sb3_cap: int) -> dict[str, tuple[str, list[str]]]:
     exact = ["learner=exact_gradient", "n_envs=64", "eval_interval=1", "total_steps=64000"]
     return {
         "native PPO": ("native", common + ["total_steps=2000000"]),
-        "MAPPO": ("native", common + ["total_steps=2000000", "learner=mappo", *(f"mappo.{k}" for k in _ppo_keys(game))]),
+        "MAPPO": (
+            "native",
+            common + ["total_steps=2000000", "learner=mappo", *(f"mappo.{k}" for k in _ppo_keys(game))],
+        ),
         "exact gradient": ("native", ["checkpoint_interval=100000", "exploitability_interval=0"] + exact),
-        "SB3 PPO": ("sb3", [f"total_steps={sb3_cap}", "eval_interval=4", "ppo.learning_rate=0.003", "ppo.update_epochs=4",
-                            "ppo.num_minibatches=4"]),
+        "SB3 PPO": (
+            "sb3",
+            [
+                f"total_steps={sb3_cap}",
+                "eval_interval=4",
+                "ppo.learning_rate=0.003",
+                "ppo.update_epochs=4",
+                "ppo.num_minibatches=4",
+            ],
+        ),
     }
 
 
@@ -92,15 +110,20 @@ def speed(game: str, seeds: range, sb3_cap: int) -> None:
                 steps = 4 * steps // cfg["n_envs"]
             print(f"| {name} | {seed} | {el:.1f} | {steps}{unit} | {'yes' if reached else 'no (cap)'} |", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print("\nmedian seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items())
-          + " (inf: the target was not reached within the budget in most seeds)")
+    print(
+        "\nmedian seconds: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in med.items())
+        + " (inf: the target was not reached within the budget in most seeds)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sb3-cap", type=int, default=300_000, help="SB3 step budget per seed")
-    parser.add_argument("--sections", nargs="+", default=["quality", "kg_logit", "kg"], choices=["quality", "kg_logit", "kg"])
+    parser.add_argument(
+        "--sections", nargs="+", default=["quality", "kg_logit", "kg"], choices=["quality", "kg_logit", "kg"]
+    )
     args = parser.parse_args()
     seeds = range(args.seeds)
     if "quality" in args.sections:

@@ -64,7 +64,13 @@ class MinimalKG(ParallelEnv):
         convict = 1.0 / (1.0 + math.exp(-10.0 * (2.0 * p_guilty - 1.0)))
         obs = np.array([0, 1, 1 - p_guilty, p_guilty, 1, 1 - m, m], dtype=np.float32)
         self.agents = []
-        return {"prosecutor": obs}, {"prosecutor": convict}, {"prosecutor": True}, {"prosecutor": False}, {"prosecutor": {}}
+        return (
+            {"prosecutor": obs},
+            {"prosecutor": convict},
+            {"prosecutor": True},
+            {"prosecutor": False},
+            {"prosecutor": {}},
+        )
 
 
 def rate(env: ParallelEnv, bank: list[dict], seconds: float) -> float:
@@ -91,8 +97,10 @@ def main() -> None:
         for name, env in envs.items():
             best[name] = max(best[name], rate(env, bank, args.seconds))
     ref = best["minimal kg_logit env"]
-    print(f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores; "
-          f"best of {args.repeats} alternating runs of {args.seconds:g} s\n")
+    print(
+        f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores; "
+        f"best of {args.repeats} alternating runs of {args.seconds:g} s\n"
+    )
     print("| environment | one-round episodes/s | microseconds per episode | against the minimal env |")
     print("|---|---:|---:|---:|")
     for name, r in best.items():

@@ -258,14 +258,20 @@ def exact_refusal_line() -> str:
         return (
             f"persuaders.payoff.evaluate on random_game(8, 8, 8, messages=8, rounds=3) (8^24 message histories, "
             f"limit {MAX_ENUMERATION:,} entries) raised ValueError in {elapsed * 1e3:.2f} ms with a traced "
-            f"peak of {peak / 1024:.0f} KiB: \"{str(err)[:110]}...\""
+            f'peak of {peak / 1024:.0f} KiB: "{str(err)[:110]}..."'
         )
     tracemalloc.stop()
     raise AssertionError("persuaders.payoff.evaluate enumerated a game far beyond MAX_ENUMERATION")
 
 
-def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool = False,
-        working_set_mib: float = WORKING_SET_MIB) -> dict[str, list[dict]]:
+def run(
+    n_envs: int,
+    repeats: int,
+    seconds: float,
+    dims: list[str],
+    quiet: bool = False,
+    working_set_mib: float = WORKING_SET_MIB,
+) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {}
     for dim in dims:
         param, values = SWEEPS[dim]
@@ -279,21 +285,31 @@ def run(n_envs: int, repeats: int, seconds: float, dims: list[str], quiet: bool 
             env_mem, belief_mem = peak_memory(game, n)
             k = game.n_speakers
             row = {
-                "dimension": dim, "value": v, **sizes, "n_envs": n,
+                "dimension": dim,
+                "value": v,
+                **sizes,
+                "n_envs": n,
                 "obs_size": ObservationLayout.for_game(game).size,
-                "step_us": env_t["step"] / n * 1e6, "update_us": env_t["update"] / n * 1e6,
-                "obs_us": env_t["obs"] / n * 1e6, "belief_us": belief_t / n * 1e6,
-                "step_dps": n * k / env_t["step"], "update_dps": n * k / env_t["update"],
+                "step_us": env_t["step"] / n * 1e6,
+                "update_us": env_t["update"] / n * 1e6,
+                "obs_us": env_t["obs"] / n * 1e6,
+                "belief_us": belief_t / n * 1e6,
+                "step_dps": n * k / env_t["step"],
+                "update_dps": n * k / env_t["update"],
                 "belief_dps": n * k / belief_t,
-                "env_peak_mb": env_mem / 2**20, "belief_peak_mb": belief_mem / 2**20,
+                "env_peak_mb": env_mem / 2**20,
+                "belief_peak_mb": belief_mem / 2**20,
                 "env_peak_kb_per_episode": env_mem / n / 1024,
                 "belief_peak_kb_per_episode": belief_mem / n / 1024,
             }
             rows.append(row)
             if not quiet:
-                print(f"  {dim}={v}: N={n} step {row['step_us']:.3f} us/episode-round "
-                      f"(update {row['update_us']:.3f}, obs {row['obs_us']:.3f}), belief {row['belief_us']:.3f}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {dim}={v}: N={n} step {row['step_us']:.3f} us/episode-round "
+                    f"(update {row['update_us']:.3f}, obs {row['obs_us']:.3f}), belief {row['belief_us']:.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
         results[dim] = rows
     return results
 
@@ -333,7 +349,14 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working
     ]
     for dim, rows in results.items():
         cells = []
-        for key in ("step_us", "update_us", "obs_us", "belief_us", "env_peak_kb_per_episode", "belief_peak_kb_per_episode"):
+        for key in (
+            "step_us",
+            "update_us",
+            "obs_us",
+            "belief_us",
+            "env_peak_kb_per_episode",
+            "belief_peak_kb_per_episode",
+        ):
             a, b = fits(rows, key)
             cells.append(f"{a:.2f} / {b:.2f}")
         lines.append(f"| {dim} | " + " | ".join(cells) + " |")
@@ -348,8 +371,12 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
 
     dims = list(results)
     fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.8), squeeze=False)
-    series = [("step_us", "env step", "C0", "o-"), ("update_us", "update only", "C1", "s--"),
-              ("obs_us", "observation encoding", "C2", "^:"), ("belief_us", "BeliefState update", "C3", "d-.")]
+    series = [
+        ("step_us", "env step", "C0", "o-"),
+        ("update_us", "update only", "C1", "s--"),
+        ("obs_us", "observation encoding", "C2", "^:"),
+        ("belief_us", "BeliefState update", "C3", "d-."),
+    ]
     for ax, dim in zip(axes[0], dims):
         rows = results[dim]
         xs = np.array([r["value"] for r in rows], dtype=float)
@@ -366,8 +393,10 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("microseconds per episode-round")
-    fig.suptitle("BatchedPersuasionEnv and BeliefState: cost per episode-round (log-log; legend: slope all/upper half)",
-                 fontsize=9)
+    fig.suptitle(
+        "BatchedPersuasionEnv and BeliefState: cost per episode-round (log-log; legend: slope all/upper half)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -379,8 +408,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-envs", type=int, default=1024, help="episodes per step (halved for the largest sizes)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per size (the best is kept)")
     parser.add_argument("--seconds", type=float, default=0.15, help="minimum time per measurement")
-    parser.add_argument("--working-set", type=float, default=WORKING_SET_MIB,
-                        help="MiB of arrays per step above which N is halved (0: the same N for every size)")
+    parser.add_argument(
+        "--working-set",
+        type=float,
+        default=WORKING_SET_MIB,
+        help="MiB of arrays per step above which N is halved (0: the same N for every size)",
+    )
     parser.add_argument("--dims", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="dimensions to sweep")
     args = parser.parse_args(argv)
 

@@ -47,7 +47,15 @@ def one_game(args: tuple[int, int]) -> list[dict]:
     game = random_game(k, 2, n_actions, seed=seed, regime=regime, epsilon=0.25, rationality=lam, messages=3)
     out = []
     for protocol, bound_fn in (("simultaneous", competition_bound), ("best_ai", best_ai_bound)):
-        rec = {"index": index, "seed": seed, "k": k, "regime": regime, "n_actions": n_actions, "rationality": lam, "protocol": protocol}
+        rec = {
+            "index": index,
+            "seed": seed,
+            "k": k,
+            "regime": regime,
+            "n_actions": n_actions,
+            "rationality": lam,
+            "protocol": protocol,
+        }
         bound = bound_fn(game)
         try:
             res = best_response_dynamics(game, protocol=protocol)
@@ -90,12 +98,16 @@ def main() -> None:
             violations += [r for r in checked if not r["satisfied"]]
             s = np.array([r["slack"] for r in checked]) if checked else np.array([np.nan])
             pct = np.percentile(s, [5, 50, 95]) if checked else [np.nan] * 3
-            print(f"| {protocol} | {regime} | {len(rs)} | {len(conv)} | {len(checked)} | "
-                  f"{len(ok) / max(1, len(checked)):.2%} | {s.min():.2e} | {pct[0]:.2e} | {pct[1]:.2e} | {pct[2]:.2e} |")
+            print(
+                f"| {protocol} | {regime} | {len(rs)} | {len(conv)} | {len(checked)} | "
+                f"{len(ok) / max(1, len(checked)):.2%} | {s.min():.2e} | {pct[0]:.2e} | {pct[1]:.2e} | {pct[2]:.2e} |"
+            )
     errors = [r for r in records if "error" in r]
     total = sum(1 for r in records if "slack" in r)
-    print(f"\nbounds satisfied in {total - len(violations)} of {total} converged equilibria "
-          f"({(total - len(violations)) / max(1, total):.2%}); {len(errors)} runs stopped with an error")
+    print(
+        f"\nbounds satisfied in {total - len(violations)} of {total} converged equilibria "
+        f"({(total - len(violations)) / max(1, total):.2%}); {len(errors)} runs stopped with an error"
+    )
     for r in violations[:10]:
         print("VIOLATION", r)
     if violations:

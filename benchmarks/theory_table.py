@@ -25,9 +25,13 @@ from persuaders.train.loop import train
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--configs", nargs="*", default=sorted(str(p) for p in (ROOT / "configs" / "train").glob("*.yaml")))
+    parser.add_argument(
+        "--configs", nargs="*", default=sorted(str(p) for p in (ROOT / "configs" / "train").glob("*.yaml"))
+    )
     args = parser.parse_args()
-    print("| config | protocol | user learned | no info | full info | bound | speaker: learned / single-sender optimum | exploitability | s |")
+    print(
+        "| config | protocol | user learned | no info | full info | bound | speaker: learned / single-sender optimum | exploitability | s |"
+    )
     print("|---|---|---:|---:|---:|---:|---|---:|---:|")
     for path in args.configs:
         cfg = load_config(path, [f"seed={args.seed}"])
@@ -35,11 +39,20 @@ def main() -> None:
         s = train(cfg, tempfile.mkdtemp(), progress=False)
         b = s["bounds"]
         bound = b["best_ai_bound"] if s["protocol"] == "best_ai" else b["competition_bound"]
-        spk = "; ".join(f"{n}: {v:.4f} / {b['single_sender'][n]['sender_value']:.4f}" for n, v in s["speaker_values"].items())
+        spk = "; ".join(
+            f"{n}: {v:.4f} / {b['single_sender'][n]['sender_value']:.4f}" for n, v in s["speaker_values"].items()
+        )
         ex = s["exploitability"]
-        exs = f"{ex['exploitability']:.4f}" + ("" if all(ex["exact"].values()) else " (lower bound)") if "exploitability" in ex else "n/a"
-        print(f"| {Path(path).stem} | {s['protocol']} | {s['user_value']:.4f} | {b['no_information']:.4f} | {b['full_information']:.4f} | "
-              f"{'n/a' if bound is None else f'{bound:.4f}'} | {spk} | {exs} | {time.perf_counter() - t:.0f} |", flush=True)
+        exs = (
+            f"{ex['exploitability']:.4f}" + ("" if all(ex["exact"].values()) else " (lower bound)")
+            if "exploitability" in ex
+            else "n/a"
+        )
+        print(
+            f"| {Path(path).stem} | {s['protocol']} | {s['user_value']:.4f} | {b['no_information']:.4f} | {b['full_information']:.4f} | "
+            f"{'n/a' if bound is None else f'{bound:.4f}'} | {spk} | {exs} | {time.perf_counter() - t:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -6,8 +6,15 @@ import numpy as np
 
 from persuaders.game.spec import Game
 
-__all__ = ["sample_index", "rowsum", "normalise", "normalise_positive", "product_over_speakers", "padded_channels",
-           "expected_last_round"]
+__all__ = [
+    "sample_index",
+    "rowsum",
+    "normalise",
+    "normalise_positive",
+    "product_over_speakers",
+    "padded_channels",
+    "expected_last_round",
+]
 
 
 def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:

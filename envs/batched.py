@@ -53,7 +53,15 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.envs.arrays import expected_last_round, normalise, normalise_positive, padded_channels, product_over_speakers, rowsum, sample_index
+from persuaders.envs.arrays import (
+    expected_last_round,
+    normalise,
+    normalise_positive,
+    padded_channels,
+    product_over_speakers,
+    rowsum,
+    sample_index,
+)
 from persuaders.envs.selection import ThreadWalk, thread_nodes
 from persuaders.game.catalog import load_game
 from persuaders.game.conversation import sees_state, signal_map
@@ -138,11 +146,14 @@ class BatchedPersuasionEnv:
         self._user_signal_of = None if user_map is None else user_map[0]  # [Y] when her channel is deterministic
         self._user_uninformed = g.user.n_signals == 1  # her own signal says nothing
         # Public messages, a user with no signal who says nothing: everyone's belief is hers.
-        self._posterior_is_public = (self._user_uninformed and g.visibility == "public"
-                                     and all(c == 1 for c in g.user_message_counts))
+        self._posterior_is_public = (
+            self._user_uninformed and g.visibility == "public" and all(c == 1 for c in g.user_message_counts)
+        )
         # Every episode starts from the same arrays (copied at each reset).
         self._q0_start = np.ascontiguousarray(np.broadcast_to(self._user_support, (self.n_envs, g.user.n_signals)))
-        self._p_start = np.ascontiguousarray(np.broadcast_to(self._support, (self.n_envs, g.n_speakers, self.max_signals)))
+        self._p_start = np.ascontiguousarray(
+            np.broadcast_to(self._support, (self.n_envs, g.n_speakers, self.max_signals))
+        )
         self._user_msgs_start = np.full((self.n_envs, g.rounds), -1, dtype=np.int64)
         self._spk_msgs_start = np.full((self.n_envs, g.rounds, g.n_speakers), -1, dtype=np.int64)
         self._prior_cdf = np.cumsum(g.prior)
@@ -152,7 +163,9 @@ class BatchedPersuasionEnv:
         self.walk: ThreadWalk | None = None if self.joint else ThreadWalk(g, self.n_envs)
         self.shared_observation = g.visibility == "public" if self.joint else self.walk.shared
         # The global state: hidden draws (one-hots), then the public record with every speaker heard.
-        self._record = ObservationLayout(g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True)
+        self._record = ObservationLayout(
+            g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True
+        )
         self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals] + self.signal_counts)
         self.state_size = int(self._hidden_offsets[-1]) + self._record.size
         if self.joint:
@@ -167,11 +180,15 @@ class BatchedPersuasionEnv:
         g = self.game
         if self.reward_mode == "expect_round":
             if not self.joint:
-                raise ValueError(f"reward_mode: expect_round needs a joint protocol (such as simultaneous), not {self.protocol.name}")
-            size = self.n_envs * g.messages ** g.n_speakers * g.n_states * g.user.n_signals * g.n_actions
+                raise ValueError(
+                    f"reward_mode: expect_round needs a joint protocol (such as simultaneous), not {self.protocol.name}"
+                )
+            size = self.n_envs * g.messages**g.n_speakers * g.n_states * g.user.n_signals * g.n_actions
             if size > MAX_ENTRIES:
-                raise ValueError(f"reward_mode: expect_round would sum {size:,} terms per step (limit {MAX_ENTRIES:,}); "
-                                 "use expect_all or fewer parallel episodes")
+                raise ValueError(
+                    f"reward_mode: expect_round would sum {size:,} terms per step (limit {MAX_ENTRIES:,}); "
+                    "use expect_all or fewer parallel episodes"
+                )
         if self.joint:
             views, tables = (1 if g.visibility == "public" else g.n_speakers), g.messages
         else:  # every speaker's view, its rule at every thread node and the signal weights there
@@ -386,8 +403,13 @@ class BatchedPersuasionEnv:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`get_state` snapshot (of an environment built with the same arguments)."""
-        mine = {"game": self.game.name, "n_envs": self.n_envs, "protocol": self.protocol.name,
-                "protocol_options": self.protocol.options(), "reward_mode": self.reward_mode}
+        mine = {
+            "game": self.game.name,
+            "n_envs": self.n_envs,
+            "protocol": self.protocol.name,
+            "protocol_options": self.protocol.options(),
+            "reward_mode": self.reward_mode,
+        }
         for key, value in mine.items():
             if state.get(key) != value:
                 raise ValueError(f"set_state: snapshot has {key}={state.get(key)!r}, this environment has {value!r}")
@@ -419,7 +441,9 @@ class BatchedPersuasionEnv:
         g = self.game
         n, k = self.n_envs, self.n_speakers
         rng = self.rng
-        self._y = np.minimum(np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1)
+        self._y = np.minimum(
+            np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1
+        )
         if self._user_signal_of is not None:
             rng.random(n)
             self._x0 = self._user_signal_of[self._y]  # [N]
@@ -503,7 +527,9 @@ class BatchedPersuasionEnv:
         return (self._q0 if q0 is None else q0) @ self.game.user.observation.T
 
     # ------------------------------------------------------------------ endings
-    def _finish(self, lik: np.ndarray, x0: np.ndarray, q0: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    def _finish(
+        self, lik: np.ndarray, x0: np.ndarray, q0: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """The user acts at her posterior; rewards [N, k] by reward mode and the outcome infos.
 
         ``lik`` [N, Y] is the product of the likelihoods of every speaker she heard."""

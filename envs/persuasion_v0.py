@@ -69,14 +69,33 @@ from persuaders.game.catalog import load_game
 from persuaders.game.protocols import REWARD_MODES, Protocol, resolve_protocol
 from persuaders.game.spec import Game
 
-__all__ = ["PersuasionEnv", "parallel_env", "raw_env", "env", "REWARD_MODES", "RENDER_MODES", "ACTION_FORMATS", "INFO_KEYS"]
+__all__ = [
+    "PersuasionEnv",
+    "parallel_env",
+    "raw_env",
+    "env",
+    "REWARD_MODES",
+    "RENDER_MODES",
+    "ACTION_FORMATS",
+    "INFO_KEYS",
+]
 
 RENDER_MODES = ("ansi", "human")
 ACTION_FORMATS = ("matrix", "flat")
 #: Logit bound of the action box; values beyond it are still accepted.
 LOGIT_BOUND = 10.0
 #: The keys of every info dict, at every step.
-INFO_KEYS = ("round", "message", "ended", "state", "user_action", "user_utility", "user_expected_utility", "selected", "score")
+INFO_KEYS = (
+    "round",
+    "message",
+    "ended",
+    "state",
+    "user_action",
+    "user_utility",
+    "user_expected_utility",
+    "selected",
+    "score",
+)
 
 
 class PersuasionEnv(ParallelEnv, EzPickle):
@@ -94,8 +113,16 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         action_format: str = "matrix",
         agent_id: bool = False,
     ):
-        EzPickle.__init__(self, game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode, render_mode=render_mode,
-                          action_format=action_format, agent_id=agent_id)
+        EzPickle.__init__(
+            self,
+            game,
+            protocol=protocol,
+            n_eval=n_eval,
+            reward_mode=reward_mode,
+            render_mode=render_mode,
+            action_format=action_format,
+            agent_id=agent_id,
+        )
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode: expected None or one of {', '.join(RENDER_MODES)}, got {render_mode!r}")
         if action_format not in ACTION_FORMATS:
@@ -103,8 +130,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         if not isinstance(agent_id, bool):
             raise ValueError(f"agent_id: expected True or False, got {agent_id!r}")
         self.game: Game = load_game(game)
-        self.sim = BatchedPersuasionEnv(self.game, 1, protocol=resolve_protocol(protocol, n_eval), reward_mode=reward_mode,
-                                        autoreset=False)
+        self.sim = BatchedPersuasionEnv(
+            self.game, 1, protocol=resolve_protocol(protocol, n_eval), reward_mode=reward_mode, autoreset=False
+        )
         self.protocol = self.sim.protocol
         self.n_eval = self.protocol.options().get("n_eval", "exact")
         self.reward_mode = reward_mode
@@ -121,7 +149,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         size = self.layout.size + (g.n_speakers if agent_id else 0)
         self._observation_spaces = {name: spaces.Box(0.0, 1.0, (size,), np.float32) for name in self.possible_agents}
         self._action_spaces = {
-            name: spaces.Box(-LOGIT_BOUND, LOGIT_BOUND, shape if action_format == "matrix" else (shape[0] * shape[1],), np.float32)
+            name: spaces.Box(
+                -LOGIT_BOUND, LOGIT_BOUND, shape if action_format == "matrix" else (shape[0] * shape[1],), np.float32
+            )
             for name, shape in self._action_shapes.items()
         }
         self.state_space = spaces.Box(0.0, 1.0, (self.sim.state_size,), np.float32)
@@ -147,7 +177,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         return self.sim.state()[0]
 
     # ------------------------------------------------------------------ episode
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode: draw the state and every signal, and (joint protocols) the user's first message.
 
         ``options`` is accepted for API compatibility and not used.
@@ -201,8 +233,17 @@ class PersuasionEnv(ParallelEnv, EzPickle):
     # ------------------------------------------------------------------ internals
     @staticmethod
     def _blank_info(rounds: int) -> dict[str, Any]:
-        return {"round": rounds, "message": -1, "ended": False, "state": -1, "user_action": -1, "user_utility": 0.0,
-                "user_expected_utility": 0.0, "selected": -1, "score": 0.0}
+        return {
+            "round": rounds,
+            "message": -1,
+            "ended": False,
+            "state": -1,
+            "user_action": -1,
+            "user_utility": 0.0,
+            "user_expected_utility": 0.0,
+            "selected": -1,
+            "score": 0.0,
+        }
 
     def _fill_logits(self, actions: Any) -> None:
         """Validate every live speaker's logits into the simulator's ``[1, k, X_max, M]`` buffer."""
@@ -231,7 +272,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self._logits[0, self._index[name], : shape[0]] = logits.reshape(shape)
 
     def _what(self, want: tuple[int, ...]) -> str:
-        return f"logits of shape {want} " + ("[signal][message]" if self.action_format == "matrix" else "(signal-major)")
+        return f"logits of shape {want} " + (
+            "[signal][message]" if self.action_format == "matrix" else "(signal-major)"
+        )
 
     def _observe(self, views: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
         obs = views[0]  # [k, D], possibly a broadcast view
@@ -245,8 +288,13 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         """The end-of-episode infos and :attr:`outcome`."""
         sim = self.sim
         y, a = int(info["state"][0]), int(info["user_action"][0])
-        common = {"ended": True, "state": y, "user_action": a, "user_utility": float(info["user_utility"][0]),
-                  "user_expected_utility": float(info["user_expected_utility"][0])}
+        common = {
+            "ended": True,
+            "state": y,
+            "user_action": a,
+            "user_utility": float(info["user_utility"][0]),
+            "user_expected_utility": float(info["user_expected_utility"][0]),
+        }
         scores = info.get("scores")
         selected = int(info["selected"][0]) if "selected" in info else -1
         for name, d in infos.items():
@@ -273,8 +321,15 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self._outcome = self._outcome_record(*self._record)
         return self._outcome
 
-    def _outcome_record(self, info: dict[str, Any], pay: np.ndarray, x0: np.ndarray, x: np.ndarray, user_msgs: np.ndarray,
-                        spk_msgs: np.ndarray) -> dict[str, Any]:
+    def _outcome_record(
+        self,
+        info: dict[str, Any],
+        pay: np.ndarray,
+        x0: np.ndarray,
+        x: np.ndarray,
+        user_msgs: np.ndarray,
+        spk_msgs: np.ndarray,
+    ) -> dict[str, Any]:
         g = self.game
         y, a = int(info["state"][0]), int(info["user_action"][0])
         out: dict[str, Any] = {

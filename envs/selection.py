@@ -235,8 +235,12 @@ class ThreadWalk:
 
     # ------------------------------------------------------------------ snapshots
     def get_state(self) -> dict[str, Any]:
-        return {"node": self.node, "rule": self.rule.copy(), "weights": self.weights.copy(),
-                "deployed": self.deployed.copy()}
+        return {
+            "node": self.node,
+            "rule": self.rule.copy(),
+            "weights": self.weights.copy(),
+            "deployed": self.deployed.copy(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.node = int(state["node"])

@@ -53,7 +53,9 @@ class SingleSpeakerEnv(gym.Env):
         self.index = self.game.speaker_index(speaker)
         self.logit_scale = float(logit_scale)
         self.render_mode = render_mode
-        self.par = PersuasionEnv(self.game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode, render_mode=render_mode)
+        self.par = PersuasionEnv(
+            self.game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode, render_mode=render_mode
+        )
         others = dict(others or {})
         unknown = [n for n in others if n not in self.game.speaker_names or n == speaker]
         if unknown:
@@ -88,17 +90,27 @@ class SingleSpeakerEnv(gym.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
-            raise ValueError(f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, got {a.shape}")
+            raise ValueError(
+                f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, got {a.shape}"
+            )
         actions = self._other_logits()
         actions[self.speaker] = (self.logit_scale * np.clip(a, -1.0, 1.0)).reshape(self.scheme_shape)
         obs, rewards, terms, truncs, infos = self.par.step(actions)
         self._round += 1
         self._obs = obs
-        return obs[self.speaker], float(rewards[self.speaker]), bool(terms[self.speaker]), bool(truncs[self.speaker]), infos[self.speaker]
+        return (
+            obs[self.speaker],
+            float(rewards[self.speaker]),
+            bool(terms[self.speaker]),
+            bool(truncs[self.speaker]),
+            infos[self.speaker],
+        )
 
     def render(self):
         return self.par.render()
 
     def scheme_from_action(self, action: np.ndarray) -> np.ndarray:
         """The scheme ``[X, M]`` a (deterministic) action commits to."""
-        return softmax_rows(self.logit_scale * np.clip(np.asarray(action, dtype=np.float64), -1, 1).reshape(self.scheme_shape))
+        return softmax_rows(
+            self.logit_scale * np.clip(np.asarray(action, dtype=np.float64), -1, 1).reshape(self.scheme_shape)
+        )

@@ -42,7 +42,9 @@ class Transcript:
 
     def _header(self) -> list[str]:
         g, sim = self.game, self.sim
-        signals = ", ".join(f"{s.name} {self._signal_label(i, int(sim.signals[0, i]))}" for i, s in enumerate(g.speakers))
+        signals = ", ".join(
+            f"{s.name} {self._signal_label(i, int(sim.signals[0, i]))}" for i, s in enumerate(g.speakers)
+        )
         return [
             f"persuasion_v0: game {g.name}, protocol {sim.protocol.label()}, reward {sim.reward_mode}, {g.visibility} messages",
             f"state: {g.states[int(sim.states[0])]}; {g.user.name}'s signal: {self._signal_label(-1, int(sim.user_signals[0]))}; "
@@ -64,7 +66,10 @@ class Transcript:
         parts = []
         for i, s in enumerate(g.speakers):
             pi = softmax_rows(logits[i, : s.n_signals])
-            rows = ", ".join(f"{self._signal_label(i, x)} -> [" + " ".join(f"{p:.2f}" for p in pi[x]) + "]" for x in range(s.n_signals))
+            rows = ", ".join(
+                f"{self._signal_label(i, x)} -> [" + " ".join(f"{p:.2f}" for p in pi[x]) + "]"
+                for x in range(s.n_signals)
+            )
             parts.append(f"{s.name}: {rows}")
         self.lines.append(f"{self._node_label(node, t)} committed schemes: " + "; ".join(parts))
 

@@ -50,7 +50,10 @@ class DynamicsOutcome(NamedTuple):
 
 
 def accelerated_passes(
-    state: DynamicsState, step: Callable[[float], tuple[Sequence[Any], bool, bool]], max_passes: int, max_scale: float,
+    state: DynamicsState,
+    step: Callable[[float], tuple[Sequence[Any], bool, bool]],
+    max_passes: int,
+    max_scale: float,
     rollback: bool = True,
 ) -> tuple[bool, int, int, list[float]]:
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).

@@ -48,7 +48,14 @@ class BeliefLine:
     """
 
     def __init__(
-        self, game: Game, i: int, types: np.ndarray, utils: np.ndarray, grid: int, offset_scale: float = 1.0, sup: bool = False
+        self,
+        game: Game,
+        i: int,
+        types: np.ndarray,
+        utils: np.ndarray,
+        grid: int,
+        offset_scale: float = 1.0,
+        sup: bool = False,
     ):
         self.game, self.i = game, i
         self.offset_scale = offset_scale

@@ -101,7 +101,9 @@ def _dynamics_protocol(protocol: Protocol | str) -> Protocol:
         return proto
     if type(proto) is Simultaneous:
         return proto
-    raise ValueError(f"best-response dynamics support simultaneous and best_ai with exact evaluation, not {proto.label()}")
+    raise ValueError(
+        f"best-response dynamics support simultaneous and best_ai with exact evaluation, not {proto.label()}"
+    )
 
 
 def best_response_dynamics(
@@ -127,7 +129,9 @@ def best_response_dynamics(
         raise ValueError("best-response dynamics: one-round games only")
     model = game.user.model
     if model.analytic is None:
-        raise ValueError(f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver")
+        raise ValueError(
+            f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
+        )
     if proto.joint:
         run = simultaneous_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
     else:
@@ -153,8 +157,10 @@ def best_response_dynamics(
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m persuaders.eval.best_response GAME [--protocol P] [--tol T] [--max-passes N] [--json]``."""
-    parser = argparse.ArgumentParser(prog="python -m persuaders.eval.best_response",
-                                     description="Best-response dynamics among the speakers of a one-round game, from babbling.")
+    parser = argparse.ArgumentParser(
+        prog="python -m persuaders.eval.best_response",
+        description="Best-response dynamics among the speakers of a one-round game, from babbling.",
+    )
     parser.add_argument("game", help="a bundled game name, a YAML game file or a random:... string")
     parser.add_argument("--protocol", default="best_ai", choices=["best_ai", "simultaneous"])
     parser.add_argument("--tol", type=float, default=1e-6, help="a speaker moves only if it gains more than this")
@@ -164,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
-        res = best_response_dynamics(args.game, args.protocol, tol=args.tol, max_passes=args.max_passes,
-                                     grid=args.grid, check=not args.no_check)
+        res = best_response_dynamics(
+            args.game, args.protocol, tol=args.tol, max_passes=args.max_passes, grid=args.grid, check=not args.no_check
+        )
     except (ValueError, NotImplementedError) as exc:  # SpecError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -60,13 +60,17 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
             lo_b = (max(0.0, lo - 2 * h), min(q0, lo + 2 * h))
             cands = [lo, lo_b[0], lo_b[1]]
             if lo_b[1] > lo_b[0]:
-                r = optimize.minimize_scalar(lambda v: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13})
+                r = optimize.minimize_scalar(
+                    lambda v: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13}
+                )
                 cands.append(float(r.x))
             lo = max(cands, key=lambda v: chord(v, hi))
             hi_b = (max(q0, hi - 2 * h), min(1.0, hi + 2 * h))
             cands = [hi, hi_b[0], hi_b[1]]
             if hi_b[1] > hi_b[0]:
-                r = optimize.minimize_scalar(lambda v: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13})
+                r = optimize.minimize_scalar(
+                    lambda v: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13}
+                )
                 cands.append(float(r.x))
             hi = max(cands, key=lambda v: chord(lo, v))
             cur = chord(lo, hi)
@@ -82,7 +86,9 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
     return best_val, [(w, q) for w, q in points if w > PROB_TOL]
 
 
-def concavify_grid(g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray) -> tuple[float, list[tuple[float, np.ndarray]], int]:
+def concavify_grid(
+    g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray
+) -> tuple[float, list[tuple[float, np.ndarray]], int]:
     """Concave closure at ``q0`` of ``g`` over the simplex: LP over weights of a grid of beliefs.
 
     ``max sum_j tau_j g(q_j)`` subject to ``sum_j tau_j q_j = q0`` and ``tau >= 0`` (which
@@ -147,5 +153,3 @@ def concavify_grid(g: Callable[[np.ndarray], np.ndarray], q0: np.ndarray) -> tup
     qs = t / w[:, None]
     best = float(w @ g(qs))
     return best, list(zip(w.tolist(), qs)), n_grid
-
-

@@ -20,7 +20,16 @@ import numpy as np
 from persuaders.game.spec import Game
 from persuaders.game.users import favourable_response
 
-__all__ = ["ETA", "GRID_1D", "GRID_MAX_POINTS", "Deviation", "count_distinct", "split_to_scheme", "favourable_value", "solo_game"]
+__all__ = [
+    "ETA",
+    "GRID_1D",
+    "GRID_MAX_POINTS",
+    "Deviation",
+    "count_distinct",
+    "split_to_scheme",
+    "favourable_value",
+    "solo_game",
+]
 
 #: Best-AI selection: a speaker that wants to be selected must give the user at least this much
 #: more than the best rival (the literal increment of the best-response dynamics, too).
@@ -55,7 +64,9 @@ def count_distinct(points: np.ndarray, tol: float = 1e-9) -> int:
     return len(np.unique(np.round(np.asarray(points) / tol) * tol, axis=0))
 
 
-def split_to_scheme(n_signals: int, keep: np.ndarray, px: np.ndarray, weights: np.ndarray, beliefs: np.ndarray, m: int) -> np.ndarray | None:
+def split_to_scheme(
+    n_signals: int, keep: np.ndarray, px: np.ndarray, weights: np.ndarray, beliefs: np.ndarray, m: int
+) -> np.ndarray | None:
     """Scheme ``[X_i, M]`` inducing own-signal beliefs ``beliefs[j]`` with probabilities ``weights[j]``.
 
     ``pi(m_j | x) = weights[j] * beliefs[j, x] / px[x]`` on the kept signals (uniform elsewhere);

@@ -142,7 +142,9 @@ def simultaneous_deviation(
     spk = game.speakers[i]
     silent = all(c.shape[1] == 1 for c in game.user.conversation)
     size = game.n_actions ** min(n_types, 64) * spk.n_signals
-    if solver == "line" or (solver == "auto" and silent and (size > PREFER_LINE if obedience else n_types > MAX_LOGIT_TYPES)):
+    if solver == "line" or (
+        solver == "auto" and silent and (size > PREFER_LINE if obedience else n_types > MAX_LOGIT_TYPES)
+    ):
         line = line_concavification(game, i, types, current) if silent else None
         if line is not None or solver == "line":
             return line

@@ -110,8 +110,14 @@ class SoloProblem:
         else:
             b_ub = np.zeros(len(a_ub))
         res = optimize.linprog(
-            -c_send.reshape(-1), A_ub=a_ub if len(a_ub) else None, b_ub=b_ub if len(a_ub) else None,
-            A_eq=a_eq, b_eq=np.ones(n_x), bounds=(0, None), method="highs", options=HIGHS_OPTIONS,
+            -c_send.reshape(-1),
+            A_ub=a_ub if len(a_ub) else None,
+            b_ub=b_ub if len(a_ub) else None,
+            A_eq=a_eq,
+            b_eq=np.ones(n_x),
+            bounds=(0, None),
+            method="highs",
+            options=HIGHS_OPTIONS,
         )
         if res.status == 2:
             return None
@@ -131,7 +137,9 @@ class SoloProblem:
                 t = np.unique(np.concatenate([np.linspace(0.0, 1.0, GRID_1D), [self.px[1]]]))
                 self._grid = np.stack([1.0 - t, t], axis=1)
             else:
-                self._grid = np.vstack([simplex_grid(self.n_x, grid_resolution(self.n_x, GRID_MAX_POINTS - 1)), self.px[None]])
+                self._grid = np.vstack(
+                    [simplex_grid(self.n_x, grid_resolution(self.n_x, GRID_MAX_POINTS - 1)), self.px[None]]
+                )
         return self._grid
 
     def _cg(self, q: np.ndarray, obj: np.ndarray, con: np.ndarray | None, c: float | None, start: np.ndarray):
@@ -142,7 +150,9 @@ class SoloProblem:
             kw = {}
             if con is not None:
                 kw = dict(A_ub=-con[idx][None, :], b_ub=np.array([-c]))
-            res = optimize.linprog(-obj[idx], A_eq=a_eq, b_eq=self.px, bounds=(0, None), method="highs", options=HIGHS_OPTIONS, **kw)
+            res = optimize.linprog(
+                -obj[idx], A_eq=a_eq, b_eq=self.px, bounds=(0, None), method="highs", options=HIGHS_OPTIONS, **kw
+            )
             if res.status not in (0, 2):  # numerical trouble at tight tolerances: retry with the defaults
                 res = optimize.linprog(-obj[idx], A_eq=a_eq, b_eq=self.px, bounds=(0, None), method="highs", **kw)
             if res.status != 0 and con is not None:  # infeasible (or nearly so) on these columns
@@ -286,11 +296,17 @@ def best_ai_deviation(
     if win is not None:
         options.append((win[0], "selected", win))
     kind = "lp"
-    detail = "obedience LP with a floor on the user's utility" if prob.obedience else (
-        f"belief-grid LP with a floor on the user's utility ({'1-D, refined' if prob.n_x == 2 else 'simplex grid'})"
+    detail = (
+        "obedience LP with a floor on the user's utility"
+        if prob.obedience
+        else (
+            f"belief-grid LP with a floor on the user's utility ({'1-D, refined' if prob.n_x == 2 else 'simplex grid'})"
+        )
     )
     if not options:  # neither strictly above nor below the best rival is possible: keep the current value
-        return Deviation(best=current, current=current, method=f"{kind} ({detail}; only ties possible)", exact=True, bound="exact")
+        return Deviation(
+            best=current, current=current, method=f"{kind} ({detail}; only ties possible)", exact=True, bound="exact"
+        )
     best, which, sol = max(options, key=lambda o: o[0])
     exact = prob.obedience or prob.n_x <= 2
     bound = "exact" if exact else "lower"

@@ -56,7 +56,9 @@ class SplitCloud:
     floor (or ceiling) on ``V`` is read off their upper hull (:meth:`at_least`, :meth:`at_most`).
     """
 
-    def __init__(self, line: BeliefLine, t: np.ndarray | None = None, v: np.ndarray | None = None, g: np.ndarray | None = None):
+    def __init__(
+        self, line: BeliefLine, t: np.ndarray | None = None, v: np.ndarray | None = None, g: np.ndarray | None = None
+    ):
         if t is None:
             t, v, g = line.t, line.v, line.g
         t0 = line.t0
@@ -201,8 +203,13 @@ class SelectionState:
         return ([a.copy() for a in self.t], [a.copy() for a in self.w], self.V.copy(), self.O.copy(), self.restricted)
 
     def restore(self, snap) -> None:
-        self.t, self.w, self.V, self.O, self.restricted = ([a.copy() for a in snap[0]], [a.copy() for a in snap[1]],
-                                                           snap[2].copy(), snap[3].copy(), snap[4])
+        self.t, self.w, self.V, self.O, self.restricted = (
+            [a.copy() for a in snap[0]],
+            [a.copy() for a in snap[1]],
+            snap[2].copy(),
+            snap[3].copy(),
+            snap[4],
+        )
 
     def payoff(self, i: int) -> float:
         sel = exact_selection(self.V)
@@ -227,7 +234,9 @@ class SelectionState:
         h = 1.0 / max(len(line.t) - 1, 1)
         for _ in range(REFINE_ROUNDS):
             offs = h * np.linspace(-1.0, 1.0, REFINE_POINTS)
-            pts = np.unique(np.clip(np.concatenate([(np.concatenate([t, tp])[:, None] + offs).ravel(), [line.t0]]), 0.0, 1.0))
+            pts = np.unique(
+                np.clip(np.concatenate([(np.concatenate([t, tp])[:, None] + offs).ravel(), [line.t0]]), 0.0, 1.0)
+            )
             v, g = line.values(pts)
             local = SplitCloud(line, pts, v, g)
             h2, p2 = self._choose(local, i, side, level)

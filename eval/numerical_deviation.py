@@ -149,7 +149,9 @@ def numerical_best_response(
     """
     proto = resolve_protocol(protocol, n_eval)
     if not torch_response_available(game.user.model, game.n_actions):
-        raise ValueError(f"user model {game.user.model.label()!r} has no differentiable (torch) response: no numerical best response")
+        raise ValueError(
+            f"user model {game.user.model.label()!r} has no differentiable (torch) response: no numerical best response"
+        )
     schemes = [check_scheme(game, j, s) for j, s in enumerate(schemes)]
     gen = torch.Generator().manual_seed(seed)
     shape = schemes[i].shape
@@ -181,7 +183,9 @@ def numerical_best_response(
     return _confirm(game, i, schemes, proto, cands)
 
 
-def _confirm(game: Game, i: int, schemes: list[np.ndarray], proto: Protocol, cands: list[np.ndarray]) -> tuple[float, np.ndarray]:
+def _confirm(
+    game: Game, i: int, schemes: list[np.ndarray], proto: Protocol, cands: list[np.ndarray]
+) -> tuple[float, np.ndarray]:
     """The candidate with the best exact value under the protocol, and that value."""
     name = game.speakers[i].name
     best_val, out_scheme = -np.inf, schemes[i]

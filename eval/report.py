@@ -43,7 +43,15 @@ from persuaders.game.validation import SpecError  # noqa: E402
 #: The files a report writes (beside its run's files; see persuaders.game.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
 
-__all__ = ["read_curves", "plot_curves", "plot_schemes", "outcome_table", "attach_exploitability", "write_report", "main"]
+__all__ = [
+    "read_curves",
+    "plot_curves",
+    "plot_schemes",
+    "outcome_table",
+    "attach_exploitability",
+    "write_report",
+    "main",
+]
 
 
 def read_curves(tb_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -78,8 +86,12 @@ def plot_curves(curves: dict, summary: dict, path: Path) -> None:
     ax = axes[0, 0]
     if "eval/user_value" in curves:
         ax.plot(*curves["eval/user_value"], color="black", label="user (learned)")
-    lines = [("no_information", "no information", "tab:red", ":"), ("full_information", "full information", "tab:green", "--"),
-             ("bayes_optimal", "Bayes-optimal", "tab:gray", "-."), ("competition_bound", "competition bound", "tab:blue", ":")]
+    lines = [
+        ("no_information", "no information", "tab:red", ":"),
+        ("full_information", "full information", "tab:green", "--"),
+        ("bayes_optimal", "Bayes-optimal", "tab:gray", "-."),
+        ("competition_bound", "competition bound", "tab:blue", ":"),
+    ]
     for key, label, color, style in lines:
         if b.get(key) is not None:
             ax.axhline(b[key], color=color, linestyle=style, label=label, linewidth=1)
@@ -141,23 +153,39 @@ def outcome_table(summary: dict) -> str:
     """A markdown table of the learned outcome beside every analytic quantity and the exploitability."""
     b = summary["bounds"]
     rows = [("user: learned profile (exact)", summary["user_value"])]
-    for key, label in [("no_information", "user: no information"), ("full_information", "user: full information"),
-                       ("bayes_optimal", "user: Bayes-optimal"), ("competition_bound", "user: competition bound (full information - 2 eps)"),
-                       ("best_ai_bound", "user: best-AI bound")]:
+    for key, label in [
+        ("no_information", "user: no information"),
+        ("full_information", "user: full information"),
+        ("bayes_optimal", "user: Bayes-optimal"),
+        ("competition_bound", "user: competition bound (full information - 2 eps)"),
+        ("best_ai_bound", "user: best-AI bound"),
+    ]:
         rows.append((label, b.get(key)))
-    rows.append(("hull distance eps (weights)", f"{b['hull']['epsilon']:.6f} ({', '.join(f'{w:.3f}' for w in b['hull']['weights'])})"))
+    rows.append(
+        (
+            "hull distance eps (weights)",
+            f"{b['hull']['epsilon']:.6f} ({', '.join(f'{w:.3f}' for w in b['hull']['weights'])})",
+        )
+    )
     if "cone" in b:
         rows.append(("cone distance eps", b["cone"]["epsilon"]))
     for name, v in summary["speaker_values"].items():
         ss = b["single_sender"][name]
         rows.append((f"{name}: learned (exact)", v))
-        rows.append((f"{name}: single-sender optimum (user gets)", f"{_cell(ss['sender_value'])} ({_cell(ss['user_value'])})"))
+        rows.append(
+            (f"{name}: single-sender optimum (user gets)", f"{_cell(ss['sender_value'])} ({_cell(ss['user_value'])})")
+        )
     ex = summary.get("exploitability")
     if ex and "exploitability" in ex:
         for name, g in ex["gain"].items():
             flag = "" if ex["exact"][name] else " (lower bound)"
             rows.append((f"{name}: best unilateral gain{flag} [{ex['method'][name].split(' ')[0]}]", g))
-        rows.append(("exploitability (largest gain)" + ("" if all(ex["exact"].values()) else ", a lower bound"), ex["exploitability"]))
+        rows.append(
+            (
+                "exploitability (largest gain)" + ("" if all(ex["exact"].values()) else ", a lower bound"),
+                ex["exploitability"],
+            )
+        )
     elif ex:
         rows.append(("exploitability", f"not computed: {ex.get('error')}"))
     lines = ["| quantity | value |", "|---|---:|"]
@@ -171,8 +199,12 @@ def attach_exploitability(summary: dict, game: Game | None) -> None:
     if summary.get("exploitability") or game is None:
         return
     try:
-        res = exploitability({n: np.asarray(s) for n, s in summary["schemes"].items()}, game,
-                             summary.get("protocol", "simultaneous"), summary.get("n_eval", "exact"))
+        res = exploitability(
+            {n: np.asarray(s) for n, s in summary["schemes"].items()},
+            game,
+            summary.get("protocol", "simultaneous"),
+            summary.get("n_eval", "exact"),
+        )
     except (ValueError, NotImplementedError) as exc:
         summary["exploitability"] = {"error": str(exc)}
         return

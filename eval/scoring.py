@@ -21,8 +21,13 @@ from persuaders.payoff.exact import ExactOutcome, evaluate
 __all__ = ["score_profile"]
 
 
-def score_profile(game: Game, profile: Mapping[str, Scheme], protocol: Protocol | str = "simultaneous",
-                  n_eval: int | str | None = None, seed: int = 0) -> tuple[ExactOutcome, dict[str, Any]]:
+def score_profile(
+    game: Game,
+    profile: Mapping[str, Scheme],
+    protocol: Protocol | str = "simultaneous",
+    n_eval: int | str | None = None,
+    seed: int = 0,
+) -> tuple[ExactOutcome, dict[str, Any]]:
     """:func:`~persuaders.payoff.evaluate` of ``profile`` (by speaker name), and each speaker's
     scheme at the first observation of a persuasion_v0 episode reset with ``seed`` (as a nested
     list): what a trained policy committed to."""

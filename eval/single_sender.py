@@ -124,7 +124,9 @@ class SingleSenderResult:
     description: str = ""
 
 
-def _user_message_split(game: Game, condition: bool) -> list[tuple[tuple[int, ...] | None, float, np.ndarray, np.ndarray]]:
+def _user_message_split(
+    game: Game, condition: bool
+) -> list[tuple[tuple[int, ...] | None, float, np.ndarray, np.ndarray]]:
     """Split the problem on what the user says: ``[(z, P(z), prior_z, O_0 given z)]``.
 
     The user's messages over all rounds form a garbling ``Z[x0, z] = prod_t C_t[x0, z_t]`` of her
@@ -198,7 +200,9 @@ def obedience_lp(
     b_ub = np.zeros(n_rows) if n_rows else None
     a_eq = sparse.kron(sparse.eye(n_x), np.ones((1, n_r)), format="csr")
     b_eq = np.ones(n_x)
-    res = optimize.linprog(-c_send.reshape(-1), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    res = optimize.linprog(
+        -c_send.reshape(-1), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs"
+    )
     if res.status != 0:
         raise RuntimeError(f"obedience LP failed: {res.message}")
     best = -float(res.fun)
@@ -207,7 +211,9 @@ def obedience_lp(
     row = sparse.csr_matrix(-c_send.reshape(1, -1))
     a_ub2 = sparse.vstack([a_ub, row]) if a_ub is not None else row
     b_ub2 = np.concatenate([b_ub if b_ub is not None else [], [-(best - SENDER_SLACK)]])
-    res2 = optimize.linprog(-c_user.reshape(-1), A_ub=a_ub2, b_ub=b_ub2, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
+    res2 = optimize.linprog(
+        -c_user.reshape(-1), A_ub=a_ub2, b_ub=b_ub2, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs"
+    )
     if res2.status == 0:
         pi = res2.x.reshape(n_x, n_r)
     pi = np.clip(pi, 0.0, None)
@@ -277,6 +283,7 @@ def _concavification_component(c: _Component, method: str) -> tuple[float, float
         pts, used = [(1.0, np.ones(1))], "no split (one signal)"
         value = float(g_send(np.ones((1, 1)))[0])
     elif n_x == 2 and method in ("auto", "exact"):
+
         def g1(t: np.ndarray) -> np.ndarray:
             t = np.asarray(t, dtype=float)
             return g_send(np.stack([1.0 - t, t], axis=-1))
@@ -374,8 +381,13 @@ def single_sender_optimum(
         s_val, u_val, points, scheme, used = _solve_component(game, i, mu_z, o0_z, method)
         comps.append(
             SchemeComponent(
-                user_message=z, probability=pz, prior=mu_z, points=tuple(points), scheme=scheme,
-                sender_value=s_val, user_value=u_val,
+                user_message=z,
+                probability=pz,
+                prior=mu_z,
+                points=tuple(points),
+                scheme=scheme,
+                sender_value=s_val,
+                user_value=u_val,
             )
         )
     sender = float(sum(c.probability * c.sender_value for c in comps))
@@ -401,8 +413,10 @@ def _with_description(r: SingleSenderResult) -> SingleSenderResult:
     for c in r.components:
         ind = "  "
         if c.user_message is not None:
-            lines.append(f"  after user messages {c.user_message} (prob {c.probability:.4f}, state prior {_fmt(c.prior)}):"
-                         f" sender {c.sender_value:.6f}, user {c.user_value:.6f}")
+            lines.append(
+                f"  after user messages {c.user_message} (prob {c.probability:.4f}, state prior {_fmt(c.prior)}):"
+                f" sender {c.sender_value:.6f}, user {c.user_value:.6f}"
+            )
             ind = "    "
         for p in c.points:
             act = f", recommends {'/'.join(p.actions)}" if p.actions is not None else ""

@@ -17,8 +17,12 @@ def outcome_rows(bounds: Mapping, user: Sequence[Row], speakers: Mapping[str, Se
     :func:`persuaders.eval.theory.analytic_quantities` mapping); then, per speaker, its rows (labels are
     suffixed to its name) and its single-sender optimum."""
     rows: list[Row] = list(user)
-    for key, label in [("no_information", "user: no information"), ("full_information", "user: full information"),
-                       ("bayes_optimal", "user: Bayes-optimal (OPT)"), ("competition_bound", "user: competition bound (fi - 2 eps)")]:
+    for key, label in [
+        ("no_information", "user: no information"),
+        ("full_information", "user: full information"),
+        ("bayes_optimal", "user: Bayes-optimal (OPT)"),
+        ("competition_bound", "user: competition bound (fi - 2 eps)"),
+    ]:
         rows.append((label, bounds.get(key)))
     rows.append(("hull distance eps", bounds["hull"]["epsilon"]))
     for name, own in speakers.items():

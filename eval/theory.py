@@ -79,7 +79,9 @@ def bound_premise_failure(game: Game) -> str | None:
     and ``messages ** rounds >= |Y|`` (so full revelation fits in the conversation).
     """
     if game.messages**game.rounds < game.n_states:
-        return f"messages**rounds = {game.messages}**{game.rounds} < {game.n_states} states: full revelation does not fit"
+        return (
+            f"messages**rounds = {game.messages}**{game.rounds} < {game.n_states} states: full revelation does not fit"
+        )
     if not any(s.sees_state for s in game.speakers):
         return "no speaker observes the state exactly, so none can deviate to full revelation"
     return None
@@ -141,8 +143,15 @@ def single_sender_values(game: Game, progress: bool = False) -> dict[str, dict[s
     ``progress``: a progress bar on stderr when the speakers take more than a second.
     """
     single: dict[str, dict[str, Any]] = {}
-    for s in tqdm(game.speakers, desc="single-sender optima", unit="speaker", delay=1.0, disable=not progress,
-                  file=sys.stderr, leave=False):
+    for s in tqdm(
+        game.speakers,
+        desc="single-sender optima",
+        unit="speaker",
+        delay=1.0,
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+    ):
         try:
             r = single_sender_optimum(game, s.name)
         except NoAnalyticOptimum as exc:
@@ -168,16 +177,18 @@ def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
     cone = hull_distance(game, cone=True)
     single = single_sender_values(game, progress=progress)
     bound = competition_bound(game)
-    return _rounded({
-        "no_information": no_information_value(game),
-        "full_information": full_information_value(game),
-        "bayes_optimal": bayes_optimal_value(game),
-        "hull": _fit_dict(hull),
-        "single_sender": single,
-        "competition_bound": bound,
-        "cone": _fit_dict(cone),
-        "best_ai_bound": best_ai_bound(game) if bound is not None else None,
-    })
+    return _rounded(
+        {
+            "no_information": no_information_value(game),
+            "full_information": full_information_value(game),
+            "bayes_optimal": bayes_optimal_value(game),
+            "hull": _fit_dict(hull),
+            "single_sender": single,
+            "competition_bound": bound,
+            "cone": _fit_dict(cone),
+            "best_ai_bound": best_ai_bound(game) if bound is not None else None,
+        }
+    )
 
 
 def _rounded(x: Any) -> Any:

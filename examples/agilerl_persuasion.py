@@ -62,17 +62,29 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def make_env(game: Game | str = "hull_pair_logit", protocol: str = "simultaneous", reward_mode: str = "expect_all",
-             seed: int | None = 0) -> persuasion_v0.PersuasionEnv:
+def make_env(
+    game: Game | str = "hull_pair_logit",
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    seed: int | None = 0,
+) -> persuasion_v0.PersuasionEnv:
     """persuasion_v0 with flat actions and agent ids, reset once with ``seed`` (AgileRL's loop resets
     without a seed, so the environment keeps this random state)."""
-    env = persuasion_v0.parallel_env(game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True)
+    env = persuasion_v0.parallel_env(
+        game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
+    )
     env.reset(seed=seed)
     return env
 
 
-def make_ippo(env: persuasion_v0.PersuasionEnv, hidden: int = 64, lr: float = 3e-3, learn_step: int = 512,
-              batch_size: int = 128, epochs: int = 4):
+def make_ippo(
+    env: persuasion_v0.PersuasionEnv,
+    hidden: int = 64,
+    lr: float = 3e-3,
+    learn_step: int = 512,
+    batch_size: int = 128,
+    epochs: int = 4,
+):
     """AgileRL IPPO for the environment's speakers: MLP actor and critic, gamma = 1 (episodes are
     ``rounds`` steps long and paid at the end), unit initial exploration noise, no entropy bonus."""
     from agilerl.algorithms import IPPO
@@ -83,8 +95,17 @@ def make_ippo(env: persuasion_v0.PersuasionEnv, hidden: int = 64, lr: float = 3e
         action_spaces=[env.action_space(a) for a in agents],
         agent_ids=agents,
         net_config={"encoder_config": {"hidden_size": [hidden]}, "head_config": {"hidden_size": [hidden]}},
-        batch_size=batch_size, lr=lr, learn_step=learn_step, gamma=1.0, gae_lambda=0.95,
-        action_std_init=0.0, clip_coef=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, update_epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        learn_step=learn_step,
+        gamma=1.0,
+        gae_lambda=0.95,
+        action_std_init=0.0,
+        clip_coef=0.2,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+        update_epochs=epochs,
     )
 
 
@@ -111,16 +132,28 @@ def scheme_function(algo: Any, name: str, index: int, n_speakers: int, shape: tu
 
 
 def exact_profile_values(game: Game, algo: Any, protocol: str, seed: int = 0):
-    profile = {s.name: scheme_function(algo, s.name, i, game.n_speakers, (s.n_signals, game.messages))
-               for i, s in enumerate(game.speakers)}
+    profile = {
+        s.name: scheme_function(algo, s.name, i, game.n_speakers, (s.n_signals, game.messages))
+        for i, s in enumerate(game.speakers)
+    }
     return score_profile(game, profile, protocol=protocol, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- training
-def train_and_score(game: str = "hull_pair_logit", steps: int = 32768, learn_step: int = 512, num_envs: int = 1,
-                    batch_size: int = 128, epochs: int = 4, lr: float = 3e-3, seed: int = 0,
-                    protocol: str = "simultaneous", reward_mode: str = "expect_all", threads: int | None = 1,
-                    verbose: bool = True) -> dict:
+def train_and_score(
+    game: str = "hull_pair_logit",
+    steps: int = 32768,
+    learn_step: int = 512,
+    num_envs: int = 1,
+    batch_size: int = 128,
+    epochs: int = 4,
+    lr: float = 3e-3,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    threads: int | None = 1,
+    verbose: bool = True,
+) -> dict:
     """IPPO for every speaker for ``steps`` environment steps; exact scores before and after.
 
     ``num_envs`` copies of the environment step together (AgileRL's ``PzDummyVecEnv`` for one,
@@ -135,8 +168,9 @@ def train_and_score(game: str = "hull_pair_logit", steps: int = 32768, learn_ste
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train_and_score(game, steps, learn_step, num_envs, batch_size, epochs, lr, seed, protocol, reward_mode,
-                                verbose)
+        return _train_and_score(
+            game, steps, learn_step, num_envs, batch_size, epochs, lr, seed, protocol, reward_mode, verbose
+        )
     finally:
         torch.set_num_threads(previous)
 
@@ -148,8 +182,14 @@ def make_vec_env(game: Game, protocol: str, reward_mode: str, seed: int, num_env
 
     if num_envs == 1:
         return PzDummyVecEnv(make_env(game, protocol=protocol, reward_mode=reward_mode, seed=seed))
-    vec = AsyncPettingZooVecEnv([lambda: persuasion_v0.parallel_env(game, protocol=protocol, reward_mode=reward_mode,
-                                                                    action_format="flat", agent_id=True)] * num_envs)
+    vec = AsyncPettingZooVecEnv(
+        [
+            lambda: persuasion_v0.parallel_env(
+                game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
+            )
+        ]
+        * num_envs
+    )
     vec.reset(seed=seed)
     return vec
 
@@ -201,12 +241,16 @@ def rollout_and_learn(algo: Any, vec_env: Any, steps: int, verbose: bool = True)
                 returns[a][done[a] > 0] = 0.0
             obs = next_obs
             taken += n
-        algo.learn((buf["states"], buf["actions"], buf["log_probs"], buf["rewards"], buf["dones"], buf["values"],
-                    obs, done))
+        algo.learn(
+            (buf["states"], buf["actions"], buf["log_probs"], buf["rewards"], buf["dones"], buf["values"], obs, done)
+        )
         history.append({a: float(np.mean(v)) if v else float("nan") for a, v in ended.items()})
         if verbose:
-            print(f"steps {taken}/{steps}: mean episode return "
-                  + ", ".join(f"{a} {r:.4f}" for a, r in history[-1].items()), flush=True)
+            print(
+                f"steps {taken}/{steps}: mean episode return "
+                + ", ".join(f"{a} {r:.4f}" for a, r in history[-1].items()),
+                flush=True,
+            )
     return history
 
 
@@ -220,8 +264,13 @@ def _train_and_score(game, steps, learn_step, num_envs, batch_size, epochs, lr, 
     g = load_game(game)
     vec_env = make_vec_env(g, protocol, reward_mode, seed, num_envs)
     try:
-        algo = make_ippo(persuasion_v0.parallel_env(g, action_format="flat", agent_id=True), lr=lr,
-                         learn_step=learn_step, batch_size=batch_size, epochs=epochs)
+        algo = make_ippo(
+            persuasion_v0.parallel_env(g, action_format="flat", agent_id=True),
+            lr=lr,
+            learn_step=learn_step,
+            batch_size=batch_size,
+            epochs=epochs,
+        )
         initial, _ = exact_profile_values(g, algo, protocol, seed)
         history = rollout_and_learn(algo, vec_env, steps, verbose=verbose)
     finally:
@@ -255,8 +304,14 @@ def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
     rows = outcome_rows(
         res["theory"],
-        [("user: untrained profile (exact)", res["initial"]["user_value"]), ("user: trained profile (exact)", res["user_value"])],
-        {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
+        [
+            ("user: untrained profile (exact)", res["initial"]["user_value"]),
+            ("user: trained profile (exact)", res["user_value"]),
+        ],
+        {
+            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
+            for n, v in res["speaker_values"].items()
+        },
     )
     title = f"AgileRL IPPO on {res['game']}, {res['steps']} steps, scored exactly ({res['seconds']:.1f} s):"
     return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
@@ -264,12 +319,16 @@ def format_result(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument(
+        "--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)"
+    )
     parser.add_argument("--protocol", default="simultaneous", choices=list(protocols()))
     parser.add_argument("--reward-mode", default="expect_all", choices=list(persuasion_v0.REWARD_MODES))
     parser.add_argument("--steps", type=int, default=32768, help="environment steps (AgileRL's max_steps)")
     parser.add_argument("--learn-step", type=int, default=512, help="environment steps per PPO update")
-    parser.add_argument("--num-envs", type=int, default=1, help="copies of the environment (more than one: worker processes)")
+    parser.add_argument(
+        "--num-envs", type=int, default=1, help="copies of the environment (more than one: worker processes)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -279,11 +338,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from agilerl.algorithms import IPPO  # noqa: F401
     except ImportError as e:
-        print(f"this example needs AgileRL in an environment of its own (see the module docstring): {e}", file=sys.stderr)
+        print(
+            f"this example needs AgileRL in an environment of its own (see the module docstring): {e}", file=sys.stderr
+        )
         return 2
-    res = train_and_score(args.game, steps=args.steps, learn_step=args.learn_step, num_envs=args.num_envs,
-                          batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                          protocol=args.protocol, reward_mode=args.reward_mode, verbose=not args.json)
+    res = train_and_score(
+        args.game,
+        steps=args.steps,
+        learn_step=args.learn_step,
+        num_envs=args.num_envs,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        protocol=args.protocol,
+        reward_mode=args.reward_mode,
+        verbose=not args.json,
+    )
     print(json.dumps(res, indent=2) if args.json else format_result(res))
     return 0
 

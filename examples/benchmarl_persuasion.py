@@ -77,13 +77,23 @@ def make_env(config: Dict[str, Any], seed: Optional[int] = 0, device: Any = "cpu
     from torchrl.envs import PettingZooWrapper
     from torchrl.envs.utils import MarlGroupMapType
 
-    par = persuasion_v0.parallel_env(config["game"], protocol=config.get("protocol", "simultaneous"),
-                                     reward_mode=config.get("reward_mode", "expect_all"), action_format="flat")
+    par = persuasion_v0.parallel_env(
+        config["game"],
+        protocol=config.get("protocol", "simultaneous"),
+        reward_mode=config.get("reward_mode", "expect_all"),
+        action_format="flat",
+    )
     with warnings.catch_warnings():
         # TorchRL notes the PettingZoo version it tested its wrapper with
         warnings.filterwarnings("ignore", message="PettingZoo in TorchRL is tested", category=UserWarning)
-        return PettingZooWrapper(par, group_map=MarlGroupMapType.ONE_GROUP_PER_AGENT, return_state=True,
-                                 categorical_actions=True, seed=seed, device=device)
+        return PettingZooWrapper(
+            par,
+            group_map=MarlGroupMapType.ONE_GROUP_PER_AGENT,
+            return_state=True,
+            categorical_actions=True,
+            seed=seed,
+            device=device,
+        )
 
 
 class PersuasionClass(TaskClass):
@@ -184,7 +194,9 @@ def scheme_function(group_policy: Any, group: str, shape: tuple[int, int]):
 
     def scheme(obs: np.ndarray) -> np.ndarray:
         obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)[:, None, :]  # [H, 1 agent, D]
-        td = TensorDict({group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1])
+        td = TensorDict(
+            {group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1]
+        )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             action = group_policy(td).get((group, "action"))[:, 0]
         return softmax(action.double().numpy().reshape((-1,) + shape))
@@ -193,16 +205,29 @@ def scheme_function(group_policy: Any, group: str, shape: tuple[int, int]):
 
 
 def exact_profile_values(game: Game, experiment: Any, protocol: str, seed: int = 0):
-    profile = {s.name: scheme_function(experiment.group_policies[s.name], s.name, (s.n_signals, game.messages))
-               for s in game.speakers}
+    profile = {
+        s.name: scheme_function(experiment.group_policies[s.name], s.name, (s.n_signals, game.messages))
+        for s in game.speakers
+    }
     return score_profile(game, profile, protocol=protocol, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- training
-def make_experiment(game: str = "hull_pair_logit", algorithm: str = "mappo", iterations: int = 20,
-                    frames_per_batch: int = 1024, n_envs: int = 8, minibatch_size: int = 256, minibatch_iters: int = 4,
-                    lr: float = 3e-3, hidden: int = 64, seed: int = 0, protocol: str = "simultaneous",
-                    reward_mode: str = "expect_all", save_folder: str | None = None):
+def make_experiment(
+    game: str = "hull_pair_logit",
+    algorithm: str = "mappo",
+    iterations: int = 20,
+    frames_per_batch: int = 1024,
+    n_envs: int = 8,
+    minibatch_size: int = 256,
+    minibatch_iters: int = 4,
+    lr: float = 3e-3,
+    hidden: int = 64,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    save_folder: str | None = None,
+):
     """A BenchMARL :class:`~benchmarl.experiment.Experiment` of ``algorithm`` (``mappo`` or ``ippo``) on the game."""
     import torch
     from benchmarl.algorithms import IppoConfig, MappoConfig
@@ -227,15 +252,32 @@ def make_experiment(game: str = "hull_pair_logit", algorithm: str = "mappo", ite
     config.save_folder = save_folder
     algo = {"mappo": MappoConfig, "ippo": IppoConfig}[algorithm].get_from_yaml()
     model = MlpConfig(num_cells=[hidden, hidden], layer_class=torch.nn.Linear, activation_class=torch.nn.Tanh)
-    return Experiment(task=make_task(game, protocol, reward_mode), algorithm_config=algo, model_config=model,
-                      critic_model_config=copy.deepcopy(model), seed=seed, config=config)
+    return Experiment(
+        task=make_task(game, protocol, reward_mode),
+        algorithm_config=algo,
+        model_config=model,
+        critic_model_config=copy.deepcopy(model),
+        seed=seed,
+        config=config,
+    )
 
 
-def train_and_score(game: str = "hull_pair_logit", algorithm: str = "mappo", iterations: int = 20,
-                    frames_per_batch: int = 1024, n_envs: int = 8, minibatch_size: int = 256, minibatch_iters: int = 4,
-                    lr: float = 3e-3, seed: int = 0,
-                    protocol: str = "simultaneous", reward_mode: str = "expect_all", save_folder: str | None = None,
-                    threads: int | None = 1, verbose: bool = True) -> dict:
+def train_and_score(
+    game: str = "hull_pair_logit",
+    algorithm: str = "mappo",
+    iterations: int = 20,
+    frames_per_batch: int = 1024,
+    n_envs: int = 8,
+    minibatch_size: int = 256,
+    minibatch_iters: int = 4,
+    lr: float = 3e-3,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    save_folder: str | None = None,
+    threads: int | None = 1,
+    verbose: bool = True,
+) -> dict:
     """Train every speaker with BenchMARL for ``iterations`` iterations; exact scores before and after.
 
     Returns ``{"game", "library", "algorithm", "groups", "frames", "initial", "user_value",
@@ -249,14 +291,40 @@ def train_and_score(game: str = "hull_pair_logit", algorithm: str = "mappo", ite
         torch.set_num_threads(threads)
     try:
         with tempfile.TemporaryDirectory(prefix="benchmarl_persuasion_") as tmp:
-            return _train_and_score(game, algorithm, iterations, frames_per_batch, n_envs, minibatch_size,
-                                    minibatch_iters, lr, seed, protocol, reward_mode, save_folder or tmp, verbose)
+            return _train_and_score(
+                game,
+                algorithm,
+                iterations,
+                frames_per_batch,
+                n_envs,
+                minibatch_size,
+                minibatch_iters,
+                lr,
+                seed,
+                protocol,
+                reward_mode,
+                save_folder or tmp,
+                verbose,
+            )
     finally:
         torch.set_num_threads(previous)
 
 
-def _train_and_score(game, algorithm, iterations, frames_per_batch, n_envs, minibatch_size, minibatch_iters, lr, seed,
-                     protocol, reward_mode, save_folder, verbose):
+def _train_and_score(
+    game,
+    algorithm,
+    iterations,
+    frames_per_batch,
+    n_envs,
+    minibatch_size,
+    minibatch_iters,
+    lr,
+    seed,
+    protocol,
+    reward_mode,
+    save_folder,
+    verbose,
+):
     import contextlib
     import io
     from importlib.metadata import version
@@ -270,10 +338,20 @@ def _train_and_score(game, algorithm, iterations, frames_per_batch, n_envs, mini
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     try:
         with quiet:
-            experiment = make_experiment(game, algorithm, iterations=iterations, frames_per_batch=frames_per_batch,
-                                         n_envs=n_envs, minibatch_size=minibatch_size, minibatch_iters=minibatch_iters,
-                                         lr=lr, seed=seed, protocol=protocol, reward_mode=reward_mode,
-                                         save_folder=save_folder)
+            experiment = make_experiment(
+                game,
+                algorithm,
+                iterations=iterations,
+                frames_per_batch=frames_per_batch,
+                n_envs=n_envs,
+                minibatch_size=minibatch_size,
+                minibatch_iters=minibatch_iters,
+                lr=lr,
+                seed=seed,
+                protocol=protocol,
+                reward_mode=reward_mode,
+                save_folder=save_folder,
+            )
             initial, _ = exact_profile_values(g, experiment, protocol, seed)
             experiment.run()
     finally:
@@ -298,17 +376,27 @@ def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
     rows = outcome_rows(
         res["theory"],
-        [("user: untrained profile (exact)", res["initial"]["user_value"]), ("user: trained profile (exact)", res["user_value"])],
-        {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
+        [
+            ("user: untrained profile (exact)", res["initial"]["user_value"]),
+            ("user: trained profile (exact)", res["user_value"]),
+        ],
+        {
+            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
+            for n, v in res["speaker_values"].items()
+        },
     )
-    title = (f"BenchMARL {res['algorithm'].upper()} on {res['game']} (groups {res['groups']}), {res['frames']} frames, "
-             f"scored exactly ({res['seconds']:.1f} s):")
+    title = (
+        f"BenchMARL {res['algorithm'].upper()} on {res['game']} (groups {res['groups']}), {res['frames']} frames, "
+        f"scored exactly ({res['seconds']:.1f} s):"
+    )
     return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument(
+        "--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)"
+    )
     parser.add_argument("--algorithm", default="mappo", choices=["mappo", "ippo"])
     parser.add_argument("--protocol", default="simultaneous", choices=list(protocols()))
     parser.add_argument("--reward-mode", default="expect_all", choices=list(persuasion_v0.REWARD_MODES))
@@ -316,7 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-per-batch", type=int, default=1024, help="environment steps per iteration")
     parser.add_argument("--n-envs", type=int, default=8, help="copies of the environment (a TorchRL SerialEnv)")
     parser.add_argument("--minibatch-size", type=int, default=256, help="PPO minibatch size")
-    parser.add_argument("--minibatch-iters", type=int, default=4, help="passes over the batch per iteration (BenchMARL's on_policy_n_minibatch_iters)")
+    parser.add_argument(
+        "--minibatch-iters",
+        type=int,
+        default=4,
+        help="passes over the batch per iteration (BenchMARL's on_policy_n_minibatch_iters)",
+    )
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-folder", default=None, help="BenchMARL's experiment folder (default: a temporary one)")
@@ -327,12 +420,21 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("this example needs BenchMARL in an environment of its own (see the module docstring)", file=sys.stderr)
         return 2
-    res = train_and_score(args.game, algorithm=args.algorithm, iterations=args.iterations,
-                          frames_per_batch=args.frames_per_batch, n_envs=args.n_envs,
-                          minibatch_size=args.minibatch_size, minibatch_iters=args.minibatch_iters, lr=args.lr,
-                          seed=args.seed,
-                          protocol=args.protocol, reward_mode=args.reward_mode, save_folder=args.save_folder,
-                          verbose=not args.json)
+    res = train_and_score(
+        args.game,
+        algorithm=args.algorithm,
+        iterations=args.iterations,
+        frames_per_batch=args.frames_per_batch,
+        n_envs=args.n_envs,
+        minibatch_size=args.minibatch_size,
+        minibatch_iters=args.minibatch_iters,
+        lr=args.lr,
+        seed=args.seed,
+        protocol=args.protocol,
+        reward_mode=args.reward_mode,
+        save_folder=args.save_folder,
+        verbose=not args.json,
+    )
     print(json.dumps(res, indent=2) if args.json else format_result(res))
     return 0
 

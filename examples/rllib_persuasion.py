@@ -103,9 +103,18 @@ def make_env(env_config: dict) -> Any:
 
 
 # ---------------------------------------------------------------------------------- training
-def build_config(game: Game, env_config: dict, seed: int = 0, train_batch_size: int = 512,
-                 minibatch_size: int = 128, num_epochs: int = 4, lr: float = 3e-3,
-                 hidden: tuple[int, ...] = (64, 64), num_env_runners: int = 0, num_envs_per_env_runner: int = 16):
+def build_config(
+    game: Game,
+    env_config: dict,
+    seed: int = 0,
+    train_batch_size: int = 512,
+    minibatch_size: int = 128,
+    num_epochs: int = 4,
+    lr: float = 3e-3,
+    hidden: tuple[int, ...] = (64, 64),
+    num_env_runners: int = 0,
+    num_envs_per_env_runner: int = 16,
+):
     """RLlib ``PPOConfig``: one ``RLModuleSpec`` per speaker, mapped one to one from agent ids."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -125,8 +134,16 @@ def build_config(game: Game, env_config: dict, seed: int = 0, train_batch_size: 
             model_config=DefaultModelConfig(fcnet_hiddens=list(hidden), fcnet_activation="tanh", vf_share_layers=False),
         )
         # Episodes are `rounds` steps long and rewarded at the end: no discounting.
-        .training(train_batch_size_per_learner=train_batch_size, minibatch_size=minibatch_size,
-                  num_epochs=num_epochs, lr=lr, gamma=1.0, lambda_=0.95, entropy_coeff=0.0, vf_loss_coeff=0.5)
+        .training(
+            train_batch_size_per_learner=train_batch_size,
+            minibatch_size=minibatch_size,
+            num_epochs=num_epochs,
+            lr=lr,
+            gamma=1.0,
+            lambda_=0.95,
+            entropy_coeff=0.0,
+            vf_loss_coeff=0.5,
+        )
         .debugging(seed=seed, log_level="ERROR")
         .reporting(metrics_num_episodes_for_smoothing=100)
     )
@@ -157,9 +174,16 @@ def module_scheme(module: Any, shape: tuple[int, int]):
     return scheme
 
 
-def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: int = 0, protocol: str = "simultaneous",
-                    reward_mode: str = "expect_all", num_cpus: int | None = None, verbose: bool = True,
-                    **config_kwargs) -> dict:
+def train_and_score(
+    game: str = "hull_pair_logit",
+    iterations: int = 60,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    num_cpus: int | None = None,
+    verbose: bool = True,
+    **config_kwargs,
+) -> dict:
     """Train every speaker with RLlib PPO for ``iterations`` iterations and score the result exactly.
 
     Returns ``{"game", "policies", "history", "user_value", "speaker_values", "schemes", "theory"}``:
@@ -171,7 +195,9 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: i
 
     g = load_game(game)
     if not ray.is_initialized():
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(
+            address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     register_env(ENV_NAME, make_env)
     env_config = {"game": game, "protocol": protocol, "reward_mode": reward_mode}
     algo = build_config(g, env_config, seed=seed, **config_kwargs).build_algo()
@@ -183,7 +209,10 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: i
             returns = {str(k): float(v) for k, v in returns.items()}
             history.append(returns)
             if verbose:
-                print(f"iteration {it + 1}/{iterations}: mean episode return " + ", ".join(f"{k} {v:.4f}" for k, v in returns.items()))
+                print(
+                    f"iteration {it + 1}/{iterations}: mean episode return "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in returns.items())
+                )
         modules = {name: algo.get_module(name) for name in g.speaker_names}
         missing = [n for n, m in modules.items() if m is None]
         if missing:
@@ -210,8 +239,11 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 60, seed: i
 
 def format_result(res: dict) -> str:
     """The learned exact outcome beside the theory."""
-    rows = outcome_rows(res["theory"], [("user: learned profile (exact)", res["user_value"])],
-                        {n: [("learned (exact)", v)] for n, v in res["speaker_values"].items()})
+    rows = outcome_rows(
+        res["theory"],
+        [("user: learned profile (exact)", res["user_value"])],
+        {n: [("learned (exact)", v)] for n, v in res["speaker_values"].items()},
+    )
     lines = [format_rows(f"RLlib PPO on {res['game']}, scored exactly:", rows)]
     lines += ["", format_schemes(res["schemes"])]
     return "\n".join(lines)
@@ -219,7 +251,9 @@ def format_result(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument(
+        "--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)"
+    )
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-batch-size", type=int, default=512, help="environment steps per PPO iteration")
@@ -231,9 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("this example needs Ray: pip install -e '.[ray]'", file=sys.stderr)
         return 2
-    res = train_and_score(args.game, iterations=args.iterations, seed=args.seed, num_cpus=args.num_cpus,
-                          train_batch_size=args.train_batch_size, minibatch_size=max(1, args.train_batch_size // 4),
-                          verbose=not args.json)
+    res = train_and_score(
+        args.game,
+        iterations=args.iterations,
+        seed=args.seed,
+        num_cpus=args.num_cpus,
+        train_batch_size=args.train_batch_size,
+        minibatch_size=max(1, args.train_batch_size // 4),
+        verbose=not args.json,
+    )
     print(json.dumps(res, indent=2) if args.json else format_result(res))
     return 0
 

@@ -54,17 +54,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- environment
-def make_vec_env(game: Game | str = "hull_pair_logit", copies: int = 8, protocol: str = "simultaneous",
-                 reward_mode: str = "expect_all"):
+def make_vec_env(
+    game: Game | str = "hull_pair_logit",
+    copies: int = 8,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+):
     """persuasion_v0 (flat actions, agent ids) as an SB3 ``VecEnv`` of ``copies * k`` sub-environments."""
     import supersuit as ss
     from stable_baselines3.common.vec_env import VecMonitor
 
-    par = persuasion_v0.parallel_env(game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True)
+    par = persuasion_v0.parallel_env(
+        game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
+    )
     shapes = {a: par.action_space(a).shape for a in par.possible_agents}
     if len(set(shapes.values())) > 1:
-        raise ValueError(f"SuperSuit's vector environment needs one action space for every speaker; got {shapes} "
-                         "(the speakers' numbers of signals differ)")
+        raise ValueError(
+            f"SuperSuit's vector environment needs one action space for every speaker; got {shapes} "
+            "(the speakers' numbers of signals differ)"
+        )
     vec = ss.pettingzoo_env_to_vec_env_v1(par)
     with warnings.catch_warnings():
         # SB3 asks the sub-environments for `render_mode` and SuperSuit's wrapper answers for the whole
@@ -106,16 +114,28 @@ def scheme_function(model: Any, index: int, n_speakers: int, shape: tuple[int, i
 
 
 def exact_profile_values(game: Game, model: Any, protocol: str, seed: int = 0):
-    profile = {s.name: scheme_function(model, i, game.n_speakers, (s.n_signals, game.messages))
-               for i, s in enumerate(game.speakers)}
+    profile = {
+        s.name: scheme_function(model, i, game.n_speakers, (s.n_signals, game.messages))
+        for i, s in enumerate(game.speakers)
+    }
     return score_profile(game, profile, protocol=protocol, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- training
-def train_and_score(game: str = "hull_pair_logit", timesteps: int = 49152, copies: int = 8, n_steps: int = 32,
-                    batch_size: int = 128, epochs: int = 4, lr: float = 3e-3, seed: int = 0,
-                    protocol: str = "simultaneous", reward_mode: str = "expect_all", threads: int | None = 1,
-                    verbose: bool = True) -> dict:
+def train_and_score(
+    game: str = "hull_pair_logit",
+    timesteps: int = 49152,
+    copies: int = 8,
+    n_steps: int = 32,
+    batch_size: int = 128,
+    epochs: int = 4,
+    lr: float = 3e-3,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    threads: int | None = 1,
+    verbose: bool = True,
+) -> dict:
     """One shared SB3 PPO policy for every speaker for ``timesteps`` SB3 timesteps; exact scores before and after.
 
     Returns ``{"game", "library", "timesteps", "episodes", "initial", "user_value", "speaker_values",
@@ -128,8 +148,9 @@ def train_and_score(game: str = "hull_pair_logit", timesteps: int = 49152, copie
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train_and_score(game, timesteps, copies, n_steps, batch_size, epochs, lr, seed, protocol, reward_mode,
-                                verbose)
+        return _train_and_score(
+            game, timesteps, copies, n_steps, batch_size, epochs, lr, seed, protocol, reward_mode, verbose
+        )
     finally:
         torch.set_num_threads(previous)
 
@@ -146,10 +167,23 @@ def _train_and_score(game, timesteps, copies, n_steps, batch_size, epochs, lr, s
     env = make_vec_env(g, copies=copies, protocol=protocol, reward_mode=reward_mode)
     seed_vec_env(env, seed)
     set_random_seed(seed)
-    model = PPO("MlpPolicy", env, n_steps=n_steps, batch_size=batch_size, n_epochs=epochs, learning_rate=lr,
-                gamma=1.0, gae_lambda=0.95, ent_coef=0.0, vf_coef=0.5, clip_range=0.2, max_grad_norm=0.5,
-                policy_kwargs={"net_arch": [64, 64], "activation_fn": torch.nn.Tanh}, device="cpu",
-                verbose=1 if verbose else 0)
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        n_epochs=epochs,
+        learning_rate=lr,
+        gamma=1.0,
+        gae_lambda=0.95,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        clip_range=0.2,
+        max_grad_norm=0.5,
+        policy_kwargs={"net_arch": [64, 64], "activation_fn": torch.nn.Tanh},
+        device="cpu",
+        verbose=1 if verbose else 0,
+    )
     model.action_space.seed(seed)
     initial, _ = exact_profile_values(g, model, protocol, seed)
     model.learn(total_timesteps=timesteps)
@@ -173,17 +207,27 @@ def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
     rows = outcome_rows(
         res["theory"],
-        [("user: untrained profile (exact)", res["initial"]["user_value"]), ("user: trained profile (exact)", res["user_value"])],
-        {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
+        [
+            ("user: untrained profile (exact)", res["initial"]["user_value"]),
+            ("user: trained profile (exact)", res["user_value"]),
+        ],
+        {
+            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
+            for n, v in res["speaker_values"].items()
+        },
     )
-    title = (f"SuperSuit + SB3 PPO (one shared policy) on {res['game']}, {res['timesteps']} timesteps, "
-             f"scored exactly ({res['seconds']:.1f} s):")
+    title = (
+        f"SuperSuit + SB3 PPO (one shared policy) on {res['game']}, {res['timesteps']} timesteps, "
+        f"scored exactly ({res['seconds']:.1f} s):"
+    )
     return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument(
+        "--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)"
+    )
     parser.add_argument("--protocol", default="simultaneous", choices=list(protocols()))
     parser.add_argument("--reward-mode", default="expect_all", choices=list(persuasion_v0.REWARD_MODES))
     parser.add_argument("--timesteps", type=int, default=49152, help="SB3 timesteps (one per speaker per step)")
@@ -199,11 +243,24 @@ def main(argv: list[str] | None = None) -> int:
         import stable_baselines3  # noqa: F401
         import supersuit  # noqa: F401
     except ImportError:
-        print("this example needs SuperSuit and stable-baselines3: pip install supersuit stable-baselines3", file=sys.stderr)
+        print(
+            "this example needs SuperSuit and stable-baselines3: pip install supersuit stable-baselines3",
+            file=sys.stderr,
+        )
         return 2
-    res = train_and_score(args.game, timesteps=args.timesteps, copies=args.copies, n_steps=args.n_steps,
-                          batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                          protocol=args.protocol, reward_mode=args.reward_mode, verbose=not args.json)
+    res = train_and_score(
+        args.game,
+        timesteps=args.timesteps,
+        copies=args.copies,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        protocol=args.protocol,
+        reward_mode=args.reward_mode,
+        verbose=not args.json,
+    )
     print(json.dumps(res, indent=2) if args.json else format_result(res))
     return 0
 

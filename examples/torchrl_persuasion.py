@@ -94,8 +94,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def make_env(game: Game | str = "hull_pair_logit", protocol: str = "simultaneous", reward_mode: str = "expect_all",
-             seed: int | None = 0, flat: bool = True):
+def make_env(
+    game: Game | str = "hull_pair_logit",
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    seed: int | None = 0,
+    flat: bool = True,
+):
     """persuasion_v0 as a TorchRL environment, one group per speaker.
 
     ``flat=False`` wraps the raw environment (actions are ``[X, M]`` logit matrices in the ±10 box).
@@ -132,8 +137,11 @@ def make_agent(env, group: str, hidden: int = 64):
         net[-1].weight.mul_(0.01)
         net[-1].bias.zero_()
     actor = ProbabilisticActor(
-        TensorDictModule(nn.Sequential(net, NormalParamExtractor()), in_keys=[(group, "observation")],
-                         out_keys=[(group, "loc"), (group, "scale")]),
+        TensorDictModule(
+            nn.Sequential(net, NormalParamExtractor()),
+            in_keys=[(group, "observation")],
+            out_keys=[(group, "loc"), (group, "scale")],
+        ),
         in_keys=[(group, "loc"), (group, "scale")],
         out_keys=[(group, "action")],
         spec=env.full_action_spec[group, "action"],
@@ -154,12 +162,24 @@ def make_loss(actor, critic, group: str, clip_epsilon: float = 0.2):
     """Clipped PPO for one group, its keys pointing into the group's sub-tensordict; GAE with gamma = 1."""
     from torchrl.objectives import ClipPPOLoss, ValueEstimators
 
-    loss = ClipPPOLoss(actor, critic, clip_epsilon=clip_epsilon, entropy_bonus=False, critic_coeff=0.5,
-                       loss_critic_type="l2", normalize_advantage=True)
+    loss = ClipPPOLoss(
+        actor,
+        critic,
+        clip_epsilon=clip_epsilon,
+        entropy_bonus=False,
+        critic_coeff=0.5,
+        loss_critic_type="l2",
+        normalize_advantage=True,
+    )
     loss.set_keys(
-        action=(group, "action"), sample_log_prob=(group, "action_log_prob"), value=(group, "state_value"),
-        reward=(group, "reward"), done=(group, "done"), terminated=(group, "terminated"),
-        advantage=(group, "advantage"), value_target=(group, "value_target"),
+        action=(group, "action"),
+        sample_log_prob=(group, "action_log_prob"),
+        value=(group, "state_value"),
+        reward=(group, "reward"),
+        done=(group, "done"),
+        terminated=(group, "terminated"),
+        advantage=(group, "advantage"),
+        value_target=(group, "value_target"),
     )
     loss.make_value_estimator(ValueEstimators.GAE, gamma=1.0, lmbda=0.95)
     return loss
@@ -174,7 +194,9 @@ def scheme_function(actor, group: str, shape: tuple[int, int]):
 
     def scheme(obs: np.ndarray) -> np.ndarray:
         obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)[:, None, :]  # [H, 1 agent, D]
-        td = TensorDict({group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1])
+        td = TensorDict(
+            {group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1]
+        )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             z = actor(td).get((group, "action"))[:, 0]
         return softmax(to_logits(z.double().numpy(), shape))
@@ -189,10 +211,19 @@ def exact_profile_values(game: Game, actors: dict, protocol: str) -> tuple[Any, 
 
 
 # ---------------------------------------------------------------------------------- training
-def train_and_score(game: str = "hull_pair_logit", iterations: int = 12, frames_per_batch: int = 512,
-                    epochs: int = 4, minibatches: int = 4, lr: float = 3e-3, seed: int = 0,
-                    protocol: str = "simultaneous", reward_mode: str = "expect_all", threads: int | None = 1,
-                    verbose: bool = True) -> dict:
+def train_and_score(
+    game: str = "hull_pair_logit",
+    iterations: int = 12,
+    frames_per_batch: int = 512,
+    epochs: int = 4,
+    minibatches: int = 4,
+    lr: float = 3e-3,
+    seed: int = 0,
+    protocol: str = "simultaneous",
+    reward_mode: str = "expect_all",
+    threads: int | None = 1,
+    verbose: bool = True,
+) -> dict:
     """Independent PPO for every speaker for ``iterations`` collector batches; exact scores before and after.
 
     Returns ``{"game", "groups", "history", "initial", "user_value", "speaker_values", "schemes",
@@ -209,14 +240,16 @@ def train_and_score(game: str = "hull_pair_logit", iterations: int = 12, frames_
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr, seed, protocol,
-                                reward_mode, verbose, start)
+        return _train_and_score(
+            game, iterations, frames_per_batch, epochs, minibatches, lr, seed, protocol, reward_mode, verbose, start
+        )
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr, seed, protocol, reward_mode,
-                     verbose, start) -> dict:
+def _train_and_score(
+    game, iterations, frames_per_batch, epochs, minibatches, lr, seed, protocol, reward_mode, verbose, start
+) -> dict:
     import torch
     from tensordict.nn import TensorDictSequential
 
@@ -239,8 +272,13 @@ def _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr
     options = {}
     if "auto_register_policy_transforms" in inspect.signature(Collector.__init__).parameters:
         options["auto_register_policy_transforms"] = False  # the policy is memoryless: no InitTracker needed
-    collector = Collector(env, TensorDictSequential(*actors.values()), frames_per_batch=frames_per_batch,
-                          total_frames=frames_per_batch * iterations, **options)
+    collector = Collector(
+        env,
+        TensorDictSequential(*actors.values()),
+        frames_per_batch=frames_per_batch,
+        total_frames=frames_per_batch * iterations,
+        **options,
+    )
     history = []
     try:
         for it, data in enumerate(collector):
@@ -251,8 +289,9 @@ def _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr
             for grp in groups:
                 loss = losses[grp]
                 with torch.no_grad():
-                    loss.value_estimator(data, params=loss.critic_network_params,
-                                         target_params=loss.target_critic_network_params)
+                    loss.value_estimator(
+                        data, params=loss.critic_network_params, target_params=loss.target_critic_network_params
+                    )
                 flat = data.reshape(-1)
                 size = max(1, flat.numel() // minibatches)
                 for _ in range(epochs):
@@ -266,8 +305,11 @@ def _train_and_score(game, iterations, frames_per_batch, epochs, minibatches, lr
                         optims[grp].step()
             collector.update_policy_weights_()
             if verbose:
-                print(f"iteration {it + 1}/{iterations}: mean episode return "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in returns.items()), flush=True)
+                print(
+                    f"iteration {it + 1}/{iterations}: mean episode return "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in returns.items()),
+                    flush=True,
+                )
     finally:
         collector.shutdown()
         env.close()
@@ -289,17 +331,29 @@ def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
     rows = outcome_rows(
         res["theory"],
-        [("user: untrained profile (exact)", res["initial"]["user_value"]), ("user: trained profile (exact)", res["user_value"])],
-        {n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)] for n, v in res["speaker_values"].items()},
+        [
+            ("user: untrained profile (exact)", res["initial"]["user_value"]),
+            ("user: trained profile (exact)", res["user_value"]),
+        ],
+        {
+            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
+            for n, v in res["speaker_values"].items()
+        },
     )
-    lines = [format_rows(f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):", rows)]
+    lines = [
+        format_rows(
+            f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):", rows
+        )
+    ]
     lines += ["", format_schemes(res["schemes"])]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)")
+    parser.add_argument(
+        "--game", default="hull_pair_logit", help="bundled game, YAML path or random:... (default hull_pair_logit)"
+    )
     parser.add_argument("--protocol", default="simultaneous", choices=list(protocols()))
     parser.add_argument("--reward-mode", default="expect_all", choices=list(persuasion_v0.REWARD_MODES))
     parser.add_argument("--iterations", type=int, default=12, help="collector batches (PPO iterations)")
@@ -314,9 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("this example needs TorchRL: pip install -e '.[torchrl]'", file=sys.stderr)
         return 2
-    res = train_and_score(args.game, iterations=args.iterations, frames_per_batch=args.frames_per_batch,
-                          epochs=args.epochs, lr=args.lr, seed=args.seed, protocol=args.protocol,
-                          reward_mode=args.reward_mode, verbose=not args.json)
+    res = train_and_score(
+        args.game,
+        iterations=args.iterations,
+        frames_per_batch=args.frames_per_batch,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        protocol=args.protocol,
+        reward_mode=args.reward_mode,
+        verbose=not args.json,
+    )
     print(json.dumps(res, indent=2) if args.json else format_result(res))
     return 0
 

@@ -66,8 +66,20 @@ def brute_values(game, schemes):
     return user, spk
 
 
-def random_spec(rng: np.random.Generator, *, k=2, n_states=2, n_actions=2, messages=2, rounds=1,
-                user_signals=1, speaker_signals=None, visibility="public", lam="inf", talk=False) -> dict:
+def random_spec(
+    rng: np.random.Generator,
+    *,
+    k=2,
+    n_states=2,
+    n_actions=2,
+    messages=2,
+    rounds=1,
+    user_signals=1,
+    speaker_signals=None,
+    visibility="public",
+    lam="inf",
+    talk=False,
+) -> dict:
     """A random game file (as a mapping) with noisy channels and, if ``talk``, a chatty user."""
 
     def channel(rows, cols):

@@ -53,15 +53,29 @@ def run_episode(env: BatchedPersuasionEnv, logits: np.ndarray):
 
 def assert_mean(samples: np.ndarray, expected: float, what: str) -> None:
     se = samples.std() / np.sqrt(len(samples))
-    assert abs(samples.mean() - expected) <= 4 * se + 1e-9, f"{what}: mean {samples.mean():.5f} vs exact {expected:.5f} (se {se:.5f})"
+    assert abs(samples.mean() - expected) <= 4 * se + 1e-9, (
+        f"{what}: mean {samples.mean():.5f} vs exact {expected:.5f} (se {se:.5f})"
+    )
 
 
 # ---------------------------------------------------------------------------------- exact solo values
 @pytest.mark.parametrize("name", GAMES + ["random_chatty"])
 def test_solo_user_values_match_exact_evaluator(name):
     if name == "random_chatty":
-        game = Game.from_dict(random_spec(np.random.default_rng(5), k=3, n_states=3, n_actions=3, messages=2, rounds=2,
-                                          user_signals=2, speaker_signals=3, talk=True, lam=4.0))
+        game = Game.from_dict(
+            random_spec(
+                np.random.default_rng(5),
+                k=3,
+                n_states=3,
+                n_actions=3,
+                messages=2,
+                rounds=2,
+                user_signals=2,
+                speaker_signals=3,
+                talk=True,
+                lam=4.0,
+            )
+        )
     else:
         game = load_game(name)
     rng = np.random.default_rng(0)
@@ -116,7 +130,9 @@ def reference_observations(env: BatchedPersuasionEnv, schemes: list[np.ndarray],
                 belief.update(i + 1, schemes[i][r], spk_msgs[:, r, i])
     out = np.stack(
         [
-            layout.encode(np.full(n, t), belief.speaker_belief(i), user_msgs, spk_msgs[:, :, list(heard_speakers(game, i))])
+            layout.encode(
+                np.full(n, t), belief.speaker_belief(i), user_msgs, spk_msgs[:, :, list(heard_speakers(game, i))]
+            )
             for i in range(game.n_speakers)
         ],
         axis=1,
@@ -152,10 +168,15 @@ def test_observations_are_the_layout_encoding(name):
     np.testing.assert_allclose(obs, reference_observations(env, schemes, 0), atol=1e-6)
 
 
-@pytest.mark.parametrize("name, protocol, shared", [("hull_pair_public", "simultaneous", True),
-                                                   ("hull_pair_private", "simultaneous", False),
-                                                   ("hull_pair_private", "best_ai", False),
-                                                   ("hull_pair_one_round", "best_ai", True)])
+@pytest.mark.parametrize(
+    "name, protocol, shared",
+    [
+        ("hull_pair_public", "simultaneous", True),
+        ("hull_pair_private", "simultaneous", False),
+        ("hull_pair_private", "best_ai", False),
+        ("hull_pair_one_round", "best_ai", True),
+    ],
+)
 def test_shared_observations_are_one_block_per_episode(name, protocol, shared):
     """Public messages (and best_ai's threads in a one-round game, where nobody has said anything
     but the user) give every speaker the same view: the array is a read-only broadcast (stride 0
@@ -385,7 +406,12 @@ def test_final_rewards_match_reference_per_episode(name, mode):
         want = np.einsum("na,kan->nk", probs, U[:, :, y])
     else:
         joint = belief.joint_state_signal()  # [N, Y, X0]
-        q = np.stack([response_at(belief.user_posterior(np.full(n, x)), game.user.utility, game.user.model)
-                      for x in range(game.user.n_signals)], axis=1)  # [N, X0, A]
+        q = np.stack(
+            [
+                response_at(belief.user_posterior(np.full(n, x)), game.user.utility, game.user.model)
+                for x in range(game.user.n_signals)
+            ],
+            axis=1,
+        )  # [N, X0, A]
         want = np.einsum("nyx,nxa,kay->nk", joint, q, U)
     np.testing.assert_allclose(rewards, want, atol=1e-12)

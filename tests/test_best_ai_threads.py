@@ -125,6 +125,7 @@ def random_table(game: Game, seed: int, i: int = 0) -> dict:
 
 def logits_of(rule: callable, x: int) -> callable:
     """Environment logits ``[B, X_max, M]`` of a rule's schemes (zeros become -1000: exact zeros)."""
+
     def policy(obs):
         p = rule(obs)[:, :x]
         return np.where(p > 0, np.log(np.maximum(p, 1e-300)), -1000.0)
@@ -247,9 +248,12 @@ def test_best_ai_observation_is_the_solo_thread(game):
     obs, _ = env.reset(seed=0)
     for step, (t, user, own) in enumerate(nodes):
         for i, a in enumerate(env.possible_agents):
-            want = lay.encode(t, _thread_belief(g, i, schemes[a], user, own)[None],
-                              np.array([list(user) + [-1] * (g.rounds - len(user))]),
-                              np.array([list(own) + [-1] * (g.rounds - len(own))])[:, :, None])[0]
+            want = lay.encode(
+                t,
+                _thread_belief(g, i, schemes[a], user, own)[None],
+                np.array([list(user) + [-1] * (g.rounds - len(user))]),
+                np.array([list(own) + [-1] * (g.rounds - len(own))])[:, :, None],
+            )[0]
             np.testing.assert_allclose(obs[a], want, atol=1e-6, err_msg=f"step {step} speaker {a}")
         obs, _, _, _, infos = env.step({a: logits[(t, a)] for a in env.agents})
         if env.agents:
@@ -361,8 +365,16 @@ def test_pettingzoo_suites_on_thread_walks(game, n_eval):
 
 
 # ---------------------------------------------------------------------------------- steps and their bound
-@pytest.mark.parametrize("name, nodes", [("hull_pair", 1), ("noisy_advisors", 1), ("kg_witness", 2 + 2 * 2),
-                                         ("hull_pair_private", 1 + 1 * 2 * 2), ("three_round_witness", 2 + 4 + 8)])
+@pytest.mark.parametrize(
+    "name, nodes",
+    [
+        ("hull_pair", 1),
+        ("noisy_advisors", 1),
+        ("kg_witness", 2 + 2 * 2),
+        ("hull_pair_private", 1 + 1 * 2 * 2),
+        ("three_round_witness", 2 + 4 + 8),
+    ],
+)
 def test_steps_per_episode_are_the_thread_nodes(name, nodes):
     """sum_t prod_{s<=t} Z_s M^t: the nodes of a solo thread (hull_pair_private: silent, then 2 replies)."""
     game = three_round_witness() if name == "three_round_witness" else load_game(name)
@@ -434,6 +446,7 @@ def test_round_only_rules_score_as_open_loop_commitments(name):
     thread = evaluate(game, rules, protocol="best_ai")
     assert thread.user_value == pytest.approx(fixed.user_value, abs=1e-14)
     for i in range(game.n_speakers):
+
         def source(t, observations, p, fn=rules[i]):
             return fn(observations())[None]
 

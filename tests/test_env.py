@@ -143,14 +143,17 @@ def test_global_state_kg_by_hand():
         assert env.state_space.shape == (12,) and env.state_space.contains(s0)
         y = int(np.argmax(s0[:2]))
         # [state | judge's signal | prosecutor's signal | round (2) | belief | judge's message | prosecutor's message]
-        np.testing.assert_allclose(s0, np.concatenate([eye[y], [1], eye[y], [1, 0], [0.7, 0.3], [1], [0, 0]]), atol=1e-7)
+        np.testing.assert_allclose(
+            s0, np.concatenate([eye[y], [1], eye[y], [1, 0], [0.7, 0.3], [1], [0, 0]]), atol=1e-7
+        )
         _, _, _, _, infos = env.step({"prosecutor": [[0.0, 0.0], [-30.0, 30.0]]})
         info = infos["prosecutor"]
         m = info["message"]
         assert info["state"] == y and not (y == 1 and m == 0)
         belief = [1.0, 0.0] if m == 0 else [0.35 / 0.65, 0.3 / 0.65]
-        np.testing.assert_allclose(env.state(), np.concatenate([eye[y], [1], eye[y], [0, 1], belief, [1], eye[m]]),
-                                   atol=1e-7)
+        np.testing.assert_allclose(
+            env.state(), np.concatenate([eye[y], [1], eye[y], [0, 1], belief, [1], eye[m]]), atol=1e-7
+        )
         seen.add((y, m))
     assert seen == {(0, 0), (0, 1), (1, 1)}
 
@@ -193,7 +196,9 @@ def test_spaces(game):
 @pytest.mark.parametrize("protocol,n_eval", PROTOCOLS)
 @pytest.mark.parametrize("game", ["hull_pair_private", "kg_witness", "noisy_advisors"])
 def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
-    make = functools.partial(persuasion_v0.parallel_env, game=game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode)
+    make = functools.partial(
+        persuasion_v0.parallel_env, game=game, protocol=protocol, n_eval=n_eval, reward_mode=reward_mode
+    )
     pol = random_logits(7)
     e1, e2 = make(), make()
     policy = pol(e1)
@@ -201,7 +206,9 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
         r1 = play(e1, seed, policy)
         r2 = play(e2, seed, policy)
         assert len(r1) == len(r2) == e1.sim.steps_per_episode + 1
-        assert e1.sim.steps_per_episode == (e1.game.rounds if protocol == "simultaneous" else ThreadTree.for_game(e1.game).size)
+        assert e1.sim.steps_per_episode == (
+            e1.game.rounds if protocol == "simultaneous" else ThreadTree.for_game(e1.game).size
+        )
         for s1, s2 in zip(r1, r2):
             np.testing.assert_equal(s1, s2)
         # The same env, reset with the same seed, replays the episode.
@@ -285,9 +292,7 @@ def test_public_belief_uses_the_other_speakers_message():
     g = env.game
     for seed in range(10):
         env.reset(seed=seed)
-        obs, _, _, _, infos = env.step(
-            {"prosecution": np.zeros((2, 2)), "defence": reveal(g, "defence")}
-        )
+        obs, _, _, _, infos = env.step({"prosecution": np.zeros((2, 2)), "defence": reveal(g, "defence")})
         y = infos["prosecution"]["state"]
         np.testing.assert_allclose(obs["prosecution"][env.layout.belief_slice], np.eye(2)[y], atol=1e-6)
 
@@ -366,9 +371,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
 def test_posterior_and_rewards_match_brute_force(game, reward_mode):
     g = load_game(game)
     rng = np.random.default_rng(3)
-    logits = {
-        (t, s.name): rng.normal(0, 2, (s.n_signals, g.messages)) for t in range(g.rounds) for s in g.speakers
-    }
+    logits = {(t, s.name): rng.normal(0, 2, (s.n_signals, g.messages)) for t in range(g.rounds) for s in g.speakers}
     for seed in range(4):
         _brute_check(game, reward_mode, seed, lambda t, a: logits[(t, a)])
 
@@ -638,7 +641,9 @@ def test_copies_keep_the_episode(copier, protocol):
     """A copy made mid-episode continues exactly as the original does (same random stream)."""
     import copy
 
-    env = persuasion_v0.parallel_env("hull_pair_private", protocol=protocol, n_eval=4, reward_mode="sample", render_mode="ansi")
+    env = persuasion_v0.parallel_env(
+        "hull_pair_private", protocol=protocol, n_eval=4, reward_mode="sample", render_mode="ansi"
+    )
     env.reset(seed=11)
     first = {a: np.ones((2, 2)) for a in env.agents}
     env.step(first)

@@ -19,8 +19,10 @@ CASES = {
     "hull_pair": lambda g: [np.array([[[0.8, 0.2], [0.3, 0.7]]]), np.array([[[0.5, 0.5], [0.9, 0.1]]])],
     "kg_witness": lambda g: [np.array([[[0.7, 0.3], [0.2, 0.8]], [[0.5, 0.5], [0.1, 0.9]]])],
     "hull_pair_private": lambda g: [np.array([[[0.8, 0.2], [0.3, 0.7]]] * 2), np.array([[[0.6, 0.4], [0.2, 0.8]]] * 2)],
-    "noisy_advisors": lambda g: [np.full((1, 2, 3), 1 / 3) * 0.5 + 0.5 * np.eye(3)[:2][None],
-                                  np.array([[[0.6, 0.3, 0.1], [0.2, 0.6, 0.2], [0.1, 0.2, 0.7]]])],
+    "noisy_advisors": lambda g: [
+        np.full((1, 2, 3), 1 / 3) * 0.5 + 0.5 * np.eye(3)[:2][None],
+        np.array([[[0.6, 0.3, 0.1], [0.2, 0.6, 0.2], [0.1, 0.2, 0.7]]]),
+    ],
 }
 
 SETTINGS = [("simultaneous", "exact"), ("best_ai", "exact"), ("best_ai", 3)]
@@ -49,7 +51,14 @@ def test_monte_carlo_matches_exact(game_name, protocol, n_eval, reward_mode):
     game = load_game(game_name)
     schemes = CASES[game_name](game)
     exact = evaluate(game, schemes, protocol=protocol, n_eval=n_eval)
-    totals, user = run_episodes(game_name, schemes, protocol, n_eval, reward_mode, seed=zlib.crc32(f"{game_name}/{protocol}/{n_eval}/{reward_mode}".encode()) % 100_000)
+    totals, user = run_episodes(
+        game_name,
+        schemes,
+        protocol,
+        n_eval,
+        reward_mode,
+        seed=zlib.crc32(f"{game_name}/{protocol}/{n_eval}/{reward_mode}".encode()) % 100_000,
+    )
     for i, name in enumerate(game.speaker_names):
         mean, se = totals[:, i].mean(), totals[:, i].std(ddof=1) / np.sqrt(EPISODES)
         assert abs(mean - exact.speaker_values[name]) <= 4 * se + 1e-9, (name, mean, exact.speaker_values[name], se)

@@ -60,7 +60,9 @@ def test_factorised_update_matches_brute_force_posteriors(case):
         np.testing.assert_allclose(b.public_belief()[0], pub / pub.sum(), atol=1e-12)
         # A speaker in a private thread hears the user and itself only.
         for i in range(k):
-            own = sum(v for (x, z, m), v in joint.items() if z == zs and all(m[t * k + i] == ms[t * k + i] for t in range(R)))
+            own = sum(
+                v for (x, z, m), v in joint.items() if z == zs and all(m[t * k + i] == ms[t * k + i] for t in range(R))
+            )
             expect = own / own.sum() if game.visibility == "private" else pub / pub.sum()
             np.testing.assert_allclose(b.speaker_belief(i)[0], expect, atol=1e-12)
 
@@ -92,8 +94,17 @@ def _policy(rng, game, i):
 def test_bayes_plausibility(seed, k, rounds, n_states, user_signals, private):
     """For any (history-dependent) schemes and rounds, E[final posterior] = prior."""
     rng = np.random.default_rng(seed)
-    game = Game.from_dict(random_spec(rng, k=k, n_states=n_states, rounds=rounds, user_signals=user_signals,
-                                      talk=user_signals > 1, visibility="private" if private else "public"))
+    game = Game.from_dict(
+        random_spec(
+            rng,
+            k=k,
+            n_states=n_states,
+            rounds=rounds,
+            user_signals=user_signals,
+            talk=user_signals > 1,
+            visibility="private" if private else "public",
+        )
+    )
     joint = history_distribution(game, [_policy(rng, game, i) for i in range(k)])  # [H, Y, X0]
     mass = joint.sum(axis=1, keepdims=True)
     post = joint / mass
@@ -106,8 +117,9 @@ def test_score_profile_full_revelation_on_kg(protocol):
     """kg (prior 0.7 innocent): a prosecutor who reveals the state gives the judge her full-information
     value 1 and itself P(guilty) = 0.3; the scheme reported is the one committed at the start."""
     reveal = np.eye(2)
-    exact, schemes = score_profile(load_game("kg"), {"prosecutor": lambda obs: np.repeat(reveal[None], len(obs), 0)},
-                                   protocol=protocol)
+    exact, schemes = score_profile(
+        load_game("kg"), {"prosecutor": lambda obs: np.repeat(reveal[None], len(obs), 0)}, protocol=protocol
+    )
     assert exact.user_value == pytest.approx(1.0) and exact.speaker_values["prosecutor"] == pytest.approx(0.3)
     assert schemes == {"prosecutor": reveal.tolist()}
 
@@ -121,6 +133,7 @@ def test_callable_equals_fixed_scheme():
         def fn(obs):
             t = obs[:, : game.rounds + 1].argmax(axis=1)
             return pi[t]
+
         return fn
 
     a = evaluate(game, schemes)
@@ -244,12 +257,16 @@ def test_torch_twin_gradient_matches_finite_differences(case):
     logits = [rng.normal(size=(game.rounds, s.n_signals, game.messages)) for s in game.speakers]
     payoff = TorchPayoff(game, range(game.n_speakers))
     theta = torch.tensor(logits[0], requires_grad=True)
-    schemes = {0: torch.softmax(theta, dim=-1)} | {i: torch.softmax(torch.tensor(l), dim=-1) for i, l in enumerate(logits) if i}
+    schemes = {0: torch.softmax(theta, dim=-1)} | {
+        i: torch.softmax(torch.tensor(l), dim=-1) for i, l in enumerate(logits) if i
+    }
     value = (payoff(schemes)[0] * torch.as_tensor(game.speakers[0].utility)).sum()
     value.backward()
 
     def numpy_value(z: np.ndarray) -> float:
-        sch = [np.exp(z) / np.exp(z).sum(-1, keepdims=True)] + [np.exp(l) / np.exp(l).sum(-1, keepdims=True) for l in logits[1:]]
+        sch = [np.exp(z) / np.exp(z).sum(-1, keepdims=True)] + [
+            np.exp(l) / np.exp(l).sum(-1, keepdims=True) for l in logits[1:]
+        ]
         return evaluate(game, sch).speaker_values[game.speakers[0].name]
 
     h = 1e-6

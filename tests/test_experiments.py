@@ -20,8 +20,26 @@ def test_competition_pipeline_tiny(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
     out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "competition", "--config", str(cfg), "--games", "4",
-                          "--seed", "5", "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "persuaders.experiments",
+            "competition",
+            "--config",
+            str(cfg),
+            "--games",
+            "4",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
     assert {(r["regime"], r["k"]) for r in rows} == {(g, k) for g in ("inside", "outside") for k in (1, 2, 3)}
@@ -51,6 +69,8 @@ def test_competition_config_errors():
 
 
 def test_experiments_entry_point_lists_and_rejects():
-    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "sideways"], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.experiments", "sideways"], capture_output=True, text=True, cwd=ROOT
+    )
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr

@@ -186,10 +186,21 @@ class Chooser(Learner):
 def test_a_short_training_with_the_toy_learner(tmp_path):
     # kg_logit (lam = 10): revealing earns the prosecutor 0.3 sigma(10) + 0.7 sigma(-10) (at a point
     # mass the EU gap is 1), babbling only sigma(-10 (0.7 - 0.3)): the chooser must settle on revealing.
-    cfg = load_config(None, ["game=kg_logit", "learner=toy_chooser", "total_steps=8192", "n_envs=1024",
-                             "eval_interval=1", "exploitability_interval=0", "toy_chooser.explore_iterations=2"])
+    cfg = load_config(
+        None,
+        [
+            "game=kg_logit",
+            "learner=toy_chooser",
+            "total_steps=8192",
+            "n_envs=1024",
+            "eval_interval=1",
+            "exploitability_interval=0",
+            "toy_chooser.explore_iterations=2",
+        ],
+    )
     assert cfg["toy_chooser"] == {"explore_iterations": 2}
     summary = train(cfg, tmp_path / "run", progress=False)
+
     def sigma(z: float) -> float:
         return 1 / (1 + math.exp(-z))
 
@@ -202,8 +213,10 @@ def test_a_short_training_with_the_toy_learner(tmp_path):
 def test_a_short_training_under_the_toy_protocol_and_user(tmp_path):
     path = tmp_path / "kg_toy.yaml"
     path.write_text(kg_with({"model": "toy_epsilon_greedy", "epsilon": 0.2}).to_yaml())
-    cfg = load_config(None, [f"game={path}", "protocol=toy_random_speaker", "total_steps=4096", "n_envs=512",
-                             "exploitability_interval=0"])
+    cfg = load_config(
+        None,
+        [f"game={path}", "protocol=toy_random_speaker", "total_steps=4096", "n_envs=512", "exploitability_interval=0"],
+    )
     summary = train(cfg, tmp_path / "run", progress=False)
     assert summary["protocol"] == "toy_random_speaker"
     assert summary["selection"] == {"prosecutor": 1.0}

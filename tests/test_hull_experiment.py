@@ -219,8 +219,16 @@ def test_loader_custom_user_column_and_no_item_column(tmp_path):
     "rows, user_column, expected",
     [
         ([["item", "a", "b"], ["x", "0.1", "0.2"]], "user", ["no user column 'user'", "--user-column"]),
-        ([["item", "a", "user"], ["x", "0.1", "oops"]], "user", ["column 'user'", "line 2", "item 'x'", "'oops' is not a number"]),
-        ([["item", "a", "user"], ["x", "0.1", "0.2"], ["y", "nan", "0.2"]], "user", ["column 'a'", "line 3", "item 'y'", "not finite"]),
+        (
+            [["item", "a", "user"], ["x", "0.1", "oops"]],
+            "user",
+            ["column 'user'", "line 2", "item 'x'", "'oops' is not a number"],
+        ),
+        (
+            [["item", "a", "user"], ["x", "0.1", "0.2"], ["y", "nan", "0.2"]],
+            "user",
+            ["column 'a'", "line 3", "item 'y'", "not finite"],
+        ),
         ([["a", "user"], ["0.1", "0.2"], ["", "0.2"]], "user", ["column 'a'", "line 3", "empty entry"]),
         ([["item", "user"], ["x", "0.2"]], "user", ["no model column", "at least 1 model"]),
         ([["a", "user"], ["0.1", "0.2", "0.3"]], "user", ["line 2 has 3 fields", "header has 2"]),
@@ -240,8 +248,13 @@ def test_loader_errors_name_the_fault(tmp_path, rows, user_column, expected):
 
 def test_cli_bad_table_exits_2_without_traceback(tmp_path):
     p = _write(tmp_path / "bad.csv", [["item", "a", "user"], ["x", "0.1", "abc"]])
-    res = subprocess.run([sys.executable, "-m", "persuaders.experiments", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.experiments", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "column 'user'" in res.stderr and "line 2" in res.stderr
@@ -280,7 +293,12 @@ def test_command_on_example_writes_all_outputs(tmp_path, capsys):
 
 def test_command_synthetic_tiny(tmp_path, capsys):
     out = tmp_path / "syn"
-    assert hx.main(["--synthetic", "--models", "3", "--orderings", "2", "--items", "6", "--noise", "0.1", "--out", str(out)]) == 0
+    assert (
+        hx.main(
+            ["--synthetic", "--models", "3", "--orderings", "2", "--items", "6", "--noise", "0.1", "--out", str(out)]
+        )
+        == 0
+    )
     rec = json.loads((out / "results.json").read_text())
     assert rec["config"]["synthetic"]["noise"] == 0.1
     assert len(rec["summary"]["mse_nonneg"]["mean"]) == 3
@@ -288,7 +306,24 @@ def test_command_synthetic_tiny(tmp_path, capsys):
 
 def test_command_figure_option_and_dataset_only_options(tmp_path, capsys):
     out, fig = tmp_path / "syn", tmp_path / "figs" / "synthetic.png"
-    assert hx.main(["--synthetic", "--models", "2", "--orderings", "2", "--items", "5", "--out", str(out), "--figure", str(fig)]) == 0
+    assert (
+        hx.main(
+            [
+                "--synthetic",
+                "--models",
+                "2",
+                "--orderings",
+                "2",
+                "--items",
+                "5",
+                "--out",
+                str(out),
+                "--figure",
+                str(fig),
+            ]
+        )
+        == 0
+    )
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / "hull_experiment.png").exists()
     assert (out / "results.csv").stat().st_size > 0
     capsys.readouterr()

@@ -14,8 +14,15 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["persuaders.game", "persuaders.payoff", "persuaders.envs", "persuaders.eval", "persuaders.agents",
-            "persuaders.train", "persuaders.experiments"]
+PACKAGES = [
+    "persuaders.game",
+    "persuaders.payoff",
+    "persuaders.envs",
+    "persuaders.eval",
+    "persuaders.agents",
+    "persuaders.train",
+    "persuaders.experiments",
+]
 #: Folders of the checkout that are packages of the namespace (see pyproject's package-dir).
 SOURCE_DIRS = ["envs", "eval", "agents", "train"]
 #: In a checkout the graph also sees these folders a second time, inside their parent's folder.
@@ -54,7 +61,9 @@ def test_no_private_name_is_imported_from_another_module():
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("persuaders"):
-                bad += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+                bad += [
+                    f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")
+                ]
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
 
 

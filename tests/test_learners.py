@@ -46,8 +46,15 @@ def test_ppo_reaches_the_best_responders_optimum(tmp_path, seed):
 def test_exact_gradient_learner_on_logit_and_best_responding_judges(tmp_path):
     s = run(tmp_path, "game=kg_logit", "learner=exact_gradient", "n_envs=64", "total_steps=64000", "eval_interval=50")
     assert s["speaker_values"]["prosecutor"] == pytest.approx(KG_LOGIT_OPT, abs=5e-4)
-    s = run(tmp_path / "br", "game=kg", "learner=exact_gradient", "n_envs=64", "total_steps=64000", "eval_interval=50",
-            "rationality_schedule={start: 10, end: 1000, until: 0.6}")
+    s = run(
+        tmp_path / "br",
+        "game=kg",
+        "learner=exact_gradient",
+        "n_envs=64",
+        "total_steps=64000",
+        "eval_interval=50",
+        "rationality_schedule={start: 10, end: 1000, until: 0.6}",
+    )
     v = s["speaker_values"]["prosecutor"]
     assert KG_OPT - 0.005 <= v <= KG_OPT + 1e-12, v
 
@@ -59,9 +66,11 @@ def test_every_learner_reaches_the_equilibrium_of_best_response_dynamics(tmp_pat
     prosecutor_defence)."""
     target = best_response_dynamics(game, protocol="simultaneous").user_value
     recipe = [f"game={game}", "reward_mode=expect_round", "rationality_schedule={start: 10, end: 1000, until: 0.6}"]
-    for learner, extra in [("ppo", ["total_steps=600000", "ppo.final_log_std=-6", "ppo.log_std_anneal_start=0.6"]),
-                           ("mappo", ["total_steps=600000", "mappo.final_log_std=-6", "mappo.log_std_anneal_start=0.6"]),
-                           ("exact_gradient", ["n_envs=64", "total_steps=64000"])]:
+    for learner, extra in [
+        ("ppo", ["total_steps=600000", "ppo.final_log_std=-6", "ppo.log_std_anneal_start=0.6"]),
+        ("mappo", ["total_steps=600000", "mappo.final_log_std=-6", "mappo.log_std_anneal_start=0.6"]),
+        ("exact_gradient", ["n_envs=64", "total_steps=64000"]),
+    ]:
         s = run(tmp_path / learner, *recipe, f"learner={learner}", "eval_interval=100", *extra)
         assert abs(s["user_value"] - target) <= 0.01, (learner, s["user_value"], target)
 
@@ -76,8 +85,12 @@ def test_the_homotopy_schedule_and_its_validation():
     assert scheduled_rationality(sched, 0.0) == pytest.approx(10.0)
     assert scheduled_rationality(sched, 0.25) == pytest.approx(100.0)  # geometric: halfway in log
     assert scheduled_rationality(sched, 0.9) == pytest.approx(1000.0)
-    for bad, field in [("{start: 0, end: 10}", "rationality_schedule.start"), ("{start: 10, end: 5}", "rationality_schedule.end"),
-                       ("{start: 1, end: 5, until: 2}", "rationality_schedule.until"), ("{end: 5}", "rationality_schedule.start")]:
+    for bad, field in [
+        ("{start: 0, end: 10}", "rationality_schedule.start"),
+        ("{start: 10, end: 5}", "rationality_schedule.end"),
+        ("{start: 1, end: 5, until: 2}", "rationality_schedule.until"),
+        ("{end: 5}", "rationality_schedule.start"),
+    ]:
         with pytest.raises(SpecError, match=field.replace(".", r"\.")):
             load_config(None, ["game=kg", f"rationality_schedule={bad}"])
 
@@ -97,8 +110,15 @@ def test_the_environment_follows_the_user_model_it_is_given():
 def test_the_policy_noise_is_annealed_on_schedule(tmp_path):
     """20 iterations: the log std is learned for the first 10, then set linearly from its learned
     value ``v`` towards -4: ``v + (-4 - v) (f - 0.5) / 0.5`` at the iteration's fraction ``f``."""
-    run(tmp_path, "game=kg_logit", "total_steps=20480", "n_envs=1024", "eval_interval=100", "ppo.final_log_std=-4",
-        "ppo.log_std_anneal_start=0.5")
+    run(
+        tmp_path,
+        "game=kg_logit",
+        "total_steps=20480",
+        "n_envs=1024",
+        "eval_interval=100",
+        "ppo.final_log_std=-4",
+        "ppo.log_std_anneal_start=0.5",
+    )
     _, log_std = read_curves_losses(tmp_path / "run" / "tb", "losses/prosecutor/log_std")
     assert len(log_std) == 20
     v = log_std[10]

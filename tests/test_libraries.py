@@ -40,7 +40,7 @@ def run_json(module, argv: list[str], capsys) -> dict:
     assert module.main(argv + ["--json"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    return json.loads("\n".join(lines[lines.index("{"):]))
+    return json.loads("\n".join(lines[lines.index("{") :]))
 
 
 def check_exact_scoring(res: dict, protocol: str = "simultaneous") -> None:
@@ -81,7 +81,7 @@ def test_supersuit_vec_env_has_one_sub_env_per_speaker_and_copy(sb3_example):
     assert env.action_space.shape == (2 * game.messages,)  # flat logits
     sb3_example.seed_vec_env(env, 0)
     obs = env.reset()
-    ids = obs[:, -game.n_speakers:]
+    ids = obs[:, -game.n_speakers :]
     np.testing.assert_array_equal(ids, np.tile(np.eye(game.n_speakers), (3, 1)))
     obs, rewards, dones, infos = env.step(np.zeros((env.num_envs,) + env.action_space.shape, dtype=np.float32))
     assert dones.all() and rewards.shape == (env.num_envs,)  # a one-round game ends after one step
@@ -94,8 +94,11 @@ def test_supersuit_needs_equal_action_spaces(sb3_example):
 
 
 def test_sb3_supersuit_example_scores_exactly(sb3_example, capsys):
-    res = run_json(sb3_example, ["--timesteps", "256", "--copies", "2", "--n-steps", "32", "--batch-size", "64",
-                                 "--epochs", "1"], capsys)
+    res = run_json(
+        sb3_example,
+        ["--timesteps", "256", "--copies", "2", "--n-steps", "32", "--batch-size", "64", "--epochs", "1"],
+        capsys,
+    )
     assert res["timesteps"] == 256
     check_exact_scoring(res)
     # the shared policy starts near zero logits: the uniform scheme, so the user gets no information
@@ -111,8 +114,9 @@ def agilerl_example():
 
 
 def test_agilerl_example_scores_exactly(agilerl_example, capsys):
-    res = run_json(agilerl_example, ["--steps", "256", "--learn-step", "128", "--batch-size", "64", "--epochs", "1"],
-                   capsys)
+    res = run_json(
+        agilerl_example, ["--steps", "256", "--learn-step", "128", "--batch-size", "64", "--epochs", "1"], capsys
+    )
     assert res["steps"] == 256 and len(res["history"]) == 2
     check_exact_scoring(res)
 
@@ -123,8 +127,12 @@ def test_agilerl_rollout_keeps_episode_boundaries(agilerl_example, name, monkeyp
     advantage estimate reads; AgileRL's packaged loop resets it to 0)."""
     game = load_game(name)
     vec = agilerl_example.make_vec_env(game, "simultaneous", "expect_all", 0, 1)
-    algo = agilerl_example.make_ippo(agilerl_example.persuasion_v0.parallel_env(game, action_format="flat", agent_id=True),
-                                     learn_step=8, batch_size=4, epochs=1)
+    algo = agilerl_example.make_ippo(
+        agilerl_example.persuasion_v0.parallel_env(game, action_format="flat", agent_id=True),
+        learn_step=8,
+        batch_size=4,
+        epochs=1,
+    )
     seen = []
     monkeypatch.setattr(algo, "learn", lambda experiences: seen.append(experiences))
     history = agilerl_example.rollout_and_learn(algo, vec, 16, verbose=False)
@@ -154,8 +162,9 @@ def test_agilerl_scheme_reads_the_actor_mean(agilerl_example):
     with torch.no_grad():
         mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(obs["defence"][None])))
     p = scheme(obs["defence"][None, :-2])  # the example appends the id itself
-    np.testing.assert_allclose(p[0], agilerl_example.softmax(np.clip(mean.double().numpy(), -10, 10).reshape(2, 2)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        p[0], agilerl_example.softmax(np.clip(mean.double().numpy(), -10, 10).reshape(2, 2)), atol=1e-6
+    )
 
 
 # ---------------------------------------------------------------------------------- BenchMARL
@@ -184,8 +193,25 @@ def test_benchmarl_task_specs(benchmarl_example):
 
 @pytest.mark.parametrize("algorithm", ["mappo", "ippo"])
 def test_benchmarl_example_scores_exactly(benchmarl_example, algorithm, capsys, tmp_path):
-    res = run_json(benchmarl_example, ["--algorithm", algorithm, "--iterations", "1", "--frames-per-batch", "64",
-                                       "--n-envs", "2", "--minibatch-size", "32", "--minibatch-iters", "1",
-                                       "--save-folder", str(tmp_path)], capsys)
+    res = run_json(
+        benchmarl_example,
+        [
+            "--algorithm",
+            algorithm,
+            "--iterations",
+            "1",
+            "--frames-per-batch",
+            "64",
+            "--n-envs",
+            "2",
+            "--minibatch-size",
+            "32",
+            "--minibatch-iters",
+            "1",
+            "--save-folder",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert res["frames"] == 64 and res["algorithm"] == algorithm
     check_exact_scoring(res)

@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_report_from_a_run_directory(tmp_path):
     run = tmp_path / "run"
-    train(load_config(None, ["game=hull_pair", "n_envs=128", "total_steps=6400", "eval_interval=5"]), run, progress=False)
-    res = subprocess.run([sys.executable, "-m", "persuaders.eval.report", str(run)], capture_output=True, text=True, cwd=ROOT)
+    train(
+        load_config(None, ["game=hull_pair", "n_envs=128", "total_steps=6400", "eval_interval=5"]), run, progress=False
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.report", str(run)], capture_output=True, text=True, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr
     md = (run / "report.md").read_text()
     assert "| user: full information | 0.600000 |" in md  # docs/science.md: the hull pair
@@ -27,5 +31,10 @@ def test_report_from_a_run_directory(tmp_path):
 
 
 def test_report_on_a_missing_run_exits_2(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "persuaders.eval.report", str(tmp_path / "nothing")], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.report", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr

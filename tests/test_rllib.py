@@ -44,8 +44,16 @@ def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_modu
 
     game = load_game("hull_pair_logit")
     try:
-        res = rllib_persuasion.train_and_score("hull_pair_logit", iterations=2, seed=0, num_cpus=1, verbose=False,
-                                               train_batch_size=128, minibatch_size=64, num_epochs=2)
+        res = rllib_persuasion.train_and_score(
+            "hull_pair_logit",
+            iterations=2,
+            seed=0,
+            num_cpus=1,
+            verbose=False,
+            train_batch_size=128,
+            minibatch_size=64,
+            num_epochs=2,
+        )
     finally:
         ray_module.shutdown()
     assert res["policies"] == sorted(game.speaker_names)
@@ -113,8 +121,16 @@ def _write(tmp_path: Path, data: dict, name: str = "sweep.yaml") -> Path:
         (lambda d: d["grid"].update({"seed": [0, "x"]}), "grid.seed", "integer"),
         (lambda d: d["grid"].update({"seed": 3}), "grid.seed", "non-empty list"),
         (lambda d: d["grid"].update({"game.k": [1, 2]}), "grid.game.k", "random:... base game"),
-        (lambda d: d.update(random={"ppo.learning_rate": {"loguniform": [0, 1]}}), "random.ppo.learning_rate.loguniform", "> 0"),
-        (lambda d: d.update(random={"ppo.learning_rate": {"normal": [0, 1]}}), "random.ppo.learning_rate.normal", "unknown key"),
+        (
+            lambda d: d.update(random={"ppo.learning_rate": {"loguniform": [0, 1]}}),
+            "random.ppo.learning_rate.loguniform",
+            "> 0",
+        ),
+        (
+            lambda d: d.update(random={"ppo.learning_rate": {"normal": [0, 1]}}),
+            "random.ppo.learning_rate.normal",
+            "unknown key",
+        ),
         (lambda d: d.update(num_samples=0), "num_samples", ">= 1"),
         (lambda d: d["base"].update(n_envs=0), "base.n_envs", ">= 1"),
         (lambda d: d.update(grid={}), "grid", "at least one key"),
@@ -161,8 +177,10 @@ def test_bundled_sweeps_validate():
 
 def test_sweep_without_ray_says_how_to_install(tmp_path):
     path = _write(tmp_path, TINY)
-    code = ("import sys; sys.modules['ray'] = None; from persuaders.train.sweep import main; "
-            f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))")
+    code = (
+        "import sys; sys.modules['ray'] = None; from persuaders.train.sweep import main; "
+        f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 2
     assert "pip install 'competing-persuaders[ray]'" in res.stderr
@@ -246,18 +264,31 @@ def test_sweep_table_and_plots_from_rows(tmp_path):
     """results.csv/.md and one plot per swept key, for grid, random and categorical keys (no Ray needed)."""
     from persuaders.train.sweep import load_sweep, write_results
 
-    data = {"base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside"},
-            "grid": {"game.regime": ["inside", "outside"], "game.seed": [0, 1]},
-            "random": {"ppo.learning_rate": {"loguniform": [1e-4, 1e-2]}, "n_envs": {"choice": [64, 128]}}}
+    data = {
+        "base": {"game": "random:k=1,states=2,actions=2,seed=0,regime=inside"},
+        "grid": {"game.regime": ["inside", "outside"], "game.seed": [0, 1]},
+        "random": {"ppo.learning_rate": {"loguniform": [1e-4, 1e-2]}, "n_envs": {"choice": [64, 128]}},
+    }
     sweep = load_sweep(_write(tmp_path, data))
     rng = np.random.default_rng(0)
     rows = []
     for t in sweep["trials"]:
-        row = {"trial": t["id"], "params": t["params"], "run_dir": f"trials/{t['dir']}", "game": t["config"]["game"],
-               "status": "ok"}
-        row.update(user_value=rng.random(), no_information=0.4, full_information=0.8, epsilon=0.0,
-                   competition_bound=None if t["id"] == "001" else 0.8, exploitability=rng.random() * 0.01,
-                   speaker_values={"ai0": 0.5})
+        row = {
+            "trial": t["id"],
+            "params": t["params"],
+            "run_dir": f"trials/{t['dir']}",
+            "game": t["config"]["game"],
+            "status": "ok",
+        }
+        row.update(
+            user_value=rng.random(),
+            no_information=0.4,
+            full_information=0.8,
+            epsilon=0.0,
+            competition_bound=None if t["id"] == "001" else 0.8,
+            exploitability=rng.random() * 0.01,
+            speaker_values={"ai0": 0.5},
+        )
         rows.append(row)
     rows[-1] = {k: rows[-1][k] for k in ("trial", "params", "run_dir", "game")} | {"status": "error: ValueError: boom"}
     out = tmp_path / "out"
@@ -285,9 +316,26 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
     head_env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     # --block keeps the head in the foreground, in its own process group: stopping that group
     # ends this cluster only (`ray stop` would end every Ray instance of the user).
-    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
-                             "--num-cpus", "1", "--include-dashboard=false", "--disable-usage-stats"],
-                            env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    head = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(port),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            "1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=head_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 180
         while True:  # the head's GCS accepts connections
@@ -298,21 +346,45 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
             except OSError:
                 assert time.time() < deadline, "the Ray head never listened"
                 time.sleep(0.5)
-        data = {"name": "cluster", "base": {"game": "kg_logit", "n_envs": 64, "total_steps": 2048, "eval_interval": 4,
-                                            "exploitability_interval": 0},
-                "grid": {"seed": [0, 1]}}
+        data = {
+            "name": "cluster",
+            "base": {
+                "game": "kg_logit",
+                "n_envs": 64,
+                "total_steps": 2048,
+                "eval_interval": 4,
+                "exploitability_interval": 0,
+            },
+            "grid": {"seed": [0, 1]},
+        }
         path = _write(tmp_path, data)
         out = tmp_path / "out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-        cmd = [sys.executable, "-m", "persuaders.train.sweep", "--config", str(path), "--out", str(out),
-               "--address", f"127.0.0.1:{port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "persuaders.train.sweep",
+            "--config",
+            str(path),
+            "--out",
+            str(out),
+            "--address",
+            f"127.0.0.1:{port}",
+        ]
         # Two connection attempts instead of Ray's default twenty, one second apart.
-        refused = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                                 env=dict(env, RAY_gcs_server_port_wait_time_s="2"))
+        refused = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(env, RAY_gcs_server_port_wait_time_s="2"),
+        )
         assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
         assert "error: --address: cannot join" in refused.stderr and "--auth-token-file" in refused.stderr
-        res = subprocess.run(cmd + ["--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env,
-                             timeout=600)
+        res = subprocess.run(
+            cmd + ["--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
+        )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         rows = _rows(out)
         assert [rows[t]["status"] for t in ("000", "001")] == ["ok", "ok"]

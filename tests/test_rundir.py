@@ -16,13 +16,25 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--config", "kg_logit", "--set", "total_steps=8192", "--set", "n_envs=512", "--set", "exploitability_interval=0",
-         "--set", "checkpoint_interval=2", "--no-progress"]
+SMALL = [
+    "--config",
+    "kg_logit",
+    "--set",
+    "total_steps=8192",
+    "--set",
+    "n_envs=512",
+    "--set",
+    "exploitability_interval=0",
+    "--set",
+    "checkpoint_interval=2",
+    "--no-progress",
+]
 
 
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "persuaders.train", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "persuaders.train", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
 
 
 def assert_clear_error(res: subprocess.CompletedProcess, *words: str) -> None:
@@ -68,8 +80,12 @@ def test_overwrite_replaces_only_the_previous_runs_files(tmp_path):
 def test_a_second_process_is_kept_out(tmp_path):
     out = tmp_path / "run"
     long = [a if a != "total_steps=8192" else "total_steps=4000000" for a in SMALL]
-    proc = subprocess.Popen([sys.executable, "-m", "persuaders.train", *long, "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "persuaders.train", *long, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while not (out / "config.yaml").exists():
@@ -100,7 +116,9 @@ def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path):
     assert yaml.safe_load((out / "config.yaml").read_text())["total_steps"] == 16384
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage" * 10, b"PK\x03\x04truncated"], ids=["empty", "random", "truncated-zip"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x01garbage" * 10, b"PK\x03\x04truncated"], ids=["empty", "random", "truncated-zip"]
+)
 def test_a_corrupt_checkpoint_is_named(tmp_path, content):
     out = tmp_path / "run"
     assert run_train(*SMALL, "--out", str(out)).returncode == 0

@@ -250,7 +250,12 @@ def test_conditioning_on_what_the_user_says_helps_the_speaker():
 
 @pytest.mark.parametrize(
     "name, speaker",
-    [("kg_logit", "prosecutor"), ("hull_pair_logit", "prosecution"), ("noisy_advisors", "bold"), ("noisy_advisors", "cautious")],
+    [
+        ("kg_logit", "prosecutor"),
+        ("hull_pair_logit", "prosecution"),
+        ("noisy_advisors", "bold"),
+        ("noisy_advisors", "cautious"),
+    ],
 )
 def test_optimal_scheme_attains_its_value_when_played(name, speaker):
     """Play the reported scheme (speaker alone, one round) and score it by exact enumeration."""
@@ -270,7 +275,14 @@ def test_optimal_scheme_attains_its_value_when_played(name, speaker):
 def test_analytic_quantities_keys_and_json():
     q = theory.analytic_quantities(load_game("hull_pair"))
     keys = list(q)
-    assert keys[:6] == ["no_information", "full_information", "bayes_optimal", "hull", "single_sender", "competition_bound"]
+    assert keys[:6] == [
+        "no_information",
+        "full_information",
+        "bayes_optimal",
+        "hull",
+        "single_sender",
+        "competition_bound",
+    ]
     assert {"cone", "best_ai_bound"} <= set(keys[6:])
     assert set(q["hull"]) == {"epsilon", "weights", "offset"}
     assert set(q["single_sender"]) == {"prosecution", "defence"}
@@ -280,14 +292,23 @@ def test_analytic_quantities_keys_and_json():
 
 # ----------------------------------------------------------------------------------------- CLI
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.bounds", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_json_for_kg():
     out = _run_cli("kg", "--json")
     assert out.returncode == 0, out.stderr
     q = json.loads(out.stdout)
-    assert list(q)[:6] == ["no_information", "full_information", "bayes_optimal", "hull", "single_sender", "competition_bound"]
+    assert list(q)[:6] == [
+        "no_information",
+        "full_information",
+        "bayes_optimal",
+        "hull",
+        "single_sender",
+        "competition_bound",
+    ]
     assert q["no_information"] == pytest.approx(0.7)
     assert q["full_information"] == pytest.approx(1.0)
     assert q["bayes_optimal"] == pytest.approx(1.0)

@@ -17,7 +17,9 @@ from persuaders.game.validation import SpecError
 from persuaders.train.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-KG_LOGIT_OPTIMUM = 0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (docs/science.md, "Reference numbers")
+KG_LOGIT_OPTIMUM = (
+    0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (docs/science.md, "Reference numbers")
+)
 
 
 # ---------------------------------------------------------------------------------- config
@@ -54,7 +56,10 @@ def test_config_files_validate_and_overrides_apply():
     for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
         cfg = load_config(path)
         assert cfg["ppo"]["learning_rate"] > 0
-    cfg = load_config(ROOT / "configs/train/kg_logit.yaml", ["seed=7", "total_steps=1000", "game=hull_pair", "ppo.learning_rate=0.001"])
+    cfg = load_config(
+        ROOT / "configs/train/kg_logit.yaml",
+        ["seed=7", "total_steps=1000", "game=hull_pair", "ppo.learning_rate=0.001"],
+    )
     assert (cfg["seed"], cfg["total_steps"], cfg["game"], cfg["ppo"]["learning_rate"]) == (7, 1000, "hull_pair", 0.001)
 
 
@@ -70,8 +75,12 @@ def test_unknown_speaker_in_config(tmp_path):
 def test_cli_bad_config_exits_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("game: kg\nppo: {lr: 1}\n")
-    res = subprocess.run([sys.executable, "-m", "persuaders.train", "--config", str(bad), "--out", str(tmp_path / "r")],
-                         capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.train", "--config", str(bad), "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 2
     assert "ppo.lr" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "r").exists()
@@ -91,7 +100,9 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     assert scheme[1, convict_msg] > 0.99
     assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
     # summary.json carries exactly what `persuaders-bounds kg_logit --json` prints.
-    printed = subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    printed = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+    )
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["bounds"] == json.loads(printed.stdout)
     for key in ("user_value", "speaker_values", "bounds", "schemes"):
@@ -103,20 +114,41 @@ def test_fixed_speakers_are_scored_exactly(tmp_path):
     """A babbling defence and a fully revealing prosecution in hull_pair: the user gets 0.6."""
     from persuaders.train.loop import train
 
-    cfg = load_config(None, ["game=hull_pair", "total_steps=2048", "n_envs=256",
-                             "speakers.prosecution.learner=full_revelation", "speakers.defence.learner=babbling"])
+    cfg = load_config(
+        None,
+        [
+            "game=hull_pair",
+            "total_steps=2048",
+            "n_envs=256",
+            "speakers.prosecution.learner=full_revelation",
+            "speakers.defence.learner=babbling",
+        ],
+    )
     summary = train(cfg, tmp_path / "run", progress=False)
     assert summary["user_value"] == pytest.approx(0.6)
     assert summary["speaker_values"]["prosecution"] == pytest.approx(0.7 * 0.2 + 0.3 * 1.0)
 
 
 # ---------------------------------------------------------------------------------- determinism and resume
-SMALL = ["game=hull_pair_logit", "n_envs=128", "total_steps=12800", "checkpoint_interval=10", "eval_interval=5", "seed=3"]
+SMALL = [
+    "game=hull_pair_logit",
+    "n_envs=128",
+    "total_steps=12800",
+    "checkpoint_interval=10",
+    "eval_interval=5",
+    "seed=3",
+]
 
 
 def _run(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "persuaders.train", "--no-progress", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "persuaders.train", "--no-progress", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def test_same_seed_same_summary(tmp_path):
@@ -148,8 +180,16 @@ def test_kill_and_resume_gives_the_same_summary(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- stable-baselines3
-@pytest.mark.parametrize("game,speaker", [("kg_logit", "prosecutor"), ("hull_pair", "defence"), ("kg_witness", "prosecutor"),
-                                          ("hull_pair_private", "prosecution"), ("noisy_advisors", "bold")])
+@pytest.mark.parametrize(
+    "game,speaker",
+    [
+        ("kg_logit", "prosecutor"),
+        ("hull_pair", "defence"),
+        ("kg_witness", "prosecutor"),
+        ("hull_pair_private", "prosecution"),
+        ("noisy_advisors", "bold"),
+    ],
+)
 def test_single_speaker_view_passes_env_checkers(game, speaker):
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env
@@ -181,11 +221,28 @@ def test_single_speaker_view_pays_the_exact_value_on_average():
 
 
 def test_sb3_training_writes_the_same_summary(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "persuaders.train.sb3", "--config", "configs/train/kg_logit.yaml", "--no-progress",
-                          "--set", "total_steps=512", "--out", str(tmp_path / "sb3")], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "persuaders.train.sb3",
+            "--config",
+            "configs/train/kg_logit.yaml",
+            "--no-progress",
+            "--set",
+            "total_steps=512",
+            "--out",
+            str(tmp_path / "sb3"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
-    printed = subprocess.run([sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT)
+    printed = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+    )
     assert summary["bounds"] == json.loads(printed.stdout)
     assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6
     assert list((tmp_path / "sb3" / "tb").rglob("events.out.tfevents.*"))
@@ -195,7 +252,10 @@ def test_shared_parameters_train_both_speakers(tmp_path):
     """One network with a speaker indicator serves both hull_pair_logit speakers."""
     from persuaders.train.loop import train
 
-    cfg = load_config(ROOT / "configs/train/hull_pair_logit.yaml", ["share_parameters=true", "total_steps=200000", "checkpoint_interval=1000"])
+    cfg = load_config(
+        ROOT / "configs/train/hull_pair_logit.yaml",
+        ["share_parameters=true", "total_steps=200000", "checkpoint_interval=1000"],
+    )
     summary = train(cfg, tmp_path / "run", progress=False)
     fi = summary["bounds"]["full_information"]
     no_info = summary["bounds"]["no_information"]

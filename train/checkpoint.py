@@ -49,9 +49,19 @@ def _to_numpy(x: Any) -> Any:
     return x
 
 
-def save_checkpoint(path: Path, *, learners: list[dict[str, Any]], env_state: dict[str, Any], obs: np.ndarray,
-                    shuffle: torch.Generator, iteration: int, global_step: int, reached: dict | None,
-                    resumed: list[dict[str, Any]] | None = None, history: list[dict[str, Any]] | None = None) -> None:
+def save_checkpoint(
+    path: Path,
+    *,
+    learners: list[dict[str, Any]],
+    env_state: dict[str, Any],
+    obs: np.ndarray,
+    shuffle: torch.Generator,
+    iteration: int,
+    global_step: int,
+    reached: dict | None,
+    resumed: list[dict[str, Any]] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> None:
     """Write a checkpoint atomically (a reader never sees half of one)."""
     state = {
         "version": CHECKPOINT_VERSION,
@@ -80,16 +90,33 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             state = torch.load(path, weights_only=True)
     except pickle.UnpicklingError:
-        raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library: it holds objects other "
-                                      "than tensors and plain data, which are never loaded (weights_only=True)") from None
+        raise SpecError(
+            "checkpoint",
+            f"{path} is not a readable checkpoint of this library: it holds objects other "
+            "than tensors and plain data, which are never loaded (weights_only=True)",
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, KeyError, TypeError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError("checkpoint", f"{path} is not a readable checkpoint of this library ({first[:160]})") from None
-    need = ("version", "learners", "env", "obs", "torch_rng", "shuffle_rng", "iteration", "global_step", "reached", "resumed", "history")
+    need = (
+        "version",
+        "learners",
+        "env",
+        "obs",
+        "torch_rng",
+        "shuffle_rng",
+        "iteration",
+        "global_step",
+        "reached",
+        "resumed",
+        "history",
+    )
     if not isinstance(state, dict) or any(k not in state for k in need):
         raise SpecError("checkpoint", f"{path} is not a checkpoint of this library (missing entries)")
     if state["version"] != CHECKPOINT_VERSION:
-        raise SpecError("checkpoint", f"{path} has layout version {state['version']}, this library reads {CHECKPOINT_VERSION}")
+        raise SpecError(
+            "checkpoint", f"{path} has layout version {state['version']}, this library reads {CHECKPOINT_VERSION}"
+        )
     state["env"] = _to_numpy(state["env"])
     state["obs"] = state["obs"].numpy()
     return state

@@ -29,20 +29,36 @@ def config_path(value: str) -> Path | str:
         return Path(value)
     if not Path(value).suffix and bundled_config_file("train", value) is not None:
         return str(bundled_config_file("train", value))
-    raise SpecError("--config", f"{value!r} is neither a file nor a bundled training config ({', '.join(bundled_configs('train'))})")
+    raise SpecError(
+        "--config", f"{value!r} is neither a file nor a bundled training config ({', '.join(bundled_configs('train'))})"
+    )
 
 
 @command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persuaders-train", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", help="training config (YAML path or bundled name); see configs/train/")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted for nested keys), e.g. --set seed=3 --set ppo.learning_rate=1e-3")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (dotted for nested keys), e.g. --set seed=3 --set ppo.learning_rate=1e-3",
+    )
     parser.add_argument("--out", help="run directory (default runs/<game>__seed<seed>)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="resume an interrupted run from its last checkpoint "
-                        "(only total_steps, the intervals, threads and target may change, and the change is recorded)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out (only its own files; "
-                        "anything else there is kept); without it a non-empty --out is refused")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="resume an interrupted run from its last checkpoint "
+        "(only total_steps, the intervals, threads and target may change, and the change is recorded)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (only its own files; "
+        "anything else there is kept); without it a non-empty --out is refused",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:

@@ -128,8 +128,16 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
     if cfg["n_eval"] != "exact":
         cfg["n_eval"] = as_int(cfg["n_eval"], "n_eval", minimum=1)
     resolve_protocol(cfg["protocol"], cfg["n_eval"])
-    for key, minimum in [("seed", 0), ("total_steps", 1), ("n_envs", 1), ("rollout_episodes", 1),
-                         ("eval_interval", 1), ("checkpoint_interval", 1), ("exploitability_interval", 0), ("threads", 1)]:
+    for key, minimum in [
+        ("seed", 0),
+        ("total_steps", 1),
+        ("n_envs", 1),
+        ("rollout_episodes", 1),
+        ("eval_interval", 1),
+        ("checkpoint_interval", 1),
+        ("exploitability_interval", 0),
+        ("threads", 1),
+    ]:
         cfg[key] = as_int(cfg[key], key, minimum=minimum)
     if not isinstance(cfg["share_parameters"], bool):
         raise SpecError("share_parameters", f"expected true or false, got {cfg['share_parameters']!r}")
@@ -144,7 +152,9 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         until = as_float(r.get("until", 1.0), "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
         cfg["rationality_schedule"] = {"start": start, "end": end, "until": until}
     learner_class(cfg["learner"], "learner")
-    speakers = check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
+    speakers = check_keys(
+        cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else []
+    )
     used = {cfg["learner"]}
     for name, spec in speakers.items():
         spec = {} if spec is None else spec

@@ -74,7 +74,9 @@ def _obs_tensor(obs: np.ndarray, shared: bool) -> torch.Tensor:
 class _Logger:
     """TensorBoard scalars of a run (the tags in the module docstring)."""
 
-    def __init__(self, run_dir: Path, cfg: dict[str, Any], resume: bool, global_step: int, speakers: tuple[str, ...] = ()):
+    def __init__(
+        self, run_dir: Path, cfg: dict[str, Any], resume: bool, global_step: int, speakers: tuple[str, ...] = ()
+    ):
         self.speakers = speakers
         tb = run_dir / TENSORBOARD
         before = set(tb.rglob("events.out.tfevents.*")) if tb.is_dir() else set()
@@ -151,7 +153,9 @@ def collect_rollout(env: BatchedPersuasionEnv, team: Team, obs: np.ndarray, T: i
     return buf, obs
 
 
-def update_learners(env: BatchedPersuasionEnv, team: Team, buf: _Buffers, obs: np.ndarray) -> dict[str, dict[str, float]]:
+def update_learners(
+    env: BatchedPersuasionEnv, team: Team, buf: _Buffers, obs: np.ndarray
+) -> dict[str, dict[str, float]]:
     """Each learner learns from the rollouts of the speakers it plays; returns statistics by speaker."""
     o_next = _obs_tensor(obs, env.shared_observation)
     s_next = torch.as_tensor(env.state()) if buf.states is not None else None
@@ -161,16 +165,27 @@ def update_learners(env: BatchedPersuasionEnv, team: Team, buf: _Buffers, obs: n
         for i in learner.spec.speakers:
             v = 0 if env.shared_observation else i
             extras = {key: torch.stack([e[key] for e in buf.extras[i]]) for key in buf.extras[i][0]}
-            rollouts.append(Rollout(speaker=i, obs=buf.obs[:, :, v], rewards=buf.rewards[:, :, i], dones=buf.dones,
-                                    next_obs=o_next[:, v], extras=extras, states=buf.states, next_state=s_next))
+            rollouts.append(
+                Rollout(
+                    speaker=i,
+                    obs=buf.obs[:, :, v],
+                    rewards=buf.rewards[:, :, i],
+                    dones=buf.dones,
+                    next_obs=o_next[:, v],
+                    extras=extras,
+                    states=buf.states,
+                    next_state=s_next,
+                )
+            )
         s = learner.update(rollouts)
         for i in learner.spec.speakers:
             stats[env.game.speaker_names[i]] = s
     return stats
 
 
-def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progress: bool = True,
-          overwrite: bool = False) -> dict[str, Any]:
+def train(
+    cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the summary written to ``summary.json``.
 
     A fresh run refuses a non-empty ``run_dir`` unless ``overwrite`` (which removes only a previous
@@ -182,8 +197,14 @@ def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progre
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg["threads"])
     game = game_from_config(cfg)
-    env = BatchedPersuasionEnv(game, cfg["n_envs"], protocol=cfg["protocol"], n_eval=cfg["n_eval"],
-                               reward_mode=cfg["reward_mode"], seed=cfg["seed"])
+    env = BatchedPersuasionEnv(
+        game,
+        cfg["n_envs"],
+        protocol=cfg["protocol"],
+        n_eval=cfg["n_eval"],
+        reward_mode=cfg["reward_mode"],
+        seed=cfg["seed"],
+    )
     try:
         check_enumerable(game, joint=env.joint)
     except EnumerationTooLarge as exc:
@@ -199,8 +220,16 @@ def train(cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progre
         return _run(cfg, run_dir, game, env, theory, resume, changes, progress)
 
 
-def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionEnv, theory: dict[str, Any], resume: bool,
-         changes: dict[str, Any], progress: bool) -> dict[str, Any]:
+def _run(
+    cfg: dict[str, Any],
+    run_dir: Path,
+    game: Game,
+    env: BatchedPersuasionEnv,
+    theory: dict[str, Any],
+    resume: bool,
+    changes: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
     """The training loop (see the module docstring), in a locked and prepared run directory."""
     n_envs = cfg["n_envs"]
     T = cfg["rollout_episodes"] * env.steps_per_episode  # steps per rollout (rounds, or thread nodes under best_ai)
@@ -237,9 +266,15 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
         if reached is not None:
             break
         team.set_progress(it / iterations)
-        if cfg["rationality_schedule"] is not None:  # the homotopy: logit users ever closer to the game's, then the game's
+        if (
+            cfg["rationality_schedule"] is not None
+        ):  # the homotopy: logit users ever closer to the game's, then the game's
             schedule = cfg["rationality_schedule"]
-            current = LogitUser(scheduled_rationality(schedule, it / iterations)) if it / iterations < schedule["until"] else None
+            current = (
+                LogitUser(scheduled_rationality(schedule, it / iterations))
+                if it / iterations < schedule["until"]
+                else None
+            )
             env.set_user_model(current if current is not None else game.user.model)
             team.set_user_model(current)
         buf, obs = collect_rollout(env, team, obs, T)
@@ -250,16 +285,33 @@ def _run(cfg: dict[str, Any], run_dir: Path, game: Game, env: BatchedPersuasionE
             result = evaluate(game, team.profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).to_dict()
             log.exact(result, theory, global_step)
             history.append({"step": global_step, "user_value": result["user_value"], **result["speaker_values"]})
-            bar.set_postfix({"user": f"{result['user_value']:.4f}", **{n: f"{v:.4f}" for n, v in result["speaker_values"].items()}})
+            bar.set_postfix(
+                {"user": f"{result['user_value']:.4f}", **{n: f"{v:.4f}" for n, v in result["speaker_values"].items()}}
+            )
             target = cfg["target"]
-            if target is not None and abs(result["speaker_values"][target["speaker"]] - target["value"]) <= target["tol"]:
+            if (
+                target is not None
+                and abs(result["speaker_values"][target["speaker"]] - target["value"]) <= target["tol"]
+            ):
                 reached = {"iteration": it + 1, "global_step": global_step}
         if cfg["exploitability_interval"] and (it + 1) % cfg["exploitability_interval"] == 0:
-            log.exploitability(profile_exploitability(game, committed_schemes(game, team.profile(), cfg["protocol"]), cfg), global_step)
+            log.exploitability(
+                profile_exploitability(game, committed_schemes(game, team.profile(), cfg["protocol"]), cfg), global_step
+            )
         bar.update(1)
         if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:
-            save_checkpoint(ckpt_path, learners=team.state_dict(), env_state=env.get_state(), obs=obs, shuffle=shuffle,
-                            iteration=it + 1, global_step=global_step, reached=reached, resumed=resumed, history=history)
+            save_checkpoint(
+                ckpt_path,
+                learners=team.state_dict(),
+                env_state=env.get_state(),
+                obs=obs,
+                shuffle=shuffle,
+                iteration=it + 1,
+                global_step=global_step,
+                reached=reached,
+                resumed=resumed,
+                history=history,
+            )
             if not claimed:
                 claim(run_dir, ckpt_path)
                 claimed = True

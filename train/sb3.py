@@ -26,7 +26,16 @@ from persuaders.game.commands import command
 from persuaders.agents.base import LearnerSpec, learner_class
 from persuaders.envs.single_speaker import SingleSpeakerEnv
 from persuaders.game.protocols import resolve_protocol
-from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD, RunLock, game_from_config, prepare_run_dir, write_json, write_yaml
+from persuaders.game.rundir import (
+    CONFIG,
+    SUMMARY,
+    TENSORBOARD,
+    RunLock,
+    game_from_config,
+    prepare_run_dir,
+    write_json,
+    write_yaml,
+)
 from persuaders.game.spec import Game
 from persuaders.game.validation import SpecError
 from persuaders.payoff.exact import evaluate
@@ -42,7 +51,9 @@ def _require_sb3():
         raise SystemExit("stable-baselines3 is not installed: pip install -e '.[sb3]'") from None
 
 
-def train_sb3(cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False) -> dict:
+def train_sb3(
+    cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
+) -> dict:
     """Train the config's single PPO speaker with SB3; write and return ``summary.json``.
 
     Like :func:`persuaders.train.loop.train`, a non-empty ``run_dir`` is refused unless ``overwrite``
@@ -64,17 +75,36 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
     game = game_from_config(cfg)
     learning = [n for n in game.speaker_names if speaker_learner(cfg, n) == "ppo"]
     if len(learning) != 1:
-        raise SpecError("speakers", f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner")
+        raise SpecError(
+            "speakers",
+            f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner",
+        )
     speaker = learning[0]
     others = fixed_schemes(game, cfg, exclude=speaker)
-    env = SingleSpeakerEnv(game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"])
+    env = SingleSpeakerEnv(
+        game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"]
+    )
     p = cfg["ppo"]
     model = PPO(
-        "MlpPolicy", env, learning_rate=p["learning_rate"], n_steps=n_steps, batch_size=max(1, n_steps // p["num_minibatches"]),
-        n_epochs=p["update_epochs"], gamma=p["gamma"], gae_lambda=p["gae_lambda"], clip_range=p["clip_coef"],
-        ent_coef=p["ent_coef"], vf_coef=p["vf_coef"], max_grad_norm=p["max_grad_norm"], normalize_advantage=p["norm_adv"],
-        target_kl=p["target_kl"], policy_kwargs={"net_arch": list(p["hidden_sizes"]), "log_std_init": p["init_log_std"]},
-        seed=cfg["seed"], device="cpu", tensorboard_log=str(run_dir / "tb"), verbose=0,
+        "MlpPolicy",
+        env,
+        learning_rate=p["learning_rate"],
+        n_steps=n_steps,
+        batch_size=max(1, n_steps // p["num_minibatches"]),
+        n_epochs=p["update_epochs"],
+        gamma=p["gamma"],
+        gae_lambda=p["gae_lambda"],
+        clip_range=p["clip_coef"],
+        ent_coef=p["ent_coef"],
+        vf_coef=p["vf_coef"],
+        max_grad_norm=p["max_grad_norm"],
+        normalize_advantage=p["norm_adv"],
+        target_kl=p["target_kl"],
+        policy_kwargs={"net_arch": list(p["hidden_sizes"]), "log_std_init": p["init_log_std"]},
+        seed=cfg["seed"],
+        device="cpu",
+        tensorboard_log=str(run_dir / "tb"),
+        verbose=0,
     )
 
     def profile() -> dict[str, Any]:
@@ -93,14 +123,21 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
             nonlocal reached
             if target is None or self.num_timesteps % check_every:
                 return True
-            value = evaluate(game, profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).speaker_values[target["speaker"]]
+            value = evaluate(game, profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).speaker_values[
+                target["speaker"]
+            ]
             self.logger.record(f"eval/{speaker}/value", value)
             if abs(value - target["value"]) <= target["tol"]:
                 reached = {"global_step": int(self.num_timesteps)}
                 return False
             return True
 
-    model.learn(total_timesteps=cfg["total_steps"], callback=TargetStop(), progress_bar=progress and _has_rich(), tb_log_name="sb3_ppo")
+    model.learn(
+        total_timesteps=cfg["total_steps"],
+        callback=TargetStop(),
+        progress_bar=progress and _has_rich(),
+        tb_log_name="sb3_ppo",
+    )
     model.save(run_dir / "sb3_model.zip")
     summary = make_summary(game, cfg, profile(), int(model.num_timesteps), reached)
     summary["trainer"] = "stable-baselines3"
@@ -117,10 +154,20 @@ def fixed_schemes(game: Game, cfg: dict, exclude: str) -> dict[str, np.ndarray]:
         name = speaker_learner(cfg, s.name)
         cls = learner_class(name)
         if cls.learns:
-            raise SpecError(f"speakers.{s.name}.learner", f"train.sb3 needs the other speakers fixed, got learner '{name}'")
+            raise SpecError(
+                f"speakers.{s.name}.learner", f"train.sb3 needs the other speakers fixed, got learner '{name}'"
+            )
         options = {k: v for k, v in cfg["speakers"].get(s.name, {}).items() if k != "learner"}
-        spec = LearnerSpec(game=game, speakers=(i,), obs_size=0, action_shape=(s.n_signals, game.messages), state_size=0,
-                           n_envs=1, protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]), options=options)
+        spec = LearnerSpec(
+            game=game,
+            speakers=(i,),
+            obs_size=0,
+            action_shape=(s.n_signals, game.messages),
+            state_size=0,
+            n_envs=1,
+            protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]),
+            options=options,
+        )
         out[s.name] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
     return out
 
@@ -145,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_config(config_path(args.config), args.overrides)
-        run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
+        run_dir = (
+            Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
+        )
         summary = train_sb3(cfg, run_dir, progress=not args.no_progress, overwrite=args.overwrite)
     except (SpecError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -73,8 +73,14 @@ def profile_exploitability(game: Game, schemes: dict[str, list], cfg: dict[str, 
     return out
 
 
-def make_summary(game: Game, cfg: dict[str, Any], profile: dict[str, Any], global_step: int, reached: dict | None = None,
-                 theory: dict | None = None) -> dict[str, Any]:
+def make_summary(
+    game: Game,
+    cfg: dict[str, Any],
+    profile: dict[str, Any],
+    global_step: int,
+    reached: dict | None = None,
+    theory: dict | None = None,
+) -> dict[str, Any]:
     """The exact outcome of ``profile`` beside every analytic quantity (the ``summary.json`` layout)."""
     final = evaluate(game, profile, protocol=cfg["protocol"], n_eval=cfg["n_eval"])
     summary = {
@@ -99,8 +105,11 @@ def make_summary(game: Game, cfg: dict[str, Any], profile: dict[str, Any], globa
 
 def format_outcome(summary: dict[str, Any]) -> str:
     """The learned outcome beside the theory, as a small table."""
-    rows = outcome_rows(summary["bounds"], [("user: learned profile", summary["user_value"])],
-                        {n: [("learned", v)] for n, v in summary["speaker_values"].items()})
+    rows = outcome_rows(
+        summary["bounds"],
+        [("user: learned profile", summary["user_value"])],
+        {n: [("learned", v)] for n, v in summary["speaker_values"].items()},
+    )
     ex = summary.get("exploitability", {})
     if "exploitability" in ex:
         rows.append(("exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)"), ex["exploitability"]))

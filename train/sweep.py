@@ -82,7 +82,14 @@ from persuaders.game.rundir import CHECKPOINT, CONFIG, SUMMARY, read_json, write
 from persuaders.game.validation import SpecError
 from persuaders.train.loop import train
 from persuaders.train.sweep_plan import load_sweep, plan_hash
-from persuaders.train.sweep_report import RESULTS_CSV, RESULTS_MD, collect_rows, markdown_table, trial_metrics, write_results
+from persuaders.train.sweep_report import (
+    RESULTS_CSV,
+    RESULTS_MD,
+    collect_rows,
+    markdown_table,
+    trial_metrics,
+    write_results,
+)
 
 __all__ = ["load_sweep", "run_sweep", "make_trainable", "use_auth_token", "write_results", "main"]
 
@@ -108,16 +115,20 @@ def make_trainable(trials: dict[str, dict], sweep_dir: str):
             resume = (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists()
             # The trial directory is the sweep's own: a trial that stopped before its first
             # checkpoint starts again there (overwrite removes only its earlier run files).
-            summary = train(copy.deepcopy(trial["config"]), run_dir, resume=resume, progress=False, overwrite=not resume)
+            summary = train(
+                copy.deepcopy(trial["config"]), run_dir, resume=resume, progress=False, overwrite=not resume
+            )
         tune.report(trial_metrics(summary, reused, time.perf_counter() - t0, str(run_dir)))
 
     return persuasion_trial
 
 
 # ---------------------------------------------------------------------------------- running
-AUTH_HINT = ("if the cluster uses token authentication (RAY_AUTH_MODE=token, the default of clusters started "
-             "where a token exists), pass its token with --auth-token-file PATH (the head node's ~/.ray/auth_token, "
-             "from `ray get-auth-token`) or set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN")
+AUTH_HINT = (
+    "if the cluster uses token authentication (RAY_AUTH_MODE=token, the default of clusters started "
+    "where a token exists), pass its token with --auth-token-file PATH (the head node's ~/.ray/auth_token, "
+    "from `ray get-auth-token`) or set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN"
+)
 
 
 def use_auth_token(path: str | Path) -> None:
@@ -143,8 +154,14 @@ def use_auth_token(path: str | Path) -> None:
         AuthenticationTokenLoader.instance().reset_cache()
 
 
-def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None, workers: int | None = None,
-              verbose: int = 1, auth_token_file: str | Path | None = None) -> tuple[list[dict], int]:
+def run_sweep(
+    sweep: dict[str, Any],
+    out: str | Path,
+    address: str | None = None,
+    workers: int | None = None,
+    verbose: int = 1,
+    auth_token_file: str | Path | None = None,
+) -> tuple[list[dict], int]:
     """Run (or resume) the sweep's trials with Ray Tune; write the table and plots; return (rows, exit status)."""
     if auth_token_file is not None:
         if not address:
@@ -157,8 +174,17 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
     out.mkdir(parents=True, exist_ok=True)
     trials = sweep["trials"]
     by_id = {t["id"]: t for t in trials}
-    write_json(out / PLAN, {"name": sweep["name"], "grid": sweep["grid"], "random": sweep["random"],
-                            "num_samples": sweep["num_samples"], "seed": sweep["seed"], "trials": trials})
+    write_json(
+        out / PLAN,
+        {
+            "name": sweep["name"],
+            "grid": sweep["grid"],
+            "random": sweep["random"],
+            "num_samples": sweep["num_samples"],
+            "seed": sweep["seed"],
+            "trials": trials,
+        },
+    )
     started = False
     if not ray.is_initialized():
         if address:
@@ -168,7 +194,9 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
                 hint = "" if auth_token_file is not None else f"; {AUTH_HINT}"
                 raise SpecError("--address", f"cannot join the Ray cluster at {address}: {exc}{hint}") from None
         else:
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False
+            )
             started = True
     storage = out / "tune"
     exp_name = f"{sweep['name']}-{plan_hash(trials)}"
@@ -186,7 +214,9 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
                 param_space={"trial": tune.grid_search([t["id"] for t in trials])},
                 tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=workers if address else None),
                 run_config=tune.RunConfig(
-                    name=exp_name, storage_path=str(storage), verbose=verbose,
+                    name=exp_name,
+                    storage_path=str(storage),
+                    verbose=verbose,
                     failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
                 ),
             )
@@ -211,12 +241,21 @@ def run_sweep(sweep: dict[str, Any], out: str | Path, address: str | None = None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="persuaders-sweep", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--config", required=True, help="sweep file (YAML); see configs/sweeps/")
-    parser.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:PORT) instead of starting a local one")
-    parser.add_argument("--auth-token-file", help="with --address: the cluster's authentication token "
-                        "(the head node's ~/.ray/auth_token), for clusters with RAY_AUTH_MODE=token")
+    parser.add_argument(
+        "--address", help="join this Ray cluster (e.g. auto or HOST:PORT) instead of starting a local one"
+    )
+    parser.add_argument(
+        "--auth-token-file",
+        help="with --address: the cluster's authentication token "
+        "(the head node's ~/.ray/auth_token), for clusters with RAY_AUTH_MODE=token",
+    )
     parser.add_argument("--out", help="sweep directory (default sweeps/<name>)")
-    parser.add_argument("--workers", type=int, help="CPUs of the local Ray instance (default: every core); "
-                        "with --address, the largest number of concurrent trials")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="CPUs of the local Ray instance (default: every core); "
+        "with --address, the largest number of concurrent trials",
+    )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         print("error: --workers: must be >= 1", file=sys.stderr)
@@ -236,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sweep {sweep['name']}: {len(sweep['trials'])} trials -> {out}", flush=True)
     t0 = time.perf_counter()
     try:
-        rows, status = run_sweep(sweep, out, address=args.address, workers=args.workers,
-                                 auth_token_file=args.auth_token_file)
+        rows, status = run_sweep(
+            sweep, out, address=args.address, workers=args.workers, auth_token_file=args.auth_token_file
+        )
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

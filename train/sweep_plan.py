@@ -17,8 +17,17 @@ from persuaders.game.rundir import game_from_config
 from persuaders.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
 from persuaders.train.config import validate_config
 
-__all__ = ["SWEEP_KEYS", "DISTRIBUTIONS", "load_sweep", "validate_sweep", "sample", "expand", "config_hash", "plan_hash",
-           "is_replicate"]
+__all__ = [
+    "SWEEP_KEYS",
+    "DISTRIBUTIONS",
+    "load_sweep",
+    "validate_sweep",
+    "sample",
+    "expand",
+    "config_hash",
+    "plan_hash",
+    "is_replicate",
+]
 
 SWEEP_KEYS = ("name", "base", "grid", "random", "num_samples", "seed")
 DISTRIBUTIONS = ("uniform", "loguniform", "choice", "randint")
@@ -53,7 +62,9 @@ def validate_sweep(raw: dict[str, Any], default_name: str = "sweep", relative_to
     num_samples = as_int(raw.get("num_samples", 1), "num_samples", minimum=1)
     seed = as_int(raw.get("seed", 0), "seed", minimum=0)
     if num_samples > 1 and not random:
-        raise SpecError("num_samples", "repeating a grid without random: keys would train identical runs; sweep seed instead")
+        raise SpecError(
+            "num_samples", "repeating a grid without random: keys would train identical runs; sweep seed instead"
+        )
     sweep = {"name": name, "base": base, "grid": grid, "random": random, "num_samples": num_samples, "seed": seed}
     sweep["trials"] = expand(sweep)
     return sweep
@@ -92,7 +103,9 @@ def _validate_grid(grid: Any) -> dict[str, list]:
 
 def _validate_random(random: Any) -> dict[str, dict]:
     if not isinstance(random, dict):
-        raise SpecError("random", f"expected a mapping of dotted key -> {{distribution: arguments}}, got {type(random).__name__}")
+        raise SpecError(
+            "random", f"expected a mapping of dotted key -> {{distribution: arguments}}, got {type(random).__name__}"
+        )
     out = {}
     for key, dist in random.items():
         key = _check_key("random", key)
@@ -157,8 +170,14 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
                 raise SpecError("grid", f"trials {seen[digest]} and {len(trials)} would train the same config {params}")
             seen[digest] = len(trials)
             slug = _slug(params)
-            trials.append({"id": f"{len(trials):03d}", "params": params, "config": cfg,
-                           "dir": f"{slug}__{digest[:8]}" if slug else digest[:8]})
+            trials.append(
+                {
+                    "id": f"{len(trials):03d}",
+                    "params": params,
+                    "config": cfg,
+                    "dir": f"{slug}__{digest[:8]}" if slug else digest[:8],
+                }
+            )
     return trials
 
 
@@ -168,7 +187,10 @@ def _set(raw: dict, key: str, value: Any, section: str) -> None:
     if parts[0] == "game" and len(parts) == 2:
         game = raw.get("game")
         if not (isinstance(game, str) and game.startswith("random:")):
-            raise SpecError(f"{section}.{key}", f"game options can be swept only for a random:... base game; the base game is {game!r}")
+            raise SpecError(
+                f"{section}.{key}",
+                f"game options can be swept only for a random:... base game; the base game is {game!r}",
+            )
         body = [p for p in game.split(":", 1)[1].split(",") if p.strip()]
         opts = {p.split("=", 1)[0].strip(): p for p in body}
         text = f"{parts[1]}={value}"
@@ -193,7 +215,7 @@ def _check_game(cfg: dict) -> None:
 
 def _blame(exc: SpecError, params: dict, grid: dict) -> SpecError:
     """Name the swept key (``grid.KEY`` / ``random.KEY``) a trial-config error comes from, else ``base.FIELD``."""
-    msg = str(exc)[len(exc.field) + 2:] if str(exc).startswith(exc.field + ":") else str(exc)
+    msg = str(exc)[len(exc.field) + 2 :] if str(exc).startswith(exc.field + ":") else str(exc)
     culprits = [k for k in params if exc.field == k or exc.field.startswith(k + ".") or k.startswith(exc.field + ".")]
     if len(culprits) > 1:  # e.g. several game options: prefer the one the message names
         culprits = [k for k in culprits if f"'{k.split('.')[-1]}'" in msg] or culprits
@@ -223,5 +245,3 @@ def plan_hash(trials: list[dict]) -> str:
 def is_replicate(key: str) -> bool:
     """Seed-like keys (``seed``, ``game.seed``): replicates, averaged over in the plots."""
     return key.split(".")[-1] == "seed"
-
-

@@ -16,7 +16,15 @@ from persuaders.game.rundir import SUMMARY, TIMING, read_json
 from persuaders.game.validation import is_number
 from persuaders.train.sweep_plan import is_replicate
 
-__all__ = ["RESULTS_CSV", "RESULTS_MD", "trial_metrics", "collect_rows", "write_results", "markdown_table", "plot_results"]
+__all__ = [
+    "RESULTS_CSV",
+    "RESULTS_MD",
+    "trial_metrics",
+    "collect_rows",
+    "write_results",
+    "markdown_table",
+    "plot_results",
+]
 
 RESULTS_CSV, RESULTS_MD = "results.csv", "results.md"
 
@@ -82,8 +90,12 @@ def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
     rows = []
     for t in trials:
         run_dir = out / "trials" / t["dir"]
-        row: dict[str, Any] = {"trial": t["id"], "params": t["params"], "run_dir": str(run_dir.relative_to(out)),
-                               "game": str(t["config"]["game"])}
+        row: dict[str, Any] = {
+            "trial": t["id"],
+            "params": t["params"],
+            "run_dir": str(run_dir.relative_to(out)),
+            "game": str(t["config"]["game"]),
+        }
         summary_file = run_dir / SUMMARY
         r = tune_result.get(t["id"])
         summary = read_json(summary_file, "summary") if summary_file.exists() else None
@@ -96,8 +108,20 @@ def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
             row["status"] = "unfinished"
         if summary is not None:
             m = trial_metrics(summary, False, 0.0, "")
-            row.update({k: m[k] for k in ("user_value", "no_information", "full_information", "competition_bound",
-                                          "epsilon", "exploitability", "converged_at")})
+            row.update(
+                {
+                    k: m[k]
+                    for k in (
+                        "user_value",
+                        "no_information",
+                        "full_information",
+                        "competition_bound",
+                        "epsilon",
+                        "exploitability",
+                        "converged_at",
+                    )
+                }
+            )
             row["game"] = summary["game"]
             row["speaker_values"] = summary["speaker_values"]
             ex = summary.get("exploitability", {})
@@ -110,9 +134,15 @@ def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------- outputs
-VALUE_COLUMNS = [("user_value", "user"), ("no_information", "no-info"), ("full_information", "full-info"),
-                 ("competition_bound", "comp. bound"), ("epsilon", "eps"), ("exploitability", "exploitability"),
-                 ("converged_at", "converged at (steps)")]
+VALUE_COLUMNS = [
+    ("user_value", "user"),
+    ("no_information", "no-info"),
+    ("full_information", "full-info"),
+    ("competition_bound", "comp. bound"),
+    ("epsilon", "eps"),
+    ("exploitability", "exploitability"),
+    ("converged_at", "converged at (steps)"),
+]
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -131,13 +161,33 @@ def write_results(sweep: dict, rows: list[dict], out: Path) -> None:
     keys = list(sweep["grid"]) + list(sweep["random"])
     with open(out / RESULTS_CSV, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["trial", *keys, "game", *(c for c, _ in VALUE_COLUMNS), "exploitability_exact", "status",
-                    "speaker_values", "seconds", "run_dir"])
+        w.writerow(
+            [
+                "trial",
+                *keys,
+                "game",
+                *(c for c, _ in VALUE_COLUMNS),
+                "exploitability_exact",
+                "status",
+                "speaker_values",
+                "seconds",
+                "run_dir",
+            ]
+        )
         for r in rows:
-            w.writerow([r["trial"], *(_csv_value(r["params"][k]) for k in keys), r["game"],
-                        *(_csv_value(r.get(c)) for c, _ in VALUE_COLUMNS), _csv_value(r.get("exploitability_exact")),
-                        r["status"], ";".join(f"{n}={v:.6g}" for n, v in r.get("speaker_values", {}).items()),
-                        _csv_value(r.get("seconds")), r["run_dir"]])
+            w.writerow(
+                [
+                    r["trial"],
+                    *(_csv_value(r["params"][k]) for k in keys),
+                    r["game"],
+                    *(_csv_value(r.get(c)) for c, _ in VALUE_COLUMNS),
+                    _csv_value(r.get("exploitability_exact")),
+                    r["status"],
+                    ";".join(f"{n}={v:.6g}" for n, v in r.get("speaker_values", {}).items()),
+                    _csv_value(r.get("seconds")),
+                    r["run_dir"],
+                ]
+            )
     (out / RESULTS_MD).write_text(markdown_table(sweep, rows))
     try:
         plot_results(sweep, rows, out)
@@ -158,13 +208,23 @@ def _csv_value(v: Any) -> str:
 def markdown_table(sweep: dict, rows: list[dict]) -> str:
     keys = list(sweep["grid"]) + list(sweep["random"])
     head = ["trial", *keys, *(label for _, label in VALUE_COLUMNS), "status"]
-    lines = [f"# Sweep {sweep['name']}: exact outcomes against theory", "",
-             "user = the user's exact expected utility under the learned (committed) schemes; "
-             "comp. bound = full information - 2 eps (blank when its premises fail); "
-             "exploitability = the largest unilateral gain of a speaker (a lower bound for multi-round games).", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines = [
+        f"# Sweep {sweep['name']}: exact outcomes against theory",
+        "",
+        "user = the user's exact expected utility under the learned (committed) schemes; "
+        "comp. bound = full information - 2 eps (blank when its premises fail); "
+        "exploitability = the largest unilateral gain of a speaker (a lower bound for multi-round games).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
     for r in rows:
-        cells = [r["trial"], *(_fmt(r["params"][k]) for k in keys), *(_fmt(r.get(c)) for c, _ in VALUE_COLUMNS), r["status"]]
+        cells = [
+            r["trial"],
+            *(_fmt(r["params"][k]) for k in keys),
+            *(_fmt(r.get(c)) for c, _ in VALUE_COLUMNS),
+            r["status"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     n_ok = sum(r["status"].startswith("ok") for r in rows)
     lines += ["", f"{n_ok} of {len(rows)} trials finished."]
@@ -172,12 +232,16 @@ def markdown_table(sweep: dict, rows: list[dict]) -> str:
 
 
 #: Theory lines of the utility plots: column -> (style, line width, alpha, legend label).
-THEORY_STYLES = {"full_information": ("--", 1.5, 1.0, "full information"),
-                 "competition_bound": (":", 2.0, 1.0, "competition bound (fi - 2 eps)"),
-                 "no_information": ("-.", 1.0, 0.4, "no information")}
-THEORY_MARKERS = {"full_information": ("_", 2.0, 1.0, "full information"),
-                  "competition_bound": ("v", 1.0, 1.0, "competition bound (fi - 2 eps)"),
-                  "no_information": ("x", 1.0, 0.4, "no information")}
+THEORY_STYLES = {
+    "full_information": ("--", 1.5, 1.0, "full information"),
+    "competition_bound": (":", 2.0, 1.0, "competition bound (fi - 2 eps)"),
+    "no_information": ("-.", 1.0, 0.4, "no information"),
+}
+THEORY_MARKERS = {
+    "full_information": ("_", 2.0, 1.0, "full information"),
+    "competition_bound": ("v", 1.0, 1.0, "competition bound (fi - 2 eps)"),
+    "no_information": ("x", 1.0, 0.4, "no information"),
+}
 
 
 def _mean(xs: list[float]) -> float:
@@ -207,7 +271,10 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
         if numeric:
             xpos = {json.dumps(v, default=str): float(v) for v in values}
         else:
-            xpos = {json.dumps(v, default=str): float(i) for i, v in enumerate(order if key in grid else [json.loads(o) for o in order])}
+            xpos = {
+                json.dumps(v, default=str): float(i)
+                for i, v in enumerate(order if key in grid else [json.loads(o) for o in order])
+            }
         groups: dict[tuple, list[dict]] = {}
         for r in done:
             groups.setdefault(tuple(json.dumps(r["params"][g], default=str) for g in group_keys), []).append(r)
@@ -226,7 +293,9 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
 
             def line(ax, col, style, lw=1.5, alpha=1.0, lab=None):
                 ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
-                ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
+                ax.plot(
+                    ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6
+                )
 
             if key in grid:
                 line(ax_u, "user_value", "o-" if numeric else "o", lab=label)
@@ -259,5 +328,3 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
-
-

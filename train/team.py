@@ -39,9 +39,17 @@ class Team:
                 cls = learner_class(name)
                 members = tuple(groups[key])
                 options = {k: v for k, v in cfg["speakers"].get(game.speakers[i].name, {}).items() if k != "learner"}
-                spec = LearnerSpec(game=game, speakers=members, obs_size=env.obs_size, action_shape=env.action_shape,
-                                   state_size=env.state_size, n_envs=env.n_envs, protocol=env.protocol, options=options,
-                                   generator=generator)
+                spec = LearnerSpec(
+                    game=game,
+                    speakers=members,
+                    obs_size=env.obs_size,
+                    action_shape=env.action_shape,
+                    state_size=env.state_size,
+                    n_envs=env.n_envs,
+                    protocol=env.protocol,
+                    options=options,
+                    generator=generator,
+                )
                 built[key] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name))
             self.by_speaker.append(built[key])
         self.learners: list[Learner] = list(built.values())

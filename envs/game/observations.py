@@ -97,7 +97,9 @@ class ObservationLayout:
         return np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, t: np.ndarray | int, belief: np.ndarray, user_msgs: np.ndarray, heard_msgs: np.ndarray) -> np.ndarray:
+    def encode(
+        self, t: np.ndarray | int, belief: np.ndarray, user_msgs: np.ndarray, heard_msgs: np.ndarray
+    ) -> np.ndarray:
         """Encode a batch. ``t`` [B] (or one int) round index; ``belief`` [B, Y]; ``user_msgs`` [B, R]
         and ``heard_msgs`` [B, R, n_heard] message indices, -1 where not yet said. float32 [B, size]."""
         b = len(belief)
@@ -107,7 +109,9 @@ class ObservationLayout:
         else:
             out[np.arange(b), t] = 1.0
         out[:, self.belief_slice] = belief
-        msgs = np.concatenate([np.asarray(user_msgs).reshape(b, self.rounds), np.asarray(heard_msgs).reshape(b, -1)], axis=1)
+        msgs = np.concatenate(
+            [np.asarray(user_msgs).reshape(b, self.rounds), np.asarray(heard_msgs).reshape(b, -1)], axis=1
+        )
         self._scatter(out, msgs, self._message_columns)
         return out
 
@@ -159,7 +163,9 @@ class ObservationLayout:
         """The observation of a committed (open-loop) rule: round ``t`` and the prior, nothing heard."""
         none_user = np.full((batch, self.rounds), -1, dtype=np.int64)
         none_heard = np.full((batch, self.rounds, self.n_heard), -1, dtype=np.int64)
-        return self.encode(t, np.broadcast_to(np.asarray(prior, dtype=np.float64), (batch, self.n_states)), none_user, none_heard)
+        return self.encode(
+            t, np.broadcast_to(np.asarray(prior, dtype=np.float64), (batch, self.n_states)), none_user, none_heard
+        )
 
 
 @dataclass(frozen=True)
@@ -227,8 +233,13 @@ class ThreadTree:
         not yet said), ``parent`` node and the own message ``said`` on the way from it (-1 in round 0)."""
         r, n = self.rounds, self.size
         blank = np.full((n, r), -1, np.int64)
-        out = {"round": np.zeros(n, np.int64), "user": blank.copy(), "own": blank.copy(),
-               "parent": np.full(n, -1, np.int64), "said": np.full(n, -1, np.int64)}
+        out = {
+            "round": np.zeros(n, np.int64),
+            "user": blank.copy(),
+            "own": blank.copy(),
+            "parent": np.full(n, -1, np.int64),
+            "said": np.full(n, -1, np.int64),
+        }
         for t in range(r):
             nodes = np.arange(self.offsets[t], self.offsets[t + 1])
             radix = [self.user_counts[0]] + [d for z in self.user_counts[1 : t + 1] for d in (self.messages, z)]

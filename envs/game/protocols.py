@@ -79,7 +79,9 @@ def exact_selection(scores: np.ndarray, tol: float = SCORE_TOL) -> np.ndarray:
     return best / best.sum()
 
 
-def score_distribution(values: np.ndarray, probs: np.ndarray, n: int, decimals: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def score_distribution(
+    values: np.ndarray, probs: np.ndarray, n: int, decimals: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact distribution of the mean of ``n`` iid draws of a discrete variable (support, probabilities)."""
     vals, inv = np.unique(np.round(values, decimals), return_inverse=True)
     p = np.bincount(inv.reshape(-1), weights=probs, minlength=len(vals))
@@ -197,7 +199,9 @@ class SelectionProtocol(Protocol):
         """P(speaker ``i`` is deployed) ``[k]`` given each solo outcome ``solo[i] = P(a, y)`` ``[k, A, Y]``."""
 
     @abstractmethod
-    def select(self, rng: np.random.Generator, evaluation: SoloEvaluation, n_envs: int, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def select(
+        self, rng: np.random.Generator, evaluation: SoloEvaluation, n_envs: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The deployed speaker of each of ``n_envs`` episodes ``[N]`` and the scores it used ``[N, k]`` (or None)."""
 
 
@@ -228,7 +232,9 @@ class BestAI(SelectionProtocol):
             return exact_selection(values)
         return sampled_selection(user_utility, solo, int(self.n_eval))
 
-    def select(self, rng: np.random.Generator, evaluation: SoloEvaluation, n_envs: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def select(
+        self, rng: np.random.Generator, evaluation: SoloEvaluation, n_envs: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self.n_eval == "exact":
             scores = np.asarray(evaluation.exact_user_values(), dtype=np.float64)
         else:
@@ -266,7 +272,9 @@ def protocol_class(name: Any, where: str = "protocol") -> type[Protocol]:
     return _REGISTRY.get(name, where)
 
 
-def resolve_protocol(protocol: Protocol | str | Mapping[str, Any], n_eval: int | str | None = None, where: str = "protocol") -> Protocol:
+def resolve_protocol(
+    protocol: Protocol | str | Mapping[str, Any], n_eval: int | str | None = None, where: str = "protocol"
+) -> Protocol:
     """A :class:`Protocol` from an instance, a registered name or ``{name: ..., <options>}``.
 
     ``n_eval`` is passed to protocols that take it (``best_ai``) and ignored by the others, as the
@@ -286,7 +294,9 @@ def resolve_protocol(protocol: Protocol | str | Mapping[str, Any], n_eval: int |
         options["n_eval"] = n_eval
     unknown = [k for k in options if k not in cls.parameters]
     if unknown:
-        raise SpecError(f"{where}.{unknown[0]}", f"protocol '{cls.name}' takes {', '.join(cls.parameters) or 'no options'}")
+        raise SpecError(
+            f"{where}.{unknown[0]}", f"protocol '{cls.name}' takes {', '.join(cls.parameters) or 'no options'}"
+        )
     try:
         return cls(**options)
     except (TypeError, ValueError) as exc:

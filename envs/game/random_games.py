@@ -76,7 +76,9 @@ def random_game(
     shape = (n_actions, n_states)
     spec = {
         "name": f"random_k{k}_{regime}_s{seed}",
-        "description": f"Random game (seed {seed}, regime {regime}" + (f", eps >= {epsilon}" if regime == "outside" else ", eps = 0") + ").",
+        "description": f"Random game (seed {seed}, regime {regime}"
+        + (f", eps >= {epsilon}" if regime == "outside" else ", eps = 0")
+        + ").",
         "states": [f"y{j}" for j in range(n_states)],
         "prior": prior.tolist(),
         "actions": [f"a{j}" for j in range(n_actions)],
@@ -92,8 +94,18 @@ def random_game(
 def random_game_from_string(text: str) -> Game:
     """Parse ``random:k=3,states=2,actions=2,seed=0,regime=inside,epsilon=0.2,rationality=inf``."""
     body = text.split(":", 1)[1]
-    keys = {"k": int, "states": int, "actions": int, "seed": int, "regime": str, "epsilon": float,
-            "rationality": str, "messages": int, "rounds": int, "visibility": str}
+    keys = {
+        "k": int,
+        "states": int,
+        "actions": int,
+        "seed": int,
+        "regime": str,
+        "epsilon": float,
+        "rationality": str,
+        "messages": int,
+        "rounds": int,
+        "visibility": str,
+    }
     kwargs: dict = {}
     for part in filter(None, body.split(",")):
         if "=" not in part:
@@ -113,6 +125,8 @@ def random_game_from_string(text: str) -> Game:
     except ValueError:
         pass
     try:
-        return random_game(kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs)
+        return random_game(
+            kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs
+        )
     except SpecError as exc:  # name the option within the game string
         raise SpecError("game", f"random game option {exc.field}: {exc.message} (in {text!r})") from None

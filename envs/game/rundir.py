@@ -82,6 +82,7 @@ def _umask() -> int:
 
 _UMASK = _umask()
 
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write through a temporary file in the same directory, then rename: never half-written."""
     path = Path(path)
@@ -138,7 +139,9 @@ def owned_files(run_dir: Path) -> list[Path]:
     return [run_dir / f for f in _manifest(run_dir) if (run_dir / f).is_file()]
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool = False, writes: tuple[str, ...] = (CONFIG, SUMMARY, CHECKPOINT, TIMING)) -> None:
+def prepare_run_dir(
+    run_dir: Path, overwrite: bool = False, writes: tuple[str, ...] = (CONFIG, SUMMARY, CHECKPOINT, TIMING)
+) -> None:
     """Make ``run_dir`` ready for a fresh run without losing anything the library did not write.
 
     A missing or empty directory is used as it is. A non-empty one is refused with a clear error,
@@ -169,8 +172,11 @@ def prepare_run_dir(run_dir: Path, overwrite: bool = False, writes: tuple[str, .
     (run_dir / MANIFEST).unlink(missing_ok=True)
     foreign = [name for name in writes if (run_dir / name).exists()]
     if foreign:
-        raise SpecError("--out", f"{run_dir / foreign[0]} was not written by a run of this library: it is kept, "
-                                 "so the new run cannot write there; move it or choose another --out")
+        raise SpecError(
+            "--out",
+            f"{run_dir / foreign[0]} was not written by a run of this library: it is kept, "
+            "so the new run cannot write there; move it or choose another --out",
+        )
 
 
 class RunLock:
@@ -195,8 +201,11 @@ class RunLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise SpecError("--out", f"{self.path.parent} is in use by another training process (pid {holder}); "
-                                     "wait for it to finish or choose another --out") from None
+            raise SpecError(
+                "--out",
+                f"{self.path.parent} is in use by another training process (pid {holder}); "
+                "wait for it to finish or choose another --out",
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
@@ -220,8 +229,9 @@ def resume_changes(saved: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str
         if saved.get(key) != new.get(key):
             if key not in RESUMABLE_KEYS:
                 raise SpecError(
-                    key, f"cannot change on --resume: the run was trained with {saved.get(key)!r}, not {new.get(key)!r} "
-                         f"(resumable settings: {', '.join(RESUMABLE_KEYS)}); start a new run with --out for other changes"
+                    key,
+                    f"cannot change on --resume: the run was trained with {saved.get(key)!r}, not {new.get(key)!r} "
+                    f"(resumable settings: {', '.join(RESUMABLE_KEYS)}); start a new run with --out for other changes",
                 )
             changes[key] = {"from": saved.get(key), "to": new.get(key)}
     return changes
@@ -266,7 +276,8 @@ def game_from_config(cfg: Mapping[str, Any]) -> Game:
     unknown = [n for n in (cfg.get("speakers") or {}) if n not in game.speaker_names]
     if unknown:
         raise SpecError(
-            f"speakers.{unknown[0]}", f"no such speaker in game '{game.name}'; speakers are {', '.join(game.speaker_names)}"
+            f"speakers.{unknown[0]}",
+            f"no such speaker in game '{game.name}'; speakers are {', '.join(game.speaker_names)}",
         )
     return game
 
@@ -341,7 +352,8 @@ def load_profile(
             g = load_game(summary["game"])
         except SpecError as exc:  # a random or unbundled game: its name alone does not define it
             raise SpecError(
-                "game", f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); pass game= or keep config.yaml beside it"
+                "game",
+                f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); pass game= or keep config.yaml beside it",
             ) from None
     else:
         raise SpecError("game", "a game is needed: pass game= (a Game, bundled name or YAML path)")
@@ -356,7 +368,8 @@ def load_profile(
         missing = [n for n in names if n not in schemes_raw]
         if unknown or missing:
             raise SpecError(
-                "profile", f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; speakers are {list(names)}"
+                "profile",
+                f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; speakers are {list(names)}",
             )
         raw = [schemes_raw[n] for n in names]
     else:

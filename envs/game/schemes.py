@@ -83,7 +83,9 @@ def profile_list(game: Game, profile: Profile) -> list[Scheme]:
     if isinstance(profile, Mapping):
         unknown = [n for n in profile if n not in names]
         if unknown:
-            raise ValueError(f"profile: unknown speaker(s) {', '.join(map(str, unknown))}; speakers are {', '.join(names)}")
+            raise ValueError(
+                f"profile: unknown speaker(s) {', '.join(map(str, unknown))}; speakers are {', '.join(names)}"
+            )
         missing = [n for n in names if n not in profile]
         if missing:
             raise ValueError(f"profile: no scheme for speaker(s) {', '.join(missing)}")

@@ -257,8 +257,11 @@ def _utility(value: Any, field: str, n_a: int, n_y: int) -> np.ndarray:
     u = as_matrix(value, field, (n_a, n_y), _axes(n_a, n_y))
     top = float(np.abs(u).max())
     if top > MAX_UTILITY:
-        raise SpecError(field, f"entries must lie within ±{MAX_UTILITY:g}, got {top:.3g}: rescale the utilities "
-                               "(a best response does not change with the scale; the theory takes them in [0, 1])")
+        raise SpecError(
+            field,
+            f"entries must lie within ±{MAX_UTILITY:g}, got {top:.3g}: rescale the utilities "
+            "(a best response does not change with the scale; the theory takes them in [0, 1])",
+        )
     return u
 
 
@@ -280,7 +283,10 @@ def _conversation(rule: Any, x0: int, rounds: int) -> list[np.ndarray]:
                 "user.conversation",
                 f"expected one channel [signal][message] per round ({rounds} rounds), got {len(rule)}",
             )
-        return [as_channel(c, f"user.conversation[{t}]", x0, f"[signal][message] ({x0} user signals)") for t, c in enumerate(rule)]
+        return [
+            as_channel(c, f"user.conversation[{t}]", x0, f"[signal][message] ({x0} user signals)")
+            for t, c in enumerate(rule)
+        ]
     raise SpecError("user.conversation", f"expected silent, reveal or a list of one channel per round; got {rule!r}")
 
 

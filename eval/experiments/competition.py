@@ -95,7 +95,14 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
     if not isinstance(ks, list) or not ks:
         raise SpecError("k_values", "expected a non-empty list of speaker counts")
     cfg["k_values"] = [as_int(k, "k_values", minimum=1) for k in ks]
-    for key, minimum in [("games", 1), ("n_states", 2), ("n_actions", 2), ("seed", 0), ("max_passes", 1), ("workers", 1)]:
+    for key, minimum in [
+        ("games", 1),
+        ("n_states", 2),
+        ("n_actions", 2),
+        ("seed", 0),
+        ("max_passes", 1),
+        ("workers", 1),
+    ]:
         cfg[key] = as_int(cfg[key], key, minimum=minimum)
     if not isinstance(cfg["regimes"], list) or not set(cfg["regimes"]) <= {"inside", "outside"} or not cfg["regimes"]:
         raise SpecError("regimes", "expected a list drawn from inside, outside")
@@ -130,8 +137,13 @@ def one_game(args: tuple) -> dict[str, Any]:
     for attempt in range(1000):
         seed = game_seed(cfg["seed"], regime, k, index * 1000 + attempt)
         game = random_game(
-            k, cfg["n_states"], cfg["n_actions"], seed=seed, regime=regime,
-            epsilon=cfg["epsilon"], rationality=cfg["rationality"],
+            k,
+            cfg["n_states"],
+            cfg["n_actions"],
+            seed=seed,
+            regime=regime,
+            epsilon=cfg["epsilon"],
+            rationality=cfg["rationality"],
             messages=cfg["messages"] if cfg["messages"] is not None else cfg["n_states"] + 1,
         )
         ni, fi = no_information_value(game), full_information_value(game)
@@ -142,9 +154,17 @@ def one_game(args: tuple) -> dict[str, Any]:
     res = best_response_dynamics(game, protocol="best_ai", tol=cfg["tol"], max_passes=cfg["max_passes"])
     bound = best_ai_bound(game)
     return {
-        "regime": regime, "k": k, "index": index, "seed": seed, "redrawn": attempt,
-        "no_information": ni, "full_information": fi, "best_ai_bound": bound,
-        "converged": bool(res.converged), "passes": int(res.passes), "user_value": float(res.user_value),
+        "regime": regime,
+        "k": k,
+        "index": index,
+        "seed": seed,
+        "redrawn": attempt,
+        "no_information": ni,
+        "full_information": fi,
+        "best_ai_bound": bound,
+        "converged": bool(res.converged),
+        "passes": int(res.passes),
+        "user_value": float(res.user_value),
         "normalized": (res.user_value - ni) / (fi - ni),
         "exploitability": float(res.exploitability.exploitability) if res.exploitability is not None else None,
     }
@@ -163,19 +183,32 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def ci(a: np.ndarray) -> float:
             return float(1.96 * a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else float("nan")
 
-        rows.append({
-            "regime": regime, "k": k, "n_games": len(used), "n_redrawn": int(sum(r["redrawn"] for r in used)),
-            "converged_fraction": len(conv) / len(used) if used else float("nan"),
-            "mean_normalized_user_utility": float(x.mean()) if len(x) else float("nan"),
-            "ci95": ci(x),
-            "mean_normalized_user_utility_all": float(xa.mean()) if len(xa) else float("nan"),
-            "ci95_all": ci(xa),
-            "fraction_at_full_information": float(np.mean([r["user_value"] >= r["full_information"] - FULL_INFO_TOL for r in conv]))
-            if conv else float("nan"),
-            "min_normalized_user_utility": float(x.min()) if len(x) else float("nan"),
-            "fraction_meeting_best_ai_bound": float(np.mean([r["user_value"] >= r["best_ai_bound"] - 1e-6 for r in conv
-                                                             if r["best_ai_bound"] is not None])) if conv else float("nan"),
-        })
+        rows.append(
+            {
+                "regime": regime,
+                "k": k,
+                "n_games": len(used),
+                "n_redrawn": int(sum(r["redrawn"] for r in used)),
+                "converged_fraction": len(conv) / len(used) if used else float("nan"),
+                "mean_normalized_user_utility": float(x.mean()) if len(x) else float("nan"),
+                "ci95": ci(x),
+                "mean_normalized_user_utility_all": float(xa.mean()) if len(xa) else float("nan"),
+                "ci95_all": ci(xa),
+                "fraction_at_full_information": float(
+                    np.mean([r["user_value"] >= r["full_information"] - FULL_INFO_TOL for r in conv])
+                )
+                if conv
+                else float("nan"),
+                "min_normalized_user_utility": float(x.min()) if len(x) else float("nan"),
+                "fraction_meeting_best_ai_bound": float(
+                    np.mean(
+                        [r["user_value"] >= r["best_ai_bound"] - 1e-6 for r in conv if r["best_ai_bound"] is not None]
+                    )
+                )
+                if conv
+                else float("nan"),
+            }
+        )
     return rows
 
 
@@ -187,7 +220,10 @@ def plot_competition(rows: list[dict[str, Any]], path: Path, cfg: dict[str, Any]
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.2, 4))
-    styles = {"inside": ("tab:green", "inside the hull (eps = 0)"), "outside": ("tab:red", f"outside (eps >= {cfg['epsilon']})")}
+    styles = {
+        "inside": ("tab:green", "inside the hull (eps = 0)"),
+        "outside": ("tab:red", f"outside (eps >= {cfg['epsilon']})"),
+    }
     for regime in cfg["regimes"]:
         rs = sorted((r for r in rows if r["regime"] == regime), key=lambda r: r["k"])
         k = np.array([r["k"] for r in rs])
@@ -215,7 +251,9 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     t0 = time.perf_counter()
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"]) as pool:
-            records = list(tqdm(pool.map(one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition"))
+            records = list(
+                tqdm(pool.map(one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition")
+            )
     else:
         records = [one_game(j) for j in tqdm(jobs, disable=not progress, desc="competition")]
     rows = aggregate(records)
@@ -232,16 +270,20 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     print("\n| regime | k | games | converged | mean normalised (converged) | 95% CI | at full info | mean (all) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['regime']} | {r['k']} | {r['n_games']} | {r['converged_fraction']:.3f} | {r['mean_normalized_user_utility']:.4f} | "
-              f"±{r['ci95']:.4f} | {r['fraction_at_full_information']:.3f} | {r['mean_normalized_user_utility_all']:.4f} |")
+        print(
+            f"| {r['regime']} | {r['k']} | {r['n_games']} | {r['converged_fraction']:.3f} | {r['mean_normalized_user_utility']:.4f} | "
+            f"±{r['ci95']:.4f} | {r['fraction_at_full_information']:.3f} | {r['mean_normalized_user_utility_all']:.4f} |"
+        )
     return rows
 
 
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N] [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m persuaders.experiments competition",
-                                     description="Best-response dynamics of the best-AI game, inside and outside the hull.")
+    parser = argparse.ArgumentParser(
+        prog="python -m persuaders.experiments competition",
+        description="Best-response dynamics of the best-AI game, inside and outside the hull.",
+    )
     parser.add_argument("--config", help="configs/experiments/competition.yaml")
     parser.add_argument("--games", type=int, help="games per (regime, k)")
     parser.add_argument("--seed", type=int)

@@ -148,8 +148,10 @@ def format_table(summary: dict[str, dict[str, np.ndarray]]) -> str:
     """Means over orderings for a few values of ``n``, one column per metric."""
     n_max = len(summary["eps_hull"]["mean"])
     keys = list(METRICS)
-    lines = ["mean over orderings (sup-norm eps with a free offset; MSE without offset)",
-             f"{'n':>4}" + "".join(f"{k:>17}" for k in keys)]
+    lines = [
+        "mean over orderings (sup-norm eps with a free offset; MSE without offset)",
+        f"{'n':>4}" + "".join(f"{k:>17}" for k in keys),
+    ]
     for n in _table_rows(n_max):
         lines.append(f"{n:>4}" + "".join(f"{summary[k]['mean'][n - 1]:>17.6g}" for k in keys))
     return "\n".join(lines)
@@ -166,7 +168,10 @@ def write_csv(path: Path, summary: dict[str, dict[str, np.ndarray]]) -> None:
 
 def _per_dataset(key: str) -> str:
     """The data sets' defaults of one setting, for the help text (``None``: all; personas: every complete user)."""
-    return ", ".join(f"{name} {'all' if spec.defaults.get(key) is None else spec.defaults[key]}" for name, spec in sorted(DATASETS.items()))
+    return ", ".join(
+        f"{name} {'all' if spec.defaults.get(key) is None else spec.defaults[key]}"
+        for name, spec in sorted(DATASETS.items())
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,26 +182,93 @@ def _parser() -> argparse.ArgumentParser:
         "model and the plain average) falls as the number of models grows.",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--csv", metavar="PATH", help="table of utilities: one row per item, one column per model, and the user's column")
-    src.add_argument("--synthetic", action="store_true", help="seeded synthetic models: base utility + Gaussian noise, clipped to [0, 1] (the default)")
-    src.add_argument("--dataset", choices=sorted(DATASETS), help="real people's ratings (the [data] extra, or --dataset-csv): "
-                     "personas are users, AI profiles other users")
+    src.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="table of utilities: one row per item, one column per model, and the user's column",
+    )
+    src.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="seeded synthetic models: base utility + Gaussian noise, clipped to [0, 1] (the default)",
+    )
+    src.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="real people's ratings (the [data] extra, or --dataset-csv): personas are users, AI profiles other users",
+    )
     p.add_argument("--user-column", default="user", help="the user's column in the CSV (default: user)")
-    p.add_argument("--item-column", default="item", help="column of item labels in the CSV, used if present (default: item)")
-    p.add_argument("--models", type=int, default=None, metavar="N",
-                   help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS}; --dataset: {_per_dataset('models')})")
-    p.add_argument("--orderings", type=int, default=None, metavar="R",
-                   help=f"random orderings of the models (default {DEFAULT_ORDERINGS}; --dataset: per persona, {_per_dataset('orderings')})")
-    p.add_argument("--noise", type=float, default=None, metavar="S", help=f"synthetic: noise std of the models (default {DEFAULT_NOISE})")
-    p.add_argument("--user-noise", type=float, default=None, metavar="S", help=f"synthetic: noise std of the user (default {DEFAULT_USER_NOISE})")
-    p.add_argument("--items", type=int, default=None, metavar="M",
-                   help=f"synthetic: number of items (default {DEFAULT_ITEMS}); --dataset: items picked for dense overlap ({_per_dataset('items')})")
-    p.add_argument("--dataset-csv", metavar="PATH", help="--dataset: read the table from a CSV with the package's columns (e.g. data/movielens_sample.csv)")
-    p.add_argument("--min-coverage", type=float, default=None, metavar="C", help=f"--dataset: keep users who rated at least this fraction of the items ({_per_dataset('min_coverage')})")
-    p.add_argument("--personas", type=int, default=None, metavar="P", help=f"--dataset: personas drawn at random from the users who rated every item ({_per_dataset('personas')})")
-    p.add_argument("--bootstrap", type=int, default=None, metavar="B", help="--dataset: bootstrap resamples of the personas (default 2000)")
+    p.add_argument(
+        "--item-column", default="item", help="column of item labels in the CSV, used if present (default: item)"
+    )
+    p.add_argument(
+        "--models",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS}; --dataset: {_per_dataset('models')})",
+    )
+    p.add_argument(
+        "--orderings",
+        type=int,
+        default=None,
+        metavar="R",
+        help=f"random orderings of the models (default {DEFAULT_ORDERINGS}; --dataset: per persona, {_per_dataset('orderings')})",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"synthetic: noise std of the models (default {DEFAULT_NOISE})",
+    )
+    p.add_argument(
+        "--user-noise",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"synthetic: noise std of the user (default {DEFAULT_USER_NOISE})",
+    )
+    p.add_argument(
+        "--items",
+        type=int,
+        default=None,
+        metavar="M",
+        help=f"synthetic: number of items (default {DEFAULT_ITEMS}); --dataset: items picked for dense overlap ({_per_dataset('items')})",
+    )
+    p.add_argument(
+        "--dataset-csv",
+        metavar="PATH",
+        help="--dataset: read the table from a CSV with the package's columns (e.g. data/movielens_sample.csv)",
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=None,
+        metavar="C",
+        help=f"--dataset: keep users who rated at least this fraction of the items ({_per_dataset('min_coverage')})",
+    )
+    p.add_argument(
+        "--personas",
+        type=int,
+        default=None,
+        metavar="P",
+        help=f"--dataset: personas drawn at random from the users who rated every item ({_per_dataset('personas')})",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="B",
+        help="--dataset: bootstrap resamples of the personas (default 2000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic table and the orderings (default 0)")
-    p.add_argument("--out", default=None, metavar="DIR", help=f"output directory (default {DEFAULT_OUT}; --dataset: results/hull_NAME)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help=f"output directory (default {DEFAULT_OUT}; --dataset: results/hull_NAME)",
+    )
     p.add_argument("--figure", metavar="PATH", help="where to write the figure (default DIR/hull_experiment.png)")
     return p
 
@@ -206,10 +278,20 @@ def _input_error(msg: str) -> int:
     return 2
 
 
-def _table(args: argparse.Namespace, seed: np.random.SeedSequence) -> tuple[UtilityTable, int, dict[str, Any] | None] | str:
+def _table(
+    args: argparse.Namespace, seed: np.random.SeedSequence
+) -> tuple[UtilityTable, int, dict[str, Any] | None] | str:
     """The table of utilities the arguments ask for, its ``n_models`` and synthetic options, or an input error."""
-    only = [f for f, v in (("--dataset-csv", args.dataset_csv), ("--min-coverage", args.min_coverage),
-                           ("--personas", args.personas), ("--bootstrap", args.bootstrap)) if v is not None]
+    only = [
+        f
+        for f, v in (
+            ("--dataset-csv", args.dataset_csv),
+            ("--min-coverage", args.min_coverage),
+            ("--personas", args.personas),
+            ("--bootstrap", args.bootstrap),
+        )
+        if v is not None
+    ]
     if only:
         return f"{', '.join(only)} apply only to --dataset"
     if args.orderings < 1:
@@ -217,7 +299,11 @@ def _table(args: argparse.Namespace, seed: np.random.SeedSequence) -> tuple[Util
     if args.models is not None and args.models < 1:
         return f"--models must be >= 1, got {args.models}"
     if args.csv is not None:
-        given = [f for f, v in (("--noise", args.noise), ("--user-noise", args.user_noise), ("--items", args.items)) if v is not None]
+        given = [
+            f
+            for f, v in (("--noise", args.noise), ("--user-noise", args.user_noise), ("--items", args.items))
+            if v is not None
+        ]
         if given:
             return f"{', '.join(given)} apply only to --synthetic, not to --csv"
         try:
@@ -241,24 +327,36 @@ def _table(args: argparse.Namespace, seed: np.random.SeedSequence) -> tuple[Util
     return synthetic_utilities(n_models, rng=np.random.default_rng(seed), **synth), n_models, synth
 
 
-def _record(args: argparse.Namespace, table: UtilityTable, n_models: int, synth: dict[str, Any] | None,
-            raw: dict[str, np.ndarray], summary: dict[str, dict[str, np.ndarray]], full: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def _record(
+    args: argparse.Namespace,
+    table: UtilityTable,
+    n_models: int,
+    synth: dict[str, Any] | None,
+    raw: dict[str, np.ndarray],
+    summary: dict[str, dict[str, np.ndarray]],
+    full: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     """The content of ``results.json``."""
     return {
         "source": table.source,
         "config": {
-            "csv": args.csv, "user_column": args.user_column if args.csv else None,
-            "models": n_models, "orderings": args.orderings, "seed": args.seed, "synthetic": synth,
+            "csv": args.csv,
+            "user_column": args.user_column if args.csv else None,
+            "models": n_models,
+            "orderings": args.orderings,
+            "seed": args.seed,
+            "synthetic": synth,
         },
         "n_items": table.n_items,
         "n_models_in_table": table.n_models,
         "model_names": list(table.model_names),
         "definitions": {
             **METRICS,
-            "offset": "the sup-norm fits have a free additive offset c (docs/science.md, \"The convex-hull distance\"); the MSE fits have none",
+            "offset": 'the sup-norm fits have a free additive offset c (docs/science.md, "The convex-hull distance"); the MSE fits have none',
             "band": "lo, hi: 2.5th and 97.5th percentiles over orderings (numpy linear interpolation)",
             "values": "objective at the best feasible point known (solver solution, previous n padded with a zero weight, and the "
-                      "nested candidates described in persuaders.experiments.hull); never below the optimum",
+            "nested candidates described in persuaders.experiments.hull); never below the optimum",
         },
         "n": list(range(1, n_models + 1)),
         "summary": summary,
@@ -295,8 +393,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         figure.parent.mkdir(parents=True, exist_ok=True)
         write_csv(out / "results.csv", summary)
-        title = (f"{table.source} ({table.n_items} items; first n of {args.orderings} random orderings "
-                 f"of {table.n_models} models)")
+        title = (
+            f"{table.source} ({table.n_items} items; first n of {args.orderings} random orderings "
+            f"of {table.n_models} models)"
+        )
         plot(figure, summary, title)
         elapsed = time.perf_counter() - t0
         with open(out / "results.json", "w") as fh:
@@ -304,7 +404,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
-    print(f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings")
+    print(
+        f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings"
+    )
     print(format_table(summary))
     print(f"band: 2.5-97.5 percentiles over orderings (in {out / 'results.csv'})")
     print(f"wrote {out / 'results.csv'}, {out / 'results.json'}, {figure} in {elapsed:.1f} s")

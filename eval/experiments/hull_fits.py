@@ -152,7 +152,11 @@ def _simplex_slsqp(a: np.ndarray, b: np.ndarray, w0: np.ndarray) -> np.ndarray:
         return 2.0 * a.T @ (a @ w - b)
 
     res = optimize.minimize(
-        f, w0, jac=grad, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+        f,
+        w0,
+        jac=grad,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * k,
         constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(k)}],
         options={"ftol": 1e-15, "maxiter": 500},
     )
@@ -200,7 +204,9 @@ def _padded(fit: Fit) -> Fit:
     return Fit(value=fit.value, weights=np.append(fit.weights, 0.0), offset=fit.offset)
 
 
-def nested_curves(models: np.ndarray, user: np.ndarray, order: Sequence[int] | None = None, n_max: int | None = None) -> dict[str, np.ndarray]:
+def nested_curves(
+    models: np.ndarray, user: np.ndarray, order: Sequence[int] | None = None, n_max: int | None = None
+) -> dict[str, np.ndarray]:
     """Every metric of :data:`METRICS` for the first ``n = 1..n_max`` models of ``order``.
 
     ``models`` [K, items], ``user`` [items]; ``order`` defaults to the table order and ``n_max`` to
@@ -242,7 +248,9 @@ def nested_curves(models: np.ndarray, user: np.ndarray, order: Sequence[int] | N
 
 
 # ---------------------------------------------------------------------------------- experiment
-def run_experiment(table: UtilityTable, n_models: int, n_orderings: int, rng: np.random.Generator | int | None = 0) -> dict[str, np.ndarray]:
+def run_experiment(
+    table: UtilityTable, n_models: int, n_orderings: int, rng: np.random.Generator | int | None = 0
+) -> dict[str, np.ndarray]:
     """``{metric: array [n_orderings, n_models]}``: the curves of :func:`nested_curves` along
     ``n_orderings`` random orderings (uniform permutations of all the table's models; the first
     ``n`` of each, ``n = 1..n_models``)."""

@@ -28,8 +28,13 @@ def _set_yscale(ax: Any, values: list[np.ndarray]) -> None:
         ax.set_yscale("symlog", linthresh=float(pos.min()))
 
 
-def plot(path: Path, summary: dict[str, dict[str, np.ndarray]], title: str, band: str = BAND_ORDERINGS,
-         xlabel: str = "number of models n") -> None:
+def plot(
+    path: Path,
+    summary: dict[str, dict[str, np.ndarray]],
+    title: str,
+    band: str = BAND_ORDERINGS,
+    xlabel: str = "number of models n",
+) -> None:
     """Two panels: sup-norm eps (hull, cone) and MSE (simplex, nonnegative, best single, average)
     against ``n``, each mean with its band (``summary[metric]`` has ``mean``, ``lo``, ``hi``;
     ``band`` titles the legends)."""
@@ -41,11 +46,23 @@ def plot(path: Path, summary: dict[str, dict[str, np.ndarray]], title: str, band
     n = np.arange(1, len(summary["eps_hull"]["mean"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     panels = [
-        (axes[0], {"eps_hull": "hull (simplex weights)", "eps_cone": "cone (nonnegative weights)"},
-         "sup-norm distance eps (free offset)", "distance of the user's utility to combinations"),
-        (axes[1], {"mse_simplex": "simplex-weighted fit", "mse_nonneg": "nonnegative fit",
-                   "mse_best_single": "best single model", "mse_average": "plain average"},
-         "mean squared error (no offset)", "fit to the user's utility"),
+        (
+            axes[0],
+            {"eps_hull": "hull (simplex weights)", "eps_cone": "cone (nonnegative weights)"},
+            "sup-norm distance eps (free offset)",
+            "distance of the user's utility to combinations",
+        ),
+        (
+            axes[1],
+            {
+                "mse_simplex": "simplex-weighted fit",
+                "mse_nonneg": "nonnegative fit",
+                "mse_best_single": "best single model",
+                "mse_average": "plain average",
+            },
+            "mean squared error (no offset)",
+            "fit to the user's utility",
+        ),
     ]
     for ax, metrics, ylabel, sub in panels:
         shown = []

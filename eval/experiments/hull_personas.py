@@ -36,8 +36,20 @@ from persuaders.experiments.hull_output import json_ready, plot
 from persuaders.experiments.hull_ratings import RatingMatrix, baseline_fill, complete_rows, normalise, select
 from persuaders.experiments.hull_table import TableError, UtilityTable
 
-__all__ = ["DEFAULT_BOOTSTRAP", "DEFAULT_MODELS", "LEVEL", "choose_personas", "persona_table", "run_personas",
-           "bootstrap_summary", "result_rows", "format_rows", "write_rows", "write_json", "run_dataset"]
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "DEFAULT_MODELS",
+    "LEVEL",
+    "choose_personas",
+    "persona_table",
+    "run_personas",
+    "bootstrap_summary",
+    "result_rows",
+    "format_rows",
+    "write_rows",
+    "write_json",
+    "run_dataset",
+]
 
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_MODELS = 30
@@ -54,7 +66,9 @@ def choose_personas(matrix: RatingMatrix, n_personas: int | None, rng: np.random
     if n_personas is None:
         return complete
     if not 1 <= n_personas <= complete.size:
-        raise ValueError(f"--personas {n_personas}: {complete.size} users rated every item (personas must be between 1 and that)")
+        raise ValueError(
+            f"--personas {n_personas}: {complete.size} users rated every item (personas must be between 1 and that)"
+        )
     return np.sort(rng.choice(complete, size=n_personas, replace=False))
 
 
@@ -76,8 +90,13 @@ def persona_table(matrix: RatingMatrix, persona: int) -> UtilityTable:
     )
 
 
-def run_personas(matrix: RatingMatrix, personas: np.ndarray, n_models: int, n_orderings: int,
-                 rng: np.random.Generator | int | None = 0) -> dict[str, np.ndarray]:
+def run_personas(
+    matrix: RatingMatrix,
+    personas: np.ndarray,
+    n_models: int,
+    n_orderings: int,
+    rng: np.random.Generator | int | None = 0,
+) -> dict[str, np.ndarray]:
     """``{metric: array [personas, n_orderings, n_models]}``: for each persona, the curves of
     :func:`~persuaders.experiments.hull_fits.run_experiment` on :func:`persona_table`."""
     rng = np.random.default_rng(rng)
@@ -91,8 +110,12 @@ def run_personas(matrix: RatingMatrix, personas: np.ndarray, n_models: int, n_or
     return out
 
 
-def bootstrap_summary(per_persona: dict[str, np.ndarray], n_boot: int = DEFAULT_BOOTSTRAP,
-                      rng: np.random.Generator | int | None = 0, level: float = LEVEL) -> dict[str, dict[str, np.ndarray]]:
+def bootstrap_summary(
+    per_persona: dict[str, np.ndarray],
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    rng: np.random.Generator | int | None = 0,
+    level: float = LEVEL,
+) -> dict[str, dict[str, np.ndarray]]:
     """``{metric: {mean, lo, hi}}`` from ``{metric: array [personas, n]}``: the mean over personas
     and the percentile bootstrap interval of that mean (``n_boot`` resamples of the personas with
     replacement, the same resamples for every metric and ``n``; numpy's linear interpolation)."""
@@ -138,7 +161,10 @@ def format_rows(rows: list[dict[str, float]], shown: tuple[str, ...] = SHOWN) ->
     n_max = len(rows)
     picks = sorted({n for n in (1, 2, 3, 5) if n <= n_max} | set(range(10, n_max + 1, 10)) | {n_max})
     head = f"{'n':>4}" + "".join(f"  {m:<28}" for m in shown)
-    lines = [f"mean over personas [bootstrap {LEVEL:g}% interval] (sup-norm eps with a free offset; MSE without offset)", head]
+    lines = [
+        f"mean over personas [bootstrap {LEVEL:g}% interval] (sup-norm eps with a free offset; MSE without offset)",
+        head,
+    ]
     for n in picks:
         r = rows[n - 1]
         cells = [f"{r[m]:.4g} [{r[m + '_lo']:.4g}, {r[m + '_hi']:.4g}]" for m in shown]
@@ -169,13 +195,17 @@ def _settings(args: argparse.Namespace, spec: DatasetSpec) -> dict[str, Any] | s
     return s
 
 
-def _design(args: argparse.Namespace, spec: DatasetSpec, s: dict[str, Any], rng: np.random.Generator) -> tuple[RatingMatrix, np.ndarray] | str:
+def _design(
+    args: argparse.Namespace, spec: DatasetSpec, s: dict[str, Any], rng: np.random.Generator
+) -> tuple[RatingMatrix, np.ndarray] | str:
     """The selected ratings matrix and the personas, or an input error."""
     try:
         matrix = select(load_dataset(spec.name, args.dataset_csv), s["items"], s["min_coverage"])
     except (MissingExtraError, TableError, ValueError) as exc:
         return str(exc)
-    where = f"{matrix.source}: {matrix.n_users} users rated at least {s['min_coverage']:g} of the {matrix.n_items} items"
+    where = (
+        f"{matrix.source}: {matrix.n_users} users rated at least {s['min_coverage']:g} of the {matrix.n_items} items"
+    )
     if complete_rows(matrix).size == 0:
         return f"{where}, none all of them: no persona (lower --items)"
     if matrix.n_users - 1 < s["models"]:
@@ -186,8 +216,14 @@ def _design(args: argparse.Namespace, spec: DatasetSpec, s: dict[str, Any], rng:
         return str(exc)
 
 
-def _record(spec: DatasetSpec, s: dict[str, Any], matrix: RatingMatrix, personas: np.ndarray,
-            rows: list[dict[str, float]], elapsed: float) -> dict[str, Any]:
+def _record(
+    spec: DatasetSpec,
+    s: dict[str, Any],
+    matrix: RatingMatrix,
+    personas: np.ndarray,
+    rows: list[dict[str, float]],
+    elapsed: float,
+) -> dict[str, Any]:
     """The content of ``results.json``."""
     return {
         "dataset": spec.name,
@@ -206,7 +242,7 @@ def _record(spec: DatasetSpec, s: dict[str, Any], matrix: RatingMatrix, personas
         "definitions": {
             **METRICS,
             "interval": f"_lo, _hi: percentile bootstrap {LEVEL:g}% interval of the mean over personas "
-                        f"({s['bootstrap']} resamples of the personas with replacement)",
+            f"({s['bootstrap']} resamples of the personas with replacement)",
         },
         "rows": rows,
         "per_persona_note": "per_persona[metric][k]: persona k's values at n = 1..N (mean over its orderings; 6 significant digits)",
@@ -249,22 +285,34 @@ def run_dataset(args: argparse.Namespace) -> int:
     out = Path(args.out if args.out is not None else f"results/hull_{spec.name}")
     figure = Path(args.figure) if args.figure else out / "hull_experiment.png"
     plural = "s" if s["orderings"] != 1 else ""
-    title = (f"{spec.title}: {personas.size} personas (real people), {matrix.n_items} items; AI profiles: the other "
-             f"{matrix.n_users - 1} people, {s['orderings']} random ordering{plural} per persona")
+    title = (
+        f"{spec.title}: {personas.size} personas (real people), {matrix.n_items} items; AI profiles: the other "
+        f"{matrix.n_users - 1} people, {s['orderings']} random ordering{plural} per persona"
+    )
     try:
         out.mkdir(parents=True, exist_ok=True)
         figure.parent.mkdir(parents=True, exist_ok=True)
         write_rows(out / "results.csv", rows)
-        plot(figure, summary, title, band=f"mean over personas, bootstrap {LEVEL:g}% interval", xlabel="number of AI profiles n")
+        plot(
+            figure,
+            summary,
+            title,
+            band=f"mean over personas, bootstrap {LEVEL:g}% interval",
+            xlabel="number of AI profiles n",
+        )
         elapsed = time.perf_counter() - t0
         write_json(out / "results.json", _record(spec, s, matrix, personas, rows, elapsed), per_persona)
     except OSError as exc:
         print(f"error: cannot write the outputs ({out}, {figure}): {exc}", file=sys.stderr)
         return 1
-    print(f"{matrix.source}: {matrix.n_items} items, {matrix.n_users} users kept (rated >= {s['min_coverage']:.0%} of the items; "
-          f"{np.isnan(matrix.values).mean():.1%} of their ratings imputed), {complete_rows(matrix).size} rated all")
-    print(f"{personas.size} personas; n = 1..{s['models']} of {matrix.n_users - 1} AI profiles (the other users), "
-          f"{s['orderings']} random ordering{plural} per persona; {s['bootstrap']} bootstrap resamples")
+    print(
+        f"{matrix.source}: {matrix.n_items} items, {matrix.n_users} users kept (rated >= {s['min_coverage']:.0%} of the items; "
+        f"{np.isnan(matrix.values).mean():.1%} of their ratings imputed), {complete_rows(matrix).size} rated all"
+    )
+    print(
+        f"{personas.size} personas; n = 1..{s['models']} of {matrix.n_users - 1} AI profiles (the other users), "
+        f"{s['orderings']} random ordering{plural} per persona; {s['bootstrap']} bootstrap resamples"
+    )
     print(format_rows(rows))
     print(f"wrote {out / 'results.csv'}, {out / 'results.json'}, {figure} in {elapsed:.1f} s")
     return 0

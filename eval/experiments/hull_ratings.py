@@ -58,8 +58,14 @@ def _check_scale(values: np.ndarray, scale: tuple[float, float], source: str) ->
         raise ValueError(f"{source}: ratings from {v.min():g} to {v.max():g} fall outside the scale [{lo:g}, {hi:g}]")
 
 
-def from_long(users: Sequence, items: Sequence, ratings: Sequence[float], scale: tuple[float, float], source: str,
-              labels: dict | None = None) -> RatingMatrix:
+def from_long(
+    users: Sequence,
+    items: Sequence,
+    ratings: Sequence[float],
+    scale: tuple[float, float],
+    source: str,
+    labels: dict | None = None,
+) -> RatingMatrix:
     """A :class:`RatingMatrix` from one row per rating (user, item, rating), users and items in
     order of their ids sorted as text; ``labels`` maps an item id to its label. A repeated
     (user, item) pair is an error."""
@@ -79,7 +85,9 @@ def from_long(users: Sequence, items: Sequence, ratings: Sequence[float], scale:
     values[ui, ii] = ratings
     _check_scale(values, scale, source)
     lab = {} if labels is None else {str(k): str(v) for k, v in labels.items()}
-    return RatingMatrix(values, tuple(uid), tuple(lab.get(i, i) for i in iid), (float(scale[0]), float(scale[1])), source)
+    return RatingMatrix(
+        values, tuple(uid), tuple(lab.get(i, i) for i in iid), (float(scale[0]), float(scale[1])), source
+    )
 
 
 def greedy_items(observed: np.ndarray, k: int) -> np.ndarray:
@@ -149,7 +157,9 @@ def baseline_fill(values: np.ndarray, scale: tuple[float, float], offset_rows: n
     dev = values[rows] - means[rows, None]
     rated = (~np.isnan(dev)).sum(axis=0)
     if (rated == 0).any():
-        raise ValueError(f"item column {int(np.argmax(rated == 0))} has no rating among the users its offset is computed from")
+        raise ValueError(
+            f"item column {int(np.argmax(rated == 0))} has no rating among the users its offset is computed from"
+        )
     offsets = np.nansum(dev, axis=0) / rated
     guess = np.clip(means[:, None] + offsets[None, :], scale[0], scale[1])
     return np.where(miss, guess, values)

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_ITEMS", "DEFAULT_NOISE", "DEFAULT_USER_NOISE", "TableError", "UtilityTable", "load_utilities", "synthetic_utilities"]
+__all__ = [
+    "DEFAULT_ITEMS",
+    "DEFAULT_NOISE",
+    "DEFAULT_USER_NOISE",
+    "TableError",
+    "UtilityTable",
+    "load_utilities",
+    "synthetic_utilities",
+]
 
 DEFAULT_ITEMS = 40
 DEFAULT_NOISE = 0.2
@@ -46,7 +54,9 @@ class UtilityTable:
         return int(self.user.shape[0])
 
 
-def load_utilities(path: str | os.PathLike, user_column: str = "user", item_column: str | None = "item") -> UtilityTable:
+def load_utilities(
+    path: str | os.PathLike, user_column: str = "user", item_column: str | None = "item"
+) -> UtilityTable:
     """Read a CSV table of utilities: one row per item, one column per model, and the user's column.
 
     The header names the columns. ``user_column`` holds the user's utility; ``item_column``, if

@@ -9,7 +9,13 @@ tensors (docs/science.md, "Exact payoffs")::
     evaluate(load_game("kg"), {"prosecutor": [[1, 0], [0, 1]]}).user_value   # 1.0: full revelation
 """
 
-from persuaders.payoff.engine import MAX_ENUMERATION, EnumerationTooLarge, ExactEngine, check_enumerable, enumeration_size
+from persuaders.payoff.engine import (
+    MAX_ENUMERATION,
+    EnumerationTooLarge,
+    ExactEngine,
+    check_enumerable,
+    enumeration_size,
+)
 from persuaders.payoff.exact import (
     ExactOutcome,
     SoloValues,

@@ -37,7 +37,9 @@ class TorchPayoff:
         self.talking = list(talking)
         self.engine = ExactEngine(game, self.talking, open_loop=True, backend="torch")
 
-    def __call__(self, schemes: Mapping[int, Any], model: UserModel | None = None, sharpness: float | None = None) -> torch.Tensor:
+    def __call__(
+        self, schemes: Mapping[int, Any], model: UserModel | None = None, sharpness: float | None = None
+    ) -> torch.Tensor:
         tensors = []
         for i in self.talking:
             pi = torch.as_tensor(schemes[i], dtype=torch.float64)
@@ -50,13 +52,16 @@ class TorchPayoff:
         return self.engine.outcome([source(p) for p in tensors], batch=batch, model=model, sharpness=sharpness)
 
 
-def torch_outcome(game: Game, schemes: Mapping[int, Any], model: UserModel | None = None, sharpness: float | None = None) -> torch.Tensor:
+def torch_outcome(
+    game: Game, schemes: Mapping[int, Any], model: UserModel | None = None, sharpness: float | None = None
+) -> torch.Tensor:
     """Differentiable ``P(a, y)`` ``[B, A, Y]`` when the speakers in ``schemes`` talk (see :class:`TorchPayoff`)."""
     return TorchPayoff(game, sorted(schemes))(schemes, model=model, sharpness=sharpness)
 
 
-def torch_evaluate(game: Game, schemes: Sequence[Any], protocol: Protocol | str = "simultaneous",
-                   n_eval: int | str | None = None) -> tuple[float, list[float]]:
+def torch_evaluate(
+    game: Game, schemes: Sequence[Any], protocol: Protocol | str = "simultaneous", n_eval: int | str | None = None
+) -> tuple[float, list[float]]:
     """Exact ``(user value, [speaker values])`` computed on the torch backend (ties split evenly).
 
     Matches :func:`persuaders.payoff.evaluate` for open-loop schemes; a selection protocol uses the

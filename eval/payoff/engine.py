@@ -150,8 +150,15 @@ class ExactEngine:
     ``backend``: ``"numpy"`` or ``"torch"`` (differentiable; schemes must be arrays or tensors).
     """
 
-    def __init__(self, game: Game, talking: Sequence[int], *, open_loop: bool = False, thread: bool = False,
-                 backend: str = "numpy"):
+    def __init__(
+        self,
+        game: Game,
+        talking: Sequence[int],
+        *,
+        open_loop: bool = False,
+        thread: bool = False,
+        backend: str = "numpy",
+    ):
         if backend not in ("numpy", "torch"):
             raise ValueError(f"backend: expected numpy or torch, got {backend!r}")
         if open_loop and thread:
@@ -191,8 +198,12 @@ class ExactEngine:
         n_y, x0_n, m = game.n_states, game.user.n_signals, game.messages
         k_t = len(self.talking)
         w0 = self._prior_user[None]  # [P, Y, X0]: prior, user's signal and messages (no batch axis)
-        weights = {i: xp.expand(xp.asarray(np.ones((1, 1, game.speakers[i].n_signals))), (batch, 1, game.speakers[i].n_signals))
-                   for i in self.talking}  # [B, P, X_i]: prod_t pi_i^t[x, m_i^t]
+        weights = {
+            i: xp.expand(
+                xp.asarray(np.ones((1, 1, game.speakers[i].n_signals))), (batch, 1, game.speakers[i].n_signals)
+            )
+            for i in self.talking
+        }  # [B, P, X_i]: prod_t pi_i^t[x, m_i^t]
         user_msgs = np.full((1, game.rounds), -1, dtype=np.int64)
         spk_msgs = np.full((1, game.rounds, game.n_speakers), -1, dtype=np.int64)
         for t in range(game.rounds):
@@ -267,7 +278,9 @@ class ExactEngine:
             lik = li if lik is None else lik * li
         return w0[None] if lik is None else w0[None] * lik[..., None]
 
-    def _observations_fn(self, t: int, w0: Any, weights: dict[int, Any], user_msgs: np.ndarray, spk_msgs: np.ndarray) -> Callable[[int], np.ndarray]:
+    def _observations_fn(
+        self, t: int, w0: Any, weights: dict[int, Any], user_msgs: np.ndarray, spk_msgs: np.ndarray
+    ) -> Callable[[int], np.ndarray]:
         """Speaker ``i``'s observation at every prefix of round ``t`` (numpy, first profile of the batch)."""
         game, layout = self.game, self.layout
         p = len(user_msgs)
@@ -291,8 +304,13 @@ class ExactEngine:
         return observe
 
     # ------------------------------------------------------------------ outcomes
-    def outcome(self, sources: Sequence[SchemeSource], batch: int = 1, model: UserModel | None = None,
-                sharpness: float | None = None) -> Any:
+    def outcome(
+        self,
+        sources: Sequence[SchemeSource],
+        batch: int = 1,
+        model: UserModel | None = None,
+        sharpness: float | None = None,
+    ) -> Any:
         """``P(a, y)`` ``[B, A, Y]``: the user acts at every history by ``model`` (default the game's).
 
         ``sharpness`` (torch only) asks a discontinuous model for its smooth surrogate.

@@ -78,7 +78,9 @@ def scheme_source(game: Game, i: int, scheme: Scheme) -> SchemeSource:
         def call(t: int, observations: Callable[[], np.ndarray], p: int) -> np.ndarray:
             out = np.asarray(fn(observations()), dtype=np.float64)
             if out.shape != (p,) + want:
-                raise ValueError(f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p,) + want}")
+                raise ValueError(
+                    f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p,) + want}"
+                )
             check_probabilities(out, f"scheme function of speaker '{name}'")
             return out[None]
 
@@ -112,7 +114,9 @@ def _solo(game: Game, sources: Sequence[SchemeSource]) -> np.ndarray:
     return np.stack([ExactEngine(game, [i], thread=True).outcome([sources[i]])[0] for i in range(game.n_speakers)])
 
 
-def evaluate(game: Game, profile: Profile, protocol: Protocol | str = "simultaneous", n_eval: int | str | None = None) -> ExactOutcome:
+def evaluate(
+    game: Game, profile: Profile, protocol: Protocol | str = "simultaneous", n_eval: int | str | None = None
+) -> ExactOutcome:
     """Exact expected utilities of the user and every speaker under ``profile``.
 
     ``profile`` maps each speaker's name to its scheme (fixed array or function of the
@@ -133,7 +137,9 @@ def evaluate(game: Game, profile: Profile, protocol: Protocol | str = "simultane
     names = game.speaker_names
     solo_user = np.einsum("iay,ay->i", solo, game.user.utility)
     return ExactOutcome(
-        user, speakers, outcome,
+        user,
+        speakers,
+        outcome,
         selection=dict(zip(names, probs.tolist())),
         solo_user_values=dict(zip(names, solo_user.tolist())),
     )
@@ -174,7 +180,9 @@ class SoloValues:
             for lo in range(0, n, step):
                 part = schemes[lo : lo + step, i, :, :x_i, :]  # [c, R, X_i, M]
 
-                def source(t: int, observations: Callable[[], np.ndarray], p: int, part: np.ndarray = part) -> np.ndarray:
+                def source(
+                    t: int, observations: Callable[[], np.ndarray], p: int, part: np.ndarray = part
+                ) -> np.ndarray:
                     return part[:, t][:, None]
 
                 outcome = engine.outcome([source], batch=len(part))  # [c, A, Y]
@@ -202,8 +210,10 @@ class ThreadValues:
         game = self.game
         want = (game.n_speakers, self.tree.size, max(s.n_signals for s in game.speakers), game.messages)
         if rules.ndim != 5 or rules.shape[1:] != want:
-            raise ValueError(f"rules: expected shape [n, {', '.join(map(str, want))}] (profiles, speakers, "
-                             f"thread nodes, signals, messages), got {rules.shape}")
+            raise ValueError(
+                f"rules: expected shape [n, {', '.join(map(str, want))}] (profiles, speakers, "
+                f"thread nodes, signals, messages), got {rules.shape}"
+            )
         n = rules.shape[0]
         out = np.empty((n, game.n_speakers))
         for i, engine in enumerate(self.engines):
@@ -212,8 +222,13 @@ class ThreadValues:
             for lo in range(0, n, step):
                 part = rules[lo : lo + step, i, :, :x_i, :]  # [c, N, X_i, M]
 
-                def source(t: int, observations: Callable[[], np.ndarray], p: int, part: np.ndarray = part,
-                           engine: ExactEngine = engine) -> np.ndarray:
+                def source(
+                    t: int,
+                    observations: Callable[[], np.ndarray],
+                    p: int,
+                    part: np.ndarray = part,
+                    engine: ExactEngine = engine,
+                ) -> np.ndarray:
                     return part[:, engine.thread_nodes()]  # [c, P_t, X_i, M]
 
                 outcome = engine.outcome([source], batch=len(part))  # [c, A, Y]
