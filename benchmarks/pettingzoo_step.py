@@ -1,6 +1,6 @@
 """One-round episodes per second of persuasion_v0 beside a minimal PettingZoo env of the same game.
 
-    python benchmarks/pettingzoo_step.py [--seconds 1.5] [--repeats 5]
+    python benchmarks/pettingzoo_step.py [--seconds 1.5] [--repeats 5] [--baseline DIR]
 
 What other MARL libraries pay on every step. On kg_logit (one prosecutor, a logit judge, one
 round) an episode is one ``reset`` and one ``step``. The minimal environment below computes the
@@ -8,15 +8,23 @@ same episode (state, message from the scheme, Bayes posterior, logit response, e
 with no validation, no infos beyond PettingZoo's and no other game: the floor for a Python
 PettingZoo env of this game. Both are fed the same bank of random logits and measured
 alternately in one process; the best rate of each and their ratio are printed as a table.
+
+``--baseline DIR`` adds, in the same process, the persuasion_v0 of an earlier checkout of this
+repository (one whose packages are top-level, ``envs.persuasion_v0``), for example
+``git worktree add /tmp/baseline f5e327b``: the speed-up is then measured side by side, never
+against a number recorded on another day.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,27 +92,51 @@ def rate(env: ParallelEnv, bank: list[dict], seconds: float) -> float:
             return n / (time.perf_counter() - start)
 
 
+def baseline_env(checkout: Path) -> ParallelEnv:
+    """kg_logit's env from an earlier checkout, imported from its top-level ``envs`` package."""
+    if not (checkout / "envs" / "persuasion_v0.py").is_file():
+        raise SystemExit(f"--baseline: {checkout} holds no envs/persuasion_v0.py")
+    sys.path.insert(0, str(checkout.resolve()))
+    module = importlib.import_module("envs.persuasion_v0")
+    return module.parallel_env("kg_logit")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="an earlier checkout whose envs.persuasion_v0 is measured beside this one",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     bank = [{"prosecutor": rng.normal(size=(2, 2)).astype(np.float32)} for _ in range(BANK)]
-    envs = {"persuasion_v0 (kg_logit)": persuasion_v0.parallel_env("kg_logit"), "minimal kg_logit env": MinimalKG()}
+    envs = {"persuasion_v0 (kg_logit)": persuasion_v0.parallel_env("kg_logit")}
+    if args.baseline is not None:
+        envs["baseline persuasion_v0 (kg_logit)"] = baseline_env(args.baseline)
+    envs["minimal kg_logit env"] = MinimalKG()
     best = dict.fromkeys(envs, 0.0)
     for _ in range(args.repeats):
         for name, env in envs.items():
             best[name] = max(best[name], rate(env, bank, args.seconds))
     ref = best["minimal kg_logit env"]
+    base = best.get("baseline persuasion_v0 (kg_logit)")
     print(
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores; "
         f"best of {args.repeats} alternating runs of {args.seconds:g} s\n"
     )
-    print("| environment | one-round episodes/s | microseconds per episode | against the minimal env |")
-    print("|---|---:|---:|---:|")
+    head = "| environment | one-round episodes/s | microseconds per episode | against the minimal env |"
+    rule = "|---|---:|---:|---:|"
+    if base is not None:
+        head, rule = head + " against the baseline |", rule + "---:|"
+    print(head)
+    print(rule)
     for name, r in best.items():
-        print(f"| {name} | {r:,.0f} | {1e6 / r:.1f} | {r / ref:.2f} |")
+        row = f"| {name} | {r:,.0f} | {1e6 / r:.1f} | {r / ref:.2f} |"
+        print(row + (f" {r / base:.2f} |" if base is not None else ""))
 
 
 if __name__ == "__main__":

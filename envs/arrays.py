@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from persuaders.game.spec import Game
 
 __all__ = [
-    "sample_index",
-    "rowsum",
+    "expected_last_round",
     "normalise",
     "normalise_positive",
-    "product_over_speakers",
     "padded_channels",
-    "expected_last_round",
+    "product_over_speakers",
+    "rowsum",
+    "sample_index",
+    "softmax_weights",
 ]
+
+
+#: Largest |logit| for which ``exp`` needs no per-row shift: ``exp(±300)`` neither overflows nor
+#: underflows in float64, and no row of such logits sums to zero.
+EXP_SAFE = 300.0
+
+
+def softmax_weights(
+    logits: Any, shape: tuple[int, ...], valid: np.ndarray, checked: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated logits ``[N, k, X, M]`` as row-softmax weights: ``e`` and its row sums ``s``.
+
+    The schemes are ``pi = e / s[..., None]``, ``pi[x, m] = exp(z[x, m]) / sum_m' exp(z[x, m'])``
+    (float64). ``valid`` ``[k, X]`` marks the rows that are real signals; rows beyond a speaker's
+    signals are ignored (replaced by zeros, i.e. uniform rows, when they are not finite).
+    ``checked``: the caller has already validated the logits (the shape and finite values)."""
+    try:
+        z = np.asarray(logits, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"logits: not a numeric array; expected shape {shape}") from None
+    if z.shape != shape:
+        raise ValueError(f"logits: expected shape {shape} [env, speaker, signal, message], got {z.shape}")
+    top = float(np.abs(z).max())  # NaN propagates
+    if not checked and not math.isfinite(top):
+        if valid.all() or not np.isfinite(z[:, valid]).all():
+            raise ValueError("logits: contain NaN or inf")
+        z = np.where(valid[None, :, :, None], z, 0.0)
+        top = float(np.abs(z).max())
+    if top <= EXP_SAFE:  # exp can neither overflow nor make a row of zeros: no per-row shift
+        e = np.exp(z)
+    else:
+        with np.errstate(under="ignore"):
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e, rowsum(e)
 
 
 def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
@@ -22,9 +60,11 @@ def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
     With ``u`` uniform in [0, 1) the index is the number of cumulative weights ``<= u * total``
     (capped at ``n - 1``, which only a row of zeros would exceed)."""
-    cdf = np.cumsum(probs, axis=-1)
-    u = rng.random(probs.shape[:-1]) * cdf[..., -1]
-    return np.minimum((cdf <= u[..., None]).sum(axis=-1), probs.shape[-1] - 1)
+    cdf = probs.cumsum(axis=-1)
+    u = rng.random(probs.shape[:-1])
+    u *= cdf[..., -1]
+    index = (cdf <= u[..., None]).sum(axis=-1)
+    return np.minimum(index, probs.shape[-1] - 1, out=index)
 
 
 def rowsum(w: np.ndarray) -> np.ndarray:

@@ -48,7 +48,6 @@ Randomness comes from one seeded :class:`numpy.random.Generator`; :meth:`get_sta
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import numpy as np
@@ -59,8 +58,8 @@ from persuaders.envs.arrays import (
     normalise_positive,
     padded_channels,
     product_over_speakers,
-    rowsum,
     sample_index,
+    softmax_weights,
 )
 from persuaders.envs.selection import ThreadWalk, thread_nodes
 from persuaders.game.catalog import load_game
@@ -70,13 +69,11 @@ from persuaders.game.protocols import REWARD_MODES, Protocol, SelectionProtocol,
 from persuaders.game.spec import Game
 from persuaders.game.users import UserModel
 
-__all__ = ["BatchedPersuasionEnv", "REWARD_MODES", "sample_index"]
+__all__ = ["REWARD_MODES", "BatchedPersuasionEnv", "sample_index"]
 
 #: Largest number of observation and scheme entries the environment holds for its episodes
 #: (about 2 GiB of float64): a larger game is refused with its size rather than exhausting memory.
 MAX_ENTRIES = 1 << 28
-#: Logits within +-this are exponentiated without a per-row shift (exp(300) ~ 1e130).
-_EXP_SAFE = 300.0
 
 
 # ---------------------------------------------------------------------------------- environment
@@ -134,7 +131,6 @@ class BatchedPersuasionEnv:
         self._channels = padded_channels(g)  # [k, Y, X]
         self._channels_t = self._channels.transpose(0, 2, 1).copy()  # [k, X, Y]
         self._valid = np.arange(self.max_signals)[None, :] < np.array(self.signal_counts)[:, None]  # [k, X]
-        self._padded = not bool(self._valid.all())
         self._support = (self._channels.sum(axis=1) > 0).astype(np.float64)  # [k, X]: signals that occur
         # Deterministic channels: likelihoods by gathering signal weights (see _gather_signals).
         self._signal_of = signal_map(self._channels)  # [k, Y] or None
@@ -166,7 +162,7 @@ class BatchedPersuasionEnv:
         self._record = ObservationLayout(
             g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True
         )
-        self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals] + self.signal_counts)
+        self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals, *self.signal_counts])
         self.state_size = int(self._hidden_offsets[-1]) + self._record.size
         if self.joint:
             self._first_views = self._first_view_table()
@@ -196,9 +192,9 @@ class BatchedPersuasionEnv:
         per_episode = views * self.obs_size + g.n_speakers * self.max_signals * tables
         if self.n_envs * per_episode > MAX_ENTRIES:
             raise ValueError(
-                f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
-                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer messages, "
-                "rounds or speakers, or fewer parallel episodes (n_envs)"
+                f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries "
+                f"each ({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer "
+                "messages, rounds or speakers, or fewer parallel episodes (n_envs)"
             )
 
     # ------------------------------------------------------------------ public API
@@ -261,7 +257,7 @@ class BatchedPersuasionEnv:
             return self.walk.observe()
         if t == 0:  # before any speaker talks every view depends on the user's first message only
             block = self._first_views[self._user_msgs[:, 0]]  # [N, D]
-            views = np.broadcast_to(block[:, None, :], (n, k, self.obs_size))
+            views = block[:, None, :] if k == 1 else np.broadcast_to(block[:, None, :], (n, k, self.obs_size))
             return views if self.layout.public else np.ascontiguousarray(views)
         return self._views(t, self._q0, self._p, self._user_msgs, self._spk_msgs)
 
@@ -442,7 +438,7 @@ class BatchedPersuasionEnv:
         n, k = self.n_envs, self.n_speakers
         rng = self.rng
         self._y = np.minimum(
-            np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1
+            self._prior_cdf.searchsorted(rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1
         )
         if self._user_signal_of is not None:
             rng.random(n)
@@ -479,30 +475,8 @@ class BatchedPersuasionEnv:
         self._user_msgs[:, t] = z
 
     def _weights_from(self, logits: Any, checked: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Validate logits ``[N, k, X_max, M]``; return softmax weights ``e`` and row sums ``s``.
-
-        The schemes are ``e / s[..., None]`` (row softmax, float64). Rows ``>= X_i`` are ignored
-        (replaced by zeros, i.e. uniform rows, when they are not finite)."""
-        want = (self.n_envs, self.n_speakers) + self.action_shape
-        try:
-            z = np.asarray(logits, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"logits: not a numeric array; expected shape {want}") from None
-        if z.shape != want:
-            raise ValueError(f"logits: expected shape {want} [env, speaker, signal, message], got {z.shape}")
-        hi, lo = z.max(), z.min()  # NaN propagates into both
-        if not checked and not (math.isfinite(hi) and math.isfinite(lo)):
-            if not (self._padded and np.isfinite(z[:, self._valid]).all()):
-                raise ValueError("logits: contain NaN or inf")
-            z = np.where(self._valid[None, :, :, None], z, 0.0)
-            hi, lo = z.max(), z.min()
-        if -_EXP_SAFE <= lo and hi <= _EXP_SAFE:
-            # exp cannot overflow, and no row underflows: no per-row shift needed
-            e = np.exp(z)
-        else:
-            with np.errstate(under="ignore"):
-                e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e, rowsum(e)
+        """Validate logits ``[N, k, X_max, M]`` (:func:`~persuaders.envs.arrays.softmax_weights`)."""
+        return softmax_weights(logits, (self.n_envs, self.n_speakers, *self.action_shape), self._valid, checked)
 
     # ------------------------------------------------------------------ beliefs
     def _gather_signals(self, p: np.ndarray, maps: np.ndarray) -> np.ndarray:

@@ -231,6 +231,7 @@ def _run(
     progress: bool,
 ) -> dict[str, Any]:
     """The training loop (see the module docstring), in a locked and prepared run directory."""
+    # long: the training loop, read top to bottom (rollout, update, evaluation, checkpoint)
     n_envs = cfg["n_envs"]
     T = cfg["rollout_episodes"] * env.steps_per_episode  # steps per rollout (rounds, or thread nodes under best_ai)
     iterations = max(1, cfg["total_steps"] // (n_envs * T))

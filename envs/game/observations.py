@@ -103,16 +103,20 @@ class ObservationLayout:
         """Encode a batch. ``t`` [B] (or one int) round index; ``belief`` [B, Y]; ``user_msgs`` [B, R]
         and ``heard_msgs`` [B, R, n_heard] message indices, -1 where not yet said. float32 [B, size]."""
         b = len(belief)
+        msgs = np.concatenate(
+            (np.asarray(user_msgs).reshape(b, self.rounds), np.asarray(heard_msgs).reshape(b, -1)), axis=1
+        )
+        # One scatter for every message slot: a slot not yet said (-1) writes its 1 into the first
+        # belief column instead, which the belief then overwrites.
+        cols = msgs + self._message_columns
+        cols[msgs < 0] = self.belief_slice.start
         out = np.zeros((b, self.size), dtype=np.float32)
+        out[np.arange(b)[:, None], cols] = 1.0
+        out[:, self.belief_slice] = belief
         if isinstance(t, (int, np.integer)):
             out[:, t] = 1.0
         else:
             out[np.arange(b), t] = 1.0
-        out[:, self.belief_slice] = belief
-        msgs = np.concatenate(
-            [np.asarray(user_msgs).reshape(b, self.rounds), np.asarray(heard_msgs).reshape(b, -1)], axis=1
-        )
-        self._scatter(out, msgs, self._message_columns)
         return out
 
     @functools.cached_property
@@ -129,18 +133,6 @@ class ObservationLayout:
         """The first column of each (round, heard speaker) message one-hot."""
         return self.heard_offset + np.arange(self.rounds * self.n_heard) * self.messages
 
-    @staticmethod
-    def _scatter(out: np.ndarray, msgs: np.ndarray, starts: np.ndarray) -> None:
-        """``out[b, starts[j] + msgs[b, j]] = 1`` wherever ``msgs[b, j] >= 0``."""
-        if msgs.size == 0:
-            return
-        said = msgs >= 0
-        if said.all():
-            out[np.arange(len(out))[:, None], starts + msgs] = 1.0
-            return
-        bi, ji = np.nonzero(said)
-        out[bi, starts[ji] + msgs[bi, ji]] = 1.0
-
     def views(self, t: int, beliefs: np.ndarray, user_msgs: np.ndarray, spk_msgs: np.ndarray) -> np.ndarray:
         """Every speaker's observation ``[B, k, size]`` at round ``t`` of ``B`` conversations.
 
@@ -153,7 +145,7 @@ class ObservationLayout:
         b, k = np.asarray(user_msgs).shape[0], self.n_speakers
         if self.public:
             block = self.encode(t, beliefs, user_msgs, spk_msgs)
-            return np.broadcast_to(block[:, None, :], (b, k, self.size))
+            return block[:, None, :] if k == 1 else np.broadcast_to(block[:, None, :], (b, k, self.size))
         beliefs = np.asarray(beliefs).reshape(b * k, self.n_states)
         users = np.repeat(np.asarray(user_msgs), k, axis=0)
         own = np.asarray(spk_msgs).transpose(0, 2, 1).reshape(b * k, self.rounds, 1)

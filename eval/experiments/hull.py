@@ -175,6 +175,7 @@ def _per_dataset(key: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # long: one add_argument per option, each with its help text
     p = argparse.ArgumentParser(
         prog="python -m persuaders.experiments hull",
         description="How the distance of the user's utility to combinations of model utilities "
