@@ -60,10 +60,10 @@ def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
     With ``u`` uniform in [0, 1) the index is the number of cumulative weights ``<= u * total``
     (capped at ``n - 1``, which only a row of zeros would exceed)."""
-    cdf = probs.cumsum(axis=-1)
+    cdf = np.add.accumulate(probs, axis=-1)  # the ufunc methods: no Python wrapper on tiny arrays
     u = rng.random(probs.shape[:-1])
     u *= cdf[..., -1]
-    index = (cdf <= u[..., None]).sum(axis=-1)
+    index = np.add.reduce(cdf <= u[..., None], axis=-1, dtype=np.int64)
     return np.minimum(index, probs.shape[-1] - 1, out=index)
 
 

@@ -60,15 +60,15 @@ def quantal_response(eu: np.ndarray, lam: float) -> np.ndarray:
     eu = np.asarray(eu, dtype=np.float64)
     if not lam > 0:
         raise ValueError(f"rationality lam must be > 0, got {lam}")
-    top = eu.max(axis=-1, keepdims=True)
+    top = np.maximum.reduce(eu, axis=-1, keepdims=True)  # ufunc methods: no wrapper on tiny arrays
     if math.isinf(lam):
         best = (eu >= top - TIE_TOL).astype(np.float64)
-        best /= best.sum(axis=-1, keepdims=True)
+        best /= np.add.reduce(best, axis=-1, keepdims=True)
         return best
     z = eu - top
     z *= lam
     np.exp(z, out=z)
-    z /= z.sum(axis=-1, keepdims=True)
+    z /= np.add.reduce(z, axis=-1, keepdims=True)
     return z
 
 
