@@ -44,15 +44,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_000_000)
     args = parser.parse_args()
     seeds = range(args.seeds)
-    print(f"kg (optimum {OPTIMUM}), {args.steps:,} steps, 1024 episodes per iteration; exact value of the committed scheme\n")
+    print(
+        f"kg (optimum {OPTIMUM}), {args.steps:,} steps, 1024 episodes per iteration; exact value of the committed scheme\n"
+    )
     print("| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | worst gap | within 0.005 | wall s (mean) |")
     print("|---|" + "---:|" * len(seeds) + "---:|---|---:|")
     for label, overrides in VARIANTS:
         values, times = [], []
         for seed in seeds:
-            cfg = load_config(ROOT / "configs" / "train" / "kg.yaml",
-                              [f"seed={seed}", f"total_steps={args.steps}", "exploitability_interval=0",
-                               "checkpoint_interval=100000", *overrides])
+            cfg = load_config(
+                ROOT / "configs" / "train" / "kg.yaml",
+                [
+                    f"seed={seed}",
+                    f"total_steps={args.steps}",
+                    "exploitability_interval=0",
+                    "checkpoint_interval=100000",
+                    *overrides,
+                ],
+            )
             t = time.perf_counter()
             summary = train(cfg, Path(tempfile.mkdtemp()) / "run", progress=False)
             times.append(time.perf_counter() - t)

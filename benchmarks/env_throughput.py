@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-
 from persuaders.envs import persuasion_v0
 from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game import Game, load_game
-from persuaders.game import random_game
+from persuaders.game import Game, load_game, random_game
 
 BANK = 8  # distinct random logit arrays cycled through
 

@@ -69,12 +69,10 @@ from pathlib import Path
 
 import numpy as np
 
-
 from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.game import Game, random_game
 from persuaders.game.conversation import BeliefState
 from persuaders.game.observations import ObservationLayout
-from persuaders.game import Game
-from persuaders.game import random_game
 
 BASE = {"k": 2, "n_states": 4, "messages": 4, "rounds": 2}
 SWEEPS = {

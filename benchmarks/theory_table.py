@@ -11,7 +11,6 @@ the profile's exploitability (the largest gain from a unilateral deviation: 0 at
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path

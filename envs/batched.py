@@ -496,7 +496,7 @@ class BatchedPersuasionEnv:
                 raise ValueError("logits: contain NaN or inf")
             z = np.where(self._valid[None, :, :, None], z, 0.0)
             hi, lo = z.max(), z.min()
-        if -_EXP_SAFE <= lo and hi <= _EXP_SAFE:
+        if lo >= -_EXP_SAFE and hi <= _EXP_SAFE:
             # exp cannot overflow, and no row underflows: no per-row shift needed
             e = np.exp(z)
         else:

@@ -18,13 +18,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from persuaders.game.commands import command
 from persuaders.eval.theory import (
     analytic_quantities,
     bound_premise_failure,
     logit_loss,
 )
 from persuaders.game.catalog import bundled_games, load_game
+from persuaders.game.commands import command
 from persuaders.game.spec import Game
 from persuaders.game.validation import SpecError
 

@@ -37,7 +37,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
     grid = np.linspace(0.0, 1.0, GRID_1D)
     h = grid[1] - grid[0]
     vals = g(grid)
-    g1 = lambda q: float(g(np.array([q]))[0])  # noqa: E731
+    g1 = lambda q: float(g(np.array([q]))[0])
     g0 = g1(q0)
 
     def chord(lo: float, hi: float) -> float:
@@ -50,7 +50,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
     pairs = []
     j = int(np.searchsorted(hx, q0, side="right"))  # hx[j-1] <= q0 < hx[j]
     for a in (j - 2, j - 1, j):
-        if 0 <= a and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h:
+        if a >= 0 and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h:
             pairs.append((min(hx[a], q0), max(hx[a + 1], q0)))
     best_val, best_pair = g0, (q0, q0)
     for lo, hi in pairs:

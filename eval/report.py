@@ -22,11 +22,11 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
+from persuaders.eval.exploitability import exploitability
 from persuaders.game.commands import command
-from persuaders.eval.exploitability import exploitability  # noqa: E402
-from persuaders.game.rundir import (  # noqa: E402
+from persuaders.game.rundir import (
     CONFIG,
     SUMMARY,
     TENSORBOARD,
@@ -37,8 +37,8 @@ from persuaders.game.rundir import (  # noqa: E402
     read_config,
     read_json,
 )
-from persuaders.game.spec import Game  # noqa: E402
-from persuaders.game.validation import SpecError  # noqa: E402
+from persuaders.game.spec import Game
+from persuaders.game.validation import SpecError
 
 #: The files a report writes (beside its run's files; see persuaders.game.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")

@@ -55,10 +55,10 @@ from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import Game, load_game
 from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
+from persuaders.game import Game, load_game
 
 ENV_NAME = "persuasion_v0_flat"
 
@@ -156,7 +156,6 @@ def module_scheme(module: Any, shape: tuple[int, int]):
     Gaussian's mean) is the flat log-ratio vector; the scheme is the row-wise softmax.
     """
     import torch
-
     from ray.rllib.core.columns import Columns
 
     dist_cls = module.get_inference_action_dist_cls()

@@ -56,10 +56,10 @@ from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import Game, load_game, protocols
 from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
+from persuaders.game import Game, load_game, protocols
 
 
 # ---------------------------------------------------------------------------------- environment

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.payoff import solo_user_values
+from persuaders.game import Game, load_game
 from persuaders.game.conversation import BeliefState, heard_speakers
 from persuaders.game.observations import ObservationLayout
-from persuaders.game import Game, load_game
-from persuaders.payoff import evaluate, solo_outcomes
+from persuaders.payoff import evaluate, solo_outcomes, solo_user_values
 from tests.brute import random_schemes, random_spec
 
 GAMES = ["kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]

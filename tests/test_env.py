@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test, state_test
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import SpecError, load_game
 from persuaders.envs.persuasion_v0 import PersuasionEnv
+from persuaders.game import SpecError, load_game
 from persuaders.game.observations import ThreadTree
 from persuaders.game.schemes import softmax_rows
 from persuaders.game.users import response_at
@@ -218,7 +218,7 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
 def test_reset_without_seed_continues_the_stream():
     make = functools.partial(persuasion_v0.parallel_env, game="noisy_advisors", reward_mode="sample")
     e1, e2 = make(), make()
-    zero = lambda t, a: np.zeros(e1.action_space(a).shape)  # noqa: E731
+    zero = lambda t, a: np.zeros(e1.action_space(a).shape)
     e1.reset(seed=5)
     e2.reset(seed=5)
     outcomes = []
@@ -578,7 +578,7 @@ def test_ezpickle_round_trip(game):
     assert isinstance(clone, PersuasionEnv)
     assert (clone.protocol.name, clone.n_eval, clone.reward_mode, clone.render_mode) == ("best_ai", 8, "sample", "ansi")
     assert clone.possible_agents == env.possible_agents
-    policy = lambda t, a: np.ones(env.action_space(a).shape)  # noqa: E731
+    policy = lambda t, a: np.ones(env.action_space(a).shape)
     np.testing.assert_equal(play(clone, 11, policy), play(env, 11, policy))
     aec = pickle.loads(pickle.dumps(persuasion_v0.env(game=game)))
     aec.reset(seed=0)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from persuaders.game.conversation import BeliefState
-from persuaders.game import Game, load_game
 from persuaders.eval.scoring import score_profile
+from persuaders.game import Game, load_game
+from persuaders.game.conversation import BeliefState
 from persuaders.game.protocols import sampled_selection
 from persuaders.payoff import evaluate, history_distribution, solo_outcomes
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
@@ -228,7 +228,6 @@ TWIN_CASES = [
 def test_torch_twin_matches_numpy_engine_and_brute_force(case, seed):
     """The numpy engine, its torch twin and the brute-force joint give the same P(a, y) on random
     games (noisy channels, a chatty user, private threads, several rounds)."""
-    import torch
 
     from persuaders.payoff.differentiable import TorchPayoff
 

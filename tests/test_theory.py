@@ -102,7 +102,7 @@ def small_games(draw, lam=None, private=True, noisy=True, max_speakers=2, max_st
     n_a = draw(st.integers(2, 3))
     k = draw(st.integers(1, max_speakers))
     prior = draw(distributions(n_y))
-    mat = lambda: [[draw(unit) for _ in range(n_y)] for _ in range(n_a)]  # noqa: E731
+    mat = lambda: [[draw(unit) for _ in range(n_y)] for _ in range(n_a)]
     u = mat()
     speakers = [mat() for _ in range(k)]
     user_obs = draw(channels(n_y, 2)) if private and draw(st.booleans()) else None

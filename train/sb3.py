@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from persuaders.game.commands import command
 from persuaders.agents.base import LearnerSpec, learner_class
 from persuaders.envs.single_speaker import SingleSpeakerEnv
+from persuaders.game.commands import command
 from persuaders.game.protocols import resolve_protocol
 from persuaders.game.rundir import (
     CONFIG,

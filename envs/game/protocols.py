@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol as TypingProtocol, TypeVar
+from typing import Any, ClassVar, TypeVar
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 

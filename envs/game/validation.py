@@ -8,8 +8,8 @@ that a user editing a YAML file sees at once what to fix, never a traceback from
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np

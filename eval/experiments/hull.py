@@ -82,10 +82,7 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.commands import command
 from persuaders.experiments.hull_datasets import DATASETS
-from persuaders.experiments.hull_output import json_ready, plot
-from persuaders.experiments.hull_personas import run_dataset
 from persuaders.experiments.hull_fits import (
     BAND,
     METRICS,
@@ -99,6 +96,8 @@ from persuaders.experiments.hull_fits import (
     summarise,
     sup_fit,
 )
+from persuaders.experiments.hull_output import json_ready, plot
+from persuaders.experiments.hull_personas import run_dataset
 from persuaders.experiments.hull_table import (
     DEFAULT_ITEMS,
     DEFAULT_NOISE,
@@ -108,6 +107,7 @@ from persuaders.experiments.hull_table import (
     load_utilities,
     synthetic_utilities,
 )
+from persuaders.game.commands import command
 
 __all__ = [
     "TableError",

@@ -247,7 +247,7 @@ class ExactEngine:
             spk_msgs[:, t, self.talking] = np.tile(digits, (p, 1))
             # Histories of probability zero (for every profile) never happen: drop them.
             joint = self._joint(w0, weights)
-            keep = xp.to_numpy((joint.sum(-1).sum(-1) > 0)).any(axis=0)
+            keep = xp.to_numpy(joint.sum(-1).sum(-1) > 0).any(axis=0)
             if not keep.all():
                 idx = np.flatnonzero(keep)
                 w0 = w0[xp.index(idx)]
