@@ -32,7 +32,7 @@ BANK = 8  # distinct random logit arrays cycled through
 def batched_rate(game: Game, n_envs: int, seconds: float, seed: int = 0) -> float:
     env = BatchedPersuasionEnv(game, n_envs, seed=seed)
     rng = np.random.default_rng(seed)
-    bank = [rng.normal(size=(n_envs, env.n_speakers) + env.action_shape).astype(np.float32) for _ in range(BANK)]
+    bank = [rng.normal(size=(n_envs, env.n_speakers, *env.action_shape)).astype(np.float32) for _ in range(BANK)]
     env.reset()
     for j in range(game.rounds):  # warm-up: one full episode
         env.step(bank[j % BANK])

@@ -166,7 +166,7 @@ class BatchedPersuasionEnv:
         self._record = ObservationLayout(
             g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True
         )
-        self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals] + self.signal_counts)
+        self._hidden_offsets = np.cumsum([0, g.n_states, g.user.n_signals, *self.signal_counts])
         self.state_size = int(self._hidden_offsets[-1]) + self._record.size
         if self.joint:
             self._first_views = self._first_view_table()
@@ -483,7 +483,7 @@ class BatchedPersuasionEnv:
 
         The schemes are ``e / s[..., None]`` (row softmax, float64). Rows ``>= X_i`` are ignored
         (replaced by zeros, i.e. uniform rows, when they are not finite)."""
-        want = (self.n_envs, self.n_speakers) + self.action_shape
+        want = (self.n_envs, self.n_speakers, *self.action_shape)
         try:
             z = np.asarray(logits, dtype=np.float64)
         except (TypeError, ValueError):

@@ -156,7 +156,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         }
         self.state_space = spaces.Box(0.0, 1.0, (self.sim.state_size,), np.float32)
         self._ids = np.eye(g.n_speakers, dtype=np.float32)
-        self._logits = np.zeros((1, g.n_speakers) + self.sim.action_shape)
+        self._logits = np.zeros((1, g.n_speakers, *self.sim.action_shape))
         self._seeded = False
         self._started = False
         self._record: tuple | None = None

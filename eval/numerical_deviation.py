@@ -179,7 +179,7 @@ def numerical_best_response(
     if not np.isfinite(best_val):  # sampled scores: score the final schemes exactly
         cands = list(torch.softmax(theta, dim=-1).detach().numpy()) + fixed
     else:
-        cands = [best_scheme] + fixed
+        cands = [best_scheme, *fixed]
     return _confirm(game, i, schemes, proto, cands)
 
 

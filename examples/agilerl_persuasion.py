@@ -126,7 +126,7 @@ def scheme_function(algo: Any, name: str, index: int, n_speakers: int, shape: tu
         with torch.no_grad():
             mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(full, device=algo.device)))
         action = np.clip(mean.cpu().double().numpy(), space.low, space.high)
-        return softmax(action.reshape((obs.shape[0],) + shape))
+        return softmax(action.reshape((obs.shape[0], *shape)))
 
     return scheme
 

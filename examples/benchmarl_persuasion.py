@@ -200,7 +200,7 @@ def scheme_function(group_policy: Any, group: str, shape: tuple[int, int]):
         )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             action = group_policy(td).get((group, "action"))[:, 0]
-        return softmax(action.double().numpy().reshape((-1,) + shape))
+        return softmax(action.double().numpy().reshape((-1, *shape)))
 
     return scheme
 

@@ -85,8 +85,8 @@ def to_logits(z: Any, shape: tuple[int, int]) -> np.ndarray:
     """Scheme logits ``[..., X, M]`` from flat log-ratios ``[..., X * (M - 1)]`` (last logit of each row 0)."""
     x, m = shape
     z = np.asarray(z, dtype=np.float64)
-    z = z.reshape(z.shape[:-1] + (x, m - 1))
-    return np.concatenate([z, np.zeros(z.shape[:-1] + (1,))], axis=-1)
+    z = z.reshape((*z.shape[:-1], x, m - 1))
+    return np.concatenate([z, np.zeros((*z.shape[:-1], 1))], axis=-1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -47,10 +47,10 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix] if prefix else []
     if isinstance(node, dict):
         for k, v in node.items():
-            out += _paths(v, prefix + (k,))
+            out += _paths(v, (*prefix, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            out += _paths(v, prefix + (i,))
+            out += _paths(v, (*prefix, i))
     return out
 
 
@@ -209,7 +209,7 @@ def test_fuzzed_training_configs_give_a_clear_error_or_a_valid_config(d):
 @given(st.lists(st.text(alphabet="abcdefgnprstuvx_.=0123456789-[]{} ", max_size=24), max_size=4))
 def test_fuzzed_overrides_give_a_clear_error_or_a_valid_config(overrides):
     try:
-        load_config(None, ["game=kg"] + overrides)
+        load_config(None, ["game=kg", *overrides])
     except SpecError:
         pass
 

@@ -37,7 +37,7 @@ def load_example(name: str):
 
 def run_json(module, argv: list[str], capsys) -> dict:
     capsys.readouterr()
-    assert module.main(argv + ["--json"]) == 0
+    assert module.main([*argv, "--json"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     return json.loads("\n".join(lines[lines.index("{") :]))
@@ -83,7 +83,7 @@ def test_supersuit_vec_env_has_one_sub_env_per_speaker_and_copy(sb3_example):
     obs = env.reset()
     ids = obs[:, -game.n_speakers :]
     np.testing.assert_array_equal(ids, np.tile(np.eye(game.n_speakers), (3, 1)))
-    obs, rewards, dones, infos = env.step(np.zeros((env.num_envs,) + env.action_space.shape, dtype=np.float32))
+    obs, rewards, dones, infos = env.step(np.zeros((env.num_envs, *env.action_space.shape), dtype=np.float32))
     assert dones.all() and rewards.shape == (env.num_envs,)  # a one-round game ends after one step
     env.close()
 

@@ -383,7 +383,7 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
         assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
         assert "error: --address: cannot join" in refused.stderr and "--auth-token-file" in refused.stderr
         res = subprocess.run(
-            cmd + ["--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
+            [*cmd, "--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
         )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         rows = _rows(out)

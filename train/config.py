@@ -160,7 +160,7 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         spec = {} if spec is None else spec
         speakers[name] = spec
         where = f"speakers.{name}"
-        check_keys(spec, where, ("learner",) + tuple(o for n in names for o in learner_class(n).speaker_options))
+        check_keys(spec, where, ("learner", *(o for n in names for o in learner_class(n).speaker_options)))
         cls = learner_class(spec.get("learner", cfg["learner"]), f"{where}.learner")
         # A speaker option of another learner is allowed and unused (a sweep may switch learners).
         cls.check_speaker_options({k: v for k, v in spec.items() if k != "learner"}, where)

@@ -67,7 +67,7 @@ class BeliefState:
         self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state)]
         # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
         self.cond = [
-            np.broadcast_to(o, (batch,) + o.shape) if f is not None else np.broadcast_to(o, (batch,) + o.shape).copy()
+            np.broadcast_to(o, (batch, *o.shape)) if f is not None else np.broadcast_to(o, (batch, *o.shape)).copy()
             for o, f in zip(channels, self.signal_of_state)
         ]
         self.lik = np.ones((game.n_speakers + 1, batch, y))  # party-major: each party's L_j is contiguous

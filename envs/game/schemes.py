@@ -67,11 +67,11 @@ def check_scheme(game: Game, i: int, scheme: Any) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(f"scheme of speaker '{name}': expected numbers of shape {shape} [signal][message]") from None
     if arr.shape == shape:
-        arr = np.broadcast_to(arr, (game.rounds,) + shape)
-    if arr.shape != (game.rounds,) + shape:
+        arr = np.broadcast_to(arr, (game.rounds, *shape))
+    if arr.shape != (game.rounds, *shape):
         raise ValueError(
             f"scheme of speaker '{name}': expected shape {shape} [signal][message] or "
-            f"{(game.rounds,) + shape} [round][signal][message], got {arr.shape}"
+            f"{(game.rounds, *shape)} [round][signal][message], got {arr.shape}"
         )
     check_probabilities(arr, f"scheme of speaker '{name}'")
     return arr

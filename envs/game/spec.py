@@ -230,7 +230,7 @@ class Game:
             model = changes.pop("user_model")
             if not isinstance(model, UserModel):
                 raise TypeError(f"user_model: expected a UserModel, got {model!r}")
-            d["user"] = {k: v for k, v in d["user"].items() if k not in ("model",) + type(self.user.model).parameters}
+            d["user"] = {k: v for k, v in d["user"].items() if k not in ("model", *type(self.user.model).parameters)}
             d["user"].update({"model": model.name, **{k: _yaml_value(v) for k, v in model.fields().items()}})
         d.update(changes)
         return Game.from_dict(d, source=self.source)

@@ -109,7 +109,7 @@ class DatasetSpec:
         """The columns the experiment needs (label columns are optional)."""
         if self.layout == "long":
             return (self.user_column, self.item_column, self.rating_column)
-        return (self.user_column,) + self.item_columns
+        return (self.user_column, *self.item_columns)
 
 
 _COMMON = {

@@ -235,9 +235,9 @@ def nested_curves(
             simp.append(_padded(prev["simplex"]))
             nonneg.append(_padded(prev["nonneg"]))
         prev["hull"] = _best(hull)
-        prev["cone"] = _best(cone + [prev["hull"]])
+        prev["cone"] = _best([*cone, prev["hull"]])
         prev["simplex"] = _best(simp)
-        prev["nonneg"] = _best(nonneg + [prev["simplex"]])
+        prev["nonneg"] = _best([*nonneg, prev["simplex"]])
         out["eps_hull"][n - 1] = prev["hull"].value
         out["eps_cone"][n - 1] = prev["cone"].value
         out["mse_simplex"][n - 1] = prev["simplex"].value

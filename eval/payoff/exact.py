@@ -77,9 +77,9 @@ def scheme_source(game: Game, i: int, scheme: Scheme) -> SchemeSource:
 
         def call(t: int, observations: Callable[[], np.ndarray], p: int) -> np.ndarray:
             out = np.asarray(fn(observations()), dtype=np.float64)
-            if out.shape != (p,) + want:
+            if out.shape != (p, *want):
                 raise ValueError(
-                    f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p,) + want}"
+                    f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p, *want)}"
                 )
             check_probabilities(out, f"scheme function of speaker '{name}'")
             return out[None]
@@ -248,5 +248,5 @@ def solo_user_values(game: Game, schemes: np.ndarray) -> np.ndarray:
     if schemes.shape[-4:] != want:
         raise ValueError(f"schemes: expected shape [..., {', '.join(map(str, want))}], got {schemes.shape}")
     lead = schemes.shape[:-4]
-    flat = schemes.reshape((-1,) + want)
-    return SoloValues(game)(flat).reshape(lead + (game.n_speakers,))
+    flat = schemes.reshape((-1, *want))
+    return SoloValues(game)(flat).reshape((*lead, game.n_speakers))
