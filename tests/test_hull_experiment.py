@@ -254,6 +254,7 @@ def test_cli_bad_table_exits_2_without_traceback(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr

@@ -80,6 +80,7 @@ def test_cli_bad_config_exits_2(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 2
     assert "ppo.lr" in res.stderr and "Traceback" not in res.stderr
@@ -101,7 +102,11 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
     # summary.json carries exactly what `persuaders-bounds kg_logit --json` prints.
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["bounds"] == json.loads(printed.stdout)
@@ -237,11 +242,16 @@ def test_sb3_training_writes_the_same_summary(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     assert summary["bounds"] == json.loads(printed.stdout)
     assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6
