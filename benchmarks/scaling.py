@@ -375,7 +375,7 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
         ("obs_us", "observation encoding", "C2", "^:"),
         ("belief_us", "BeliefState update", "C3", "d-."),
     ]
-    for ax, dim in zip(axes[0], dims):
+    for ax, dim in zip(axes[0], dims, strict=True):
         rows = results[dim]
         xs = np.array([r["value"] for r in rows], dtype=float)
         for key, label, color, style in series:

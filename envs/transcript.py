@@ -32,7 +32,7 @@ class Transcript:
         return f"s{x}" if g.speakers[i].observation_given else g.states[x]
 
     def _posterior(self, p: np.ndarray) -> str:
-        return ", ".join(f"{n} {v:.3f}" for n, v in zip(self.game.states, p))
+        return ", ".join(f"{n} {v:.3f}" for n, v in zip(self.game.states, p, strict=True))
 
     def _user_says(self, t: int) -> str:
         g = self.game
@@ -101,7 +101,7 @@ class Transcript:
                     f"{outcome['selected']} says m{int(sim.speaker_messages[0, t, sel])}; "
                     f"{g.user.name}'s posterior: {self._posterior(post)}"
                 )
-        probs = ", ".join(f"{n} {p:.3f}" for n, p in zip(g.actions, outcome["action_probs"]))
+        probs = ", ".join(f"{n} {p:.3f}" for n, p in zip(g.actions, outcome["action_probs"], strict=True))
         self.lines.append(f"{g.user.name} acts: P = ({probs}) -> {outcome['user_action']}")
         pay = ", ".join(f"{n} {v:.3f}" for n, v in outcome["payoffs"].items())
         self.lines.append(

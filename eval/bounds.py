@@ -36,7 +36,7 @@ def _num(x: float | None, digits: int = 6) -> str:
 
 
 def _fit_line(fit: dict[str, Any], names: Sequence[str]) -> str:
-    ws = "  ".join(f"{n} {w:.4f}" for n, w in zip(names, fit["weights"]))
+    ws = "  ".join(f"{n} {w:.4f}" for n, w in zip(names, fit["weights"], strict=True))
     return f"weights: {ws}; offset {fit['offset']:+.4f}"
 
 

@@ -152,4 +152,4 @@ def concavify_grid(
     w = t.sum(axis=1)
     qs = t / w[:, None]
     best = float(w @ g(qs))
-    return best, list(zip(w.tolist(), qs)), n_grid
+    return best, list(zip(w.tolist(), qs, strict=True)), n_grid

@@ -266,7 +266,7 @@ def test_observations_identical_to_pettingzoo_when_deterministic():
                 obs, *_ = par.step({"prosecutor": reveal})
                 p_obs.append(obs["prosecutor"])
             # The same transcript (the messages' one-hots) must give the identical observation.
-            for t, (po, bo) in enumerate(zip(p_obs, b_obs)):
+            for t, (po, bo) in enumerate(zip(p_obs, b_obs, strict=True)):
                 msg = np.ones(env.obs_size, dtype=bool)
                 msg[env.layout.belief_slice] = False
                 same = np.flatnonzero((bo[:, msg] == po[msg]).all(axis=1))
@@ -287,7 +287,7 @@ def _random_run(env: BatchedPersuasionEnv, steps: int, seed: int):
 
 
 def _assert_same(run_a, run_b):
-    for (oa, ra, da, ia), (ob, rb, db, ib) in zip(run_a, run_b):
+    for (oa, ra, da, ia), (ob, rb, db, ib) in zip(run_a, run_b, strict=True):
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(ra, rb)
         assert da == db and ia.keys() == ib.keys()

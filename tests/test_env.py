@@ -209,7 +209,7 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
         assert e1.sim.steps_per_episode == (
             e1.game.rounds if protocol == "simultaneous" else ThreadTree.for_game(e1.game).size
         )
-        for s1, s2 in zip(r1, r2):
+        for s1, s2 in zip(r1, r2, strict=True):
             np.testing.assert_equal(s1, s2)
         # The same env, reset with the same seed, replays the episode.
         np.testing.assert_equal(play(e1, seed, policy), r1)
@@ -416,7 +416,7 @@ def test_best_ai_exact_scores_and_selection():
     for seed in range(10):
         rewards, infos = final_of(env, seed, lambda t, a: policy[a])
         info = infos["defence"]
-        assert info["scores"] == pytest.approx(dict(zip(g.speaker_names, user_values)))
+        assert info["scores"] == pytest.approx(dict(zip(g.speaker_names, user_values, strict=True)))
         assert info["scores"]["prosecution"] == pytest.approx(0.6)  # full information
         assert info["scores"]["defence"] == pytest.approx(0.54)  # no information
         assert info["selected"] == "prosecution"

@@ -149,7 +149,7 @@ def test_best_ai_sampled_selection_matches_enumeration():
     n_eval = 2
     solo = [evaluate(game.replace(speakers=[game.to_dict()["speakers"][i]]), [schemes[i]]).outcome for i in range(3)]
     u = game.user.utility.ravel()
-    per = [list(zip(u, o.ravel())) for o in solo]
+    per = [list(zip(u, o.ravel(), strict=True)) for o in solo]
     expect = np.zeros(3)
     for draws in itertools.product(*[list(itertools.product(p, repeat=n_eval)) for p in per]):
         prob = np.prod([pr for d in draws for (_, pr) in d])

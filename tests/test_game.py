@@ -52,9 +52,9 @@ def test_bundled_games_load_and_round_trip():
         np.testing.assert_array_equal(again.prior, g.prior)
         np.testing.assert_array_equal(again.user.utility, g.user.utility)
         assert again.user.model.rationality == g.user.model.rationality
-        for a, b in zip(again.speakers, g.speakers):
+        for a, b in zip(again.speakers, g.speakers, strict=True):
             np.testing.assert_array_equal(a.observation, b.observation)
-        for a, b in zip(again.user.conversation, g.user.conversation):
+        for a, b in zip(again.user.conversation, g.user.conversation, strict=True):
             np.testing.assert_array_equal(a, b)
 
 

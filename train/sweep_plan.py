@@ -154,7 +154,7 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     trials, seen = [], {}
     for _ in range(sweep["num_samples"]):
         for combo in itertools.product(*grid.values()):
-            params = dict(zip(grid, combo))
+            params = dict(zip(grid, combo, strict=True))
             params.update({key: sample(dist, rng) for key, dist in random.items()})
             raw = copy.deepcopy(sweep["base"])
             for key, value in params.items():

@@ -284,12 +284,15 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for gi, (gval, members) in enumerate(sorted(groups.items())):
             colour = colours[gi % len(colours)]
-            label = ", ".join(f"{k.split('.')[-1]}={json.loads(v)}" for k, v in zip(group_keys, gval)) or "trials"
+            label = (
+                ", ".join(f"{k.split('.')[-1]}={json.loads(v)}" for k, v in zip(group_keys, gval, strict=True))
+                or "trials"
+            )
             xs = np.array([xpos[json.dumps(r["params"][key], default=str)] for r in members])
             ax_u.scatter(xs, [r["user_value"] for r in members], color=colour, alpha=0.45, s=18)
             ax_e.scatter(xs, [r["exploitability"] for r in members], color=colour, alpha=0.45, s=18)
             ux = np.unique(xs)
-            at = {x: [r for r, xr in zip(members, xs) if xr == x] for x in ux}
+            at = {x: [r for r, xr in zip(members, xs, strict=True) if xr == x] for x in ux}
 
             def line(ax, col, style, lw=1.5, alpha=1.0, lab=None):
                 ys = [_mean([r.get(col) for r in at[x]]) for x in ux]

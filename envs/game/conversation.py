@@ -64,11 +64,11 @@ class BeliefState:
         # conditional: c_j(x | y) = 1{x = f(y)} and l(y) = pi[f(y), m], an O(|Y|) update.
         self.signal_of_state = [signal_map(o) for o in channels]
         # ... and when it is the identity (the party sees the state) l(y) = pi[y, m] needs no gather.
-        self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state)]
+        self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state, strict=True)]
         # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
         self.cond = [
             np.broadcast_to(o, (batch, *o.shape)) if f is not None else np.broadcast_to(o, (batch, *o.shape)).copy()
-            for o, f in zip(channels, self.signal_of_state)
+            for o, f in zip(channels, self.signal_of_state, strict=True)
         ]
         self.lik = np.ones((game.n_speakers + 1, batch, y))  # party-major: each party's L_j is contiguous
 

@@ -139,7 +139,7 @@ def as_matrix(value: Any, field: str, shape: tuple[int | None, ...], what: str) 
         arr = np.asarray(arr_in, dtype=object)
     except ValueError:  # ragged on some numpy versions
         raise SpecError(field, f"expected a rectangular {len(shape)}-d list {what}") from None
-    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape)):
+    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape, strict=True)):
         # A ragged list shows up as a lower-dimensional object array.
         want = "x".join("?" if s is None else str(s) for s in shape)
         got = "x".join(map(str, arr.shape)) if arr.ndim == len(shape) else f"a {arr.ndim}-d or ragged list"

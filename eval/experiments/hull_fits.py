@@ -286,7 +286,7 @@ def full_fits(table: UtilityTable, n_models: int) -> dict[str, Any]:
     best = int(np.argmin(single))
 
     def named(fit: Fit) -> dict[str, Any]:
-        w = {n: float(x) for n, x in zip(names, fit.weights) if x > 1e-9}
+        w = {n: float(x) for n, x in zip(names, fit.weights, strict=True) if x > 1e-9}
         return {"value": fit.value, "offset": fit.offset, "weights": w}
 
     return {

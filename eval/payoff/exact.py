@@ -140,8 +140,8 @@ def evaluate(
         user,
         speakers,
         outcome,
-        selection=dict(zip(names, probs.tolist())),
-        solo_user_values=dict(zip(names, solo_user.tolist())),
+        selection=dict(zip(names, probs.tolist(), strict=True)),
+        solo_user_values=dict(zip(names, solo_user.tolist(), strict=True)),
     )
 
 
