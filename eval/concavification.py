@@ -53,7 +53,8 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
         if a >= 0 and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h:
             pairs.append((min(hx[a], q0), max(hx[a + 1], q0)))
     best_val, best_pair = g0, (q0, q0)
-    for lo, hi in pairs:
+    for pair in pairs:
+        lo, hi = pair  # refined below by coordinate ascent
         cur = chord(lo, hi)
         for _ in range(20):
             prev = cur
@@ -61,7 +62,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
             cands = [lo, lo_b[0], lo_b[1]]
             if lo_b[1] > lo_b[0]:
                 r = optimize.minimize_scalar(
-                    lambda v: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13}
+                    lambda v, hi=hi: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13}
                 )
                 cands.append(float(r.x))
             lo = max(cands, key=lambda v: chord(v, hi))
@@ -69,7 +70,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
             cands = [hi, hi_b[0], hi_b[1]]
             if hi_b[1] > hi_b[0]:
                 r = optimize.minimize_scalar(
-                    lambda v: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13}
+                    lambda v, lo=lo: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13}
                 )
                 cands.append(float(r.x))
             hi = max(cands, key=lambda v: chord(lo, v))

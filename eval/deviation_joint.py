@@ -137,7 +137,7 @@ def simultaneous_deviation(
     (theory unless the user has many types and the line applies).
     """
     obedience = game.user.model.analytic == "obedience"
-    types, conv = auxiliary_channel(game, i, schemes)
+    types, _conv = auxiliary_channel(game, i, schemes)
     n_types = types.shape[1]
     spk = game.speakers[i]
     silent = all(c.shape[1] == 1 for c in game.user.conversation)

@@ -102,7 +102,7 @@ class SoloProblem:
         return recs, c_send, c_user, a_ub, a_eq
 
     def _solve_obedience(self, c: float | None):
-        recs, c_send, c_user, a_ub, a_eq = self._obedience()
+        _recs, c_send, c_user, a_ub, a_eq = self._obedience()
         n_x, n_r = c_send.shape
         if c is not None:
             a_ub = np.vstack([a_ub, -c_user.reshape(1, -1)])

@@ -121,7 +121,7 @@ class SplitCloud:
 
     def at_least(self, j: int, c: float):
         """Best split for ``j`` with user value ``>= c`` (hull mixture), or None; and the pure fallback."""
-        imax, dec, inc, nxt, prv = self.front(j)
+        imax, dec, _inc, nxt, _prv = self.front(j)
         if c > self.vmax + 1e-15:
             return None, None
         k = int(np.searchsorted(self.V, c, side="left"))
@@ -139,7 +139,7 @@ class SplitCloud:
 
     def at_most(self, j: int, c: float):
         """Best split for ``j`` with user value ``<= c``, or None; and the pure fallback."""
-        imax, dec, inc, nxt, prv = self.front(j)
+        imax, _dec, inc, _nxt, prv = self.front(j)
         if c < self.vmin - 1e-15:
             return None, None
         k = int(np.searchsorted(self.V, c, side="right")) - 1

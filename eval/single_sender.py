@@ -297,8 +297,8 @@ def _concavification_component(c: _Component, method: str) -> tuple[float, float
         value, pts, n_grid = concavify_grid(g_send, c.px)
         used = f"concavification, grid LP ({n_grid} beliefs) + local refinement"
     points, cols = [], []
-    for w, q in pts:
-        q = np.asarray(q, dtype=float)
+    for w, belief in pts:
+        q = np.asarray(belief, dtype=float)
         points.append(
             SplitPoint(
                 weight=float(w),

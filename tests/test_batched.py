@@ -359,7 +359,7 @@ def test_extreme_logits_are_stable():
     game = load_game("kg_logit")
     env = BatchedPersuasionEnv(game, 2000, reward_mode="expect_all", seed=0)
     logits = np.array([[[1e6, -1e6], [-1e6, 1e6]]])  # full revelation
-    _, rewards, info = run_episode(env, logits[:, None])
+    _, rewards, _ = run_episode(env, logits[:, None])
     exact = evaluate(game, [np.eye(2)])
     assert np.isfinite(rewards).all()
     assert_mean(rewards[:, 0], exact.speaker_values["prosecutor"], "full revelation")

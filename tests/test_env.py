@@ -346,7 +346,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
     assert info["state"] == g.states[y] and info["user_action"] == g.actions[a]
     assert info["user_utility"] == g.user.utility[a, y]
     assert info["user_expected_utility"] == pytest.approx(q @ g.user.utility[:, y])
-    for i, s in enumerate(g.speakers):
+    for s in g.speakers:
         if reward_mode == "sample":
             want = s.utility[a, y]
         elif reward_mode == "expect_action":
@@ -354,7 +354,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
         else:
             total = sum(v.sum() for v in w.values())
             want = 0.0
-            for xx, v in w.items():
+            for v in w.values():
                 if v.sum() == 0:
                     continue
                 qx = response_at(v / v.sum(), g.user.utility, g.user.model)
@@ -532,7 +532,7 @@ def test_any_finite_logits_are_legal(values, seed):
     for step in results[1:]:
         for a, o in step[0].items():
             assert env.observation_space(a).contains(o)
-    rewards, infos = final(results, env)
+    rewards, _infos = final(results, env)
     assert math.isclose(sum(env.outcome["posterior"]), 1.0)
     assert all(np.isfinite(list(rewards.values())))
 
@@ -604,7 +604,7 @@ def test_flat_actions_are_the_matrix_row_by_row_and_ids_identify_the_speaker():
     logits = {a: rng.normal(size=(2, 2)) for a in g.speaker_names}
     o_flat, _ = flat.reset(seed=3)
     o_mat, _ = matrix.reset(seed=3)
-    for t in range(g.rounds):
+    for _t in range(g.rounds):
         for i, a in enumerate(g.speaker_names):
             assert flat.action_space(a).shape == (4,) and flat.observation_space(a).shape == (matrix.layout.size + 2,)
             np.testing.assert_array_equal(o_flat[a][-2:], np.eye(2)[i])  # the one-hot speaker id

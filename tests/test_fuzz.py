@@ -234,6 +234,6 @@ def test_fuzzed_environment_options_give_a_clear_error_or_an_environment(options
     except ValueError as exc:  # SpecError included: the message names the option
         assert any(key in str(exc) for key in options), (options, str(exc))
         return
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     while env.agents:
-        obs, *_ = env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})
+        env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})

@@ -80,14 +80,14 @@ def test_flat_scheme_wrapper_round_trip():
     from persuaders.envs import persuasion_v0
 
     env = rllib_persuasion.FlatSchemeLogits(persuasion_v0.parallel_env(game="noisy_advisors"))
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     acts = {a: env.action_space(a).sample() for a in env.agents}
     for a, z in acts.items():
         x, m = env.unwrapped.game.speakers[env.possible_agents.index(a)].n_signals, env.unwrapped.game.messages
         assert env.action_space(a).shape == (x * (m - 1),)
         logits = rllib_persuasion.to_logits(z, (x, m))
         assert logits.shape == (x, m) and np.all(logits[:, -1] == 0)
-    _, rewards, terms, _, _ = env.step(acts)
+    _, rewards, _terms, _, _ = env.step(acts)
     assert set(rewards) == set(acts)
 
 

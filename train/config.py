@@ -156,8 +156,8 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else []
     )
     used = {cfg["learner"]}
-    for name, spec in speakers.items():
-        spec = {} if spec is None else spec
+    for name, given in speakers.items():
+        spec = {} if given is None else given
         speakers[name] = spec
         where = f"speakers.{name}"
         check_keys(spec, where, ("learner", *(o for n in names for o in learner_class(n).speaker_options)))

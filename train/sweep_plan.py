@@ -90,8 +90,8 @@ def _validate_grid(grid: Any) -> dict[str, list]:
     if not isinstance(grid, dict):
         raise SpecError("grid", f"expected a mapping of dotted key -> list of values, got {type(grid).__name__}")
     out = {}
-    for key, values in grid.items():
-        key = _check_key("grid", key)
+    for raw, values in grid.items():
+        key = _check_key("grid", raw)
         if not isinstance(values, list) or not values:
             raise SpecError(f"grid.{key}", f"expected a non-empty list of values, got {values!r}")
         seen = [json.dumps(v, sort_keys=True, default=str) for v in values]
@@ -107,8 +107,8 @@ def _validate_random(random: Any) -> dict[str, dict]:
             "random", f"expected a mapping of dotted key -> {{distribution: arguments}}, got {type(random).__name__}"
         )
     out = {}
-    for key, dist in random.items():
-        key = _check_key("random", key)
+    for raw, dist in random.items():
+        key = _check_key("random", raw)
         field = f"random.{key}"
         if not isinstance(dist, dict) or len(dist) != 1:
             raise SpecError(field, f"expected one of {{{', '.join(d + ': ...' for d in DISTRIBUTIONS)}}}, got {dist!r}")

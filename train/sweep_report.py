@@ -244,9 +244,25 @@ THEORY_MARKERS = {
 }
 
 
-def _mean(xs: list[float]) -> float:
-    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    return float(np.mean(xs)) if xs else float("nan")
+def _mean(xs: list[float | None]) -> float:
+    kept = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.mean(kept)) if kept else float("nan")
+
+
+def _mean_line(
+    ax: Any,
+    at: dict[Any, list[dict[str, Any]]],
+    col: str,
+    style: str,
+    colour: str,
+    lw: float = 1.5,
+    alpha: float = 1.0,
+    lab: str | None = None,
+) -> None:
+    """Plot, at each x of ``at`` (x -> its trials), the mean of column ``col`` over the trials."""
+    ux = list(at)
+    ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
+    ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
 
 
 def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
@@ -291,23 +307,15 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
             xs = np.array([xpos[json.dumps(r["params"][key], default=str)] for r in members])
             ax_u.scatter(xs, [r["user_value"] for r in members], color=colour, alpha=0.45, s=18)
             ax_e.scatter(xs, [r["exploitability"] for r in members], color=colour, alpha=0.45, s=18)
-            ux = np.unique(xs)
-            at = {x: [r for r, xr in zip(members, xs, strict=True) if xr == x] for x in ux}
-
-            def line(ax, col, style, lw=1.5, alpha=1.0, lab=None):
-                ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
-                ax.plot(
-                    ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6
-                )
-
+            at = {x: [r for r, xr in zip(members, xs, strict=True) if xr == x] for x in np.unique(xs)}
             if key in grid:
-                line(ax_u, "user_value", "o-" if numeric else "o", lab=label)
-                line(ax_e, "exploitability", "o-" if numeric else "o", lab=label)
+                _mean_line(ax_u, at, "user_value", "o-" if numeric else "o", colour, lab=label)
+                _mean_line(ax_e, at, "exploitability", "o-" if numeric else "o", colour, lab=label)
             else:
                 ax_u.plot([], [], "o", color=colour, label=label)
             for col, (style, lw, alpha, _) in styles.items():
-                line(ax_u, col, style, lw=lw, alpha=alpha)
-        for col, (style, lw, alpha, lab) in styles.items():
+                _mean_line(ax_u, at, col, style, colour, lw=lw, alpha=alpha)
+        for style, lw, alpha, lab in styles.values():
             ax_u.plot([], [], style, color="k", lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
         ax_e.axhline(0.0, color="k", lw=0.8)
         for ax, title in ((ax_u, "user's exact utility"), (ax_e, "exploitability (best unilateral gain)")):

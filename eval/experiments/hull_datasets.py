@@ -247,9 +247,8 @@ def _ids(values: Sequence[Any]) -> list[str]:
     """Identifiers as text (``12.0`` read from a float column as ``12``)."""
     out = []
     for v in values:
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)
-        out.append(str(v).strip())
+        integral = isinstance(v, (float, np.floating)) and float(v).is_integer()
+        out.append(str(int(v) if integral else v).strip())
     return out
 
 

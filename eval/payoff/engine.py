@@ -34,6 +34,7 @@ profile of the batch) are dropped as they arise.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -223,7 +224,7 @@ class ExactEngine:
             self._prefixes = (t, user_msgs, spk_msgs)  # for thread_nodes() during the calls
             schemes = []
             for n, i in enumerate(self.talking):
-                s = xp.asarray(sources[n](t, lambda i=i: obs_fn(i), p))  # [B or 1, P or 1, X_i, M]
+                s = xp.asarray(sources[n](t, functools.partial(obs_fn, i), p))  # [B or 1, P or 1, X_i, M]
                 schemes.append(s)
             self._prefixes = None
             # Then they speak: every prefix splits into M^k_t message profiles (mixed radix, speaker order).
