@@ -329,14 +329,14 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working
         "| env decisions/s | BeliefState us | BeliefState decisions/s | env peak MiB | BeliefState peak MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for dim, rows in results.items():
-        for r in rows:
-            lines.append(
-                f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us'] * r['n_envs'] / 1e3:.3f} "
-                f"| {r['step_us']:.3f} | {r['update_us']:.3f} "
-                f"| {r['obs_us']:.3f} | {r['obs_us'] / r['step_us']:.0%} | {r['step_dps']:,.0f} | {r['belief_us']:.3f} "
-                f"| {r['belief_dps']:,.0f} | {r['env_peak_mb']:.2f} | {r['belief_peak_mb']:.2f} |"
-            )
+    lines.extend(
+        f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us'] * r['n_envs'] / 1e3:.3f} "
+        f"| {r['step_us']:.3f} | {r['update_us']:.3f} "
+        f"| {r['obs_us']:.3f} | {r['obs_us'] / r['step_us']:.0%} | {r['step_dps']:,.0f} | {r['belief_us']:.3f} "
+        f"| {r['belief_dps']:,.0f} | {r['env_peak_mb']:.2f} | {r['belief_peak_mb']:.2f} |"
+        for dim, rows in results.items()
+        for r in rows
+    )
     lines += [
         "",
         "Log-log slopes of the cost per episode-round against the size (all sizes / upper half of the sizes); "

@@ -54,7 +54,7 @@ pickles and deep-copies with its episode (the simulator's arrays and random stat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import logger, spaces
@@ -101,7 +101,11 @@ INFO_KEYS = (
 class PersuasionEnv(ParallelEnv, EzPickle):
     """Parallel PettingZoo environment of one persuasion game (see the module docstring)."""
 
-    metadata = {"name": "persuasion_v0", "render_modes": list(RENDER_MODES), "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "persuasion_v0",
+        "render_modes": list(RENDER_MODES),
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,
@@ -278,10 +282,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
 
     def _observe(self, views: np.ndarray, agents: list[str]) -> dict[str, np.ndarray]:
         obs = views[0]  # [k, D], possibly a broadcast view
-        if self.agent_id:
-            obs = np.concatenate([obs, self._ids], axis=1)
-        else:
-            obs = obs.copy()
+        obs = np.concatenate([obs, self._ids], axis=1) if self.agent_id else obs.copy()
         return {name: obs[self._index[name]] for name in agents}
 
     def _finish(self, info: dict[str, Any], pay: np.ndarray, infos: dict[str, dict[str, Any]]) -> None:

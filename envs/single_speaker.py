@@ -13,7 +13,7 @@ reaches probabilities of ~2e-9). Each Gymnasium step is one round of the underly
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +35,7 @@ class SingleSpeakerEnv(gym.Env):
     babble (uniform messages).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
 
     def __init__(
         self,

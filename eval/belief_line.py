@@ -135,7 +135,7 @@ class BeliefLine:
                         continue
                     mass = (1 - ts) * a0.sum() + ts * a1.sum()
                     sc = self.offset_scale
-                    delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), min(1e-6 * sc, MAX_OFFSET))
+                    delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), 1e-6 * sc, MAX_OFFSET)
                     ties.append(ts)
                     pts += [ts] if self.sup else [ts - delta, ts + delta]
         ties = np.array(ties)
@@ -227,11 +227,11 @@ def refine_pair(line: BeliefLine, tl: float, tr: float, j: int = 0) -> tuple[np.
     t0 = line.t0
     h = 1.0 / max(len(line.t) - 1, 1)
 
-    def value(l: np.ndarray, r: np.ndarray) -> np.ndarray:
-        _, gl = line.values(l)
-        _, gr = line.values(r)
-        d = r[None, :] - l[:, None]
-        wr = np.where(d > 0, (t0 - l[:, None]) / np.where(d > 0, d, 1.0), 0.0)
+    def value(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        _, gl = line.values(left)
+        _, gr = line.values(right)
+        d = right[None, :] - left[:, None]
+        wr = np.where(d > 0, (t0 - left[:, None]) / np.where(d > 0, d, 1.0), 0.0)
         return (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
 
     best = float(value(np.array([tl]), np.array([tr]))[0, 0])

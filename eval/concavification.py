@@ -47,11 +47,12 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
 
     hull = upper_hull(grid, vals)
     hx = grid[hull]
-    pairs = []
     j = int(np.searchsorted(hx, q0, side="right"))  # hx[j-1] <= q0 < hx[j]
-    for a in (j - 2, j - 1, j):
-        if a >= 0 and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h:
-            pairs.append((min(hx[a], q0), max(hx[a + 1], q0)))
+    pairs = [
+        (min(hx[a], q0), max(hx[a + 1], q0))
+        for a in (j - 2, j - 1, j)
+        if a >= 0 and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h
+    ]
     best_val, best_pair = g0, (q0, q0)
     for pair in pairs:
         lo, hi = pair  # refined below by coordinate ascent

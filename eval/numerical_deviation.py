@@ -13,6 +13,7 @@ is local).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -116,10 +117,8 @@ class _Search:
 def _fixed_starts(game: Game, i: int, current: np.ndarray) -> list[np.ndarray]:
     """The current scheme, babbling and (when it fits) full revelation."""
     fixed = [current, babbling_scheme(game, i)]
-    try:
+    with contextlib.suppress(ValueError):  # full revelation does not fit the messages
         fixed.append(full_revelation_scheme(game, i))
-    except ValueError:
-        pass
     return fixed
 
 

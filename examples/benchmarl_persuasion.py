@@ -141,7 +141,7 @@ class PersuasionClass(TaskClass):
             for key in list(spec[group].keys()):
                 if key != keep:
                     del spec[group][key]
-        if "state" in spec.keys():
+        if "state" in spec.keys():  # noqa: SIM118  (a TorchRL Composite spec: its keys() is the mapping view)
             del spec["state"]
         return spec
 

@@ -191,15 +191,15 @@ def test_kg_reference_schemes():
 def test_bad_profiles():
     game = load_game("hull_pair")
     good = np.eye(2)
-    with pytest.raises(ValueError, match="no scheme for speaker.*defence"):
+    with pytest.raises(ValueError, match=r"no scheme for speaker.*defence"):
         evaluate(game, {"prosecution": good})
-    with pytest.raises(ValueError, match="unknown speaker.*mediator"):
+    with pytest.raises(ValueError, match=r"unknown speaker.*mediator"):
         evaluate(game, {"prosecution": good, "defence": good, "mediator": good})
-    with pytest.raises(ValueError, match="speaker 'defence'.*NaN"):
+    with pytest.raises(ValueError, match=r"speaker 'defence'.*NaN"):
         evaluate(game, {"prosecution": good, "defence": [[np.nan, 1], [0, 1]]})
-    with pytest.raises(ValueError, match="speaker 'defence'.*shape"):
+    with pytest.raises(ValueError, match=r"speaker 'defence'.*shape"):
         evaluate(game, {"prosecution": good, "defence": np.ones((3, 2)) / 2})
-    with pytest.raises(ValueError, match="speaker 'prosecution'.*distribution"):
+    with pytest.raises(ValueError, match=r"speaker 'prosecution'.*distribution"):
         evaluate(game, {"prosecution": [[0.5, 0.6], [0, 1]], "defence": good})
     with pytest.raises(ValueError, match="protocol"):
         evaluate(game, [good, good], protocol="auction")
@@ -235,7 +235,7 @@ def test_torch_twin_matches_numpy_engine_and_brute_force(case, seed):
     game = Game.from_dict(random_spec(rng, **case))
     schemes = random_schemes(rng, game)
     numpy_out = evaluate(game, schemes).outcome
-    torch_out = TorchPayoff(game, range(game.n_speakers))({i: s for i, s in enumerate(schemes)})[0].numpy()
+    torch_out = TorchPayoff(game, range(game.n_speakers))(dict(enumerate(schemes)))[0].numpy()
     np.testing.assert_allclose(torch_out, numpy_out, atol=1e-12)
     user, speakers = brute_values(game, schemes)
     assert float((numpy_out * game.user.utility).sum()) == pytest.approx(user, abs=1e-10)
@@ -257,14 +257,14 @@ def test_torch_twin_gradient_matches_finite_differences(case):
     payoff = TorchPayoff(game, range(game.n_speakers))
     theta = torch.tensor(logits[0], requires_grad=True)
     schemes = {0: torch.softmax(theta, dim=-1)} | {
-        i: torch.softmax(torch.tensor(l), dim=-1) for i, l in enumerate(logits) if i
+        i: torch.softmax(torch.tensor(z_i), dim=-1) for i, z_i in enumerate(logits) if i
     }
     value = (payoff(schemes)[0] * torch.as_tensor(game.speakers[0].utility)).sum()
     value.backward()
 
     def numpy_value(z: np.ndarray) -> float:
         sch = [np.exp(z) / np.exp(z).sum(-1, keepdims=True)] + [
-            np.exp(l) / np.exp(l).sum(-1, keepdims=True) for l in logits[1:]
+            np.exp(z_j) / np.exp(z_j).sum(-1, keepdims=True) for z_j in logits[1:]
         ]
         return evaluate(game, sch).speaker_values[game.speakers[0].name]
 

@@ -61,11 +61,11 @@ def test_competition_pipeline_tiny(tmp_path):
 
 
 def test_competition_config_errors():
-    with pytest.raises(SpecError, match="^colour: unknown key"):
+    with pytest.raises(SpecError, match=r"^colour: unknown key"):
         load_competition_config(None, {"colour": 1})
-    with pytest.raises(SpecError, match="^regimes"):
+    with pytest.raises(SpecError, match=r"^regimes"):
         load_competition_config(None, {"regimes": ["sideways"]})
-    with pytest.raises(SpecError, match="^games: must be >= 1"):
+    with pytest.raises(SpecError, match=r"^games: must be >= 1"):
         load_competition_config(None, {"games": 0})
 
 

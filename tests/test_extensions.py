@@ -206,7 +206,7 @@ def test_a_short_training_with_the_toy_learner(tmp_path):
 
     assert summary["speaker_values"]["prosecutor"] == pytest.approx(0.3 * sigma(10) + 0.7 * sigma(-10), abs=1e-12)
     assert summary["schemes"]["prosecutor"][0] == [[1.0, 0.0], [0.0, 1.0]]
-    with pytest.raises(SpecError, match="toy_chooser.explore_iterations"):
+    with pytest.raises(SpecError, match=r"toy_chooser\.explore_iterations"):
         load_config(None, ["game=kg_logit", "learner=toy_chooser", "toy_chooser.explore_iterations=fast"])
 
 

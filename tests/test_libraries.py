@@ -134,7 +134,7 @@ def test_agilerl_rollout_keeps_episode_boundaries(agilerl_example, name, monkeyp
         epochs=1,
     )
     seen = []
-    monkeypatch.setattr(algo, "learn", lambda experiences: seen.append(experiences))
+    monkeypatch.setattr(algo, "learn", seen.append)
     history = agilerl_example.rollout_and_learn(algo, vec, 16, verbose=False)
     vec.close()
     assert len(seen) == len(history) == 2

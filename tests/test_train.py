@@ -166,9 +166,9 @@ def test_same_seed_same_summary(tmp_path):
 
 def test_kill_and_resume_gives_the_same_summary(tmp_path):
     """A run killed (SIGKILL) after a checkpoint and resumed ends exactly like an uninterrupted one."""
-    full = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "full")])
+    full = _run([*(arg for s in SMALL for arg in ("--set", s)), "--out", str(tmp_path / "full")])
     assert full.wait(timeout=300) == 0, full.stderr.read()
-    killed = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "killed")])
+    killed = _run([*(arg for s in SMALL for arg in ("--set", s)), "--out", str(tmp_path / "killed")])
     ckpt = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.time() + 300
     while not ckpt.exists() and killed.poll() is None and time.time() < deadline:

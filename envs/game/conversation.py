@@ -75,22 +75,19 @@ class BeliefState:
     def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> None:
         """Party ``j`` (0 = user) said ``msg`` [B] under ``scheme`` [B, X_j, M] (or [X_j, M])."""
         scheme = np.asarray(scheme, dtype=np.float64)
-        if scheme.ndim == 2:
-            col = scheme[:, msg].T  # [B, X_j]
-        else:
-            col = scheme[np.arange(self.batch), :, msg]  # [B, X_j]
+        col = scheme[:, msg].T if scheme.ndim == 2 else scheme[np.arange(self.batch), :, msg]  # [B, X_j]
         f = self.signal_of_state[j]
         if self._sees_state[j]:
-            l = col  # [B, Y]: P(message | y) = pi[y, m]
+            p_msg = col  # [B, Y]: P(message | y) = pi[y, m]
         elif f is not None:
-            l = np.take(col, f, axis=1)  # [B, Y]: P(message | y) = pi[f(y), m]
+            p_msg = np.take(col, f, axis=1)  # [B, Y]: P(message | y) = pi[f(y), m]
         else:
             joint = self.cond[j] * col[:, None, :]  # [B, Y, X_j]
-            l = joint.sum(axis=-1)  # [B, Y]
-            safe = np.where(l > 0, l, 1.0)
-            # States ruled out (l = 0) keep their old conditional: it is never used again.
-            self.cond[j] = np.where((l > 0)[..., None], joint / safe[..., None], self.cond[j])
-        lik = self.lik[j] * l
+            p_msg = joint.sum(axis=-1)  # [B, Y]
+            safe = np.where(p_msg > 0, p_msg, 1.0)
+            # States ruled out (P(message | y) = 0) keep their old conditional: it is never used again.
+            self.cond[j] = np.where((p_msg > 0)[..., None], joint / safe[..., None], self.cond[j])
+        lik = self.lik[j] * p_msg
         top = lik.max(axis=-1, keepdims=True)
         np.divide(lik, np.where(top > 0, top, 1.0), out=self.lik[j])
 

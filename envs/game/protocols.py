@@ -143,7 +143,7 @@ class SoloEvaluation(TypingProtocol):
 P = TypeVar("P", bound="Protocol")
 
 
-class Protocol(ABC):
+class Protocol(ABC):  # noqa: B024  (abstract for its subclasses: SelectionProtocol declares abstract methods)
     """How the conversations are arranged (see the module docstring).
 
     :attr:`joint` says whether every speaker talks in one conversation (True) or the user

@@ -21,6 +21,8 @@ states, so full revelation is possible in one round.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from persuaders.game.spec import Game
@@ -120,10 +122,8 @@ def random_game_from_string(text: str) -> Game:
     if "k" not in kwargs:
         raise SpecError("game", "random game needs k=<number of speakers>")
     rationality = kwargs.pop("rationality", "inf")
-    try:
+    with contextlib.suppress(ValueError):  # not a number: the game's validation names the option
         rationality = float(rationality)
-    except ValueError:
-        pass
     try:
         return random_game(
             kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs

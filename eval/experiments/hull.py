@@ -152,8 +152,7 @@ def format_table(summary: dict[str, dict[str, np.ndarray]]) -> str:
         "mean over orderings (sup-norm eps with a free offset; MSE without offset)",
         f"{'n':>4}" + "".join(f"{k:>17}" for k in keys),
     ]
-    for n in _table_rows(n_max):
-        lines.append(f"{n:>4}" + "".join(f"{summary[k]['mean'][n - 1]:>17.6g}" for k in keys))
+    lines.extend(f"{n:>4}" + "".join(f"{summary[k]['mean'][n - 1]:>17.6g}" for k in keys) for n in _table_rows(n_max))
     return "\n".join(lines)
 
 

@@ -327,10 +327,7 @@ class ExactEngine:
         positive = mass > 0
         post = xp.where(positive, joint / xp.where(positive, mass, 1.0), 1.0 / self.game.n_states)
         eu = xp.einsum("bhyx,ay->bhxa", post, self._u)
-        if xp.name == "numpy":
-            q = model.respond(eu)
-        else:
-            q = model.respond_torch(eu, sharpness=sharpness)
+        q = model.respond(eu) if xp.name == "numpy" else model.respond_torch(eu, sharpness=sharpness)
         return xp.einsum("bhyx,bhxa->bay", joint, q)
 
 
