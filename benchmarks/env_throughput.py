@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         f"best of {args.repeats} alternating runs of {args.seconds:g} s; simultaneous protocol, expect_action rewards\n"
     )
     print(
-        "| game | speakers | states | messages | rounds | batched N | batched decisions/s | persuasion_v0 loop decisions/s | ratio |"
+        "| game | speakers | states | messages | rounds | batched N | batched decisions/s "
+        "| persuasion_v0 loop decisions/s | ratio |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, game, b, p in rows:

@@ -53,7 +53,8 @@ def quality(seeds: range) -> None:
             v = s["speaker_values"][speaker] if speaker else s["user_value"]
             who = speaker or "user"
             print(
-                f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} | {time.perf_counter() - t:.1f} |",
+                f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} "
+                f"| {time.perf_counter() - t:.1f} |",
                 flush=True,
             )
 

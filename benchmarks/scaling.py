@@ -316,7 +316,8 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working
     ws = f"working set <= {working_set_mib:g} MiB per step (N halved to fit)" if working_set_mib > 0 else "N fixed"
     lines = [
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores (shared with other "
-        f"jobs: absolute figures are indicative), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+        "jobs: absolute figures are indicative), "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
         f"best of {repeats} measurements of >= {seconds:g} s each; {ws}. "
         f"Base game: random_game(k={BASE['k']}, states={BASE['n_states']}, actions=2, messages={BASE['messages']}, "
         f"rounds={BASE['rounds']}, lam={LAM:g}), speakers see the state (|X| = |Y|); one dimension varies at a time.",

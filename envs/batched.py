@@ -197,8 +197,8 @@ class BatchedPersuasionEnv:
         if self.n_envs * per_episode > MAX_ENTRIES:
             raise ValueError(
                 f"game '{g.name}': {self.n_envs:,} episodes of {per_episode:,} observation and scheme entries each "
-                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; use fewer messages, "
-                "rounds or speakers, or fewer parallel episodes (n_envs)"
+                f"({self.n_envs * per_episode:,}) exceed the environment's limit of {MAX_ENTRIES:,}; "
+                "use fewer messages, rounds or speakers, or fewer parallel episodes (n_envs)"
             )
 
     # ------------------------------------------------------------------ public API

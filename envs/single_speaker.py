@@ -91,7 +91,8 @@ class SingleSpeakerEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
             raise ValueError(
-                f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, got {a.shape}"
+                f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, "
+                f"got {a.shape}"
             )
         actions = self._other_logits()
         actions[self.speaker] = (self.logit_scale * np.clip(a, -1.0, 1.0)).reshape(self.scheme_shape)

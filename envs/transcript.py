@@ -46,8 +46,10 @@ class Transcript:
             f"{s.name} {self._signal_label(i, int(sim.signals[0, i]))}" for i, s in enumerate(g.speakers)
         )
         return [
-            f"persuasion_v0: game {g.name}, protocol {sim.protocol.label()}, reward {sim.reward_mode}, {g.visibility} messages",
-            f"state: {g.states[int(sim.states[0])]}; {g.user.name}'s signal: {self._signal_label(-1, int(sim.user_signals[0]))}; "
+            f"persuasion_v0: game {g.name}, protocol {sim.protocol.label()}, reward {sim.reward_mode}, "
+            f"{g.visibility} messages",
+            f"state: {g.states[int(sim.states[0])]}; "
+            f"{g.user.name}'s signal: {self._signal_label(-1, int(sim.user_signals[0]))}; "
             f"signals: {signals}",
         ]
 

@@ -45,7 +45,8 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
     names = list(game.speaker_names)
     lines = [
         f"game {game.name}: {game.n_states} states, {game.n_actions} actions, speakers {', '.join(names)}; "
-        f"user {game.user.model.label()}, messages = {game.messages}, rounds = {game.rounds}, visibility = {game.visibility}",
+        f"user {game.user.model.label()}, messages = {game.messages}, rounds = {game.rounds}, "
+        f"visibility = {game.visibility}",
         "",
     ]
     width = 34

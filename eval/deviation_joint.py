@@ -121,7 +121,10 @@ def line_concavification(game: Game, i: int, types: np.ndarray, current: float) 
         tt, ww = refine_pair(line, *best_pair(line))
         best = float(ww @ line.values(tt)[1][:, 0])
     kind = "lp" if best_responder else "concavification"
-    method = f"{kind} (exact one-dimensional concave closure over {types.shape[1]} user types = her signal x the others' messages)"
+    method = (
+        f"{kind} (exact one-dimensional concave closure over {types.shape[1]} user types "
+        "= her signal x the others' messages)"
+    )
     bound = "exact" if game.messages >= 2 or len(line.keep) == 1 else "upper"
     return Deviation(best=best, current=current, method=method, exact=True, bound=bound)
 

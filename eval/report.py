@@ -233,7 +233,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     md = [
         f"# Run report: {summary['game']} ({summary['protocol']})",
         "",
-        f"Seed {summary.get('seed')}, {summary.get('global_step')} environment steps, reward mode {summary.get('reward_mode')}. "
+        f"Seed {summary.get('seed')}, {summary.get('global_step')} environment steps, "
+        f"reward mode {summary.get('reward_mode')}. "
         "Every value is exact (enumeration over conversations), for the committed (mean) schemes.",
         "",
         "## Outcome against theory",

@@ -48,9 +48,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-
 from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
@@ -59,6 +56,8 @@ from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
 from persuaders.game import Game, load_game
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ENV_NAME = "persuasion_v0_flat"
 

@@ -49,9 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-
 from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
@@ -60,6 +57,8 @@ from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
 from persuaders.game import Game, load_game, protocols
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------------------- environment

@@ -153,7 +153,7 @@ def test_fuzzed_game_files_give_a_clear_error_or_a_valid_game(d):
 def test_fuzzed_bytes_as_a_game_file_give_a_clear_error(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("g") / "game.yaml"
     path.write_bytes(content)
-    with pytest.raises(SpecError, match=r"^game"):
+    with pytest.raises(SpecError, match="^game"):
         load_game(str(path))
 
 

@@ -1,7 +1,8 @@
 """Seeded random games whose convex-hull distance is controlled.
 
 The user's utility lies in the convex hull of the speakers' utilities (plus an offset) up to
-``eps = min_{w in simplex, c} max_{a,y} |sum_i w_i U_i[a,y] + c - u[a,y]|`` (docs/science.md, "The convex-hull distance").
+``eps = min_{w in simplex, c} max_{a,y} |sum_i w_i U_i[a,y] + c - u[a,y]|`` (docs/science.md,
+"The convex-hull distance").
 
 * ``eps = 0`` (``regime="inside"``): speakers' utilities are iid uniform on [0, 1]; the user's is
   ``u = sum_i w_i U_i`` with ``w ~ Dirichlet(1)``, so it lies in [0, 1] and in the hull exactly.

@@ -353,7 +353,8 @@ def load_profile(
         except SpecError as exc:  # a random or unbundled game: its name alone does not define it
             raise SpecError(
                 "game",
-                f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); pass game= or keep config.yaml beside it",
+                f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); "
+                "pass game= or keep config.yaml beside it",
             ) from None
     else:
         raise SpecError("game", "a game is needed: pass game= (a Game, bundled name or YAML path)")
@@ -369,7 +370,8 @@ def load_profile(
         if unknown or missing:
             raise SpecError(
                 "profile",
-                f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; speakers are {list(names)}",
+                f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; "
+                f"speakers are {list(names)}",
             )
         raw = [schemes_raw[n] for n in names]
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import yaml
@@ -42,9 +42,9 @@ __all__ = [
     "load_schemes_file",
 ]
 
-SchemeFn = Callable[[np.ndarray], np.ndarray]
-Scheme = Union[np.ndarray, Sequence, SchemeFn]
-Profile = Union[Mapping[str, Scheme], Sequence[Scheme]]
+SchemeFn: TypeAlias = Callable[[np.ndarray], np.ndarray]
+Scheme: TypeAlias = np.ndarray | Sequence[Any] | SchemeFn
+Profile: TypeAlias = Mapping[str, Scheme] | Sequence[Scheme]
 
 #: Logit standing for probability 0 (softmax of it is ~1e-13 next to logit 0).
 ZERO_LOGIT = -30.0

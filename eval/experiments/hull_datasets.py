@@ -86,8 +86,8 @@ class DatasetSpec:
     ``layout`` is ``"long"`` (one row per rating: ``user_column``, ``item_column``,
     ``rating_column``) or ``"wide"`` (one row per user, one column per item of ``item_columns``).
     ``defaults`` holds the experiment's default ``items`` (None: all), ``min_coverage``,
-    ``personas``, ``orderings`` and ``models`` (the largest n); ``construction`` says in words what the actions, the user
-    and the AI profiles are (recorded in ``results.json``)."""
+    ``personas``, ``orderings`` and ``models`` (the largest n); ``construction`` says in words what
+    the actions, the user and the AI profiles are (recorded in ``results.json``)."""
 
     name: str
     package: str
