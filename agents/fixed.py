@@ -54,7 +54,8 @@ class FixedLearner(Learner):
         return np.broadcast_to(self.logits[rnd], (obs.shape[0], *self.logits.shape[1:])), {}
 
     def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
-        return self._padded[self.layout.round_of(obs)]
+        out: np.ndarray = self._padded[self.layout.round_of(obs)]
+        return out
 
     def commitment(self, speaker: int) -> np.ndarray:
         return self.schemes

@@ -136,7 +136,8 @@ class SchemeActorCritic(nn.Module):
         self.critic = mlp(obs_size if critic_size is None else critic_size, hidden_sizes, 1, out_std=1.0)
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
-        return self.critic(x).squeeze(-1)
+        out: torch.Tensor = self.critic(x).squeeze(-1)
+        return out
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
         mean = self.actor_mean(obs)

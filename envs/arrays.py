@@ -24,12 +24,14 @@ def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     (capped at ``n - 1``, which only a row of zeros would exceed)."""
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[:-1]) * cdf[..., -1]
-    return np.minimum((cdf <= u[..., None]).sum(axis=-1), probs.shape[-1] - 1)
+    out: np.ndarray = np.minimum((cdf <= u[..., None]).sum(axis=-1), probs.shape[-1] - 1)
+    return out
 
 
 def rowsum(w: np.ndarray) -> np.ndarray:
     """Sum over the last axis (einsum: much faster than ``sum(axis=-1)`` for short rows)."""
-    return np.einsum("...i->...", w)
+    out: np.ndarray = np.einsum("...i->...", w)
+    return out
 
 
 def normalise(w: np.ndarray) -> np.ndarray:
@@ -44,7 +46,8 @@ def normalise(w: np.ndarray) -> np.ndarray:
 def normalise_positive(w: np.ndarray) -> np.ndarray:
     """Divide by the sum over the last axis, for rows known to have a positive sum (beliefs and
     posteriors of conversations that happened)."""
-    return w / rowsum(w)[..., None]
+    out: np.ndarray = w / rowsum(w)[..., None]
+    return out
 
 
 def product_over_speakers(lik: np.ndarray) -> np.ndarray:
@@ -84,4 +87,5 @@ def expected_last_round(game: Game, channels: np.ndarray, p: np.ndarray, q0: np.
     joint /= joint.sum(axis=(1, 2, 3), keepdims=True)
     post = normalise(np.swapaxes(wx, 2, 3))  # [N, H, X0, Y]
     q = game.user.model.respond(post @ game.user.utility.T)  # [N, H, X0, A]
-    return np.einsum("nhyx,nhxa,kay->nk", joint, q, game.speaker_utilities, optimize=True)
+    out: np.ndarray = np.einsum("nhyx,nhxa,kay->nk", joint, q, game.speaker_utilities, optimize=True)
+    return out

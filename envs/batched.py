@@ -98,6 +98,16 @@ class BatchedPersuasionEnv:
     ``[N, k]`` (when the protocol scores the speakers).
     """
 
+    # The current episodes (set by _new_episodes): state, signals, weights, messages, round.
+    _y: np.ndarray
+    _x0: np.ndarray
+    _x: np.ndarray
+    _q0: np.ndarray
+    _p: np.ndarray
+    _user_msgs: np.ndarray
+    _spk_msgs: np.ndarray
+    _t: int
+
     def __init__(
         self,
         game: Game | str | Any,
@@ -161,7 +171,7 @@ class BatchedPersuasionEnv:
         self._n = np.arange(self.n_envs)
         self._k = np.arange(self.n_speakers)
         self.walk: ThreadWalk | None = None if self.joint else ThreadWalk(g, self.n_envs)
-        self.shared_observation = g.visibility == "public" if self.joint else self.walk.shared
+        self.shared_observation = g.visibility == "public" if self.walk is None else self.walk.shared
         # The global state: hidden draws (one-hots), then the public record with every speaker heard.
         self._record = ObservationLayout(
             g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True
@@ -241,6 +251,7 @@ class BatchedPersuasionEnv:
             if self.reward_mode == "expect_round":
                 rewards = expected
         else:
+            assert self.walk is not None  # a selection protocol walks the threads
             walked = self.walk.commit(e / s[..., None])  # the rule at the current thread node
             self._t = self.walk.round
             if not walked:
@@ -257,7 +268,7 @@ class BatchedPersuasionEnv:
     def observe(self) -> np.ndarray:
         """Every speaker's current observation ``[N, k, D]`` (see the class docstring)."""
         n, k, t = self.n_envs, self.n_speakers, self._t
-        if not self.joint:
+        if self.walk is not None:  # a selection protocol
             return self.walk.observe()
         if t == 0:  # before any speaker talks every view depends on the user's first message only
             block = self._first_views[self._user_msgs[:, 0]]  # [N, D]
@@ -465,6 +476,7 @@ class BatchedPersuasionEnv:
         if self.joint:
             self._user_speaks(0)
         else:
+            assert self.walk is not None
             self.walk.start()
             self._selected = np.full(n, -1, dtype=np.int64)
 
@@ -512,7 +524,8 @@ class BatchedPersuasionEnv:
         if self._identity:
             return p
         if self._common_map is not None:
-            return np.take(p, self._common_map, axis=-1)
+            out: np.ndarray = np.take(p, self._common_map, axis=-1)
+            return out
         return np.take_along_axis(p, maps, axis=-1)
 
     def _speaker_likelihoods(self, p: np.ndarray | None = None) -> np.ndarray:
@@ -520,11 +533,13 @@ class BatchedPersuasionEnv:
         p = self._p if p is None else p
         if self._signal_of is not None:
             return self._gather_signals(p, self._signal_of[None])
-        return np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        out: np.ndarray = np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        return out
 
     def _user_likelihood(self, q0: np.ndarray | None = None) -> np.ndarray:
         """``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``: what the user's messages say about y [N, Y]."""
-        return (self._q0 if q0 is None else q0) @ self.game.user.observation.T
+        out: np.ndarray = (self._q0 if q0 is None else q0) @ self.game.user.observation.T
+        return out
 
     # ------------------------------------------------------------------ endings
     def _finish(

@@ -163,7 +163,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._logits = np.zeros((1, g.n_speakers, *self.sim.action_shape))
         self._seeded = False
         self._started = False
-        self._record: tuple | None = None
+        self._record: tuple[Any, ...] | None = None
         self._outcome: dict[str, Any] | None = None
         self._transcript: Transcript | None = None
 
@@ -178,11 +178,12 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         """The global state (module docstring): the state, every signal and the public record, float32."""
         if not self._started:
             raise RuntimeError("state() called before reset()")
-        return self.sim.state()[0]
+        out: np.ndarray = self.sim.state()[0]
+        return out
 
     # ------------------------------------------------------------------ episode
     def reset(
-        self, seed: int | None = None, options: dict | None = None
+        self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode: draw the state and every signal, and (joint protocols) the user's first message.
 
@@ -202,7 +203,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self.render()
         return obs, infos
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def step(
+        self, actions: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
         if not self._started:
             raise RuntimeError("step() called before reset()")
         if not self.agents:

@@ -81,7 +81,9 @@ class SingleSpeakerEnv(gym.Env):
             out[name] = scheme_to_logits(np.asarray(scheme, dtype=np.float64))
         return out
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._obs, infos = self.par.reset(seed=seed, options=options)
         self._round = 0

@@ -91,7 +91,8 @@ class BeliefLine:
     # -------------------------------------------------------------- values
     def state_beliefs(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
-        return (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
+        out: np.ndarray = (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
+        return out
 
     def values(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """User value ``v`` [n] and expected ``utils`` ``g`` [n, J] at beliefs ``t`` (ties split evenly,
@@ -232,7 +233,8 @@ def refine_pair(line: BeliefLine, tl: float, tr: float, j: int = 0) -> tuple[np.
         _, gr = line.values(right)
         d = right[None, :] - left[:, None]
         wr = np.where(d > 0, (t0 - left[:, None]) / np.where(d > 0, d, 1.0), 0.0)
-        return (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
+        out: np.ndarray = (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
+        return out
 
     best = float(value(np.array([tl]), np.array([tr]))[0, 0])
     for _ in range(REFINE_ROUNDS):

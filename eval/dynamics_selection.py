@@ -20,6 +20,8 @@ instead and ``restricted`` counts it. Races are accelerated (:mod:`persuaders.ev
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from persuaders.eval.acceleration import DynamicsOutcome, accelerated_passes
@@ -45,7 +47,8 @@ def _dedupe_x(x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
     order = np.lexsort((y[pos], x[pos]))  # by x, then y ascending
     pos = pos[order]
     last = np.concatenate([x[pos][1:] != x[pos][:-1], [True]])
-    return pos[last]
+    out: np.ndarray = pos[last]
+    return out
 
 
 class SplitCloud:
@@ -78,7 +81,7 @@ class SplitCloud:
         self.G = (1 - self.wr)[:, None] * g[self.li] + self.wr[:, None] * g[self.ri]
         self.vmax = float(self.V[-1])
         self.vmin = float(self.V[0])
-        self._front: dict[int, tuple] = {}
+        self._front: dict[int, tuple[Any, ...]] = {}
 
     def front(self, j: int):
         if j in self._front:

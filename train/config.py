@@ -106,7 +106,8 @@ def scheduled_rationality(schedule: dict[str, float], fraction: float) -> float:
 
 def speaker_learner(cfg: dict[str, Any], name: str) -> str:
     """The learner name of speaker ``name`` in a validated config."""
-    return cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
+    out: str = cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
+    return out
 
 
 def validate_config(raw: dict[str, Any]) -> dict[str, Any]:

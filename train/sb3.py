@@ -52,8 +52,8 @@ def _require_sb3():
 
 
 def train_sb3(
-    cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
-) -> dict:
+    cfg: dict[str, Any], run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
+) -> dict[str, Any]:
     """Train the config's single PPO speaker with SB3; write and return ``summary.json``.
 
     Like :func:`persuaders.train.loop.train`, a non-empty ``run_dir`` is refused unless ``overwrite``
@@ -64,7 +64,7 @@ def train_sb3(
         return _train_sb3(cfg, Path(run_dir), progress, n_steps)
 
 
-def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
+def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int) -> dict[str, Any]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -114,7 +114,7 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
 
         return {**others, speaker: scheme}
 
-    reached: dict | None = None
+    reached: dict[str, Any] | None = None
     target = cfg["target"]
     check_every = cfg["eval_interval"] * n_steps
 
@@ -145,7 +145,7 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
     return summary
 
 
-def fixed_schemes(game: Game, cfg: dict, exclude: str) -> dict[str, np.ndarray]:
+def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np.ndarray]:
     """The committed schemes ``[R, X_i, M]`` of every speaker but ``exclude``; each must play a fixed learner."""
     out = {}
     for i, s in enumerate(game.speakers):

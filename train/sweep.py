@@ -103,10 +103,10 @@ PLAN = "plan.json"
 
 
 # ---------------------------------------------------------------------------------- trials
-def make_trainable(trials: dict[str, dict], sweep_dir: str):
+def make_trainable(trials: dict[str, dict[str, Any]], sweep_dir: str):
     """The Tune function trainable: one ordinary training run per plan entry."""
 
-    def persuasion_trial(config: dict) -> None:
+    def persuasion_trial(config: dict[str, Any]) -> None:
         from ray import tune  # Ray is optional (the [ray] extra): imported only where a trial runs
 
         trial = trials[config["trial"]]
@@ -166,7 +166,7 @@ def run_sweep(
     workers: int | None = None,
     verbose: int = 1,
     auth_token_file: str | Path | None = None,
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Run (or resume) the sweep's trials with Ray Tune; write the table and plots; return (rows, exit status)."""
     if auth_token_file is not None:
         if not address:

@@ -29,7 +29,7 @@ __all__ = [
 RESULTS_CSV, RESULTS_MD = "results.csv", "results.md"
 
 
-def trial_metrics(summary: dict, reused: bool, seconds: float, run_dir: str) -> dict[str, Any]:
+def trial_metrics(summary: dict[str, Any], reused: bool, seconds: float, run_dir: str) -> dict[str, Any]:
     """What a trial reports to Tune: exact values, analytic bounds and exploitability."""
     b = summary["bounds"]
     ex = summary.get("exploitability", {})
@@ -79,7 +79,7 @@ def _error_text(err: Any) -> str:
     return text.replace("|", "/")[:200]
 
 
-def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
+def collect_rows(trials: list[dict[str, Any]], out: Path, results: Any) -> list[dict[str, Any]]:
     """One row per trial, from its ``summary.json`` and Tune's record of it."""
     tune_result = {}
     if results is not None:
@@ -156,7 +156,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def write_results(sweep: dict, rows: list[dict], out: Path) -> None:
+def write_results(sweep: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> None:
     """``results.csv``, ``results.md`` and ``plot_<key>.png`` in ``out``."""
     keys = list(sweep["grid"]) + list(sweep["random"])
     with open(out / RESULTS_CSV, "w", newline="") as fh:
@@ -205,7 +205,7 @@ def _csv_value(v: Any) -> str:
     return str(v)
 
 
-def markdown_table(sweep: dict, rows: list[dict]) -> str:
+def markdown_table(sweep: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     keys = list(sweep["grid"]) + list(sweep["random"])
     head = ["trial", *keys, *(label for _, label in VALUE_COLUMNS), "status"]
     lines = [
@@ -265,7 +265,7 @@ def _mean_line(
     ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
 
 
-def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
+def plot_results(sweep: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """For each swept key: user utility and exploitability against it, with the theory's lines."""
     import matplotlib
 
@@ -291,7 +291,7 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
                 json.dumps(v, default=str): float(i)
                 for i, v in enumerate(order if key in grid else [json.loads(o) for o in order])
             }
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for r in done:
             groups.setdefault(tuple(json.dumps(r["params"][g], default=str) for g in group_keys), []).append(r)
         # Categorical keys get markers only (a line between categories means nothing).

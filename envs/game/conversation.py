@@ -43,7 +43,8 @@ def signal_map(channels: np.ndarray) -> np.ndarray | None:
     ``sum_x O[y, x] p[x] = p[f(y)]`` exactly (the other terms are exact zeros)."""
     if not np.all((channels == 0.0) | (channels == 1.0)):
         return None
-    return channels.argmax(axis=-1)
+    out: np.ndarray | None = channels.argmax(axis=-1)
+    return out
 
 
 def sees_state(f: np.ndarray | None, n_signals: int) -> bool:
@@ -94,7 +95,8 @@ class BeliefState:
     def belief(self, parties: tuple[int, ...] | list[int]) -> np.ndarray:
         """``b(y) ∝ mu0(y) prod_{j in parties} L_j(y)`` for an observer who heard ``parties``."""
         w = self.game.prior[None, :] * np.prod(self.lik[list(parties)], axis=0)
-        return w / w.sum(axis=-1, keepdims=True)
+        out: np.ndarray = w / w.sum(axis=-1, keepdims=True)
+        return out
 
     def speaker_belief(self, i: int) -> np.ndarray:
         """What speaker ``i`` (0-based) believes: the user's messages and the threads it hears."""
@@ -108,16 +110,19 @@ class BeliefState:
         """The user's posterior given her signal ``x0`` [B] and every speaker's messages."""
         w = self.game.prior[None, :] * np.prod(self.lik[1:], axis=0)
         w = w * self.game.user.observation[:, x0].T
-        return w / w.sum(axis=-1, keepdims=True)
+        out: np.ndarray = w / w.sum(axis=-1, keepdims=True)
+        return out
 
     def joint_state_signal(self) -> np.ndarray:
         """P(y, x0 | every message) [B, Y, X0]: the state and the user's signal given the transcript."""
         w = self.public_belief()[:, :, None] * self.cond[0]
-        return w / w.sum(axis=(1, 2), keepdims=True)
+        out: np.ndarray = w / w.sum(axis=(1, 2), keepdims=True)
+        return out
 
 
 def sample_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One index per row of ``probs`` [B, n] (inverse-CDF sampling, vectorised)."""
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[0]) * cdf[:, -1]
-    return np.minimum((cdf <= u[:, None]).sum(axis=-1), probs.shape[-1] - 1)
+    out: np.ndarray = np.minimum((cdf <= u[:, None]).sum(axis=-1), probs.shape[-1] - 1)
+    return out

@@ -94,7 +94,8 @@ class ObservationLayout:
     def round_of(self, obs: np.ndarray) -> np.ndarray:
         """The round index ``[B]`` of a batch of observations (capped at the last round)."""
         obs = np.asarray(obs)
-        return np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
+        out: np.ndarray = np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
+        return out
 
     # ------------------------------------------------------------------ encoding
     def encode(
@@ -216,7 +217,8 @@ class ThreadTree:
     def child(self, t: int, index: np.ndarray, m: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``index_{t+1}`` of the node reached from round-``t`` node ``index`` when the speaker says
         ``m`` and the user then says ``z`` (arrays of any common shape)."""
-        return (np.asarray(index) * self.messages + m) * self.user_counts[t + 1] + z
+        out: np.ndarray = (np.asarray(index) * self.messages + m) * self.user_counts[t + 1] + z
+        return out
 
     def nodes(self, t: int, user_msgs: np.ndarray, own_msgs: np.ndarray) -> np.ndarray:
         """The node numbers ``[B]`` of round-``t`` threads: ``user_msgs`` ``[B, >= t + 1]`` and the
@@ -225,7 +227,8 @@ class ThreadTree:
         index = user_msgs[:, 0].astype(np.int64)
         for s in range(t):
             index = self.child(s, index, own_msgs[:, s], user_msgs[:, s + 1])
-        return self.offsets[t] + index
+        out: np.ndarray = self.offsets[t] + index
+        return out
 
     @functools.cached_property
     def table(self) -> dict[str, np.ndarray]:

@@ -77,7 +77,8 @@ def exact_selection(scores: np.ndarray, tol: float = SCORE_TOL) -> np.ndarray:
     """Selection probabilities for deterministic scores: the best, ties split evenly."""
     scores = np.asarray(scores, dtype=np.float64)
     best = scores >= scores.max() - tol
-    return best / best.sum()
+    out: np.ndarray = best / best.sum()
+    return out
 
 
 def score_distribution(
@@ -123,7 +124,8 @@ def sampled_selection(user_utility: np.ndarray, solo: np.ndarray, n_eval: int) -
             poly = new
         share = (poly / np.arange(1, poly.shape[1] + 1)[None, :]).sum(axis=1)
         out[i] = (p_i * share).sum()
-    return out / out.sum()
+    result: np.ndarray = out / out.sum()
+    return result
 
 
 # ---------------------------------------------------------------------------------- interface

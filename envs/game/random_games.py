@@ -23,6 +23,7 @@ states, so full revelation is possible in one round.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def random_game_from_string(text: str) -> Game:
         "rounds": int,
         "visibility": str,
     }
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     for part in filter(None, body.split(",")):
         if "=" not in part:
             raise SpecError("game", f"random game option {part!r} is not key=value")

@@ -294,7 +294,8 @@ class ProfileSpec:
     @property
     def n_eval(self) -> int | str:
         """``best_ai``'s evaluation option (``"exact"`` for protocols that have none)."""
-        return self.protocol.options().get("n_eval", "exact")
+        out: int | str = self.protocol.options().get("n_eval", "exact")
+        return out
 
 
 def _read_mapping(path: Path) -> Any:
@@ -320,7 +321,7 @@ def load_profile(
     file ``{speaker: scheme}`` in YAML/JSON (``game`` required). Explicit ``game``, ``protocol``
     and ``n_eval`` override what the files say; the defaults are ``simultaneous`` and ``exact``.
     """
-    summary: Mapping | None = None
+    summary: Mapping[str, Any] | None = None
     config_path: Path | None = None
     schemes_raw: Any = source
     if isinstance(source, (str, Path)):
@@ -342,7 +343,7 @@ def load_profile(
             schemes_raw = data
         else:
             raise SpecError("profile", f"{path}: expected a mapping from speaker name to scheme, or a summary.json")
-    cfg: Mapping = read_config(config_path) if config_path is not None else {}
+    cfg: Mapping[str, Any] = read_config(config_path) if config_path is not None else {}
     if game is not None:
         g = load_game(game)
     elif config_path is not None:

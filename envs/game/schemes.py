@@ -102,7 +102,8 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     with np.errstate(under="ignore", over="ignore"):
         e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
 
 
 def scheme_to_logits(scheme: np.ndarray) -> np.ndarray:

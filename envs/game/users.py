@@ -64,12 +64,14 @@ def quantal_response(eu: np.ndarray, lam: float) -> np.ndarray:
     if math.isinf(lam):
         best = (eu >= top - TIE_TOL).astype(np.float64)
         best /= best.sum(axis=-1, keepdims=True)
-        return best
+        out: np.ndarray = best
+        return out
     z = eu - top
     z *= lam
     np.exp(z, out=z)
     z /= z.sum(axis=-1, keepdims=True)
-    return z
+    out: np.ndarray = z
+    return out
 
 
 def favourable_response(eu: np.ndarray, eu_i: np.ndarray) -> np.ndarray:
@@ -78,7 +80,8 @@ def favourable_response(eu: np.ndarray, eu_i: np.ndarray) -> np.ndarray:
     best = eu >= eu.max(axis=-1, keepdims=True) - TIE_TOL
     masked = np.where(best, eu_i, -np.inf)
     fav = best & (eu_i >= masked.max(axis=-1, keepdims=True) - 1e-12)
-    return fav / fav.sum(axis=-1, keepdims=True)
+    out: np.ndarray = fav / fav.sum(axis=-1, keepdims=True)
+    return out
 
 
 def expected_utilities(posterior: np.ndarray, utility: np.ndarray) -> np.ndarray:
@@ -288,10 +291,12 @@ def response_at(posterior: np.ndarray, utility: np.ndarray, model: UserModel) ->
 def user_value(posterior: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
     """``v(p) = sum_a P(a) EU_p(a)``: the user's expected utility at belief ``p``."""
     eu = expected_utilities(posterior, utility)
-    return (model.respond(eu) * eu).sum(axis=-1)
+    out: np.ndarray = (model.respond(eu) * eu).sum(axis=-1)
+    return out
 
 
 def sender_value(posterior: np.ndarray, user_utility: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
     """``sum_a P(a) E_p U(a)``: a speaker's expected utility when the user acts at belief ``p``."""
     q = response_at(posterior, user_utility, model)
-    return (q * expected_utilities(posterior, utility)).sum(axis=-1)
+    out: np.ndarray = (q * expected_utilities(posterior, utility)).sum(axis=-1)
+    return out

@@ -27,7 +27,7 @@ class SpecError(ValueError):
         self.message = message
         super().__init__(f"{field}: {message}")
 
-    def __reduce__(self) -> tuple:  # picklable (e.g. raised in a Ray worker)
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (e.g. raised in a Ray worker)
         return (type(self), (self.field, self.message))
 
 
@@ -71,7 +71,8 @@ def as_int(value: Any, field: str, minimum: int | None = None) -> int:
     value = int(value)
     if minimum is not None and value < minimum:
         raise SpecError(field, f"must be >= {minimum}, got {value}")
-    return value
+    out: int = value
+    return out
 
 
 def as_float(
@@ -97,14 +98,16 @@ def as_float(
         raise SpecError(field, f"must be > {exclusive_minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise SpecError(field, f"must be <= {maximum}, got {value}")
-    return value
+    out: float = value
+    return out
 
 
 def as_choice(value: Any, field: str, choices: Sequence[str]) -> str:
     """One of ``choices``."""
     if value not in choices:
         raise SpecError(field, f"expected one of {', '.join(map(str, choices))}; got {value!r}")
-    return value
+    out: str = value
+    return out
 
 
 def as_names(value: Any, field: str, min_len: int = 1) -> tuple[str, ...]:
@@ -160,14 +163,16 @@ def as_distribution(value: Any, field: str, n: int | None = None) -> np.ndarray:
     """A probability vector: nonnegative entries summing to 1 (within ``SUM_TOL``)."""
     arr = as_matrix(value, field, (n,), "[state]" if n is not None else "")
     _check_rows(arr[None, :], field, "entries")
-    return arr / arr.sum()
+    out: np.ndarray = arr / arr.sum()
+    return out
 
 
 def as_channel(value: Any, field: str, rows: int, what: str) -> np.ndarray:
     """A row-stochastic matrix with ``rows`` rows: each row a distribution over columns."""
     arr = as_matrix(value, field, (rows, None), what)
     _check_rows(arr, field, "row")
-    return arr / arr.sum(axis=1, keepdims=True)
+    out: np.ndarray = arr / arr.sum(axis=1, keepdims=True)
+    return out
 
 
 def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
@@ -183,7 +188,7 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
         raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
 
 
-def read_yaml_mapping(path: str | Path, field: str) -> dict:
+def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
     p = Path(path)
     if not p.is_file():

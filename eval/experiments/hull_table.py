@@ -55,7 +55,7 @@ class UtilityTable:
 
 
 def load_utilities(
-    path: str | os.PathLike, user_column: str = "user", item_column: str | None = "item"
+    path: str | os.PathLike[str], user_column: str = "user", item_column: str | None = "item"
 ) -> UtilityTable:
     """Read a CSV table of utilities: one row per item, one column per model, and the user's column.
 

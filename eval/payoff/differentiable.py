@@ -49,7 +49,10 @@ class TorchPayoff:
         def source(pi: torch.Tensor) -> Callable[[int, Any, int], torch.Tensor]:
             return lambda t, observations, p: pi[:, t][:, None]
 
-        return self.engine.outcome([source(p) for p in tensors], batch=batch, model=model, sharpness=sharpness)
+        out: torch.Tensor = self.engine.outcome(
+            [source(p) for p in tensors], batch=batch, model=model, sharpness=sharpness
+        )
+        return out
 
 
 def torch_outcome(

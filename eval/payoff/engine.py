@@ -132,7 +132,8 @@ class _Torch:
 
     @staticmethod
     def to_numpy(a: Any) -> np.ndarray:
-        return a.detach().cpu().numpy()
+        out: np.ndarray = a.detach().cpu().numpy()
+        return out
 
     def einsum(self, spec: str, *ops: Any, **_: Any) -> Any:
         return self.torch.einsum(spec, *ops)

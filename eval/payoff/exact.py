@@ -88,7 +88,8 @@ def scheme_source(game: Game, i: int, scheme: Scheme) -> SchemeSource:
     fixed = check_scheme(game, i, scheme)
 
     def constant(t: int, observations: Callable[[], np.ndarray], p: int) -> np.ndarray:
-        return fixed[t][None, None]
+        out: np.ndarray = fixed[t][None, None]
+        return out
 
     return constant
 
@@ -102,7 +103,8 @@ def outcome_values(game: Game, outcome: np.ndarray) -> tuple[float, dict[str, fl
 def history_distribution(game: Game, profile: Profile) -> np.ndarray:
     """``P(y, x0, h)`` ``[H, Y, X0]`` for every history ``h`` of the joint conversation."""
     sources = [scheme_source(game, i, s) for i, s in enumerate(profile_list(game, profile))]
-    return ExactEngine(game, range(game.n_speakers)).joint(sources)[0]
+    out: np.ndarray = ExactEngine(game, range(game.n_speakers)).joint(sources)[0]
+    return out
 
 
 def _solo(game: Game, sources: Sequence[SchemeSource]) -> np.ndarray:
