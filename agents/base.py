@@ -211,7 +211,7 @@ class Learner(ABC):
 
 
 # ---------------------------------------------------------------------------------- registry
-def _check_learner_class(cls: type) -> None:
+def _check_learner_class(cls: type[Learner]) -> None:
     if not (isinstance(cls.config_class, type) and issubclass(cls.config_class, LearnerConfig)):
         raise TypeError(f"register_learner: {cls.__name__}.config_class must subclass LearnerConfig")
 
@@ -221,7 +221,8 @@ _REGISTRY: Registry[type[Learner]] = Registry("learner", Learner, _check_learner
 
 def register_learner(cls: type[L], *, replace: bool = False) -> type[L]:
     """Register a :class:`Learner` subclass under its :attr:`~Learner.name` (a decorator)."""
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def learners() -> tuple[str, ...]:

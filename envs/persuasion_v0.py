@@ -98,7 +98,7 @@ INFO_KEYS = (
 )
 
 
-class PersuasionEnv(ParallelEnv, EzPickle):
+class PersuasionEnv(ParallelEnv, EzPickle):  # type: ignore[misc]  # PettingZoo ships no type information
     """Parallel PettingZoo environment of one persuasion game (see the module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -314,7 +314,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._record = (info, pay, sim.user_signals, sim.signals, sim.user_messages, sim.speaker_messages)
         self._outcome = None
         if self._transcript is not None:
-            self._transcript.outcome(self.outcome, scores is not None, self.n_eval)
+            outcome = self.outcome
+            assert outcome is not None  # recorded just above
+            self._transcript.outcome(outcome, scores is not None, self.n_eval)
 
     @property
     def outcome(self) -> dict[str, Any] | None:

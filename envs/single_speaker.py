@@ -13,7 +13,7 @@ reaches probabilities of ~2e-9). Each Gymnasium step is one round of the underly
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,7 +35,7 @@ class SingleSpeakerEnv(gym.Env):
     babble (uniform messages).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"]}  # noqa: RUF012  (gymnasium.Env declares it per instance)
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class SingleSpeakerEnv(gym.Env):
             infos[self.speaker],
         )
 
-    def render(self):
+    def render(self) -> str | None:
         return self.par.render()
 
     def scheme_from_action(self, action: np.ndarray) -> np.ndarray:

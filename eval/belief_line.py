@@ -139,12 +139,12 @@ class BeliefLine:
                     delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), 1e-6 * sc, MAX_OFFSET)
                     ties.append(ts)
                     pts += [ts] if self.sup else [ts - delta, ts + delta]
-        ties = np.array(ties)
-        pts = np.array(pts)
-        pts = pts[(pts >= 0.0) & (pts <= 1.0)]
-        if self.sup or len(ties) == 0 or np.min(np.abs(ties - self.t0)) > 1e-6:
-            pts = np.append(pts, self.t0)
-        return np.unique(pts)
+        tie_arr = np.array(ties)
+        cand = np.array(pts)
+        cand = cand[(cand >= 0.0) & (cand <= 1.0)]
+        if self.sup or len(tie_arr) == 0 or np.min(np.abs(tie_arr - self.t0)) > 1e-6:
+            cand = np.append(cand, self.t0)
+        return np.unique(cand)
 
     # -------------------------------------------------------------- splits
     def reduce(self, t: np.ndarray, w: np.ndarray, j: int, floor: bool, m: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -67,8 +67,8 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
         why = f"  {r['reason']}" if r.get("reason") else ""
         lines.append(f"{'  ' + name:<{width}}{_num(r['sender_value']):>10}  {_num(r['user_value']):>10}{why}")
     lines.append("")
-    why = bound_premise_failure(game)
-    note = f"premise fails: {why}" if why else "full information - 2 x cone eps, in every equilibrium"
+    failure = bound_premise_failure(game)
+    note = f"premise fails: {failure}" if failure else "full information - 2 x cone eps, in every equilibrium"
     lines.append(f"{'competition bound':<{width}}{_num(q['competition_bound']):>10}  {note}")
     note = f"premise fails: {why}" if why else "same bound, best-AI selection with exact evaluation"
     lines.append(f"{'best-AI bound':<{width}}{_num(q['best_ai_bound']):>10}  {note}")

@@ -37,7 +37,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
     grid = np.linspace(0.0, 1.0, GRID_1D)
     h = grid[1] - grid[0]
     vals = g(grid)
-    g1 = lambda q: float(g(np.array([q]))[0])
+    g1: Callable[[float], float] = lambda q: float(g(np.array([q]))[0])
     g0 = g1(q0)
 
     def chord(lo: float, hi: float) -> float:

@@ -24,6 +24,7 @@ the cost per round is O(B k |Y| |X| |M|).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,7 +93,7 @@ class BeliefState:
         top = lik.max(axis=-1, keepdims=True)
         np.divide(lik, np.where(top > 0, top, 1.0), out=self.lik[j])
 
-    def belief(self, parties: tuple[int, ...] | list[int]) -> np.ndarray:
+    def belief(self, parties: Sequence[int]) -> np.ndarray:
         """``b(y) ∝ mu0(y) prod_{j in parties} L_j(y)`` for an observer who heard ``parties``."""
         w = self.game.prior[None, :] * np.prod(self.lik[list(parties)], axis=0)
         out: np.ndarray = w / w.sum(axis=-1, keepdims=True)

@@ -214,7 +214,7 @@ class ThreadTree:
     def size(self) -> int:
         return int(self.offsets[-1])
 
-    def child(self, t: int, index: np.ndarray, m: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def child(self, t: int, index: np.ndarray, m: np.ndarray, z: np.ndarray | int) -> np.ndarray:
         """``index_{t+1}`` of the node reached from round-``t`` node ``index`` when the speaker says
         ``m`` and the user then says ``z`` (arrays of any common shape)."""
         out: np.ndarray = (np.asarray(index) * self.messages + m) * self.user_counts[t + 1] + z

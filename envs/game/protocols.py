@@ -89,7 +89,8 @@ def score_distribution(
     p = np.bincount(inv.reshape(-1), weights=probs, minlength=len(vals))
     keep = p > 0
     vals, p = vals[keep], p[keep]
-    sums, sp = np.zeros(1), np.ones(1)
+    sums: np.ndarray = np.zeros(1)
+    sp: np.ndarray = np.ones(1)
     for _ in range(n):
         s = (sums[:, None] + vals[None, :]).ravel()
         w = (sp[:, None] * p[None, :]).ravel()
@@ -169,7 +170,7 @@ class Protocol(ABC):  # noqa: B024  (abstract for its subclasses: SelectionProto
         return f"{self.name} ({opts})" if opts else self.name
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.options() == self.options()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.options() == self.options()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.options().items()))))
@@ -247,7 +248,7 @@ class BestAI(SelectionProtocol):
 
 
 # ---------------------------------------------------------------------------------- registry
-def _check_protocol_class(cls: type) -> None:
+def _check_protocol_class(cls: type[Protocol]) -> None:
     if not cls.joint and not issubclass(cls, SelectionProtocol):
         raise TypeError(f"register_protocol: {cls.__name__} is not joint, so it must subclass SelectionProtocol")
     if cls.joint and not issubclass(cls, Simultaneous):
@@ -262,7 +263,8 @@ _REGISTRY: Registry[type[Protocol]] = Registry("protocol", Protocol, _check_prot
 
 def register_protocol(cls: type[P], *, replace: bool = False) -> type[P]:
     """Register a :class:`Protocol` subclass under its :attr:`~Protocol.name` (a decorator)."""
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def protocols() -> tuple[str, ...]:

@@ -75,7 +75,7 @@ def random_game(
         top = (signs > 0).astype(float)
         # Smallest mixing weight alpha with <g, (1 - alpha) base + alpha top> >= epsilon.
         gb, gt = base @ g, top @ g
-        alpha = 0.0 if gb >= epsilon else min(1.0, (epsilon - gb) / (gt - gb))
+        alpha = 0.0 if gb >= epsilon else min(1.0, float((epsilon - gb) / (gt - gb)))
         user = (1 - alpha) * base + alpha * top
     shape = (n_actions, n_states)
     spec = {

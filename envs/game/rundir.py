@@ -363,7 +363,7 @@ def load_profile(
         protocol = (summary or {}).get("protocol") or cfg.get("protocol") or "simultaneous"
     if n_eval is None:
         n_eval = (summary or {}).get("n_eval") or cfg.get("n_eval")
-    proto = resolve_protocol(protocol, n_eval)  # type: ignore[arg-type]
+    proto = resolve_protocol(protocol, n_eval)
     names = g.speaker_names
     if isinstance(schemes_raw, Mapping):
         unknown = [n for n in schemes_raw if n not in names]

@@ -70,7 +70,7 @@ def quantal_response(eu: np.ndarray, lam: float) -> np.ndarray:
     z *= lam
     np.exp(z, out=z)
     z /= z.sum(axis=-1, keepdims=True)
-    out: np.ndarray = z
+    out = z
     return out
 
 
@@ -151,7 +151,7 @@ class UserModel(ABC):
         return f"{self.name} ({fields})" if fields else self.name
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.fields() == self.fields()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.fields() == self.fields()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.fields().items()))))
@@ -259,7 +259,8 @@ def register_user_model(cls: type[M], *, replace: bool = False) -> type[M]:
 
     A name already taken raises ``ValueError`` unless ``replace=True``.
     """
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def user_models() -> tuple[str, ...]:

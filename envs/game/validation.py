@@ -132,6 +132,7 @@ def as_matrix(value: Any, field: str, shape: tuple[int | None, ...], what: str) 
 
     ``what`` describes the axes for the error message, e.g. ``"[action][state]"``.
     """
+    arr_in: np.ndarray | list[Any] | tuple[Any, ...]
     if isinstance(value, np.ndarray):
         arr_in = value
     else:

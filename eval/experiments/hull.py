@@ -317,7 +317,7 @@ def _table(
             return f"--models {n_models} but {args.csv} has only {table.n_models} model columns"
         return table, n_models, None
     n_models = DEFAULT_MODELS if args.models is None else args.models
-    synth = {
+    synth: dict[str, Any] = {
         "n_items": DEFAULT_ITEMS if args.items is None else args.items,
         "noise": DEFAULT_NOISE if args.noise is None else args.noise,
         "user_noise": DEFAULT_USER_NOISE if args.user_noise is None else args.user_noise,

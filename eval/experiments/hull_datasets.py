@@ -221,7 +221,7 @@ def csv_columns(path: str | os.PathLike[str], spec: DatasetSpec) -> dict[str, np
     return {c: np.asarray([r[header.index(c)].strip() for r in rows[1:]], dtype=object) for c in wanted}
 
 
-def _floats(values: Sequence[Any], column: str, source: str, allow_missing: bool) -> np.ndarray:
+def _floats(values: Sequence[Any] | np.ndarray, column: str, source: str, allow_missing: bool) -> np.ndarray:
     out = np.empty(len(values))
     for k, v in enumerate(values):
         if isinstance(v, str):
@@ -243,7 +243,7 @@ def _floats(values: Sequence[Any], column: str, source: str, allow_missing: bool
     return out
 
 
-def _ids(values: Sequence[Any]) -> list[str]:
+def _ids(values: Sequence[Any] | np.ndarray) -> list[str]:
     """Identifiers as text (``12.0`` read from a float column as ``12``)."""
     out = []
     for v in values:

@@ -208,7 +208,7 @@ def _padded(fit: Fit) -> Fit:
 
 
 def nested_curves(
-    models: np.ndarray, user: np.ndarray, order: Sequence[int] | None = None, n_max: int | None = None
+    models: np.ndarray, user: np.ndarray, order: Sequence[int] | np.ndarray | None = None, n_max: int | None = None
 ) -> dict[str, np.ndarray]:
     """Every metric of :data:`METRICS` for the first ``n = 1..n_max`` models of ``order``.
 

@@ -270,7 +270,10 @@ def run_dataset(args: argparse.Namespace) -> int:
     spec = DATASETS[args.dataset]
     s = _settings(args, spec)
     seeds = [np.random.default_rng(q) for q in np.random.SeedSequence(args.seed).spawn(3)]
-    got = s if isinstance(s, str) else _design(args, spec, s, seeds[0])
+    if isinstance(s, str):
+        print(f"error: {s}", file=sys.stderr)
+        return 2
+    got = _design(args, spec, s, seeds[0])
     if isinstance(got, str):
         print(f"error: {got}", file=sys.stderr)
         return 2

@@ -61,9 +61,9 @@ def _check_scale(values: np.ndarray, scale: tuple[float, float], source: str) ->
 
 
 def from_long(
-    users: Sequence[Any],
-    items: Sequence[Any],
-    ratings: Sequence[float],
+    users: Sequence[Any] | np.ndarray,
+    items: Sequence[Any] | np.ndarray,
+    ratings: Sequence[float] | np.ndarray,
     scale: tuple[float, float],
     source: str,
     labels: dict[str, Any] | None = None,
