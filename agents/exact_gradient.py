@@ -119,7 +119,7 @@ class ExactGradientLearner(Learner):
             schemes[self.i] = torch.softmax(self.theta, dim=-1)
             value = (self.payoff(schemes, model=model, sharpness=sharpness)[0] * self.utility).sum()
             self.optimizer.zero_grad()
-            (-value).backward()
+            (-value).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             self.optimizer.step()
         return {"exact_value": float(value.detach())}
 

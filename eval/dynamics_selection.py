@@ -340,7 +340,7 @@ class SelectionState:
         """
         k = self.game.n_speakers
         cur = self.payoff(i)
-        options = []
+        options: list[tuple[float, str, Realised | None]] = []
         vstar = -np.inf
         if k == 1:
             r = self._realise(i, "best", 0.0, floor=False, refine=True)

@@ -153,9 +153,8 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         until = as_float(r.get("until", 1.0), "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
         cfg["rationality_schedule"] = {"start": start, "end": end, "until": until}
     learner_class(cfg["learner"], "learner")
-    speakers = check_keys(
-        cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else []
-    )
+    check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
+    speakers: dict[str, Any] = cfg["speakers"]  # a mapping (checked), completed in place
     used = {cfg["learner"]}
     for name, given in speakers.items():
         spec = {} if given is None else given

@@ -143,7 +143,7 @@ def collect_rollout(env: BatchedPersuasionEnv, team: Team, obs: np.ndarray, T: i
             logits[:, i], ex = team.by_speaker[i].act(o[:, 0 if env.shared_observation else i], i, s)
             buf.extras[i].append(ex)
         buf.obs[t] = o
-        if buf.states is not None:
+        if buf.states is not None and s is not None:  # both or neither: the critic reads the state
             buf.states[t] = s
         obs, rewards, done, info = env.step(logits)
         buf.rewards[t] = torch.as_tensor(rewards, dtype=torch.float32)

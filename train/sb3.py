@@ -44,7 +44,7 @@ from persuaders.train.config import load_config, speaker_learner
 from persuaders.train.summary import format_outcome, make_summary
 
 
-def _require_sb3():
+def _require_sb3() -> None:
     try:
         import stable_baselines3  # noqa: F401
     except ImportError:
@@ -147,7 +147,7 @@ def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int)
 
 def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np.ndarray]:
     """The committed schemes ``[R, X_i, M]`` of every speaker but ``exclude``; each must play a fixed learner."""
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for i, s in enumerate(game.speakers):
         if s.name == exclude:
             continue
@@ -168,7 +168,9 @@ def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np
             protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]),
             options=options,
         )
-        out[s.name] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
+        scheme = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
+        assert scheme is not None, f"learner '{name}' learns nothing yet commits to no fixed scheme"
+        out[s.name] = scheme
     return out
 
 

@@ -76,6 +76,7 @@ import copy
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ PLAN = "plan.json"
 
 
 # ---------------------------------------------------------------------------------- trials
-def make_trainable(trials: dict[str, dict[str, Any]], sweep_dir: str):
+def make_trainable(trials: dict[str, dict[str, Any]], sweep_dir: str) -> Callable[[dict[str, Any]], None]:
     """The Tune function trainable: one ordinary training run per plan entry."""
 
     def persuasion_trial(config: dict[str, Any]) -> None:

@@ -151,7 +151,8 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     """The plan: Tune's order (num_samples repeats of the grid), every config validated."""
     rng = np.random.default_rng(sweep["seed"])
     grid, random = sweep["grid"], sweep["random"]
-    trials, seen = [], {}
+    trials: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}  # config hash -> the first trial with it
     for _ in range(sweep["num_samples"]):
         for combo in itertools.product(*grid.values()):
             params = dict(zip(grid, combo, strict=True))
