@@ -68,11 +68,10 @@ def as_int(value: Any, field: str, minimum: int | None = None) -> int:
         value = int(value)
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
         raise SpecError(field, f"expected an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise SpecError(field, f"must be >= {minimum}, got {value}")
-    out: int = value
-    return out
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {number}")
+    return number
 
 
 def as_float(
@@ -89,25 +88,24 @@ def as_float(
         return math.inf
     if not is_number(value):
         raise SpecError(field, f"expected a number{' or inf' if allow_inf else ''}, got {value!r}")
-    value = float(value)
-    if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise SpecError(field, f"expected a finite number, got {value}")
-    if minimum is not None and value < minimum:
-        raise SpecError(field, f"must be >= {minimum}, got {value}")
-    if exclusive_minimum is not None and value <= exclusive_minimum:
-        raise SpecError(field, f"must be > {exclusive_minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SpecError(field, f"must be <= {maximum}, got {value}")
-    out: float = value
-    return out
+    number = float(value)
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise SpecError(field, f"expected a finite number, got {number}")
+    if minimum is not None and number < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {number}")
+    if exclusive_minimum is not None and number <= exclusive_minimum:
+        raise SpecError(field, f"must be > {exclusive_minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SpecError(field, f"must be <= {maximum}, got {number}")
+    return number
 
 
 def as_choice(value: Any, field: str, choices: Sequence[str]) -> str:
     """One of ``choices``."""
     if value not in choices:
         raise SpecError(field, f"expected one of {', '.join(map(str, choices))}; got {value!r}")
-    out: str = value
-    return out
+    choice: str = value  # one of the strings in choices
+    return choice
 
 
 def as_names(value: Any, field: str, min_len: int = 1) -> tuple[str, ...]:
