@@ -18,7 +18,7 @@ from typing import Any
 from mkdocs.plugins import event_priority
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import package_tree  # .ci/package_tree.py (ruff allows an import after a sys.path change)
+import package_tree  # .ci/package_tree.py
 
 
 @event_priority(100)  # before mkdocstrings' own on_config

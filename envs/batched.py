@@ -98,16 +98,6 @@ class BatchedPersuasionEnv:
     ``[N, k]`` (when the protocol scores the speakers).
     """
 
-    # The current episodes (set by _new_episodes): state, signals, weights, messages, round.
-    _y: np.ndarray
-    _x0: np.ndarray
-    _x: np.ndarray
-    _q0: np.ndarray
-    _p: np.ndarray
-    _user_msgs: np.ndarray
-    _spk_msgs: np.ndarray
-    _t: int
-
     def __init__(
         self,
         game: Game | str | Any,
@@ -240,7 +230,7 @@ class BatchedPersuasionEnv:
             col = e[ni, ki, :, m] / s  # pi_i[x, m_i] for every x: [N, k, X]
             # Rescaled each round so that products never underflow; after the last round only
             # ratios are read (beliefs and posteriors are normalised), so it is left as it is.
-            self._p = self._p * col if t + 1 == g.rounds else normalise(self._p * col)
+            self._p: np.ndarray = self._p * col if t + 1 == g.rounds else normalise(self._p * col)
             self._spk_msgs[:, t] = m
             self._t = t + 1
             if self._t < g.rounds:
@@ -452,12 +442,12 @@ class BatchedPersuasionEnv:
         g = self.game
         n, k = self.n_envs, self.n_speakers
         rng = self.rng
-        self._y = np.minimum(
+        self._y: np.ndarray = np.minimum(
             np.searchsorted(self._prior_cdf, rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1
         )
         if self._user_signal_of is not None:
             rng.random(n)
-            self._x0 = self._user_signal_of[self._y]  # [N]
+            self._x0: np.ndarray = self._user_signal_of[self._y]  # [N]
         else:
             self._x0 = sample_index(rng, g.user.observation[self._y])  # [N]
         if self._signal_of is not None:
@@ -469,8 +459,8 @@ class BatchedPersuasionEnv:
         # round; signals that never occur (padding) start at 0 so they never carry the weight.
         self._q0 = self._q0_start.copy()
         self._p = self._p_start.copy()
-        self._user_msgs = self._user_msgs_start.copy()
-        self._spk_msgs = self._spk_msgs_start.copy()
+        self._user_msgs: np.ndarray = self._user_msgs_start.copy()
+        self._spk_msgs: np.ndarray = self._spk_msgs_start.copy()
         self._t = 0
         self._finished = False
         if self.joint:
