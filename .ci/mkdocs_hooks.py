@@ -18,7 +18,7 @@ from typing import Any
 from mkdocs.plugins import event_priority
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import package_tree  # noqa: E402  (.ci/package_tree.py)
+import package_tree  # .ci/package_tree.py
 
 
 @event_priority(100)  # before mkdocstrings' own on_config

@@ -16,10 +16,14 @@ from persuaders.agents.base import (
     learners,
     register_learner,
 )
+
+# The import order is the registration order, which learners() lists.
+# isort: off
 from persuaders.agents.ppo import PPOConfig, PPOLearner  # registered first: the default learner
-from persuaders.agents.fixed import Babbling, FixedLearner, FixedSchemes, FullRevelation  # noqa: I001
+from persuaders.agents.fixed import Babbling, FixedLearner, FixedSchemes, FullRevelation
 from persuaders.agents.mappo import MAPPOLearner
 from persuaders.agents.exact_gradient import ExactGradientConfig, ExactGradientLearner
+# isort: on
 
 __all__ = [
     "Learner",

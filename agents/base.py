@@ -21,8 +21,8 @@ import dataclasses
 import types
 import typing
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -169,7 +169,7 @@ class Learner(ABC):
         self.spec = spec
         self.config = config
 
-    @classmethod
+    @classmethod  # noqa: B027  (an optional hook: a no-op unless overridden)
     def check_speaker_options(cls, options: dict[str, Any], where: str) -> None:
         """Validate a speaker's options in a config (``where`` is ``speakers.NAME``)."""
 
@@ -192,13 +192,13 @@ class Learner(ABC):
         """A fixed open-loop scheme ``[R, X_i, M]`` if the speaker plays one whatever it observes, else None."""
         return None
 
-    def set_progress(self, fraction: float) -> None:
+    def set_progress(self, fraction: float) -> None:  # noqa: B027  (an optional hook: a no-op unless overridden)
         """Training has done ``fraction`` of its iterations (for schedules such as an annealed step size)."""
 
-    def set_user_model(self, model: UserModel | None) -> None:
+    def set_user_model(self, model: UserModel | None) -> None:  # noqa: B027  (an optional hook: a no-op unless overridden)
         """The user the environment now simulates (a rationality homotopy), or None for the game's own."""
 
-    def attach(self, profile: Callable[[], dict[str, Any]]) -> None:
+    def attach(self, profile: Callable[[], dict[str, Any]]) -> None:  # noqa: B027  (an optional hook: a no-op unless overridden)
         """Receive the team's current profile (every speaker's committed rule), for learners that
         use the other speakers' schemes (the exact-gradient learner)."""
 
@@ -206,12 +206,12 @@ class Learner(ABC):
         """Tensors and plain data that restore the learner (checkpoints load with ``weights_only=True``)."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027  (an optional hook: a no-op unless overridden)
         """Restore :meth:`state_dict`."""
 
 
 # ---------------------------------------------------------------------------------- registry
-def _check_learner_class(cls: type) -> None:
+def _check_learner_class(cls: type[Learner]) -> None:
     if not (isinstance(cls.config_class, type) and issubclass(cls.config_class, LearnerConfig)):
         raise TypeError(f"register_learner: {cls.__name__}.config_class must subclass LearnerConfig")
 
@@ -221,7 +221,8 @@ _REGISTRY: Registry[type[Learner]] = Registry("learner", Learner, _check_learner
 
 def register_learner(cls: type[L], *, replace: bool = False) -> type[L]:
     """Register a :class:`Learner` subclass under its :attr:`~Learner.name` (a decorator)."""
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def learners() -> tuple[str, ...]:

@@ -85,7 +85,7 @@ class ExactGradientLearner(Learner):
         return torch.softmax(self.theta.detach(), dim=-1).numpy()
 
     def _padded(self, rounds: np.ndarray) -> np.ndarray:
-        out = np.full((len(rounds),) + tuple(self.spec.action_shape), 1.0 / self.spec.action_shape[1])
+        out = np.full((len(rounds), *self.spec.action_shape), 1.0 / self.spec.action_shape[1])
         out[:, : self.x_i] = self.schemes()[rounds]
         return out
 
@@ -93,9 +93,9 @@ class ExactGradientLearner(Learner):
         self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
     ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         rnd = self.layout.round_of(np.asarray(obs[:1]))
-        logits = np.zeros((1,) + tuple(self.spec.action_shape))
+        logits = np.zeros((1, *self.spec.action_shape))
         logits[0, : self.x_i] = self.theta.detach().numpy()[rnd[0]]
-        return np.broadcast_to(logits[0], (obs.shape[0],) + logits.shape[1:]), {}
+        return np.broadcast_to(logits[0], (obs.shape[0], *logits.shape[1:])), {}
 
     def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
         return self._padded(self.layout.round_of(obs))
@@ -119,7 +119,7 @@ class ExactGradientLearner(Learner):
             schemes[self.i] = torch.softmax(self.theta, dim=-1)
             value = (self.payoff(schemes, model=model, sharpness=sharpness)[0] * self.utility).sum()
             self.optimizer.zero_grad()
-            (-value).backward()
+            (-value).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             self.optimizer.step()
         return {"exact_value": float(value.detach())}
 

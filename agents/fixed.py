@@ -37,9 +37,9 @@ class FixedLearner(Learner):
         self.index = spec.speakers[0]
         self.schemes = self.make_schemes(spec)
         x_i = spec.game.speakers[self.index].n_signals
-        self.logits = np.zeros((spec.game.rounds,) + tuple(spec.action_shape))
+        self.logits = np.zeros((spec.game.rounds, *spec.action_shape))
         self.logits[:, :x_i] = scheme_to_logits(self.schemes)
-        padded = np.full((spec.game.rounds,) + tuple(spec.action_shape), 1.0 / spec.action_shape[1])
+        padded = np.full((spec.game.rounds, *spec.action_shape), 1.0 / spec.action_shape[1])
         padded[:, :x_i] = self.schemes
         self._padded = padded
         self.layout = ObservationLayout.for_game(spec.game)
@@ -51,10 +51,11 @@ class FixedLearner(Learner):
         self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None
     ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         rnd = int(self.layout.round_of(np.asarray(obs[:1]))[0])  # every episode is at the same round
-        return np.broadcast_to(self.logits[rnd], (obs.shape[0],) + self.logits.shape[1:]), {}
+        return np.broadcast_to(self.logits[rnd], (obs.shape[0], *self.logits.shape[1:])), {}
 
     def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
-        return self._padded[self.layout.round_of(obs)]
+        out: np.ndarray = self._padded[self.layout.round_of(obs)]
+        return out
 
     def commitment(self, speaker: int) -> np.ndarray:
         return self.schemes

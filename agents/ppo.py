@@ -136,7 +136,8 @@ class SchemeActorCritic(nn.Module):
         self.critic = mlp(obs_size if critic_size is None else critic_size, hidden_sizes, 1, out_std=1.0)
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
-        return self.critic(x).squeeze(-1)
+        out: torch.Tensor = self.critic(x).squeeze(-1)
+        return out
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
         mean = self.actor_mean(obs)
@@ -211,10 +212,11 @@ class PPOLearner(Learner):
     ) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         x = self.inputs(obs, speaker)
         dist = self.model.distribution(x)
-        action = dist.sample()
+        action = dist.sample()  # type: ignore[no-untyped-call]  # torch.distributions is unannotated
         value = self.model.value(self.critic_inputs(obs, state, speaker))
         logits = to_logits(action, self.spec.action_shape).double().numpy()
-        return logits, {"action": action, "logprob": dist.log_prob(action).sum(-1), "value": value}
+        logprob = dist.log_prob(action).sum(-1)  # type: ignore[no-untyped-call]  # torch.distributions is unannotated
+        return logits, {"action": action, "logprob": logprob, "value": value}
 
     @torch.no_grad()
     def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
@@ -240,14 +242,15 @@ class PPOLearner(Learner):
     def update(self, rollouts: list[Rollout]) -> dict[str, float]:
         """Advantages per speaker, then PPO epochs over the concatenated batch."""
         cfg = self.config
-        parts = []
+        parts: list[tuple[torch.Tensor, ...]] = []
+        critic: list[torch.Tensor | None] = []  # the critic's state inputs, when it has them
         for r in rollouts:
             T, n = r.rewards.shape
             ids = torch.full((n,), self.slot[r.speaker], dtype=torch.long)
             with torch.no_grad():
                 last_value = self.model.value(self.critic_inputs(r.next_obs, r.next_state, r.speaker))
             adv, ret = gae(r.rewards, r.extras["value"], r.dones, last_value, cfg.gamma, cfg.gae_lambda)
-            critic_in = None if r.states is None else r.states.reshape(T * n, -1)
+            critic.append(None if r.states is None else r.states.reshape(T * n, -1))
             parts.append(
                 (
                     r.obs.reshape(T * n, -1),
@@ -257,11 +260,10 @@ class PPOLearner(Learner):
                     ret.reshape(-1),
                     r.extras["value"].reshape(-1),
                     ids.repeat(T),
-                    critic_in,
                 )
             )
         obs, actions, logprobs, advantages, returns, values, ids = (torch.cat([p[j] for p in parts]) for j in range(7))
-        states = None if parts[0][7] is None else torch.cat([p[7] for p in parts])
+        states = None if critic[0] is None else torch.cat([c for c in critic if c is not None])
         return self.ppo_epochs(obs, actions, logprobs, advantages, returns, values, ids, states)
 
     def ppo_epochs(
@@ -286,8 +288,8 @@ class PPOLearner(Learner):
                 idx = order[start : start + mb]
                 x = self.inputs(obs[idx], ids[idx])
                 dist = self.model.distribution(x)
-                new_logprob = dist.log_prob(actions[idx]).sum(-1)
-                entropy = dist.entropy().sum(-1)
+                new_logprob = dist.log_prob(actions[idx]).sum(-1)  # type: ignore[no-untyped-call]  # (as in act)
+                entropy = dist.entropy().sum(-1)  # type: ignore[no-untyped-call]
                 log_ratio = new_logprob - logprobs[idx]
                 ratio = log_ratio.exp()
                 with torch.no_grad():

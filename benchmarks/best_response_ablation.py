@@ -58,7 +58,8 @@ def main() -> None:
 def ablation(args: argparse.Namespace) -> None:
     seeds = range(args.seeds)
     print(
-        f"kg (optimum {OPTIMUM}), {args.steps:,} steps, 1024 episodes per iteration; exact value of the committed scheme\n"
+        f"kg (optimum {OPTIMUM}), {args.steps:,} steps, 1024 episodes per iteration; "
+        "exact value of the committed scheme\n"
     )
     print("| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | worst gap | within 0.005 | wall s (mean) |")
     print("|---|" + "---:|" * len(seeds) + "---:|---|---:|")

@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-
 from persuaders.envs import persuasion_v0
 from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game import Game, load_game
-from persuaders.game import random_game
+from persuaders.game import Game, load_game, random_game
 
 BANK = 8  # distinct random logit arrays cycled through
 
@@ -36,7 +32,7 @@ BANK = 8  # distinct random logit arrays cycled through
 def batched_rate(game: Game, n_envs: int, seconds: float, seed: int = 0) -> float:
     env = BatchedPersuasionEnv(game, n_envs, seed=seed)
     rng = np.random.default_rng(seed)
-    bank = [rng.normal(size=(n_envs, env.n_speakers) + env.action_shape).astype(np.float32) for _ in range(BANK)]
+    bank = [rng.normal(size=(n_envs, env.n_speakers, *env.action_shape)).astype(np.float32) for _ in range(BANK)]
     env.reset()
     for j in range(game.rounds):  # warm-up: one full episode
         env.step(bank[j % BANK])
@@ -95,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         f"best of {args.repeats} alternating runs of {args.seconds:g} s; simultaneous protocol, expect_action rewards\n"
     )
     print(
-        "| game | speakers | states | messages | rounds | batched N | batched decisions/s | persuasion_v0 loop decisions/s | ratio |"
+        "| game | speakers | states | messages | rounds | batched N | batched decisions/s "
+        "| persuasion_v0 loop decisions/s | ratio |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, game, b, p in rows:

@@ -53,7 +53,8 @@ def quality(seeds: range) -> None:
             v = s["speaker_values"][speaker] if speaker else s["user_value"]
             who = speaker or "user"
             print(
-                f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} | {time.perf_counter() - t:.1f} |",
+                f"| {name}: {who} | {seed} | {v:.6f} | {theory:.6f} | {abs(v - theory):.6f} "
+                f"| {time.perf_counter() - t:.1f} |",
                 flush=True,
             )
 
@@ -63,12 +64,12 @@ def trainers(game: str, sb3_cap: int) -> dict[str, tuple[str, list[str]]]:
     common = ["checkpoint_interval=100000", "eval_interval=2", "exploitability_interval=0"]
     exact = ["learner=exact_gradient", "n_envs=64", "eval_interval=1", "total_steps=64000"]
     return {
-        "native PPO": ("native", common + ["total_steps=2000000"]),
+        "native PPO": ("native", [*common, "total_steps=2000000"]),
         "MAPPO": (
             "native",
-            common + ["total_steps=2000000", "learner=mappo", *(f"mappo.{k}" for k in _ppo_keys(game))],
+            [*common, "total_steps=2000000", "learner=mappo", *(f"mappo.{k}" for k in _ppo_keys(game))],
         ),
-        "exact gradient": ("native", ["checkpoint_interval=100000", "exploitability_interval=0"] + exact),
+        "exact gradient": ("native", ["checkpoint_interval=100000", "exploitability_interval=0", *exact]),
         "SB3 PPO": (
             "sb3",
             [
@@ -98,7 +99,7 @@ def speed(game: str, seeds: range, sb3_cap: int) -> None:
     times: dict[str, list[float]] = {}
     for name, (kind, overrides) in trainers(game, sb3_cap).items():
         for seed in seeds:
-            cfg = load_config(CONFIGS / f"{game}.yaml", target + [f"seed={seed}"] + overrides)
+            cfg = load_config(CONFIGS / f"{game}.yaml", [*target, f"seed={seed}", *overrides])
             t = time.perf_counter()
             s: dict[str, Any] = (train if kind == "native" else train_sb3)(cfg, run_dir(), progress=False)
             el = time.perf_counter() - t

@@ -25,7 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -39,7 +39,7 @@ BANK = 16
 class MinimalKG(ParallelEnv):
     """kg_logit reduced to its arithmetic: prior (0.7, 0.3), the judge's logit response (lam = 10)."""
 
-    metadata = {"name": "minimal_kg_v0"}
+    metadata: ClassVar[dict[str, Any]] = {"name": "minimal_kg_v0"}
 
     def __init__(self) -> None:
         self.possible_agents = ["prosecutor"]

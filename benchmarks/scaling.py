@@ -69,12 +69,10 @@ from pathlib import Path
 
 import numpy as np
 
-
 from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.game import Game, random_game
 from persuaders.game.conversation import BeliefState
 from persuaders.game.observations import ObservationLayout
-from persuaders.game import Game
-from persuaders.game import random_game
 
 BASE = {"k": 2, "n_states": 4, "messages": 4, "rounds": 2}
 SWEEPS = {
@@ -318,7 +316,8 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working
     ws = f"working set <= {working_set_mib:g} MiB per step (N halved to fit)" if working_set_mib > 0 else "N fixed"
     lines = [
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} cores (shared with other "
-        f"jobs: absolute figures are indicative), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+        "jobs: absolute figures are indicative), "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
         f"best of {repeats} measurements of >= {seconds:g} s each; {ws}. "
         f"Base game: random_game(k={BASE['k']}, states={BASE['n_states']}, actions=2, messages={BASE['messages']}, "
         f"rounds={BASE['rounds']}, lam={LAM:g}), speakers see the state (|X| = |Y|); one dimension varies at a time.",
@@ -331,14 +330,14 @@ def tables(results: dict[str, list[dict]], repeats: int, seconds: float, working
         "| env decisions/s | BeliefState us | BeliefState decisions/s | env peak MiB | BeliefState peak MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for dim, rows in results.items():
-        for r in rows:
-            lines.append(
-                f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us'] * r['n_envs'] / 1e3:.3f} "
-                f"| {r['step_us']:.3f} | {r['update_us']:.3f} "
-                f"| {r['obs_us']:.3f} | {r['obs_us'] / r['step_us']:.0%} | {r['step_dps']:,.0f} | {r['belief_us']:.3f} "
-                f"| {r['belief_dps']:,.0f} | {r['env_peak_mb']:.2f} | {r['belief_peak_mb']:.2f} |"
-            )
+    lines.extend(
+        f"| {dim} | {r['value']} | {r['n_envs']} | {r['obs_size']} | {r['step_us'] * r['n_envs'] / 1e3:.3f} "
+        f"| {r['step_us']:.3f} | {r['update_us']:.3f} "
+        f"| {r['obs_us']:.3f} | {r['obs_us'] / r['step_us']:.0%} | {r['step_dps']:,.0f} | {r['belief_us']:.3f} "
+        f"| {r['belief_dps']:,.0f} | {r['env_peak_mb']:.2f} | {r['belief_peak_mb']:.2f} |"
+        for dim, rows in results.items()
+        for r in rows
+    )
     lines += [
         "",
         "Log-log slopes of the cost per episode-round against the size (all sizes / upper half of the sizes); "
@@ -377,7 +376,7 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
         ("obs_us", "observation encoding", "C2", "^:"),
         ("belief_us", "BeliefState update", "C3", "d-."),
     ]
-    for ax, dim in zip(axes[0], dims):
+    for ax, dim in zip(axes[0], dims, strict=True):
         rows = results[dim]
         xs = np.array([r["value"] for r in rows], dtype=float)
         for key, label, color, style in series:

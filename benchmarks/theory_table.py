@@ -11,15 +11,14 @@ the profile's exploitability (the largest gain from a unilateral deviation: 0 at
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -30,7 +29,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(
-        "| config | protocol | user learned | no info | full info | bound | speaker: learned / single-sender optimum | exploitability | s |"
+        "| config | protocol | user learned | no info | full info | bound "
+        "| speaker: learned / single-sender optimum | exploitability | s |"
     )
     print("|---|---|---:|---:|---:|---:|---|---:|---:|")
     for path in args.configs:
@@ -49,7 +49,8 @@ def main() -> None:
             else "n/a"
         )
         print(
-            f"| {Path(path).stem} | {s['protocol']} | {s['user_value']:.4f} | {b['no_information']:.4f} | {b['full_information']:.4f} | "
+            f"| {Path(path).stem} | {s['protocol']} | {s['user_value']:.4f} | {b['no_information']:.4f} "
+            f"| {b['full_information']:.4f} | "
             f"{'n/a' if bound is None else f'{bound:.4f}'} | {spk} | {exs} | {time.perf_counter() - t:.0f} |",
             flush=True,
         )

@@ -64,8 +64,8 @@ def main() -> None:
     items, columns, values = make_table(args.seed)
     with open(args.out, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["item"] + columns)
-        for label, row in zip(items, values):
+        writer.writerow(["item", *columns])
+        for label, row in zip(items, values, strict=True):
             writer.writerow([label] + [f"{v:.4f}" for v in row])
     print(f"wrote {args.out}: {len(items)} items, {len(columns) - 1} personas and a user column")
 

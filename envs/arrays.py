@@ -63,13 +63,15 @@ def sample_index(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     cdf = np.add.accumulate(probs, axis=-1)  # the ufunc methods: no Python wrapper on tiny arrays
     u = rng.random(probs.shape[:-1])
     u *= cdf[..., -1]
-    index = np.add.reduce(cdf <= u[..., None], axis=-1, dtype=np.int64)
-    return np.minimum(index, probs.shape[-1] - 1, out=index)
+    index: np.ndarray = np.add.reduce(cdf <= u[..., None], axis=-1, dtype=np.int64)
+    np.minimum(index, probs.shape[-1] - 1, out=index)
+    return index
 
 
 def rowsum(w: np.ndarray) -> np.ndarray:
     """Sum over the last axis (einsum: much faster than ``sum(axis=-1)`` for short rows)."""
-    return np.einsum("...i->...", w)
+    out: np.ndarray = np.einsum("...i->...", w)
+    return out
 
 
 def normalise(w: np.ndarray) -> np.ndarray:
@@ -84,7 +86,8 @@ def normalise(w: np.ndarray) -> np.ndarray:
 def normalise_positive(w: np.ndarray) -> np.ndarray:
     """Divide by the sum over the last axis, for rows known to have a positive sum (beliefs and
     posteriors of conversations that happened)."""
-    return w / rowsum(w)[..., None]
+    out: np.ndarray = w / rowsum(w)[..., None]
+    return out
 
 
 def product_over_speakers(lik: np.ndarray) -> np.ndarray:
@@ -124,4 +127,5 @@ def expected_last_round(game: Game, channels: np.ndarray, p: np.ndarray, q0: np.
     joint /= joint.sum(axis=(1, 2, 3), keepdims=True)
     post = normalise(np.swapaxes(wx, 2, 3))  # [N, H, X0, Y]
     q = game.user.model.respond(post @ game.user.utility.T)  # [N, H, X0, A]
-    return np.einsum("nhyx,nhxa,kay->nk", joint, q, game.speaker_utilities, optimize=True)
+    out: np.ndarray = np.einsum("nhyx,nhxa,kay->nk", joint, q, game.speaker_utilities, optimize=True)
+    return out

@@ -25,7 +25,7 @@ Protocols (:mod:`persuaders.game.protocols`):
   softmax), ``m_i ~ pi_i[x_i]``, the beliefs update and the user says her next message; after the
   last round she acts by her user model at her posterior.
 * selection (``best_ai``): every speaker commits to a closed-loop rule on its solo thread with the
-  user (docs/science_best_ai.md). ``reset`` draws the state and signals; the episode's steps walk
+  user (docs/science.md, "Protocols"). ``reset`` draws the state and signals; the episode's steps walk
   the nodes of the solo thread tree, one node per step (:mod:`persuaders.envs.selection`: every
   speaker sees its private-thread observation there and gives its scheme), ``sum_t prod_{s<=t}
   Z_s M^t`` steps (1 for one round with a silent user). After the last, the protocol chooses the
@@ -157,7 +157,7 @@ class BatchedPersuasionEnv:
         self._n = np.arange(self.n_envs)
         self._k = np.arange(self.n_speakers)
         self.walk: ThreadWalk | None = None if self.joint else ThreadWalk(g, self.n_envs)
-        self.shared_observation = g.visibility == "public" if self.joint else self.walk.shared
+        self.shared_observation = g.visibility == "public" if self.walk is None else self.walk.shared
         # The global state: hidden draws (one-hots), then the public record with every speaker heard.
         self._record = ObservationLayout(
             g.rounds, g.n_states, self.layout.user_messages, g.n_speakers, g.messages, g.n_speakers, True
@@ -226,7 +226,7 @@ class BatchedPersuasionEnv:
             col = e[ni, ki, :, m] / s  # pi_i[x, m_i] for every x: [N, k, X]
             # Rescaled each round so that products never underflow; after the last round only
             # ratios are read (beliefs and posteriors are normalised), so it is left as it is.
-            self._p = self._p * col if t + 1 == g.rounds else normalise(self._p * col)
+            self._p: np.ndarray = self._p * col if t + 1 == g.rounds else normalise(self._p * col)
             self._spk_msgs[:, t] = m
             self._t = t + 1
             if self._t < g.rounds:
@@ -237,6 +237,7 @@ class BatchedPersuasionEnv:
             if self.reward_mode == "expect_round":
                 rewards = expected
         else:
+            assert self.walk is not None  # a selection protocol walks the threads
             walked = self.walk.commit(e / s[..., None])  # the rule at the current thread node
             self._t = self.walk.round
             if not walked:
@@ -253,7 +254,7 @@ class BatchedPersuasionEnv:
     def observe(self) -> np.ndarray:
         """Every speaker's current observation ``[N, k, D]`` (see the class docstring)."""
         n, k, t = self.n_envs, self.n_speakers, self._t
-        if not self.joint:
+        if self.walk is not None:  # a selection protocol
             return self.walk.observe()
         if t == 0:  # before any speaker talks every view depends on the user's first message only
             block = self._first_views[self._user_msgs[:, 0]]  # [N, D]
@@ -437,12 +438,12 @@ class BatchedPersuasionEnv:
         g = self.game
         n, k = self.n_envs, self.n_speakers
         rng = self.rng
-        self._y = np.minimum(
+        self._y: np.ndarray = np.minimum(
             self._prior_cdf.searchsorted(rng.random(n) * self._prior_cdf[-1], side="right"), g.n_states - 1
         )
         if self._user_signal_of is not None:
             rng.random(n)
-            self._x0 = self._user_signal_of[self._y]  # [N]
+            self._x0: np.ndarray = self._user_signal_of[self._y]  # [N]
         else:
             self._x0 = sample_index(rng, g.user.observation[self._y])  # [N]
         if self._signal_of is not None:
@@ -454,13 +455,14 @@ class BatchedPersuasionEnv:
         # round; signals that never occur (padding) start at 0 so they never carry the weight.
         self._q0 = self._q0_start.copy()
         self._p = self._p_start.copy()
-        self._user_msgs = self._user_msgs_start.copy()
-        self._spk_msgs = self._spk_msgs_start.copy()
+        self._user_msgs: np.ndarray = self._user_msgs_start.copy()
+        self._spk_msgs: np.ndarray = self._spk_msgs_start.copy()
         self._t = 0
         self._finished = False
         if self.joint:
             self._user_speaks(0)
         else:
+            assert self.walk is not None
             self.walk.start()
             self._selected = np.full(n, -1, dtype=np.int64)
 
@@ -486,7 +488,8 @@ class BatchedPersuasionEnv:
         if self._identity:
             return p
         if self._common_map is not None:
-            return np.take(p, self._common_map, axis=-1)
+            out: np.ndarray = np.take(p, self._common_map, axis=-1)
+            return out
         return np.take_along_axis(p, maps, axis=-1)
 
     def _speaker_likelihoods(self, p: np.ndarray | None = None) -> np.ndarray:
@@ -494,11 +497,13 @@ class BatchedPersuasionEnv:
         p = self._p if p is None else p
         if self._signal_of is not None:
             return self._gather_signals(p, self._signal_of[None])
-        return np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        out: np.ndarray = np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        return out
 
     def _user_likelihood(self, q0: np.ndarray | None = None) -> np.ndarray:
         """``L_0(y) ∝ sum_x0 O_0[y, x0] Q_0(x0)``: what the user's messages say about y [N, Y]."""
-        return (self._q0 if q0 is None else q0) @ self.game.user.observation.T
+        out: np.ndarray = (self._q0 if q0 is None else q0) @ self.game.user.observation.T
+        return out
 
     # ------------------------------------------------------------------ endings
     def _finish(

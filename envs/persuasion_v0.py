@@ -29,7 +29,7 @@ Options
 Observation of speaker i: the encoding of :mod:`persuaders.game.observations` (the round, the
 belief it holds, the user's messages and the messages of the speakers it hears). Its private
 signal is never observed. Under a selection protocol (``best_ai``) each speaker commits to a rule
-on its solo thread with the user (docs/science_best_ai.md): the episode's steps walk the nodes of
+on its solo thread with the user (docs/science.md, "Protocols"): the episode's steps walk the nodes of
 that thread (:mod:`persuaders.envs.selection`; ``sim.steps_per_episode`` of them, one for a
 one-round game with a silent user), and at each the speaker sees its private-thread observation
 (the round, the user's messages, its own earlier messages on that thread and the belief they
@@ -98,7 +98,7 @@ INFO_KEYS = (
 )
 
 
-class PersuasionEnv(ParallelEnv, EzPickle):
+class PersuasionEnv(ParallelEnv, EzPickle):  # type: ignore[misc]  # PettingZoo ships no type information
     """Parallel PettingZoo environment of one persuasion game (see the module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -163,7 +163,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._logits = np.zeros((1, g.n_speakers, *self.sim.action_shape))
         self._seeded = False
         self._started = False
-        self._record: tuple | None = None
+        self._record: tuple[Any, ...] | None = None
         self._outcome: dict[str, Any] | None = None
         self._transcript: Transcript | None = None
 
@@ -178,11 +178,12 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         """The global state (module docstring): the state, every signal and the public record, float32."""
         if not self._started:
             raise RuntimeError("state() called before reset()")
-        return self.sim.state()[0]
+        out: np.ndarray = self.sim.state()[0]
+        return out
 
     # ------------------------------------------------------------------ episode
     def reset(
-        self, seed: int | None = None, options: dict | None = None
+        self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode: draw the state and every signal, and (joint protocols) the user's first message.
 
@@ -202,7 +203,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
             self.render()
         return obs, infos
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def step(
+        self, actions: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
         if not self._started:
             raise RuntimeError("step() called before reset()")
         if not self.agents:
@@ -311,7 +314,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         self._record = (info, pay, sim.user_signals, sim.signals, sim.user_messages, sim.speaker_messages)
         self._outcome = None
         if self._transcript is not None:
-            self._transcript.outcome(self.outcome, scores is not None, self.n_eval)
+            outcome = self.outcome
+            assert outcome is not None  # recorded just above
+            self._transcript.outcome(outcome, scores is not None, self.n_eval)
 
     @property
     def outcome(self) -> dict[str, Any] | None:
@@ -375,7 +380,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
         pass
 
     def __getstate__(self) -> dict[str, Any]:
-        state = EzPickle.__getstate__(self)
+        state: dict[str, Any] = EzPickle.__getstate__(self)  # type: ignore[no-untyped-call]  # gymnasium leaves it unannotated
         state["episode"] = {
             "sim": self.sim.get_state(),
             "agents": list(self.agents),
@@ -388,7 +393,7 @@ class PersuasionEnv(ParallelEnv, EzPickle):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         episode = state.pop("episode", None)
-        EzPickle.__setstate__(self, state)
+        EzPickle.__setstate__(self, state)  # type: ignore[no-untyped-call]  # gymnasium leaves it unannotated
         if episode is not None:
             self.sim.set_state(episode["sim"])
             self.agents = list(episode["agents"])

@@ -1,7 +1,7 @@
 """Selection protocols' episodes: closed-loop commitments, asked for node by node on the solo threads.
 
 Under a selection protocol (``best_ai``) every speaker commits to a *rule* on its solo thread with
-the user (docs/science_best_ai.md): at a node ``h`` of round ``t`` (the user's messages
+the user (docs/science.md, "Protocols"): at a node ``h`` of round ``t`` (the user's messages
 ``z_0..z_t`` and its own ``m_0..m_{t-1}``) it uses the scheme ``pi_i^h``, the same in every
 evaluation conversation and in the deployment. An environment cannot call a policy, so an episode
 asks for the rule where it can be needed: it walks every node of the solo thread tree
@@ -116,7 +116,8 @@ class ThreadWalk:
         for t in range(self.tree.rounds):
             said = tab["user"][:, t] >= 0
             q0[said] *= g.user.conversation[t][:, tab["user"][said, t]].T
-        return g.prior[None, :] * (q0 @ g.user.observation.T)
+        out: np.ndarray = g.prior[None, :] * (q0 @ g.user.observation.T)
+        return out
 
     @functools.cached_property
     def _templates(self) -> np.ndarray:
@@ -130,7 +131,8 @@ class ThreadWalk:
     @functools.cached_property
     def _terminal(self) -> np.ndarray:
         """The observation once every node is committed: round ``R``, the prior, nothing said."""
-        return self.layout.open_loop(self.tree.rounds, self.game.prior, 1)[0]
+        out: np.ndarray = self.layout.open_loop(self.tree.rounds, self.game.prior, 1)[0]
+        return out
 
     # ------------------------------------------------------------------ the walk
     def start(self) -> None:
@@ -181,12 +183,14 @@ class ThreadWalk:
         if self.signal_of is not None:  # deterministic channels: P_i(f_i(y))
             maps = np.broadcast_to(self.signal_of[None], (len(p), *self.signal_of.shape))
             return np.take_along_axis(p, maps, axis=-1)
-        return np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        out: np.ndarray = np.einsum("nkx,kxy->nky", p, self._channels_t, optimize=True)
+        return out
 
     def scheme_at(self, speaker: np.ndarray, index: np.ndarray, t: int) -> np.ndarray:
         """The rule of ``speaker`` ``[N]`` at the round-``t`` node ``index`` ``[N]`` of each episode ``[N, X, M]``."""
         node = self.tree.offsets[t] + index
-        return self.rule[np.arange(self.n_envs), speaker, node]
+        out: np.ndarray = self.rule[np.arange(self.n_envs), speaker, node]
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def evaluation(self, rng: np.random.Generator) -> ThreadEvaluation:
@@ -231,7 +235,8 @@ class ThreadWalk:
             lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
         post = normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
         a = sample_index(rng, g.user.model.respond(post @ g.user.utility.T))
-        return g.user.utility[a, y]
+        out: np.ndarray = g.user.utility[a, y]
+        return out
 
     # ------------------------------------------------------------------ snapshots
     def get_state(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from persuaders.game.spec import Game
 OtherPolicy = np.ndarray | Callable[[np.ndarray], np.ndarray]
 
 
-class SingleSpeakerEnv(gym.Env):
+class SingleSpeakerEnv(gym.Env[np.ndarray, np.ndarray]):
     """One speaker (``speaker``) learns; every other speaker follows ``others[name]``.
 
     ``others`` maps names to a fixed scheme (``[X, M]`` or ``[R, X, M]`` probabilities) or a
@@ -35,7 +35,7 @@ class SingleSpeakerEnv(gym.Env):
     babble (uniform messages).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"]}  # noqa: RUF012  (gymnasium.Env declares it per instance)
 
     def __init__(
         self,
@@ -81,7 +81,9 @@ class SingleSpeakerEnv(gym.Env):
             out[name] = scheme_to_logits(np.asarray(scheme, dtype=np.float64))
         return out
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._obs, infos = self.par.reset(seed=seed, options=options)
         self._round = 0
@@ -91,7 +93,8 @@ class SingleSpeakerEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
             raise ValueError(
-                f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, got {a.shape}"
+                f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, "
+                f"got {a.shape}"
             )
         actions = self._other_logits()
         actions[self.speaker] = (self.logit_scale * np.clip(a, -1.0, 1.0)).reshape(self.scheme_shape)
@@ -106,7 +109,7 @@ class SingleSpeakerEnv(gym.Env):
             infos[self.speaker],
         )
 
-    def render(self):
+    def render(self) -> str | None:  # type: ignore[override]  # the ansi text, as gymnasium's ansi mode
         return self.par.render()
 
     def scheme_from_action(self, action: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ class Transcript:
         return f"s{x}" if g.speakers[i].observation_given else g.states[x]
 
     def _posterior(self, p: np.ndarray) -> str:
-        return ", ".join(f"{n} {v:.3f}" for n, v in zip(self.game.states, p))
+        return ", ".join(f"{n} {v:.3f}" for n, v in zip(self.game.states, p, strict=True))
 
     def _user_says(self, t: int) -> str:
         g = self.game
@@ -46,8 +46,10 @@ class Transcript:
             f"{s.name} {self._signal_label(i, int(sim.signals[0, i]))}" for i, s in enumerate(g.speakers)
         )
         return [
-            f"persuasion_v0: game {g.name}, protocol {sim.protocol.label()}, reward {sim.reward_mode}, {g.visibility} messages",
-            f"state: {g.states[int(sim.states[0])]}; {g.user.name}'s signal: {self._signal_label(-1, int(sim.user_signals[0]))}; "
+            f"persuasion_v0: game {g.name}, protocol {sim.protocol.label()}, reward {sim.reward_mode}, "
+            f"{g.visibility} messages",
+            f"state: {g.states[int(sim.states[0])]}; "
+            f"{g.user.name}'s signal: {self._signal_label(-1, int(sim.user_signals[0]))}; "
             f"signals: {signals}",
         ]
 
@@ -101,7 +103,7 @@ class Transcript:
                     f"{outcome['selected']} says m{int(sim.speaker_messages[0, t, sel])}; "
                     f"{g.user.name}'s posterior: {self._posterior(post)}"
                 )
-        probs = ", ".join(f"{n} {p:.3f}" for n, p in zip(g.actions, outcome["action_probs"]))
+        probs = ", ".join(f"{n} {p:.3f}" for n, p in zip(g.actions, outcome["action_probs"], strict=True))
         self.lines.append(f"{g.user.name} acts: P = ({probs}) -> {outcome['user_action']}")
         pay = ", ".join(f"{n} {v:.3f}" for n, v in outcome["payoffs"].items())
         self.lines.append(

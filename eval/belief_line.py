@@ -91,7 +91,8 @@ class BeliefLine:
     # -------------------------------------------------------------- values
     def state_beliefs(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
-        return (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
+        out: np.ndarray = (1.0 - t)[:, None] * self.post[0] + t[:, None] * self.post[1]
+        return out
 
     def values(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """User value ``v`` [n] and expected ``utils`` ``g`` [n, J] at beliefs ``t`` (ties split evenly,
@@ -135,15 +136,15 @@ class BeliefLine:
                         continue
                     mass = (1 - ts) * a0.sum() + ts * a1.sum()
                     sc = self.offset_scale
-                    delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), min(1e-6 * sc, MAX_OFFSET))
+                    delta = min(max(GAP * sc * mass / abs(d1 - d0), 1e-12), 1e-6 * sc, MAX_OFFSET)
                     ties.append(ts)
                     pts += [ts] if self.sup else [ts - delta, ts + delta]
-        ties = np.array(ties)
-        pts = np.array(pts)
-        pts = pts[(pts >= 0.0) & (pts <= 1.0)]
-        if self.sup or len(ties) == 0 or np.min(np.abs(ties - self.t0)) > 1e-6:
-            pts = np.append(pts, self.t0)
-        return np.unique(pts)
+        tie_arr = np.array(ties)
+        cand = np.array(pts)
+        cand = cand[(cand >= 0.0) & (cand <= 1.0)]
+        if self.sup or len(tie_arr) == 0 or np.min(np.abs(tie_arr - self.t0)) > 1e-6:
+            cand = np.append(cand, self.t0)
+        return np.unique(cand)
 
     # -------------------------------------------------------------- splits
     def reduce(self, t: np.ndarray, w: np.ndarray, j: int, floor: bool, m: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -227,12 +228,13 @@ def refine_pair(line: BeliefLine, tl: float, tr: float, j: int = 0) -> tuple[np.
     t0 = line.t0
     h = 1.0 / max(len(line.t) - 1, 1)
 
-    def value(l: np.ndarray, r: np.ndarray) -> np.ndarray:
-        _, gl = line.values(l)
-        _, gr = line.values(r)
-        d = r[None, :] - l[:, None]
-        wr = np.where(d > 0, (t0 - l[:, None]) / np.where(d > 0, d, 1.0), 0.0)
-        return (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
+    def value(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        _, gl = line.values(left)
+        _, gr = line.values(right)
+        d = right[None, :] - left[:, None]
+        wr = np.where(d > 0, (t0 - left[:, None]) / np.where(d > 0, d, 1.0), 0.0)
+        out: np.ndarray = (1 - wr) * gl[:, j][:, None] + wr * gr[:, j][None, :]
+        return out
 
     best = float(value(np.array([tl]), np.array([tr]))[0, 0])
     for _ in range(REFINE_ROUNDS):

@@ -53,7 +53,7 @@ def values_over_types(
     p = np.asarray(p, dtype=np.float64)
     types = np.asarray(types, dtype=np.float64)
     utility = np.asarray(utility, dtype=np.float64)
-    utils = np.zeros((0,) + utility.shape) if utils is None else np.asarray(utils, dtype=np.float64)
+    utils = np.zeros((0, *utility.shape)) if utils is None else np.asarray(utils, dtype=np.float64)
     lead = p.shape[:-1]
     p = p.reshape(-1, p.shape[-1])
     joint = p[:, None, :] * types.T[None]  # [n, T, Y]
@@ -66,4 +66,4 @@ def values_over_types(
         q = model.respond(eu)
     v = (pt * (q * eu).sum(axis=-1)).sum(axis=1)
     g = np.einsum("nt,nta,nty,jay->nj", pt, q, post, utils)
-    return v.reshape(lead), g.reshape(lead + (utils.shape[0],))
+    return v.reshape(lead), g.reshape((*lead, utils.shape[0]))

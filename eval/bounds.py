@@ -18,13 +18,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from persuaders.game.commands import command
 from persuaders.eval.theory import (
     analytic_quantities,
     bound_premise_failure,
     logit_loss,
 )
 from persuaders.game.catalog import bundled_games, load_game
+from persuaders.game.commands import command
 from persuaders.game.spec import Game
 from persuaders.game.validation import SpecError
 
@@ -36,7 +36,7 @@ def _num(x: float | None, digits: int = 6) -> str:
 
 
 def _fit_line(fit: dict[str, Any], names: Sequence[str]) -> str:
-    ws = "  ".join(f"{n} {w:.4f}" for n, w in zip(names, fit["weights"]))
+    ws = "  ".join(f"{n} {w:.4f}" for n, w in zip(names, fit["weights"], strict=True))
     return f"weights: {ws}; offset {fit['offset']:+.4f}"
 
 
@@ -45,7 +45,8 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
     names = list(game.speaker_names)
     lines = [
         f"game {game.name}: {game.n_states} states, {game.n_actions} actions, speakers {', '.join(names)}; "
-        f"user {game.user.model.label()}, messages = {game.messages}, rounds = {game.rounds}, visibility = {game.visibility}",
+        f"user {game.user.model.label()}, messages = {game.messages}, rounds = {game.rounds}, "
+        f"visibility = {game.visibility}",
         "",
     ]
     width = 34
@@ -66,8 +67,8 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
         why = f"  {r['reason']}" if r.get("reason") else ""
         lines.append(f"{'  ' + name:<{width}}{_num(r['sender_value']):>10}  {_num(r['user_value']):>10}{why}")
     lines.append("")
-    why = bound_premise_failure(game)
-    note = f"premise fails: {why}" if why else "full information - 2 x cone eps, in every equilibrium"
+    failure = bound_premise_failure(game)
+    note = f"premise fails: {failure}" if failure else "full information - 2 x cone eps, in every equilibrium"
     lines.append(f"{'competition bound':<{width}}{_num(q['competition_bound']):>10}  {note}")
     note = f"premise fails: {why}" if why else "same bound, best-AI selection with exact evaluation"
     lines.append(f"{'best-AI bound':<{width}}{_num(q['best_ai_bound']):>10}  {note}")

@@ -37,7 +37,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
     grid = np.linspace(0.0, 1.0, GRID_1D)
     h = grid[1] - grid[0]
     vals = g(grid)
-    g1 = lambda q: float(g(np.array([q]))[0])  # noqa: E731
+    g1: Callable[[float], float] = lambda q: float(g(np.array([q]))[0])
     g0 = g1(q0)
 
     def chord(lo: float, hi: float) -> float:
@@ -47,13 +47,15 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
 
     hull = upper_hull(grid, vals)
     hx = grid[hull]
-    pairs = []
     j = int(np.searchsorted(hx, q0, side="right"))  # hx[j-1] <= q0 < hx[j]
-    for a in (j - 2, j - 1, j):
-        if 0 <= a and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h:
-            pairs.append((min(hx[a], q0), max(hx[a + 1], q0)))
+    pairs = [
+        (min(hx[a], q0), max(hx[a + 1], q0))
+        for a in (j - 2, j - 1, j)
+        if a >= 0 and a + 1 < len(hx) and hx[a] <= q0 + h and hx[a + 1] >= q0 - h
+    ]
     best_val, best_pair = g0, (q0, q0)
-    for lo, hi in pairs:
+    for pair in pairs:
+        lo, hi = pair  # refined below by coordinate ascent
         cur = chord(lo, hi)
         for _ in range(20):
             prev = cur
@@ -61,7 +63,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
             cands = [lo, lo_b[0], lo_b[1]]
             if lo_b[1] > lo_b[0]:
                 r = optimize.minimize_scalar(
-                    lambda v: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13}
+                    lambda v, hi=hi: -chord(v, hi), bounds=lo_b, method="bounded", options={"xatol": 1e-13}
                 )
                 cands.append(float(r.x))
             lo = max(cands, key=lambda v: chord(v, hi))
@@ -69,7 +71,7 @@ def concavify_1d(g: Callable[[np.ndarray], np.ndarray], q0: float) -> tuple[floa
             cands = [hi, hi_b[0], hi_b[1]]
             if hi_b[1] > hi_b[0]:
                 r = optimize.minimize_scalar(
-                    lambda v: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13}
+                    lambda v, lo=lo: -chord(lo, v), bounds=hi_b, method="bounded", options={"xatol": 1e-13}
                 )
                 cands.append(float(r.x))
             hi = max(cands, key=lambda v: chord(lo, v))
@@ -152,4 +154,4 @@ def concavify_grid(
     w = t.sum(axis=1)
     qs = t / w[:, None]
     best = float(w @ g(qs))
-    return best, list(zip(w.tolist(), qs)), n_grid
+    return best, list(zip(w.tolist(), qs, strict=True)), n_grid

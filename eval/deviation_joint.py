@@ -121,7 +121,10 @@ def line_concavification(game: Game, i: int, types: np.ndarray, current: float) 
         tt, ww = refine_pair(line, *best_pair(line))
         best = float(ww @ line.values(tt)[1][:, 0])
     kind = "lp" if best_responder else "concavification"
-    method = f"{kind} (exact one-dimensional concave closure over {types.shape[1]} user types = her signal x the others' messages)"
+    method = (
+        f"{kind} (exact one-dimensional concave closure over {types.shape[1]} user types "
+        "= her signal x the others' messages)"
+    )
     bound = "exact" if game.messages >= 2 or len(line.keep) == 1 else "upper"
     return Deviation(best=best, current=current, method=method, exact=True, bound=bound)
 
@@ -137,7 +140,7 @@ def simultaneous_deviation(
     (theory unless the user has many types and the line applies).
     """
     obedience = game.user.model.analytic == "obedience"
-    types, conv = auxiliary_channel(game, i, schemes)
+    types, _conv = auxiliary_channel(game, i, schemes)
     n_types = types.shape[1]
     spk = game.speakers[i]
     silent = all(c.shape[1] == 1 for c in game.user.conversation)

@@ -47,6 +47,8 @@ __all__ = ["HIGHS_OPTIONS", "SoloProblem", "best_ai_deviation"]
 
 #: HiGHS options: tight tolerances, since gains of order 1e-6 matter.
 HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+#: A split: its value, the weights and the beliefs (or the support) they sit on.
+Split = tuple[float, np.ndarray, np.ndarray]
 
 
 class SoloProblem:
@@ -66,8 +68,8 @@ class SoloProblem:
         self.model = game.user.model
         self.obedience = self.model.analytic == "obedience"
         self.n_x = len(self.keep)
-        self._grid = None
-        self._grid_values = None
+        self._grid: np.ndarray | None = None
+        self._grid_values: tuple[np.ndarray, np.ndarray] | None = None
 
     # values at own-signal beliefs q [n, X]
     def values(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +82,7 @@ class SoloProblem:
         return float(self.values(self.px[None])[0][0])
 
     # ---------------------------------------------------------------- best responder: obedience LP
-    def _obedience(self):
+    def _obedience(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         g = self.game
         u, ui = g.user.utility, g.speakers[self.i].utility
         n_a, n_x0 = g.n_actions, self.o0.shape[1]
@@ -101,8 +103,8 @@ class SoloProblem:
         a_eq = np.kron(np.eye(self.n_x), np.ones((1, n_r)))
         return recs, c_send, c_user, a_ub, a_eq
 
-    def _solve_obedience(self, c: float | None):
-        recs, c_send, c_user, a_ub, a_eq = self._obedience()
+    def _solve_obedience(self, c: float | None) -> Split | None:
+        _recs, c_send, c_user, a_ub, a_eq = self._obedience()
         n_x, n_r = c_send.shape
         if c is not None:
             a_ub = np.vstack([a_ub, -c_user.reshape(1, -1)])
@@ -142,21 +144,24 @@ class SoloProblem:
                 )
         return self._grid
 
-    def _cg(self, q: np.ndarray, obj: np.ndarray, con: np.ndarray | None, c: float | None, start: np.ndarray):
+    def _cg(
+        self, q: np.ndarray, obj: np.ndarray, con: np.ndarray | None, c: float | None, start: np.ndarray
+    ) -> Split | None:
         """max sum tau obj s.t. sum tau q = px, (sum tau con >= c), tau >= 0, by column generation."""
+        assert con is None or c is not None, "a constraint comes with its floor c"
         idx = np.unique(start)
         for _ in range(60):
             a_eq = q[idx].T
-            kw = {}
-            if con is not None:
+            kw: dict[str, Any] = {}
+            if con is not None and c is not None:
                 kw = dict(A_ub=-con[idx][None, :], b_ub=np.array([-c]))
             res = optimize.linprog(
                 -obj[idx], A_eq=a_eq, b_eq=self.px, bounds=(0, None), method="highs", options=HIGHS_OPTIONS, **kw
             )
             if res.status not in (0, 2):  # numerical trouble at tight tolerances: retry with the defaults
                 res = optimize.linprog(-obj[idx], A_eq=a_eq, b_eq=self.px, bounds=(0, None), method="highs", **kw)
-            if res.status != 0 and con is not None:  # infeasible (or nearly so) on these columns
-                top, sup, _ = self._cg(q, con, None, None, idx)
+            if res.status != 0 and con is not None and c is not None:  # infeasible (or nearly so) on these columns
+                top, sup, _ = self._unconstrained(q, con, idx)
                 if top < c - 1e-12:
                     return None
                 new = np.setdiff1d(sup, idx)
@@ -181,16 +186,24 @@ class SoloProblem:
         sup = sol_idx[x > PROB_TOL]
         return -float(res.fun), sup, x[x > PROB_TOL]
 
-    def _cg_feasible(self, q: np.ndarray, obj: np.ndarray, con: np.ndarray | None, c: float | None, start: np.ndarray):
+    def _unconstrained(self, q: np.ndarray, obj: np.ndarray, start: np.ndarray) -> Split:
+        """:meth:`_cg` without a floor (always solved)."""
+        out = self._cg(q, obj, None, None, start)
+        assert out is not None
+        return out
+
+    def _cg_feasible(
+        self, q: np.ndarray, obj: np.ndarray, con: np.ndarray | None, c: float | None, start: np.ndarray
+    ) -> Split | None:
         """:meth:`_cg`, with the user-value floor re-tightened until the returned split meets it
         (HiGHS meets constraints only to its tolerance, and a floor near the top matters to 1e-9).
 
         The split with the largest user value is found first: it makes the floor's feasibility
         plain, seeds the columns, and is the answer when the floor is within tolerance of the top.
         """
-        if con is None:
+        if con is None or c is None:
             return self._cg(q, obj, con, c, start)
-        top, top_sup, top_w = self._cg(q, con, None, None, start)
+        top, top_sup, top_w = self._unconstrained(q, con, start)
         top_w = top_w / top_w.sum()
         if top < c - 1e-13:
             return None
@@ -215,7 +228,7 @@ class SoloProblem:
             c_eff += 2.0 * (c - v) + 1e-13
         return fallback
 
-    def _solve_grid(self, c: float | None, minimise_user: bool = False):
+    def _solve_grid(self, c: float | None, minimise_user: bool = False) -> Split | None:
         q = self._grid_points()
         if self._grid_values is None:
             self._grid_values = self.values(q)
@@ -247,7 +260,7 @@ class SoloProblem:
         return (-val if minimise_user else val), w, beliefs
 
     # ---------------------------------------------------------------- public
-    def maximise(self, c: float | None):
+    def maximise(self, c: float | None) -> Split | None:
         """(value, weights, own-signal beliefs) of the best split with user value >= c, or None."""
         if self.n_x == 1:
             v, gi = self.values(self.px[None])
@@ -259,7 +272,9 @@ class SoloProblem:
     def min_user_value(self) -> float:
         if self.n_x == 1 or self.model.best_responder:  # a best responder's value is convex in the belief
             return self.babbling_user_value()
-        return float(self._solve_grid(None, minimise_user=True)[0])
+        split = self._solve_grid(None, minimise_user=True)
+        assert split is not None  # without a floor the LP is always solved
+        return float(split[0])
 
 
 def best_ai_deviation(

@@ -75,7 +75,7 @@ def simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int) ->
     k = game.n_speakers
     ties = game.user.model.best_responder
 
-    def step(scale: float):
+    def step(scale: float) -> tuple[tuple[bool, ...], bool, bool]:
         pattern = tuple(st.best_response(i, scale, tol) for i in range(k))
         moved = any(pattern)
         return pattern, moved, moved and ties

@@ -38,6 +38,17 @@ MAX_INCREMENT = 0.05
 REFINE_SLACK = 1e-3
 
 
+#: A split as positions in a cloud with their weights.
+Pairs = list[tuple[int, float]]
+#: A cloud's front for one speaker: the top position and the decreasing, increasing, next and
+#: previous record indices.
+Front = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A realised split: beliefs, weights, the user's value and every speaker's value.
+Realised = tuple[np.ndarray, np.ndarray, float, np.ndarray]
+#: What :meth:`SelectionState.snapshot` saves.
+Snapshot = tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, int]
+
+
 def _dedupe_x(x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Among positions ``pos`` (sorted by ``x``) with equal ``x`` keep the one with the largest ``y``."""
     if len(pos) < 2:
@@ -45,7 +56,8 @@ def _dedupe_x(x: np.ndarray, y: np.ndarray, pos: np.ndarray) -> np.ndarray:
     order = np.lexsort((y[pos], x[pos]))  # by x, then y ascending
     pos = pos[order]
     last = np.concatenate([x[pos][1:] != x[pos][:-1], [True]])
-    return pos[last]
+    out: np.ndarray = pos[last]
+    return out
 
 
 class SplitCloud:
@@ -61,6 +73,7 @@ class SplitCloud:
     ):
         if t is None:
             t, v, g = line.t, line.v, line.g
+        assert v is not None and g is not None, "SplitCloud: t, v and g are given together"
         t0 = line.t0
         left = np.flatnonzero(t <= t0 + 1e-15)
         right = np.flatnonzero(t >= t0 - 1e-15)
@@ -78,9 +91,9 @@ class SplitCloud:
         self.G = (1 - self.wr)[:, None] * g[self.li] + self.wr[:, None] * g[self.ri]
         self.vmax = float(self.V[-1])
         self.vmin = float(self.V[0])
-        self._front: dict[int, tuple] = {}
+        self._front: dict[int, Front] = {}
 
-    def front(self, j: int):
+    def front(self, j: int) -> Front:
         if j in self._front:
             return self._front[j]
         V, G = self.V, self.G[:, j]
@@ -119,9 +132,9 @@ class SplitCloud:
             ws += [a * (1 - self.wr[k]), a * self.wr[k]]
         return np.array(ts), np.array(ws)
 
-    def at_least(self, j: int, c: float):
+    def at_least(self, j: int, c: float) -> tuple[Pairs | None, Pairs | None]:
         """Best split for ``j`` with user value ``>= c`` (hull mixture), or None; and the pure fallback."""
-        imax, dec, inc, nxt, prv = self.front(j)
+        imax, dec, _inc, nxt, _prv = self.front(j)
         if c > self.vmax + 1e-15:
             return None, None
         k = int(np.searchsorted(self.V, c, side="left"))
@@ -137,9 +150,9 @@ class SplitCloud:
         a = (vd[p] - c) / (vd[p] - vd[p - 1])
         return [(int(dec[p - 1]), a), (int(dec[p]), 1.0 - a)], pure
 
-    def at_most(self, j: int, c: float):
+    def at_most(self, j: int, c: float) -> tuple[Pairs | None, Pairs | None]:
         """Best split for ``j`` with user value ``<= c``, or None; and the pure fallback."""
-        imax, dec, inc, nxt, prv = self.front(j)
+        imax, _dec, inc, _nxt, prv = self.front(j)
         if c < self.vmin - 1e-15:
             return None, None
         k = int(np.searchsorted(self.V, c, side="right")) - 1
@@ -155,7 +168,7 @@ class SplitCloud:
         a = (vi[p + 1] - c) / (vi[p + 1] - vi[p])
         return [(int(inc[p]), a), (int(inc[p + 1]), 1.0 - a)], pure
 
-    def best(self, j: int):
+    def best(self, j: int) -> tuple[Pairs, Pairs]:
         imax = self.front(j)[0]
         return [(imax, 1.0)], [(imax, 1.0)]
 
@@ -199,10 +212,10 @@ class SelectionState:
         self.V[i] = float(w @ v)
         self.O[i] = w @ g
 
-    def snapshot(self):
+    def snapshot(self) -> Snapshot:
         return ([a.copy() for a in self.t], [a.copy() for a in self.w], self.V.copy(), self.O.copy(), self.restricted)
 
-    def restore(self, snap) -> None:
+    def restore(self, snap: Snapshot) -> None:
         self.t, self.w, self.V, self.O, self.restricted = (
             [a.copy() for a in snap[0]],
             [a.copy() for a in snap[1]],
@@ -219,14 +232,16 @@ class SelectionState:
         sel = exact_selection(self.V)
         return float(sel @ self.V)
 
-    def _choose(self, cloud: SplitCloud, i: int, side: str, level: float):
+    def _choose(self, cloud: SplitCloud, i: int, side: str, level: float) -> tuple[Pairs | None, Pairs | None]:
         if side == "ge":
             return cloud.at_least(i, level)
         if side == "le":
             return cloud.at_most(i, level)
         return cloud.best(i)
 
-    def _refined(self, i: int, side: str, level: float, hull, pure):
+    def _refined(
+        self, i: int, side: str, level: float, hull: Pairs, pure: Pairs
+    ) -> tuple[SplitCloud, Pairs | None, Pairs | None]:
         """Local refinement of a logit user's split: the same choice over fine lattices around its beliefs."""
         line, cloud = self.lines[i], self.clouds[i]
         t, _ = cloud.pairs_to_split(hull)
@@ -249,6 +264,7 @@ class SelectionState:
                     h = 2.0 * h / (REFINE_POINTS - 1)
                     continue
                 break
+            assert p2 is not None  # a split comes with its pure fallback
             cloud, hull, pure = local, h2, p2
             t, _ = cloud.pairs_to_split(hull)
             tp, _ = cloud.pairs_to_split(pure)
@@ -268,7 +284,7 @@ class SelectionState:
             self._vmax[i] = max(cloud.vmax, local.vmax)
         return self._vmax[i]
 
-    def _realise(self, i: int, side: str, level: float, floor: bool, refine: bool = False):
+    def _realise(self, i: int, side: str, level: float, floor: bool, refine: bool = False) -> Realised | None:
         """The chosen split, refined if asked (logit user, polishing stage), reduced to at most M beliefs."""
         cloud, line, m = self.clouds[i], self.lines[i], self.game.messages
         hull, pure = self._choose(cloud, i, side, level)
@@ -277,9 +293,10 @@ class SelectionState:
             hull = pure = [(len(cloud.V) - 1, 1.0)]  # refine from the grid's most informative split
         if hull is None:
             return None
+        assert pure is not None  # a split comes with its pure fallback
         if refine:
             cloud, hull, pure = self._refined(i, side, level, hull, pure)
-            if hull is None:
+            if hull is None or pure is None:
                 return None
         t, w = cloud.pairs_to_split(hull)
         red = line.reduce(t, w, i, floor, m)
@@ -293,7 +310,7 @@ class SelectionState:
         v, g = line.values(t)
         return t, w, float(w @ v), w @ g
 
-    def _win(self, i: int, vstar: float, increment: float, worth: float = -np.inf):
+    def _win(self, i: int, vstar: float, increment: float, worth: float = -np.inf) -> tuple[str, Realised] | None:
         """Best split beating ``vstar`` by ``increment`` (capped at its largest user value), or None.
 
         In the polishing stage the grid solution is refined unless it is worth less than
@@ -323,7 +340,7 @@ class SelectionState:
         """
         k = self.game.n_speakers
         cur = self.payoff(i)
-        options = []
+        options: list[tuple[float, str, Realised | None]] = []
         vstar = -np.inf
         if k == 1:
             r = self._realise(i, "best", 0.0, floor=False, refine=True)
@@ -367,7 +384,7 @@ def best_ai_dynamics(game: Game, tol: float, max_passes: int, grid: int) -> Dyna
     st = SelectionState(game, grid)
     k = game.n_speakers
 
-    def step(scale: float):
+    def step(scale: float) -> tuple[tuple[str, ...], bool, bool]:
         pattern = tuple(st.best_response(i, ETA * scale, tol)[0] for i in range(k))
         moved = any(p != "stay" for p in pattern)
         race = moved and all(p in ("stay", "win") for p in pattern)

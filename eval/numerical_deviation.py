@@ -13,6 +13,7 @@ is local).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -65,7 +66,7 @@ class _Search:
             with torch.no_grad():
                 self.vstar = max(float((torch_outcome(game, {j: schemes[j]})[0] * self.u).sum()) for j in self.others)
         self.payoff = TorchPayoff(game, range(game.n_speakers) if proto.joint else [i])
-        self.exact_ai = best_ai and proto.n_eval == "exact"
+        self.exact_ai = isinstance(proto, BestAI) and proto.n_eval == "exact"
         if self.exact_ai and self.others:
             rival_user, rival_spk = solo_outcomes(game, schemes)
             self.rival_user = np.delete(rival_user, i)
@@ -116,10 +117,8 @@ class _Search:
 def _fixed_starts(game: Game, i: int, current: np.ndarray) -> list[np.ndarray]:
     """The current scheme, babbling and (when it fits) full revelation."""
     fixed = [current, babbling_scheme(game, i)]
-    try:
+    with contextlib.suppress(ValueError):  # full revelation does not fit the messages
         fixed.append(full_revelation_scheme(game, i))
-    except ValueError:
-        pass
     return fixed
 
 
@@ -174,12 +173,12 @@ def numerical_best_response(
             break
         obj = search.objective(theta, step, steps)
         opt.zero_grad()
-        (-obj.sum()).backward()
+        (-obj.sum()).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         opt.step()
     if not np.isfinite(best_val):  # sampled scores: score the final schemes exactly
         cands = list(torch.softmax(theta, dim=-1).detach().numpy()) + fixed
     else:
-        cands = [best_scheme] + fixed
+        cands = [best_scheme, *fixed]
     return _confirm(game, i, schemes, proto, cands)
 
 

@@ -22,11 +22,11 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
+from persuaders.eval.exploitability import exploitability
 from persuaders.game.commands import command
-from persuaders.eval.exploitability import exploitability  # noqa: E402
-from persuaders.game.rundir import (  # noqa: E402
+from persuaders.game.rundir import (
     CONFIG,
     SUMMARY,
     TENSORBOARD,
@@ -37,8 +37,8 @@ from persuaders.game.rundir import (  # noqa: E402
     read_config,
     read_json,
 )
-from persuaders.game.spec import Game  # noqa: E402
-from persuaders.game.validation import SpecError  # noqa: E402
+from persuaders.game.spec import Game
+from persuaders.game.validation import SpecError
 
 #: The files a report writes (beside its run's files; see persuaders.game.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
@@ -78,7 +78,7 @@ def read_curves(tb_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def plot_curves(curves: dict, summary: dict, path: Path) -> None:
+def plot_curves(curves: dict[str, Any], summary: dict[str, Any], path: Path) -> None:
     """The user's and each speaker's exact value over training, beside the theory's lines."""
     names = list(summary["speaker_values"])
     b = summary["bounds"]
@@ -114,7 +114,7 @@ def plot_curves(curves: dict, summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_schemes(game: Game | None, summary: dict, path: Path) -> None:
+def plot_schemes(game: Game | None, summary: dict[str, Any], path: Path) -> None:
     """The final schemes as heatmaps, one panel per speaker and round."""
     schemes = summary["schemes"]
     names = list(schemes)
@@ -149,7 +149,7 @@ def _cell(v: Any) -> str:
     return "n/a" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
 
 
-def outcome_table(summary: dict) -> str:
+def outcome_table(summary: dict[str, Any]) -> str:
     """A markdown table of the learned outcome beside every analytic quantity and the exploitability."""
     b = summary["bounds"]
     rows = [("user: learned profile (exact)", summary["user_value"])]
@@ -194,7 +194,7 @@ def outcome_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def attach_exploitability(summary: dict, game: Game | None) -> None:
+def attach_exploitability(summary: dict[str, Any], game: Game | None) -> None:
     """Compute the profile's exploitability when the summary lacks it and a method applies."""
     if summary.get("exploitability") or game is None:
         return
@@ -233,7 +233,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     md = [
         f"# Run report: {summary['game']} ({summary['protocol']})",
         "",
-        f"Seed {summary.get('seed')}, {summary.get('global_step')} environment steps, reward mode {summary.get('reward_mode')}. "
+        f"Seed {summary.get('seed')}, {summary.get('global_step')} environment steps, "
+        f"reward mode {summary.get('reward_mode')}. "
         "Every value is exact (enumeration over conversations), for the committed (mean) schemes.",
         "",
         "## Outcome against theory",

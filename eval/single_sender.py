@@ -142,7 +142,7 @@ def _user_message_split(
     n_prof = math.prod(counts)
     if n_prof > MAX_USER_MESSAGE_PROFILES:
         raise ValueError(f"the user has {n_prof} message profiles over the rounds; limit {MAX_USER_MESSAGE_PROFILES}")
-    out = []
+    out: list[tuple[tuple[int, ...] | None, float, np.ndarray, np.ndarray]] = []
     for z in itertools.product(*(range(c) for c in counts)):
         zch = np.ones(o0.shape[1])
         for t, zt in enumerate(z):
@@ -297,8 +297,8 @@ def _concavification_component(c: _Component, method: str) -> tuple[float, float
         value, pts, n_grid = concavify_grid(g_send, c.px)
         used = f"concavification, grid LP ({n_grid} beliefs) + local refinement"
     points, cols = [], []
-    for w, q in pts:
-        q = np.asarray(q, dtype=float)
+    for w, belief in pts:
+        q = np.asarray(belief, dtype=float)
         points.append(
             SplitPoint(
                 weight=float(w),

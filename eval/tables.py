@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ __all__ = ["Row", "outcome_rows", "format_rows", "format_schemes"]
 Row = tuple[str, "float | None"]
 
 
-def outcome_rows(bounds: Mapping, user: Sequence[Row], speakers: Mapping[str, Sequence[Row]]) -> list[Row]:
+def outcome_rows(bounds: Mapping[str, Any], user: Sequence[Row], speakers: Mapping[str, Sequence[Row]]) -> list[Row]:
     """Rows: the user's values given in ``user``, then her no-information, full-information and
     Bayes-optimal values, the competition bound and the hull distance (from ``bounds``, the
     :func:`persuaders.eval.theory.analytic_quantities` mapping); then, per speaker, its rows (labels are
@@ -38,7 +39,7 @@ def format_rows(title: str, rows: Sequence[Row], width: int = 40) -> str:
     return "\n".join(lines)
 
 
-def format_schemes(schemes: Mapping[str, Sequence]) -> str:
+def format_schemes(schemes: Mapping[str, Sequence[Any]]) -> str:
     """Each speaker's committed scheme at the first observation, rounded to 3 decimals."""
     lines = ["  committed schemes at the first observation [signal][message]:"]
     lines += [f"    {name}: {np.round(np.asarray(s), 3).tolist()}" for name, s in schemes.items()]

@@ -177,7 +177,7 @@ def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
     cone = hull_distance(game, cone=True)
     single = single_sender_values(game, progress=progress)
     bound = competition_bound(game)
-    return _rounded(
+    out: dict[str, Any] = _rounded(
         {
             "no_information": no_information_value(game),
             "full_information": full_information_value(game),
@@ -189,6 +189,7 @@ def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
             "best_ai_bound": best_ai_bound(game) if bound is not None else None,
         }
     )
+    return out
 
 
 def _rounded(x: Any) -> Any:

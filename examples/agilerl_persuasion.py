@@ -126,7 +126,7 @@ def scheme_function(algo: Any, name: str, index: int, n_speakers: int, shape: tu
         with torch.no_grad():
             mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(full, device=algo.device)))
         action = np.clip(mean.cpu().double().numpy(), space.low, space.high)
-        return softmax(action.reshape((obs.shape[0],) + shape))
+        return softmax(action.reshape((obs.shape[0], *shape)))
 
     return scheme
 
@@ -260,7 +260,7 @@ def _train_and_score(game, steps, learn_step, num_envs, batch_size, epochs, lr, 
 
     start = time.perf_counter()
     torch.manual_seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (AgileRL draws from numpy's global generator)
     g = load_game(game)
     vec_env = make_vec_env(g, protocol, reward_mode, seed, num_envs)
     try:

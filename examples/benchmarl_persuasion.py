@@ -49,7 +49,8 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- the task
-def make_env(config: Dict[str, Any], seed: Optional[int] = 0, device: Any = "cpu"):
+def make_env(config: dict[str, Any], seed: int | None = 0, device: Any = "cpu"):
     """persuasion_v0 (flat actions) through TorchRL's ``PettingZooWrapper``: one group per speaker,
     with the global state."""
     from torchrl.envs import PettingZooWrapper
@@ -100,14 +101,14 @@ class PersuasionClass(TaskClass):
     """BenchMARL's task class for persuasion_v0. ``config``: ``game`` (any name :func:`load_game`
     takes; default the task's name in lower case), ``protocol``, ``reward_mode``."""
 
-    def __init__(self, name: str, config: Dict[str, Any]):
+    def __init__(self, name: str, config: dict[str, Any]):
         config = dict(config or {})
         config.setdefault("game", name.lower())
         config.setdefault("protocol", "simultaneous")
         config.setdefault("reward_mode", "expect_all")
         super().__init__(name, config)
 
-    def get_env_fun(self, num_envs: int, continuous_actions: bool, seed: Optional[int], device: Any) -> Callable:
+    def get_env_fun(self, num_envs: int, continuous_actions: bool, seed: int | None, device: Any) -> Callable:
         config = copy.deepcopy(self.config)
         return lambda: make_env(config, seed=seed, device=device)
 
@@ -123,7 +124,7 @@ class PersuasionClass(TaskClass):
     def max_steps(self, env) -> int:
         return load_game(self.config["game"]).rounds
 
-    def group_map(self, env) -> Dict[str, List[str]]:
+    def group_map(self, env) -> dict[str, list[str]]:
         return env.group_map
 
     def state_spec(self, env):
@@ -140,7 +141,7 @@ class PersuasionClass(TaskClass):
             for key in list(spec[group].keys()):
                 if key != keep:
                     del spec[group][key]
-        if "state" in spec.keys():
+        if "state" in spec.keys():  # noqa: SIM118  (a TorchRL Composite spec: its keys() is the mapping view)
             del spec["state"]
         return spec
 
@@ -172,7 +173,7 @@ class PersuasionTask(Task):
     def associated_class():
         return PersuasionClass
 
-    def get_task(self, config: Optional[Dict[str, Any]] = None) -> PersuasionClass:
+    def get_task(self, config: dict[str, Any] | None = None) -> PersuasionClass:
         # No YAML under benchmarl/conf/task for a third-party task: the config is given here.
         return PersuasionClass(name=self.name, config=config or {})
 
@@ -199,7 +200,7 @@ def scheme_function(group_policy: Any, group: str, shape: tuple[int, int]):
         )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             action = group_policy(td).get((group, "action"))[:, 0]
-        return softmax(action.double().numpy().reshape((-1,) + shape))
+        return softmax(action.double().numpy().reshape((-1, *shape)))
 
     return scheme
 

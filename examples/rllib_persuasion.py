@@ -48,17 +48,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-
 from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import Game, load_game
 from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
+from persuaders.game import Game, load_game
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ENV_NAME = "persuasion_v0_flat"
 
@@ -156,7 +155,6 @@ def module_scheme(module: Any, shape: tuple[int, int]):
     Gaussian's mean) is the flat log-ratio vector; the scheme is the row-wise softmax.
     """
     import torch
-
     from ray.rllib.core.columns import Columns
 
     dist_cls = module.get_inference_action_dist_cls()

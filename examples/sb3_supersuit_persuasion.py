@@ -108,7 +108,7 @@ def scheme_function(model: Any, index: int, n_speakers: int, shape: tuple[int, i
         obs = np.asarray(obs, dtype=np.float32)
         full = np.concatenate([obs, np.broadcast_to(one_hot, (obs.shape[0], n_speakers))], axis=1)
         action, _ = model.predict(full, deterministic=True)
-        return softmax(np.asarray(action, dtype=np.float64).reshape((obs.shape[0],) + shape))
+        return softmax(np.asarray(action, dtype=np.float64).reshape((obs.shape[0], *shape)))
 
     return scheme
 

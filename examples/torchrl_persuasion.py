@@ -49,17 +49,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-
 from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import Game, load_game, protocols
 from persuaders.eval.scoring import score_profile
 from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
 from persuaders.eval.theory import analytic_quantities
+from persuaders.game import Game, load_game, protocols
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------------------- environment
@@ -85,8 +84,8 @@ def to_logits(z: Any, shape: tuple[int, int]) -> np.ndarray:
     """Scheme logits ``[..., X, M]`` from flat log-ratios ``[..., X * (M - 1)]`` (last logit of each row 0)."""
     x, m = shape
     z = np.asarray(z, dtype=np.float64)
-    z = z.reshape(z.shape[:-1] + (x, m - 1))
-    return np.concatenate([z, np.zeros(z.shape[:-1] + (1,))], axis=-1)
+    z = z.reshape((*z.shape[:-1], x, m - 1))
+    return np.concatenate([z, np.zeros((*z.shape[:-1], 1))], axis=-1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.payoff import solo_user_values
+from persuaders.game import Game, load_game
 from persuaders.game.conversation import BeliefState, heard_speakers
 from persuaders.game.observations import ObservationLayout
-from persuaders.game import Game, load_game
-from persuaders.payoff import evaluate, solo_outcomes
+from persuaders.payoff import evaluate, solo_outcomes, solo_user_values
 from tests.brute import random_schemes, random_spec
 
 GAMES = ["kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
@@ -46,7 +45,7 @@ def run_episode(env: BatchedPersuasionEnv, logits: np.ndarray):
     env.reset()
     for step in range(env.steps_per_episode):
         t = env.round
-        obs, rewards, done, info = env.step(np.broadcast_to(logits[:, t], (env.n_envs,) + logits[:, t].shape))
+        obs, rewards, done, info = env.step(np.broadcast_to(logits[:, t], (env.n_envs, *logits[:, t].shape)))
         assert done == (step == env.steps_per_episode - 1)
     return obs, rewards, info
 
@@ -59,7 +58,7 @@ def assert_mean(samples: np.ndarray, expected: float, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- exact solo values
-@pytest.mark.parametrize("name", GAMES + ["random_chatty"])
+@pytest.mark.parametrize("name", [*GAMES, "random_chatty"])
 def test_solo_user_values_match_exact_evaluator(name):
     if name == "random_chatty":
         game = Game.from_dict(
@@ -160,10 +159,10 @@ def test_observations_are_the_layout_encoding(name):
     assert obs.shape == (500, game.n_speakers, env.obs_size) and obs.dtype == np.float32
     np.testing.assert_allclose(obs, reference_observations(env, schemes, 0), atol=1e-6)
     for t in range(game.rounds - 1):
-        obs, rewards, done, info = env.step(np.broadcast_to(logits[:, t], (500,) + logits[:, t].shape))
+        obs, rewards, done, info = env.step(np.broadcast_to(logits[:, t], (500, *logits[:, t].shape)))
         assert not done and info == {} and not rewards.any()
         np.testing.assert_allclose(obs, reference_observations(env, schemes, t + 1), atol=1e-6)
-    obs, _, done, _ = env.step(np.broadcast_to(logits[:, -1], (500,) + logits[:, -1].shape))
+    obs, _, done, _ = env.step(np.broadcast_to(logits[:, -1], (500, *logits[:, -1].shape)))
     assert done  # auto-reset: the new episodes' first observation
     np.testing.assert_allclose(obs, reference_observations(env, schemes, 0), atol=1e-6)
 
@@ -186,7 +185,7 @@ def test_shared_observations_are_one_block_per_episode(name, protocol, shared):
     env = BatchedPersuasionEnv(game, 7, protocol=protocol, seed=0)
     assert env.shared_observation is shared
     obs = env.reset()
-    logits = np.zeros((7, game.n_speakers) + env.action_shape)
+    logits = np.zeros((7, game.n_speakers, *env.action_shape))
     for _ in range(env.steps_per_episode):
         assert (obs.strides[1] == 0) is shared and obs.flags.writeable is not shared
         if shared:
@@ -267,7 +266,7 @@ def test_observations_identical_to_pettingzoo_when_deterministic():
                 obs, *_ = par.step({"prosecutor": reveal})
                 p_obs.append(obs["prosecutor"])
             # The same transcript (the messages' one-hots) must give the identical observation.
-            for t, (po, bo) in enumerate(zip(p_obs, b_obs)):
+            for t, (po, bo) in enumerate(zip(p_obs, b_obs, strict=True)):
                 msg = np.ones(env.obs_size, dtype=bool)
                 msg[env.layout.belief_slice] = False
                 same = np.flatnonzero((bo[:, msg] == po[msg]).all(axis=1))
@@ -281,14 +280,14 @@ def _random_run(env: BatchedPersuasionEnv, steps: int, seed: int):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(steps):
-        logits = rng.normal(size=(env.n_envs, env.n_speakers) + env.action_shape).astype(np.float32)
+        logits = rng.normal(size=(env.n_envs, env.n_speakers, *env.action_shape)).astype(np.float32)
         obs, rewards, done, info = env.step(logits)
         out.append((obs, rewards, done, info))
     return out
 
 
 def _assert_same(run_a, run_b):
-    for (oa, ra, da, ia), (ob, rb, db, ib) in zip(run_a, run_b):
+    for (oa, ra, da, ia), (ob, rb, db, ib) in zip(run_a, run_b, strict=True):
         np.testing.assert_array_equal(oa, ob)
         np.testing.assert_array_equal(ra, rb)
         assert da == db and ia.keys() == ib.keys()
@@ -360,7 +359,7 @@ def test_extreme_logits_are_stable():
     game = load_game("kg_logit")
     env = BatchedPersuasionEnv(game, 2000, reward_mode="expect_all", seed=0)
     logits = np.array([[[1e6, -1e6], [-1e6, 1e6]]])  # full revelation
-    _, rewards, info = run_episode(env, logits[:, None])
+    _, rewards, _ = run_episode(env, logits[:, None])
     exact = evaluate(game, [np.eye(2)])
     assert np.isfinite(rewards).all()
     assert_mean(rewards[:, 0], exact.speaker_values["prosecutor"], "full revelation")
@@ -383,9 +382,9 @@ def test_final_rewards_match_reference_per_episode(name, mode):
     env = BatchedPersuasionEnv(game, n, reward_mode=mode, seed=8)
     env.reset()
     for t in range(game.rounds - 1):
-        env.step(np.broadcast_to(logits[:, t], (n,) + logits[:, t].shape))
+        env.step(np.broadcast_to(logits[:, t], (n, *logits[:, t].shape)))
     st = env.get_state()
-    _, rewards, done, info = env.step(np.broadcast_to(logits[:, -1], (n,) + logits[:, -1].shape))
+    _, rewards, done, info = env.step(np.broadcast_to(logits[:, -1], (n, *logits[:, -1].shape)))
     assert done
     spk = st["_spk_msgs"].copy()
     spk[:, -1] = 0

@@ -1,7 +1,7 @@
 """Closed-loop commitments under best_ai: rules on the solo thread, exactly and in the environments.
 
 A best_ai speaker's rule maps its solo thread with the user (the round, her messages, its own
-earlier messages and their belief) to a scheme (docs/science_best_ai.md). The exact evaluator
+earlier messages and their belief) to a scheme (docs/science.md, "Protocols"). The exact evaluator
 calls it at every node of each solo conversation; the environments walk the nodes, one per step.
 """
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test, state_test
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import SpecError, load_game
 from persuaders.envs.persuasion_v0 import PersuasionEnv
+from persuaders.game import SpecError, load_game
 from persuaders.game.observations import ThreadTree
 from persuaders.game.schemes import softmax_rows
 from persuaders.game.users import response_at
@@ -209,7 +209,7 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
         assert e1.sim.steps_per_episode == (
             e1.game.rounds if protocol == "simultaneous" else ThreadTree.for_game(e1.game).size
         )
-        for s1, s2 in zip(r1, r2):
+        for s1, s2 in zip(r1, r2, strict=True):
             np.testing.assert_equal(s1, s2)
         # The same env, reset with the same seed, replays the episode.
         np.testing.assert_equal(play(e1, seed, policy), r1)
@@ -218,7 +218,7 @@ def test_full_episode_determinism(game, protocol, n_eval, reward_mode):
 def test_reset_without_seed_continues_the_stream():
     make = functools.partial(persuasion_v0.parallel_env, game="noisy_advisors", reward_mode="sample")
     e1, e2 = make(), make()
-    zero = lambda t, a: np.zeros(e1.action_space(a).shape)  # noqa: E731
+    zero = lambda t, a: np.zeros(e1.action_space(a).shape)
     e1.reset(seed=5)
     e2.reset(seed=5)
     outcomes = []
@@ -346,7 +346,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
     assert info["state"] == g.states[y] and info["user_action"] == g.actions[a]
     assert info["user_utility"] == g.user.utility[a, y]
     assert info["user_expected_utility"] == pytest.approx(q @ g.user.utility[:, y])
-    for i, s in enumerate(g.speakers):
+    for s in g.speakers:
         if reward_mode == "sample":
             want = s.utility[a, y]
         elif reward_mode == "expect_action":
@@ -354,7 +354,7 @@ def _brute_check(game_name, reward_mode, seed, policy, protocol="simultaneous"):
         else:
             total = sum(v.sum() for v in w.values())
             want = 0.0
-            for xx, v in w.items():
+            for v in w.values():
                 if v.sum() == 0:
                     continue
                 qx = response_at(v / v.sum(), g.user.utility, g.user.model)
@@ -416,7 +416,7 @@ def test_best_ai_exact_scores_and_selection():
     for seed in range(10):
         rewards, infos = final_of(env, seed, lambda t, a: policy[a])
         info = infos["defence"]
-        assert info["scores"] == pytest.approx(dict(zip(g.speaker_names, user_values)))
+        assert info["scores"] == pytest.approx(dict(zip(g.speaker_names, user_values, strict=True)))
         assert info["scores"]["prosecution"] == pytest.approx(0.6)  # full information
         assert info["scores"]["defence"] == pytest.approx(0.54)  # no information
         assert info["selected"] == "prosecution"
@@ -532,7 +532,7 @@ def test_any_finite_logits_are_legal(values, seed):
     for step in results[1:]:
         for a, o in step[0].items():
             assert env.observation_space(a).contains(o)
-    rewards, infos = final(results, env)
+    rewards, _infos = final(results, env)
     assert math.isclose(sum(env.outcome["posterior"]), 1.0)
     assert all(np.isfinite(list(rewards.values())))
 
@@ -578,7 +578,7 @@ def test_ezpickle_round_trip(game):
     assert isinstance(clone, PersuasionEnv)
     assert (clone.protocol.name, clone.n_eval, clone.reward_mode, clone.render_mode) == ("best_ai", 8, "sample", "ansi")
     assert clone.possible_agents == env.possible_agents
-    policy = lambda t, a: np.ones(env.action_space(a).shape)  # noqa: E731
+    policy = lambda t, a: np.ones(env.action_space(a).shape)
     np.testing.assert_equal(play(clone, 11, policy), play(env, 11, policy))
     aec = pickle.loads(pickle.dumps(persuasion_v0.env(game=game)))
     aec.reset(seed=0)
@@ -604,7 +604,7 @@ def test_flat_actions_are_the_matrix_row_by_row_and_ids_identify_the_speaker():
     logits = {a: rng.normal(size=(2, 2)) for a in g.speaker_names}
     o_flat, _ = flat.reset(seed=3)
     o_mat, _ = matrix.reset(seed=3)
-    for t in range(g.rounds):
+    for _t in range(g.rounds):
         for i, a in enumerate(g.speaker_names):
             assert flat.action_space(a).shape == (4,) and flat.observation_space(a).shape == (matrix.layout.size + 2,)
             np.testing.assert_array_equal(o_flat[a][-2:], np.eye(2)[i])  # the one-hot speaker id

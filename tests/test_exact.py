@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from persuaders.game.conversation import BeliefState
-from persuaders.game import Game, load_game
 from persuaders.eval.scoring import score_profile
+from persuaders.game import Game, load_game
+from persuaders.game.conversation import BeliefState
 from persuaders.game.protocols import sampled_selection
 from persuaders.payoff import evaluate, history_distribution, solo_outcomes
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
@@ -149,7 +149,7 @@ def test_best_ai_sampled_selection_matches_enumeration():
     n_eval = 2
     solo = [evaluate(game.replace(speakers=[game.to_dict()["speakers"][i]]), [schemes[i]]).outcome for i in range(3)]
     u = game.user.utility.ravel()
-    per = [list(zip(u, o.ravel())) for o in solo]
+    per = [list(zip(u, o.ravel(), strict=True)) for o in solo]
     expect = np.zeros(3)
     for draws in itertools.product(*[list(itertools.product(p, repeat=n_eval)) for p in per]):
         prob = np.prod([pr for d in draws for (_, pr) in d])
@@ -191,15 +191,15 @@ def test_kg_reference_schemes():
 def test_bad_profiles():
     game = load_game("hull_pair")
     good = np.eye(2)
-    with pytest.raises(ValueError, match="no scheme for speaker.*defence"):
+    with pytest.raises(ValueError, match=r"no scheme for speaker.*defence"):
         evaluate(game, {"prosecution": good})
-    with pytest.raises(ValueError, match="unknown speaker.*mediator"):
+    with pytest.raises(ValueError, match=r"unknown speaker.*mediator"):
         evaluate(game, {"prosecution": good, "defence": good, "mediator": good})
-    with pytest.raises(ValueError, match="speaker 'defence'.*NaN"):
+    with pytest.raises(ValueError, match=r"speaker 'defence'.*NaN"):
         evaluate(game, {"prosecution": good, "defence": [[np.nan, 1], [0, 1]]})
-    with pytest.raises(ValueError, match="speaker 'defence'.*shape"):
+    with pytest.raises(ValueError, match=r"speaker 'defence'.*shape"):
         evaluate(game, {"prosecution": good, "defence": np.ones((3, 2)) / 2})
-    with pytest.raises(ValueError, match="speaker 'prosecution'.*distribution"):
+    with pytest.raises(ValueError, match=r"speaker 'prosecution'.*distribution"):
         evaluate(game, {"prosecution": [[0.5, 0.6], [0, 1]], "defence": good})
     with pytest.raises(ValueError, match="protocol"):
         evaluate(game, [good, good], protocol="auction")
@@ -228,7 +228,6 @@ TWIN_CASES = [
 def test_torch_twin_matches_numpy_engine_and_brute_force(case, seed):
     """The numpy engine, its torch twin and the brute-force joint give the same P(a, y) on random
     games (noisy channels, a chatty user, private threads, several rounds)."""
-    import torch
 
     from persuaders.payoff.differentiable import TorchPayoff
 
@@ -236,7 +235,7 @@ def test_torch_twin_matches_numpy_engine_and_brute_force(case, seed):
     game = Game.from_dict(random_spec(rng, **case))
     schemes = random_schemes(rng, game)
     numpy_out = evaluate(game, schemes).outcome
-    torch_out = TorchPayoff(game, range(game.n_speakers))({i: s for i, s in enumerate(schemes)})[0].numpy()
+    torch_out = TorchPayoff(game, range(game.n_speakers))(dict(enumerate(schemes)))[0].numpy()
     np.testing.assert_allclose(torch_out, numpy_out, atol=1e-12)
     user, speakers = brute_values(game, schemes)
     assert float((numpy_out * game.user.utility).sum()) == pytest.approx(user, abs=1e-10)
@@ -258,14 +257,14 @@ def test_torch_twin_gradient_matches_finite_differences(case):
     payoff = TorchPayoff(game, range(game.n_speakers))
     theta = torch.tensor(logits[0], requires_grad=True)
     schemes = {0: torch.softmax(theta, dim=-1)} | {
-        i: torch.softmax(torch.tensor(l), dim=-1) for i, l in enumerate(logits) if i
+        i: torch.softmax(torch.tensor(z_i), dim=-1) for i, z_i in enumerate(logits) if i
     }
     value = (payoff(schemes)[0] * torch.as_tensor(game.speakers[0].utility)).sum()
     value.backward()
 
     def numpy_value(z: np.ndarray) -> float:
         sch = [np.exp(z) / np.exp(z).sum(-1, keepdims=True)] + [
-            np.exp(l) / np.exp(l).sum(-1, keepdims=True) for l in logits[1:]
+            np.exp(z_j) / np.exp(z_j).sum(-1, keepdims=True) for z_j in logits[1:]
         ]
         return evaluate(game, sch).speaker_values[game.speakers[0].name]
 

@@ -39,6 +39,7 @@ def test_competition_pipeline_tiny(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
@@ -60,17 +61,21 @@ def test_competition_pipeline_tiny(tmp_path):
 
 
 def test_competition_config_errors():
-    with pytest.raises(SpecError, match="^colour: unknown key"):
+    with pytest.raises(SpecError, match=r"^colour: unknown key"):
         load_competition_config(None, {"colour": 1})
-    with pytest.raises(SpecError, match="^regimes"):
+    with pytest.raises(SpecError, match=r"^regimes"):
         load_competition_config(None, {"regimes": ["sideways"]})
-    with pytest.raises(SpecError, match="^games: must be >= 1"):
+    with pytest.raises(SpecError, match=r"^games: must be >= 1"):
         load_competition_config(None, {"games": 0})
 
 
 def test_experiments_entry_point_lists_and_rejects():
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.experiments", "sideways"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.experiments", "sideways"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr

@@ -121,7 +121,7 @@ def test_environments_run_the_toy_protocol():
     logits = np.stack([scheme_to_logits(full_revelation_scheme(g, 0)[0]), scheme_to_logits(babbling_scheme(g, 1)[0])])
     env = BatchedPersuasionEnv(g, 20_000, protocol="toy_random_speaker", seed=1)
     env.reset()
-    _, _, done, info = env.step(np.broadcast_to(logits, (20_000,) + logits.shape))
+    _, _, done, info = env.step(np.broadcast_to(logits, (20_000, *logits.shape)))
     assert done and abs(info["selected"].mean() - 0.5) < 0.02
     assert info["user_expected_utility"].mean() == pytest.approx(0.57, abs=0.01)
     par = persuasion_v0.parallel_env("hull_pair", protocol="toy_random_speaker")
@@ -164,10 +164,10 @@ class Chooser(Learner):
 
     def act(self, obs: torch.Tensor, speaker: int, state: torch.Tensor | None = None) -> tuple[np.ndarray, dict]:
         logits = scheme_to_logits(self._padded(self.arms[self.arm()]))
-        return np.broadcast_to(logits, (obs.shape[0],) + logits.shape), {}
+        return np.broadcast_to(logits, (obs.shape[0], *logits.shape)), {}
 
     def scheme(self, obs: np.ndarray, speaker: int) -> np.ndarray:
-        return np.broadcast_to(self._padded(self.arms[self.arm()]), (len(obs),) + tuple(self.spec.action_shape))
+        return np.broadcast_to(self._padded(self.arms[self.arm()]), (len(obs), *self.spec.action_shape))
 
     def update(self, rollouts: list) -> dict[str, float]:
         a = self.arm()
@@ -206,7 +206,7 @@ def test_a_short_training_with_the_toy_learner(tmp_path):
 
     assert summary["speaker_values"]["prosecutor"] == pytest.approx(0.3 * sigma(10) + 0.7 * sigma(-10), abs=1e-12)
     assert summary["schemes"]["prosecutor"][0] == [[1.0, 0.0], [0.0, 1.0]]
-    with pytest.raises(SpecError, match="toy_chooser.explore_iterations"):
+    with pytest.raises(SpecError, match=r"toy_chooser\.explore_iterations"):
         load_config(None, ["game=kg_logit", "learner=toy_chooser", "toy_chooser.explore_iterations=fast"])
 
 

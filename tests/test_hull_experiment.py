@@ -48,7 +48,7 @@ def grid_sup_distance(models: np.ndarray, user: np.ndarray, steps: int = 400) ->
     for idx in itertools.product(range(steps + 1), repeat=k - 1):
         if sum(idx) > steps:
             continue
-        w = np.array(list(idx) + [steps - sum(idx)]) / steps
+        w = np.array([*idx, steps - sum(idx)]) / steps
         r = user - w @ models
         best = min(best, (r.max() - r.min()) / 2)
     return best
@@ -254,6 +254,7 @@ def test_cli_bad_table_exits_2_without_traceback(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr

@@ -48,7 +48,7 @@ def test_no_import_circles(graph):
                 continue
             chain = graph.find_shortest_chain(importer=n, imported=m)
             if chain is not None:
-                circles.append(" -> ".join((m,) + tuple(chain)))
+                circles.append(" -> ".join((m, *chain)))
     assert not circles, "import circles:\n" + "\n".join(sorted(set(circles)))
 
 

@@ -145,7 +145,7 @@ def test_expect_round_rewards_are_the_exact_expected_payoff():
         env = BatchedPersuasionEnv(g, n, reward_mode="expect_round", seed=2)
         env.reset()
         for t in range(g.rounds):
-            a = np.zeros((n, g.n_speakers) + env.action_shape)
+            a = np.zeros((n, g.n_speakers, *env.action_shape))
             for i, s in enumerate(g.speakers):
                 a[:, i, : s.n_signals] = logits[i][t]
             _, r, _, _ = env.step(a)

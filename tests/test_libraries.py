@@ -37,7 +37,7 @@ def load_example(name: str):
 
 def run_json(module, argv: list[str], capsys) -> dict:
     capsys.readouterr()
-    assert module.main(argv + ["--json"]) == 0
+    assert module.main([*argv, "--json"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     return json.loads("\n".join(lines[lines.index("{") :]))
@@ -83,7 +83,7 @@ def test_supersuit_vec_env_has_one_sub_env_per_speaker_and_copy(sb3_example):
     obs = env.reset()
     ids = obs[:, -game.n_speakers :]
     np.testing.assert_array_equal(ids, np.tile(np.eye(game.n_speakers), (3, 1)))
-    obs, rewards, dones, infos = env.step(np.zeros((env.num_envs,) + env.action_space.shape, dtype=np.float32))
+    obs, rewards, dones, _infos = env.step(np.zeros((env.num_envs, *env.action_space.shape), dtype=np.float32))
     assert dones.all() and rewards.shape == (env.num_envs,)  # a one-round game ends after one step
     env.close()
 
@@ -134,13 +134,13 @@ def test_agilerl_rollout_keeps_episode_boundaries(agilerl_example, name, monkeyp
         epochs=1,
     )
     seen = []
-    monkeypatch.setattr(algo, "learn", lambda experiences: seen.append(experiences))
+    monkeypatch.setattr(algo, "learn", seen.append)
     history = agilerl_example.rollout_and_learn(algo, vec, 16, verbose=False)
     vec.close()
     assert len(seen) == len(history) == 2
     t = np.arange(8)
     want = ((t % game.rounds) == 0) & (t > 0)  # the first observation of a batch continues the previous one
-    for states, actions, log_probs, rewards, dones, values, next_obs, next_done in seen:
+    for _states, _actions, _log_probs, rewards, dones, _values, _next_obs, next_done in seen:
         for a in game.speaker_names:
             d = np.concatenate([np.asarray(x).ravel() for x in dones[a]])
             assert d[1:].tolist() == want[1:].astype(float).tolist()

@@ -18,7 +18,11 @@ def test_report_from_a_run_directory(tmp_path):
         load_config(None, ["game=hull_pair", "n_envs=128", "total_steps=6400", "eval_interval=5"]), run, progress=False
     )
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.report", str(run)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.eval.report", str(run)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     md = (run / "report.md").read_text()
@@ -36,5 +40,6 @@ def test_report_on_a_missing_run_exits_2(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr

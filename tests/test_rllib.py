@@ -80,14 +80,14 @@ def test_flat_scheme_wrapper_round_trip():
     from persuaders.envs import persuasion_v0
 
     env = rllib_persuasion.FlatSchemeLogits(persuasion_v0.parallel_env(game="noisy_advisors"))
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     acts = {a: env.action_space(a).sample() for a in env.agents}
     for a, z in acts.items():
         x, m = env.unwrapped.game.speakers[env.possible_agents.index(a)].n_signals, env.unwrapped.game.messages
         assert env.action_space(a).shape == (x * (m - 1),)
         logits = rllib_persuasion.to_logits(z, (x, m))
         assert logits.shape == (x, m) and np.all(logits[:, -1] == 0)
-    _, rewards, terms, _, _ = env.step(acts)
+    _, rewards, _terms, _, _ = env.step(acts)
     assert set(rewards) == set(acts)
 
 
@@ -181,7 +181,7 @@ def test_sweep_without_ray_says_how_to_install(tmp_path):
         "import sys; sys.modules['ray'] = None; from persuaders.train.sweep import main; "
         f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert res.returncode == 2
     assert "pip install 'competing-persuaders[ray]'" in res.stderr
     assert not (tmp_path / "out").exists()
@@ -228,7 +228,7 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
     quick_mtime = (quick / "summary.json").stat().st_mtime_ns
     slow_config_mtime = (slow / "config.yaml").stat().st_mtime_ns
 
-    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900, check=False)
     assert second.returncode == 1, second.stdout[-3000:] + second.stderr[-3000:]  # the two 'fixed' trials fail
     assert "resuming the Tune experiment" in second.stdout
     rows = _rows(out)
@@ -379,11 +379,18 @@ def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
             text=True,
             timeout=600,
             env=dict(env, RAY_gcs_server_port_wait_time_s="2"),
+            check=False,
         )
         assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
         assert "error: --address: cannot join" in refused.stderr and "--auth-token-file" in refused.stderr
         res = subprocess.run(
-            cmd + ["--auth-token-file", str(token)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600
+            [*cmd, "--auth-token-file", str(token)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
         )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         rows = _rows(out)

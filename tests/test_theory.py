@@ -102,7 +102,7 @@ def small_games(draw, lam=None, private=True, noisy=True, max_speakers=2, max_st
     n_a = draw(st.integers(2, 3))
     k = draw(st.integers(1, max_speakers))
     prior = draw(distributions(n_y))
-    mat = lambda: [[draw(unit) for _ in range(n_y)] for _ in range(n_a)]  # noqa: E731
+    mat = lambda: [[draw(unit) for _ in range(n_y)] for _ in range(n_a)]
     u = mat()
     speakers = [mat() for _ in range(k)]
     user_obs = draw(channels(n_y, 2)) if private and draw(st.booleans()) else None
@@ -185,7 +185,7 @@ def test_full_information_matches_brute_force_enumeration():
     chans = [g.user.observation] + [s.observation for s in g.speakers]
     for prof in itertools.product(*(range(c.shape[1]) for c in chans)):
         joint = mu.copy()
-        for c, x in zip(chans, prof):
+        for c, x in zip(chans, prof, strict=True):
             joint = joint * c[:, x]
         if joint.sum() > 0:
             post = joint / joint.sum()
@@ -293,7 +293,12 @@ def test_analytic_quantities_keys_and_json():
 # ----------------------------------------------------------------------------------------- CLI
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "persuaders.eval.bounds", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

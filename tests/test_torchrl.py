@@ -16,8 +16,8 @@ import pytest
 torchrl = pytest.importorskip("torchrl")
 torch = pytest.importorskip("torch")
 
-from persuaders.game.observations import ObservationLayout  # noqa: E402
 from persuaders.game import load_game  # noqa: E402
+from persuaders.game.observations import ObservationLayout  # noqa: E402
 
 # torchrl 0.14 deprecates its own weight updaters when torchrl.collectors is imported
 pytestmark = pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning")
@@ -112,5 +112,5 @@ def test_example_trains_and_scores_quickly(example, capsys):
     assert u.min() - 1e-9 <= res["user_value"] <= u.max() + 1e-9
     # the untrained actors start at the uniform scheme: babbling gives the no-information value
     assert res["initial"]["user_value"] == pytest.approx(res["theory"]["no_information"], abs=1e-3)
-    for name, s in res["schemes"].items():
+    for s in res["schemes"].values():
         np.testing.assert_allclose(np.sum(s, axis=-1), 1.0, atol=1e-9)

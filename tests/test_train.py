@@ -80,6 +80,7 @@ def test_cli_bad_config_exits_2(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 2
     assert "ppo.lr" in res.stderr and "Traceback" not in res.stderr
@@ -101,7 +102,11 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
     # summary.json carries exactly what `persuaders-bounds kg_logit --json` prints.
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["bounds"] == json.loads(printed.stdout)
@@ -161,9 +166,9 @@ def test_same_seed_same_summary(tmp_path):
 
 def test_kill_and_resume_gives_the_same_summary(tmp_path):
     """A run killed (SIGKILL) after a checkpoint and resumed ends exactly like an uninterrupted one."""
-    full = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "full")])
+    full = _run([*(arg for s in SMALL for arg in ("--set", s)), "--out", str(tmp_path / "full")])
     assert full.wait(timeout=300) == 0, full.stderr.read()
-    killed = _run([*sum((["--set", s] for s in SMALL), []), "--out", str(tmp_path / "killed")])
+    killed = _run([*(arg for s in SMALL for arg in ("--set", s)), "--out", str(tmp_path / "killed")])
     ckpt = tmp_path / "killed" / "checkpoint.pt"
     deadline = time.time() + 300
     while not ckpt.exists() and killed.poll() is None and time.time() < deadline:
@@ -237,11 +242,16 @@ def test_sb3_training_writes_the_same_summary(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     assert summary["bounds"] == json.loads(printed.stdout)
     assert 0.0 <= summary["speaker_values"]["prosecutor"] <= 0.6

@@ -58,7 +58,7 @@ def save_checkpoint(
     shuffle: torch.Generator,
     iteration: int,
     global_step: int,
-    reached: dict | None,
+    reached: dict[str, Any] | None,
     resumed: list[dict[str, Any]] | None = None,
     history: list[dict[str, Any]] | None = None,
 ) -> None:

@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from persuaders.game.commands import command
 from persuaders.game.catalog import bundled_config_file, bundled_configs
+from persuaders.game.commands import command
 from persuaders.game.rundir import CONFIG, SUMMARY, TENSORBOARD
 from persuaders.game.validation import SpecError
 from persuaders.train.config import load_config

@@ -106,7 +106,8 @@ def scheduled_rationality(schedule: dict[str, float], fraction: float) -> float:
 
 def speaker_learner(cfg: dict[str, Any], name: str) -> str:
     """The learner name of speaker ``name`` in a validated config."""
-    return cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
+    out: str = cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
+    return out
 
 
 def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
@@ -152,15 +153,14 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         until = as_float(r.get("until", 1.0), "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
         cfg["rationality_schedule"] = {"start": start, "end": end, "until": until}
     learner_class(cfg["learner"], "learner")
-    speakers = check_keys(
-        cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else []
-    )
+    check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
+    speakers: dict[str, Any] = cfg["speakers"]  # a mapping (checked), completed in place
     used = {cfg["learner"]}
-    for name, spec in speakers.items():
-        spec = {} if spec is None else spec
+    for name, given in speakers.items():
+        spec = {} if given is None else given
         speakers[name] = spec
         where = f"speakers.{name}"
-        check_keys(spec, where, ("learner",) + tuple(o for n in names for o in learner_class(n).speaker_options))
+        check_keys(spec, where, ("learner", *(o for n in names for o in learner_class(n).speaker_options)))
         cls = learner_class(spec.get("learner", cfg["learner"]), f"{where}.learner")
         # A speaker option of another learner is allowed and unused (a sweep may switch learners).
         cls.check_speaker_options({k: v for k, v in spec.items() if k != "learner"}, where)

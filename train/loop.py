@@ -138,12 +138,12 @@ def collect_rollout(env: BatchedPersuasionEnv, team: Team, obs: np.ndarray, T: i
     for t in range(T):
         o = _obs_tensor(obs, env.shared_observation)
         s = torch.as_tensor(env.state()) if buf.states is not None else None
-        logits = np.zeros((env.n_envs, k) + env.action_shape, dtype=np.float64)
+        logits = np.zeros((env.n_envs, k, *env.action_shape), dtype=np.float64)
         for i in range(k):
             logits[:, i], ex = team.by_speaker[i].act(o[:, 0 if env.shared_observation else i], i, s)
             buf.extras[i].append(ex)
         buf.obs[t] = o
-        if buf.states is not None:
+        if buf.states is not None and s is not None:  # both or neither: the critic reads the state
             buf.states[t] = s
         obs, rewards, done, info = env.step(logits)
         buf.rewards[t] = torch.as_tensor(rewards, dtype=torch.float32)

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from persuaders.game.commands import command
 from persuaders.agents.base import LearnerSpec, learner_class
 from persuaders.envs.single_speaker import SingleSpeakerEnv
+from persuaders.game.commands import command
 from persuaders.game.protocols import resolve_protocol
 from persuaders.game.rundir import (
     CONFIG,
@@ -44,7 +44,7 @@ from persuaders.train.config import load_config, speaker_learner
 from persuaders.train.summary import format_outcome, make_summary
 
 
-def _require_sb3():
+def _require_sb3() -> None:
     try:
         import stable_baselines3  # noqa: F401
     except ImportError:
@@ -52,8 +52,8 @@ def _require_sb3():
 
 
 def train_sb3(
-    cfg: dict, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
-) -> dict:
+    cfg: dict[str, Any], run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
+) -> dict[str, Any]:
     """Train the config's single PPO speaker with SB3; write and return ``summary.json``.
 
     Like :func:`persuaders.train.loop.train`, a non-empty ``run_dir`` is refused unless ``overwrite``
@@ -64,7 +64,7 @@ def train_sb3(
         return _train_sb3(cfg, Path(run_dir), progress, n_steps)
 
 
-def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
+def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int) -> dict[str, Any]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -114,7 +114,7 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
 
         return {**others, speaker: scheme}
 
-    reached: dict | None = None
+    reached: dict[str, Any] | None = None
     target = cfg["target"]
     check_every = cfg["eval_interval"] * n_steps
 
@@ -145,9 +145,9 @@ def _train_sb3(cfg: dict, run_dir: Path, progress: bool, n_steps: int) -> dict:
     return summary
 
 
-def fixed_schemes(game: Game, cfg: dict, exclude: str) -> dict[str, np.ndarray]:
+def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np.ndarray]:
     """The committed schemes ``[R, X_i, M]`` of every speaker but ``exclude``; each must play a fixed learner."""
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for i, s in enumerate(game.speakers):
         if s.name == exclude:
             continue
@@ -168,7 +168,9 @@ def fixed_schemes(game: Game, cfg: dict, exclude: str) -> dict[str, np.ndarray]:
             protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]),
             options=options,
         )
-        out[s.name] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
+        scheme = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
+        assert scheme is not None, f"learner '{name}' learns nothing yet commits to no fixed scheme"
+        out[s.name] = scheme
     return out
 
 

@@ -23,7 +23,7 @@ from persuaders.payoff.exact import evaluate
 __all__ = ["make_summary", "committed_schemes", "profile_exploitability", "format_outcome"]
 
 
-def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dict[str, list]:
+def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dict[str, list[Any]]:
     """The final schemes ``[R][X][M]`` per speaker.
 
     Exact for rules that ignore the history (one round with a silent user, fixed speakers). A
@@ -31,12 +31,12 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
     where the user and the speakers said message 0 in every earlier round (the whole policy is in
     the checkpoint). In a joint protocol that path is the shared conversation; under a selection
     protocol it is each speaker's solo thread (the user's messages and its own, observed as in a
-    private thread: :meth:`ObservationLayout.for_thread`, docs/science_best_ai.md).
+    private thread: :meth:`ObservationLayout.for_thread`, docs/science.md, "Protocols").
     """
     proto = resolve_protocol(protocol)
     layout = ObservationLayout.for_game(game) if proto.joint else ObservationLayout.for_thread(game)
     names = game.speaker_names
-    out: dict[str, list] = {n: [] for n in names}
+    out: dict[str, list[Any]] = {n: [] for n in names}
     belief = BeliefState(game, 1)
     user = -np.ones((1, game.rounds), dtype=np.int64)
     said = -np.ones((1, game.rounds, game.n_speakers), dtype=np.int64)
@@ -58,7 +58,7 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
     return out
 
 
-def profile_exploitability(game: Game, schemes: dict[str, list], cfg: dict[str, Any]) -> dict[str, Any]:
+def profile_exploitability(game: Game, schemes: dict[str, list[Any]], cfg: dict[str, Any]) -> dict[str, Any]:
     """Each speaker's best unilateral gain against the committed schemes (:mod:`persuaders.eval.exploitability`).
 
     Exact (LP or concavification) for one-round games, a numerical lower bound otherwise; a
@@ -78,8 +78,8 @@ def make_summary(
     cfg: dict[str, Any],
     profile: dict[str, Any],
     global_step: int,
-    reached: dict | None = None,
-    theory: dict | None = None,
+    reached: dict[str, Any] | None = None,
+    theory: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The exact outcome of ``profile`` beside every analytic quantity (the ``summary.json`` layout)."""
     final = evaluate(game, profile, protocol=cfg["protocol"], n_eval=cfg["n_eval"])

@@ -1,4 +1,5 @@
-"""``persuaders-sweep --config configs/sweeps/NAME.yaml [--address ADDR [--auth-token-file F]] [--out DIR] [--workers N]``.
+"""``persuaders-sweep --config configs/sweeps/NAME.yaml [--address ADDR [--auth-token-file F]]
+[--out DIR] [--workers N]``.
 
 A grid or random search over training-config keys, each point an ordinary training run
 (:func:`persuaders.train.loop.train`) executed as a Ray Tune trial, then one table and a few plots of the
@@ -38,8 +39,9 @@ Execution. Without ``--address`` a local Ray instance is started with ``--worker
 as it is (every node must have this package installed) and ``--workers``, if given, caps the
 number of concurrent trials. A cluster with token authentication (``RAY_AUTH_MODE=token``) needs
 its token: ``--auth-token-file PATH`` (a copy of the head node's ``~/.ray/auth_token``), or
-Ray's own ``RAY_AUTH_MODE=token`` with ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``. A trial that raises is recorded as errored and the others go on
-(``max_failures=0``, no fail-fast); the table is written in every case.
+Ray's own ``RAY_AUTH_MODE=token`` with ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH``. A trial
+that raises is recorded as errored and the others go on (``max_failures=0``, no fail-fast); the
+table is written in every case.
 
 Resuming. Run the same command again after an interruption (Ctrl+C, a crash, a lost machine):
 the Tune experiment in ``DIR/tune/`` is restored (``Tuner.restore`` with
@@ -74,6 +76,7 @@ import copy
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +96,18 @@ from persuaders.train.sweep_report import (
 
 __all__ = ["load_sweep", "run_sweep", "make_trainable", "use_auth_token", "write_results", "main"]
 
-INSTALL_HINT = "persuaders-sweep needs Ray Tune: pip install 'competing-persuaders[ray]'   (or: pip install 'ray[tune,rllib]==2.60.0')"
+INSTALL_HINT = (
+    "persuaders-sweep needs Ray Tune: pip install 'competing-persuaders[ray]'   "
+    "(or: pip install 'ray[tune,rllib]==2.60.0')"
+)
 PLAN = "plan.json"
 
 
 # ---------------------------------------------------------------------------------- trials
-def make_trainable(trials: dict[str, dict], sweep_dir: str):
+def make_trainable(trials: dict[str, dict[str, Any]], sweep_dir: str) -> Callable[[dict[str, Any]], None]:
     """The Tune function trainable: one ordinary training run per plan entry."""
 
-    def persuasion_trial(config: dict) -> None:
+    def persuasion_trial(config: dict[str, Any]) -> None:
         from ray import tune  # Ray is optional (the [ray] extra): imported only where a trial runs
 
         trial = trials[config["trial"]]
@@ -148,7 +154,7 @@ def use_auth_token(path: str | Path) -> None:
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(path.resolve())
     if "ray" in sys.modules:  # Ray read its config at import: refresh it as Ray's own token setup does
-        from ray._raylet import AuthenticationTokenLoader, Config
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]  # compiled, no stubs
 
         Config.initialize("")
         AuthenticationTokenLoader.instance().reset_cache()
@@ -161,7 +167,7 @@ def run_sweep(
     workers: int | None = None,
     verbose: int = 1,
     auth_token_file: str | Path | None = None,
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Run (or resume) the sweep's trials with Ray Tune; write the table and plots; return (rows, exit status)."""
     if auth_token_file is not None:
         if not address:
@@ -239,7 +245,9 @@ def run_sweep(
 # ---------------------------------------------------------------------------------- command line
 @command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="persuaders-sweep", description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="persuaders-sweep", description=" ".join((__doc__ or "").split("\n\n")[0].split())
+    )
     parser.add_argument("--config", required=True, help="sweep file (YAML); see configs/sweeps/")
     parser.add_argument(
         "--address", help="join this Ray cluster (e.g. auto or HOST:PORT) instead of starting a local one"

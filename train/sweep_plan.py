@@ -86,12 +86,12 @@ def _check_key(section: str, key: Any) -> str:
     return key
 
 
-def _validate_grid(grid: Any) -> dict[str, list]:
+def _validate_grid(grid: Any) -> dict[str, list[Any]]:
     if not isinstance(grid, dict):
         raise SpecError("grid", f"expected a mapping of dotted key -> list of values, got {type(grid).__name__}")
     out = {}
-    for key, values in grid.items():
-        key = _check_key("grid", key)
+    for raw, values in grid.items():
+        key = _check_key("grid", raw)
         if not isinstance(values, list) or not values:
             raise SpecError(f"grid.{key}", f"expected a non-empty list of values, got {values!r}")
         seen = [json.dumps(v, sort_keys=True, default=str) for v in values]
@@ -101,14 +101,14 @@ def _validate_grid(grid: Any) -> dict[str, list]:
     return out
 
 
-def _validate_random(random: Any) -> dict[str, dict]:
+def _validate_random(random: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(random, dict):
         raise SpecError(
             "random", f"expected a mapping of dotted key -> {{distribution: arguments}}, got {type(random).__name__}"
         )
     out = {}
-    for key, dist in random.items():
-        key = _check_key("random", key)
+    for raw, dist in random.items():
+        key = _check_key("random", raw)
         field = f"random.{key}"
         if not isinstance(dist, dict) or len(dist) != 1:
             raise SpecError(field, f"expected one of {{{', '.join(d + ': ...' for d in DISTRIBUTIONS)}}}, got {dist!r}")
@@ -135,7 +135,7 @@ def _validate_random(random: Any) -> dict[str, dict]:
     return out
 
 
-def sample(dist: dict, rng: np.random.Generator) -> Any:
+def sample(dist: dict[str, Any], rng: np.random.Generator) -> Any:
     """One draw of a ``random:`` distribution (floats rounded to 6 significant digits)."""
     kind, args = next(iter(dist.items()))
     if kind == "choice":
@@ -151,10 +151,11 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     """The plan: Tune's order (num_samples repeats of the grid), every config validated."""
     rng = np.random.default_rng(sweep["seed"])
     grid, random = sweep["grid"], sweep["random"]
-    trials, seen = [], {}
+    trials: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}  # config hash -> the first trial with it
     for _ in range(sweep["num_samples"]):
         for combo in itertools.product(*grid.values()):
-            params = dict(zip(grid, combo))
+            params = dict(zip(grid, combo, strict=True))
             params.update({key: sample(dist, rng) for key, dist in random.items()})
             raw = copy.deepcopy(sweep["base"])
             for key, value in params.items():
@@ -181,7 +182,7 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     return trials
 
 
-def _set(raw: dict, key: str, value: Any, section: str) -> None:
+def _set(raw: dict[str, Any], key: str, value: Any, section: str) -> None:
     """Set a dotted key of a raw training config; ``game.<option>`` edits a random:... game string."""
     parts = key.split(".")
     if parts[0] == "game" and len(parts) == 2:
@@ -208,12 +209,12 @@ def _set(raw: dict, key: str, value: Any, section: str) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def _check_game(cfg: dict) -> None:
+def _check_game(cfg: dict[str, Any]) -> None:
     """The game loads and the config's speakers exist in it (cheap; nothing is solved)."""
     game_from_config(cfg)
 
 
-def _blame(exc: SpecError, params: dict, grid: dict) -> SpecError:
+def _blame(exc: SpecError, params: dict[str, Any], grid: dict[str, Any]) -> SpecError:
     """Name the swept key (``grid.KEY`` / ``random.KEY``) a trial-config error comes from, else ``base.FIELD``."""
     msg = str(exc)[len(exc.field) + 2 :] if str(exc).startswith(exc.field + ":") else str(exc)
     culprits = [k for k in params if exc.field == k or exc.field.startswith(k + ".") or k.startswith(exc.field + ".")]
@@ -225,11 +226,11 @@ def _blame(exc: SpecError, params: dict, grid: dict) -> SpecError:
     return SpecError(f"base.{exc.field}", msg)
 
 
-def config_hash(cfg: dict) -> str:
+def config_hash(cfg: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _slug(params: dict) -> str:
+def _slug(params: dict[str, Any]) -> str:
     parts = []
     for key, value in params.items():
         v = f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -238,7 +239,7 @@ def _slug(params: dict) -> str:
     return s[:100]
 
 
-def plan_hash(trials: list[dict]) -> str:
+def plan_hash(trials: list[dict[str, Any]]) -> str:
     return hashlib.sha1(json.dumps([[t["id"], t["dir"]] for t in trials]).encode()).hexdigest()[:8]
 
 

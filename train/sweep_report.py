@@ -29,7 +29,7 @@ __all__ = [
 RESULTS_CSV, RESULTS_MD = "results.csv", "results.md"
 
 
-def trial_metrics(summary: dict, reused: bool, seconds: float, run_dir: str) -> dict[str, Any]:
+def trial_metrics(summary: dict[str, Any], reused: bool, seconds: float, run_dir: str) -> dict[str, Any]:
     """What a trial reports to Tune: exact values, analytic bounds and exploitability."""
     b = summary["bounds"]
     ex = summary.get("exploitability", {})
@@ -79,7 +79,7 @@ def _error_text(err: Any) -> str:
     return text.replace("|", "/")[:200]
 
 
-def collect_rows(trials: list[dict], out: Path, results: Any) -> list[dict]:
+def collect_rows(trials: list[dict[str, Any]], out: Path, results: Any) -> list[dict[str, Any]]:
     """One row per trial, from its ``summary.json`` and Tune's record of it."""
     tune_result = {}
     if results is not None:
@@ -156,7 +156,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def write_results(sweep: dict, rows: list[dict], out: Path) -> None:
+def write_results(sweep: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> None:
     """``results.csv``, ``results.md`` and ``plot_<key>.png`` in ``out``."""
     keys = list(sweep["grid"]) + list(sweep["random"])
     with open(out / RESULTS_CSV, "w", newline="") as fh:
@@ -205,7 +205,7 @@ def _csv_value(v: Any) -> str:
     return str(v)
 
 
-def markdown_table(sweep: dict, rows: list[dict]) -> str:
+def markdown_table(sweep: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     keys = list(sweep["grid"]) + list(sweep["random"])
     head = ["trial", *keys, *(label for _, label in VALUE_COLUMNS), "status"]
     lines = [
@@ -244,12 +244,28 @@ THEORY_MARKERS = {
 }
 
 
-def _mean(xs: list[float]) -> float:
-    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    return float(np.mean(xs)) if xs else float("nan")
+def _mean(xs: list[float | None]) -> float:
+    kept = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.mean(kept)) if kept else float("nan")
 
 
-def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
+def _mean_line(
+    ax: Any,
+    at: dict[Any, list[dict[str, Any]]],
+    col: str,
+    style: str,
+    colour: str,
+    lw: float = 1.5,
+    alpha: float = 1.0,
+    lab: str | None = None,
+) -> None:
+    """Plot, at each x of ``at`` (x -> its trials), the mean of column ``col`` over the trials."""
+    ux = list(at)
+    ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
+    ax.plot(ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
+
+
+def plot_results(sweep: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """For each swept key: user utility and exploitability against it, with the theory's lines."""
     import matplotlib
 
@@ -275,7 +291,7 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
                 json.dumps(v, default=str): float(i)
                 for i, v in enumerate(order if key in grid else [json.loads(o) for o in order])
             }
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for r in done:
             groups.setdefault(tuple(json.dumps(r["params"][g], default=str) for g in group_keys), []).append(r)
         # Categorical keys get markers only (a line between categories means nothing).
@@ -284,27 +300,22 @@ def plot_results(sweep: dict, rows: list[dict], out: Path) -> list[Path]:
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for gi, (gval, members) in enumerate(sorted(groups.items())):
             colour = colours[gi % len(colours)]
-            label = ", ".join(f"{k.split('.')[-1]}={json.loads(v)}" for k, v in zip(group_keys, gval)) or "trials"
+            label = (
+                ", ".join(f"{k.split('.')[-1]}={json.loads(v)}" for k, v in zip(group_keys, gval, strict=True))
+                or "trials"
+            )
             xs = np.array([xpos[json.dumps(r["params"][key], default=str)] for r in members])
             ax_u.scatter(xs, [r["user_value"] for r in members], color=colour, alpha=0.45, s=18)
             ax_e.scatter(xs, [r["exploitability"] for r in members], color=colour, alpha=0.45, s=18)
-            ux = np.unique(xs)
-            at = {x: [r for r, xr in zip(members, xs) if xr == x] for x in ux}
-
-            def line(ax, col, style, lw=1.5, alpha=1.0, lab=None):
-                ys = [_mean([r.get(col) for r in at[x]]) for x in ux]
-                ax.plot(
-                    ux, ys, style, color=colour, lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6
-                )
-
+            at = {x: [r for r, xr in zip(members, xs, strict=True) if xr == x] for x in np.unique(xs)}
             if key in grid:
-                line(ax_u, "user_value", "o-" if numeric else "o", lab=label)
-                line(ax_e, "exploitability", "o-" if numeric else "o", lab=label)
+                _mean_line(ax_u, at, "user_value", "o-" if numeric else "o", colour, lab=label)
+                _mean_line(ax_e, at, "exploitability", "o-" if numeric else "o", colour, lab=label)
             else:
                 ax_u.plot([], [], "o", color=colour, label=label)
             for col, (style, lw, alpha, _) in styles.items():
-                line(ax_u, col, style, lw=lw, alpha=alpha)
-        for col, (style, lw, alpha, lab) in styles.items():
+                _mean_line(ax_u, at, col, style, colour, lw=lw, alpha=alpha)
+        for style, lw, alpha, lab in styles.values():
             ax_u.plot([], [], style, color="k", lw=lw, alpha=alpha, label=lab, markersize=14 if style == "_" else 6)
         ax_e.axhline(0.0, color="k", lw=0.8)
         for ax, title in ((ax_u, "user's exact utility"), (ax_e, "exploitability (best unilateral gain)")):

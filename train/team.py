@@ -91,5 +91,5 @@ class Team:
     def load_state_dict(self, states: list[dict[str, Any]]) -> None:
         if len(states) != len(self.learners):
             raise ValueError(f"the checkpoint holds {len(states)} learners, this run has {len(self.learners)}")
-        for learner, state in zip(self.learners, states):
+        for learner, state in zip(self.learners, states, strict=True):
             learner.load_state_dict(state)

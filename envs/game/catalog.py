@@ -94,4 +94,7 @@ def load_game(game: Game | str | Path | Mapping[str, Any]) -> Game:
     data = read_game_text(source, label)
     if not isinstance(data, Mapping):
         raise SpecError("game", f"{label} must hold a mapping of game keys, got {type(data).__name__}")
+    odd = [key for key in data if not isinstance(key, str)]
+    if odd:  # YAML reads `?`, `1: x` or `null: x` as non-text keys
+        raise SpecError("game", f"{label} has a key that is not text: {odd[0]!r}; game keys are names such as 'states'")
     return Game.from_dict(data, source=str(source) if isinstance(source, Path) else f"bundled:{game}")

@@ -24,6 +24,7 @@ the cost per round is O(B k |Y| |X| |M|).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +44,8 @@ def signal_map(channels: np.ndarray) -> np.ndarray | None:
     ``sum_x O[y, x] p[x] = p[f(y)]`` exactly (the other terms are exact zeros)."""
     if not np.all((channels == 0.0) | (channels == 1.0)):
         return None
-    return channels.argmax(axis=-1)
+    out: np.ndarray | None = channels.argmax(axis=-1)
+    return out
 
 
 def sees_state(f: np.ndarray | None, n_signals: int) -> bool:
@@ -64,40 +66,38 @@ class BeliefState:
         # conditional: c_j(x | y) = 1{x = f(y)} and l(y) = pi[f(y), m], an O(|Y|) update.
         self.signal_of_state = [signal_map(o) for o in channels]
         # ... and when it is the identity (the party sees the state) l(y) = pi[y, m] needs no gather.
-        self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state)]
+        self._sees_state = [sees_state(f, o.shape[1]) for o, f in zip(channels, self.signal_of_state, strict=True)]
         # c_j(x | y) starts at the observation channel O_j[y, x] (a shared read-only view when constant).
         self.cond = [
-            np.broadcast_to(o, (batch,) + o.shape) if f is not None else np.broadcast_to(o, (batch,) + o.shape).copy()
-            for o, f in zip(channels, self.signal_of_state)
+            np.broadcast_to(o, (batch, *o.shape)) if f is not None else np.broadcast_to(o, (batch, *o.shape)).copy()
+            for o, f in zip(channels, self.signal_of_state, strict=True)
         ]
         self.lik = np.ones((game.n_speakers + 1, batch, y))  # party-major: each party's L_j is contiguous
 
     def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> None:
         """Party ``j`` (0 = user) said ``msg`` [B] under ``scheme`` [B, X_j, M] (or [X_j, M])."""
         scheme = np.asarray(scheme, dtype=np.float64)
-        if scheme.ndim == 2:
-            col = scheme[:, msg].T  # [B, X_j]
-        else:
-            col = scheme[np.arange(self.batch), :, msg]  # [B, X_j]
+        col = scheme[:, msg].T if scheme.ndim == 2 else scheme[np.arange(self.batch), :, msg]  # [B, X_j]
         f = self.signal_of_state[j]
         if self._sees_state[j]:
-            l = col  # [B, Y]: P(message | y) = pi[y, m]
+            p_msg = col  # [B, Y]: P(message | y) = pi[y, m]
         elif f is not None:
-            l = np.take(col, f, axis=1)  # [B, Y]: P(message | y) = pi[f(y), m]
+            p_msg = np.take(col, f, axis=1)  # [B, Y]: P(message | y) = pi[f(y), m]
         else:
             joint = self.cond[j] * col[:, None, :]  # [B, Y, X_j]
-            l = joint.sum(axis=-1)  # [B, Y]
-            safe = np.where(l > 0, l, 1.0)
-            # States ruled out (l = 0) keep their old conditional: it is never used again.
-            self.cond[j] = np.where((l > 0)[..., None], joint / safe[..., None], self.cond[j])
-        lik = self.lik[j] * l
+            p_msg = joint.sum(axis=-1)  # [B, Y]
+            safe = np.where(p_msg > 0, p_msg, 1.0)
+            # States ruled out (P(message | y) = 0) keep their old conditional: it is never used again.
+            self.cond[j] = np.where((p_msg > 0)[..., None], joint / safe[..., None], self.cond[j])
+        lik = self.lik[j] * p_msg
         top = lik.max(axis=-1, keepdims=True)
         np.divide(lik, np.where(top > 0, top, 1.0), out=self.lik[j])
 
-    def belief(self, parties: tuple[int, ...] | list[int]) -> np.ndarray:
+    def belief(self, parties: Sequence[int]) -> np.ndarray:
         """``b(y) ∝ mu0(y) prod_{j in parties} L_j(y)`` for an observer who heard ``parties``."""
         w = self.game.prior[None, :] * np.prod(self.lik[list(parties)], axis=0)
-        return w / w.sum(axis=-1, keepdims=True)
+        out: np.ndarray = w / w.sum(axis=-1, keepdims=True)
+        return out
 
     def speaker_belief(self, i: int) -> np.ndarray:
         """What speaker ``i`` (0-based) believes: the user's messages and the threads it hears."""
@@ -111,16 +111,19 @@ class BeliefState:
         """The user's posterior given her signal ``x0`` [B] and every speaker's messages."""
         w = self.game.prior[None, :] * np.prod(self.lik[1:], axis=0)
         w = w * self.game.user.observation[:, x0].T
-        return w / w.sum(axis=-1, keepdims=True)
+        out: np.ndarray = w / w.sum(axis=-1, keepdims=True)
+        return out
 
     def joint_state_signal(self) -> np.ndarray:
         """P(y, x0 | every message) [B, Y, X0]: the state and the user's signal given the transcript."""
         w = self.public_belief()[:, :, None] * self.cond[0]
-        return w / w.sum(axis=(1, 2), keepdims=True)
+        out: np.ndarray = w / w.sum(axis=(1, 2), keepdims=True)
+        return out
 
 
 def sample_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One index per row of ``probs`` [B, n] (inverse-CDF sampling, vectorised)."""
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[0]) * cdf[:, -1]
-    return np.minimum((cdf <= u[:, None]).sum(axis=-1), probs.shape[-1] - 1)
+    out: np.ndarray = np.minimum((cdf <= u[:, None]).sum(axis=-1), probs.shape[-1] - 1)
+    return out

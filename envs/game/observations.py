@@ -15,7 +15,7 @@ Under a selection protocol (``best_ai``) every conversation is a solo *thread* o
 the user, and a speaker's committed rule maps its thread so far to a scheme: its observation is
 the private-thread one (:meth:`ObservationLayout.for_thread`: ``n_heard = 1``, its own messages,
 the user's messages, and the belief they imply), whatever the game's visibility.
-:class:`ThreadTree` numbers the nodes of a solo thread (docs/science_best_ai.md), so that a rule
+:class:`ThreadTree` numbers the nodes of a solo thread (docs/science.md, "Protocols"), so that a rule
 can be tabulated node by node. (:meth:`ObservationLayout.open_loop` is the observation of an
 open-loop commitment: the round and the prior only.)
 
@@ -94,7 +94,8 @@ class ObservationLayout:
     def round_of(self, obs: np.ndarray) -> np.ndarray:
         """The round index ``[B]`` of a batch of observations (capped at the last round)."""
         obs = np.asarray(obs)
-        return np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
+        out: np.ndarray = np.minimum(obs[..., : self.rounds + 1].argmax(axis=-1), self.rounds - 1)
+        return out
 
     # ------------------------------------------------------------------ encoding
     def encode(
@@ -205,10 +206,11 @@ class ThreadTree:
     def size(self) -> int:
         return int(self.offsets[-1])
 
-    def child(self, t: int, index: np.ndarray, m: np.ndarray, z: np.ndarray) -> np.ndarray:
+    def child(self, t: int, index: np.ndarray, m: np.ndarray, z: np.ndarray | int) -> np.ndarray:
         """``index_{t+1}`` of the node reached from round-``t`` node ``index`` when the speaker says
         ``m`` and the user then says ``z`` (arrays of any common shape)."""
-        return (np.asarray(index) * self.messages + m) * self.user_counts[t + 1] + z
+        out: np.ndarray = (np.asarray(index) * self.messages + m) * self.user_counts[t + 1] + z
+        return out
 
     def nodes(self, t: int, user_msgs: np.ndarray, own_msgs: np.ndarray) -> np.ndarray:
         """The node numbers ``[B]`` of round-``t`` threads: ``user_msgs`` ``[B, >= t + 1]`` and the
@@ -217,7 +219,8 @@ class ThreadTree:
         index = user_msgs[:, 0].astype(np.int64)
         for s in range(t):
             index = self.child(s, index, own_msgs[:, s], user_msgs[:, s + 1])
-        return self.offsets[t] + index
+        out: np.ndarray = self.offsets[t] + index
+        return out
 
     @functools.cached_property
     def table(self) -> dict[str, np.ndarray]:

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol as TypingProtocol, TypeVar
+from typing import Any, ClassVar, TypeVar
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def exact_selection(scores: np.ndarray, tol: float = SCORE_TOL) -> np.ndarray:
     """Selection probabilities for deterministic scores: the best, ties split evenly."""
     scores = np.asarray(scores, dtype=np.float64)
     best = scores >= scores.max() - tol
-    return best / best.sum()
+    out: np.ndarray = best / best.sum()
+    return out
 
 
 def score_distribution(
@@ -87,7 +89,8 @@ def score_distribution(
     p = np.bincount(inv.reshape(-1), weights=probs, minlength=len(vals))
     keep = p > 0
     vals, p = vals[keep], p[keep]
-    sums, sp = np.zeros(1), np.ones(1)
+    sums: np.ndarray = np.zeros(1)
+    sp: np.ndarray = np.ones(1)
     for _ in range(n):
         s = (sums[:, None] + vals[None, :]).ravel()
         w = (sp[:, None] * p[None, :]).ravel()
@@ -122,7 +125,8 @@ def sampled_selection(user_utility: np.ndarray, solo: np.ndarray, n_eval: int) -
             poly = new
         share = (poly / np.arange(1, poly.shape[1] + 1)[None, :]).sum(axis=1)
         out[i] = (p_i * share).sum()
-    return out / out.sum()
+    result: np.ndarray = out / out.sum()
+    return result
 
 
 # ---------------------------------------------------------------------------------- interface
@@ -142,7 +146,7 @@ class SoloEvaluation(TypingProtocol):
 P = TypeVar("P", bound="Protocol")
 
 
-class Protocol(ABC):
+class Protocol(ABC):  # noqa: B024  (abstract for its subclasses: SelectionProtocol declares abstract methods)
     """How the conversations are arranged (see the module docstring).
 
     :attr:`joint` says whether every speaker talks in one conversation (True) or the user
@@ -166,7 +170,7 @@ class Protocol(ABC):
         return f"{self.name} ({opts})" if opts else self.name
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.options() == self.options()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.options() == self.options()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.options().items()))))
@@ -244,7 +248,7 @@ class BestAI(SelectionProtocol):
 
 
 # ---------------------------------------------------------------------------------- registry
-def _check_protocol_class(cls: type) -> None:
+def _check_protocol_class(cls: type[Protocol]) -> None:
     if not cls.joint and not issubclass(cls, SelectionProtocol):
         raise TypeError(f"register_protocol: {cls.__name__} is not joint, so it must subclass SelectionProtocol")
     if cls.joint and not issubclass(cls, Simultaneous):
@@ -259,7 +263,8 @@ _REGISTRY: Registry[type[Protocol]] = Registry("protocol", Protocol, _check_prot
 
 def register_protocol(cls: type[P], *, replace: bool = False) -> type[P]:
     """Register a :class:`Protocol` subclass under its :attr:`~Protocol.name` (a decorator)."""
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def protocols() -> tuple[str, ...]:

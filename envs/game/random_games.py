@@ -1,7 +1,8 @@
 """Seeded random games whose convex-hull distance is controlled.
 
 The user's utility lies in the convex hull of the speakers' utilities (plus an offset) up to
-``eps = min_{w in simplex, c} max_{a,y} |sum_i w_i U_i[a,y] + c - u[a,y]|`` (docs/science.md, "The convex-hull distance").
+``eps = min_{w in simplex, c} max_{a,y} |sum_i w_i U_i[a,y] + c - u[a,y]|`` (docs/science.md,
+"The convex-hull distance").
 
 * ``eps = 0`` (``regime="inside"``): speakers' utilities are iid uniform on [0, 1]; the user's is
   ``u = sum_i w_i U_i`` with ``w ~ Dirichlet(1)``, so it lies in [0, 1] and in the hull exactly.
@@ -20,6 +21,9 @@ states, so full revelation is possible in one round.
 """
 
 from __future__ import annotations
+
+import contextlib
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +75,7 @@ def random_game(
         top = (signs > 0).astype(float)
         # Smallest mixing weight alpha with <g, (1 - alpha) base + alpha top> >= epsilon.
         gb, gt = base @ g, top @ g
-        alpha = 0.0 if gb >= epsilon else min(1.0, (epsilon - gb) / (gt - gb))
+        alpha = 0.0 if gb >= epsilon else min(1.0, float((epsilon - gb) / (gt - gb)))
         user = (1 - alpha) * base + alpha * top
     shape = (n_actions, n_states)
     spec = {
@@ -106,7 +110,7 @@ def random_game_from_string(text: str) -> Game:
         "rounds": int,
         "visibility": str,
     }
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     for part in filter(None, body.split(",")):
         if "=" not in part:
             raise SpecError("game", f"random game option {part!r} is not key=value")
@@ -120,10 +124,8 @@ def random_game_from_string(text: str) -> Game:
     if "k" not in kwargs:
         raise SpecError("game", "random game needs k=<number of speakers>")
     rationality = kwargs.pop("rationality", "inf")
-    try:
+    with contextlib.suppress(ValueError):  # not a number: the game's validation names the option
         rationality = float(rationality)
-    except ValueError:
-        pass
     try:
         return random_game(
             kwargs.pop("k"), kwargs.pop("states", 2), kwargs.pop("actions", 2), rationality=rationality, **kwargs

@@ -19,9 +19,9 @@ class Registry(Generic[T]):
     subclass; ``check`` (optional) validates a class further and raises ``TypeError``.
     """
 
-    def __init__(self, kind: str, base: type, check: Callable[[type], None] | None = None):
+    def __init__(self, kind: str, base: type, check: Callable[[T], None] | None = None):
         self.kind, self.base, self.check = kind, base, check
-        self._classes: dict[str, Any] = {}
+        self._classes: dict[str, T] = {}
 
     def register(self, cls: T, *, replace: bool = False) -> T:
         """Add ``cls`` under ``cls.name`` (usable as a decorator); a taken name raises ``ValueError``
@@ -47,4 +47,4 @@ class Registry(Generic[T]):
         """The class registered as ``name``; otherwise a :class:`SpecError` naming ``where`` lists the names."""
         if not isinstance(name, str) or name not in self._classes:
             raise SpecError(where, f"expected one of {', '.join(self._classes)}; got {name!r}")
-        return self._classes[name]  # type: ignore[no-any-return]
+        return self._classes[name]

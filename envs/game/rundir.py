@@ -294,7 +294,8 @@ class ProfileSpec:
     @property
     def n_eval(self) -> int | str:
         """``best_ai``'s evaluation option (``"exact"`` for protocols that have none)."""
-        return self.protocol.options().get("n_eval", "exact")
+        out: int | str = self.protocol.options().get("n_eval", "exact")
+        return out
 
 
 def _read_mapping(path: Path) -> Any:
@@ -320,7 +321,7 @@ def load_profile(
     file ``{speaker: scheme}`` in YAML/JSON (``game`` required). Explicit ``game``, ``protocol``
     and ``n_eval`` override what the files say; the defaults are ``simultaneous`` and ``exact``.
     """
-    summary: Mapping | None = None
+    summary: Mapping[str, Any] | None = None
     config_path: Path | None = None
     schemes_raw: Any = source
     if isinstance(source, (str, Path)):
@@ -342,7 +343,7 @@ def load_profile(
             schemes_raw = data
         else:
             raise SpecError("profile", f"{path}: expected a mapping from speaker name to scheme, or a summary.json")
-    cfg: Mapping = read_config(config_path) if config_path is not None else {}
+    cfg: Mapping[str, Any] = read_config(config_path) if config_path is not None else {}
     if game is not None:
         g = load_game(game)
     elif config_path is not None:
@@ -353,7 +354,8 @@ def load_profile(
         except SpecError as exc:  # a random or unbundled game: its name alone does not define it
             raise SpecError(
                 "game",
-                f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); pass game= or keep config.yaml beside it",
+                f"cannot rebuild game {summary['game']!r} from the summary alone ({exc}); "
+                "pass game= or keep config.yaml beside it",
             ) from None
     else:
         raise SpecError("game", "a game is needed: pass game= (a Game, bundled name or YAML path)")
@@ -361,7 +363,7 @@ def load_profile(
         protocol = (summary or {}).get("protocol") or cfg.get("protocol") or "simultaneous"
     if n_eval is None:
         n_eval = (summary or {}).get("n_eval") or cfg.get("n_eval")
-    proto = resolve_protocol(protocol, n_eval)  # type: ignore[arg-type]
+    proto = resolve_protocol(protocol, n_eval)
     names = g.speaker_names
     if isinstance(schemes_raw, Mapping):
         unknown = [n for n in schemes_raw if n not in names]
@@ -369,7 +371,8 @@ def load_profile(
         if unknown or missing:
             raise SpecError(
                 "profile",
-                f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; speakers are {list(names)}",
+                f"profile for game '{g.name}': unknown speakers {unknown}, missing {missing}; "
+                f"speakers are {list(names)}",
             )
         raw = [schemes_raw[n] for n in names]
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import yaml
@@ -42,9 +42,9 @@ __all__ = [
     "load_schemes_file",
 ]
 
-SchemeFn = Callable[[np.ndarray], np.ndarray]
-Scheme = Union[np.ndarray, Sequence, SchemeFn]
-Profile = Union[Mapping[str, Scheme], Sequence[Scheme]]
+SchemeFn: TypeAlias = Callable[[np.ndarray], np.ndarray]
+Scheme: TypeAlias = np.ndarray | Sequence[Any] | SchemeFn
+Profile: TypeAlias = Mapping[str, Scheme] | Sequence[Scheme]
 
 #: Logit standing for probability 0 (softmax of it is ~1e-13 next to logit 0).
 ZERO_LOGIT = -30.0
@@ -67,11 +67,11 @@ def check_scheme(game: Game, i: int, scheme: Any) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(f"scheme of speaker '{name}': expected numbers of shape {shape} [signal][message]") from None
     if arr.shape == shape:
-        arr = np.broadcast_to(arr, (game.rounds,) + shape)
-    if arr.shape != (game.rounds,) + shape:
+        arr = np.broadcast_to(arr, (game.rounds, *shape))
+    if arr.shape != (game.rounds, *shape):
         raise ValueError(
             f"scheme of speaker '{name}': expected shape {shape} [signal][message] or "
-            f"{(game.rounds,) + shape} [round][signal][message], got {arr.shape}"
+            f"{(game.rounds, *shape)} [round][signal][message], got {arr.shape}"
         )
     check_probabilities(arr, f"scheme of speaker '{name}'")
     return arr
@@ -102,7 +102,8 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     with np.errstate(under="ignore", over="ignore"):
         e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return out
 
 
 def scheme_to_logits(scheme: np.ndarray) -> np.ndarray:

@@ -141,7 +141,7 @@ class Game:
 
     # ------------------------------------------------------------------ io
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> "Game":
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Game:
         """Validate a mapping laid out as a game file and build the game."""
         check_keys(data, "", TOP_KEYS, TOP_REQUIRED)
         name = data["name"]
@@ -220,7 +220,7 @@ class Game:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
 
-    def replace(self, **changes: Any) -> "Game":
+    def replace(self, **changes: Any) -> Game:
         """A new validated game with top-level keys changed; ``rationality`` (a number or inf)
         or ``user_model`` (a :class:`~persuaders.game.users.UserModel`) replace the user's model."""
         d = self.to_dict()
@@ -230,7 +230,7 @@ class Game:
             model = changes.pop("user_model")
             if not isinstance(model, UserModel):
                 raise TypeError(f"user_model: expected a UserModel, got {model!r}")
-            d["user"] = {k: v for k, v in d["user"].items() if k not in ("model",) + type(self.user.model).parameters}
+            d["user"] = {k: v for k, v in d["user"].items() if k not in ("model", *type(self.user.model).parameters)}
             d["user"].update({"model": model.name, **{k: _yaml_value(v) for k, v in model.fields().items()}})
         d.update(changes)
         return Game.from_dict(d, source=self.source)

@@ -78,7 +78,8 @@ def favourable_response(eu: np.ndarray, eu_i: np.ndarray) -> np.ndarray:
     best = eu >= eu.max(axis=-1, keepdims=True) - TIE_TOL
     masked = np.where(best, eu_i, -np.inf)
     fav = best & (eu_i >= masked.max(axis=-1, keepdims=True) - 1e-12)
-    return fav / fav.sum(axis=-1, keepdims=True)
+    out: np.ndarray = fav / fav.sum(axis=-1, keepdims=True)
+    return out
 
 
 def expected_utilities(posterior: np.ndarray, utility: np.ndarray) -> np.ndarray:
@@ -148,7 +149,7 @@ class UserModel(ABC):
         return f"{self.name} ({fields})" if fields else self.name
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.fields() == self.fields()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.fields() == self.fields()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self.fields().items()))))
@@ -256,7 +257,8 @@ def register_user_model(cls: type[M], *, replace: bool = False) -> type[M]:
 
     A name already taken raises ``ValueError`` unless ``replace=True``.
     """
-    return _REGISTRY.register(cls, replace=replace)
+    _REGISTRY.register(cls, replace=replace)
+    return cls
 
 
 def user_models() -> tuple[str, ...]:
@@ -288,10 +290,12 @@ def response_at(posterior: np.ndarray, utility: np.ndarray, model: UserModel) ->
 def user_value(posterior: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
     """``v(p) = sum_a P(a) EU_p(a)``: the user's expected utility at belief ``p``."""
     eu = expected_utilities(posterior, utility)
-    return (model.respond(eu) * eu).sum(axis=-1)
+    out: np.ndarray = (model.respond(eu) * eu).sum(axis=-1)
+    return out
 
 
 def sender_value(posterior: np.ndarray, user_utility: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
     """``sum_a P(a) E_p U(a)``: a speaker's expected utility when the user acts at belief ``p``."""
     q = response_at(posterior, user_utility, model)
-    return (q * expected_utilities(posterior, utility)).sum(axis=-1)
+    out: np.ndarray = (q * expected_utilities(posterior, utility)).sum(axis=-1)
+    return out

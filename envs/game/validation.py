@@ -8,8 +8,8 @@ that a user editing a YAML file sees at once what to fix, never a traceback from
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ class SpecError(ValueError):
         self.message = message
         super().__init__(f"{field}: {message}")
 
-    def __reduce__(self) -> tuple:  # picklable (e.g. raised in a Ray worker)
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (e.g. raised in a Ray worker)
         return (type(self), (self.field, self.message))
 
 
@@ -68,10 +68,10 @@ def as_int(value: Any, field: str, minimum: int | None = None) -> int:
         value = int(value)
     if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
         raise SpecError(field, f"expected an integer, got {value!r}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise SpecError(field, f"must be >= {minimum}, got {value}")
-    return value
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {number}")
+    return number
 
 
 def as_float(
@@ -88,23 +88,24 @@ def as_float(
         return math.inf
     if not is_number(value):
         raise SpecError(field, f"expected a number{' or inf' if allow_inf else ''}, got {value!r}")
-    value = float(value)
-    if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise SpecError(field, f"expected a finite number, got {value}")
-    if minimum is not None and value < minimum:
-        raise SpecError(field, f"must be >= {minimum}, got {value}")
-    if exclusive_minimum is not None and value <= exclusive_minimum:
-        raise SpecError(field, f"must be > {exclusive_minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise SpecError(field, f"must be <= {maximum}, got {value}")
-    return value
+    number = float(value)
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise SpecError(field, f"expected a finite number, got {number}")
+    if minimum is not None and number < minimum:
+        raise SpecError(field, f"must be >= {minimum}, got {number}")
+    if exclusive_minimum is not None and number <= exclusive_minimum:
+        raise SpecError(field, f"must be > {exclusive_minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SpecError(field, f"must be <= {maximum}, got {number}")
+    return number
 
 
 def as_choice(value: Any, field: str, choices: Sequence[str]) -> str:
     """One of ``choices``."""
     if value not in choices:
         raise SpecError(field, f"expected one of {', '.join(map(str, choices))}; got {value!r}")
-    return value
+    choice: str = value  # one of the strings in choices
+    return choice
 
 
 def as_names(value: Any, field: str, min_len: int = 1) -> tuple[str, ...]:
@@ -129,6 +130,7 @@ def as_matrix(value: Any, field: str, shape: tuple[int | None, ...], what: str) 
 
     ``what`` describes the axes for the error message, e.g. ``"[action][state]"``.
     """
+    arr_in: np.ndarray | list[Any] | tuple[Any, ...]
     if isinstance(value, np.ndarray):
         arr_in = value
     else:
@@ -139,7 +141,7 @@ def as_matrix(value: Any, field: str, shape: tuple[int | None, ...], what: str) 
         arr = np.asarray(arr_in, dtype=object)
     except ValueError:  # ragged on some numpy versions
         raise SpecError(field, f"expected a rectangular {len(shape)}-d list {what}") from None
-    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape)):
+    if arr.ndim != len(shape) or any(s is not None and a != s for a, s in zip(arr.shape, shape, strict=True)):
         # A ragged list shows up as a lower-dimensional object array.
         want = "x".join("?" if s is None else str(s) for s in shape)
         got = "x".join(map(str, arr.shape)) if arr.ndim == len(shape) else f"a {arr.ndim}-d or ragged list"
@@ -160,14 +162,16 @@ def as_distribution(value: Any, field: str, n: int | None = None) -> np.ndarray:
     """A probability vector: nonnegative entries summing to 1 (within ``SUM_TOL``)."""
     arr = as_matrix(value, field, (n,), "[state]" if n is not None else "")
     _check_rows(arr[None, :], field, "entries")
-    return arr / arr.sum()
+    out: np.ndarray = arr / arr.sum()
+    return out
 
 
 def as_channel(value: Any, field: str, rows: int, what: str) -> np.ndarray:
     """A row-stochastic matrix with ``rows`` rows: each row a distribution over columns."""
     arr = as_matrix(value, field, (rows, None), what)
     _check_rows(arr, field, "row")
-    return arr / arr.sum(axis=1, keepdims=True)
+    out: np.ndarray = arr / arr.sum(axis=1, keepdims=True)
+    return out
 
 
 def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
@@ -183,7 +187,7 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
         raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
 
 
-def read_yaml_mapping(path: str | Path, field: str) -> dict:
+def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
     p = Path(path)
     if not p.is_file():

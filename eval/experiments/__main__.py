@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from persuaders.game.commands import command
 from persuaders.experiments import competition, hull
+from persuaders.game.commands import command
 
 EXPERIMENTS: dict[str, Callable[[Sequence[str] | None], int]] = {"competition": competition.main, "hull": hull.main}
 

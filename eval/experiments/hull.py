@@ -64,8 +64,8 @@ Outputs in ``--out`` (default ``results/hull_experiment/``): ``results.csv`` (co
 metric, mean, lo, hi``), ``results.json`` (configuration, every per-ordering value and the fits
 on all ``N`` models in table order, with weights by model name) and ``hull_experiment.png`` (or
 ``--figure``). With ``--dataset`` the default is ``results/hull_NAME/`` and the CSV has one row per
-``n`` (see :mod:`persuaders.experiments.hull_personas`). A short table is printed. Exit status: 0 ok, 1 computation error, 2 bad input (the message
-names the column and line at fault).
+``n`` (see :mod:`persuaders.experiments.hull_personas`). A short table is printed. Exit status: 0
+ok, 1 computation error, 2 bad input (the message names the column and line at fault).
 """
 
 from __future__ import annotations
@@ -82,10 +82,7 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.commands import command
 from persuaders.experiments.hull_datasets import DATASETS
-from persuaders.experiments.hull_output import json_ready, plot
-from persuaders.experiments.hull_personas import run_dataset
 from persuaders.experiments.hull_fits import (
     BAND,
     METRICS,
@@ -99,6 +96,8 @@ from persuaders.experiments.hull_fits import (
     summarise,
     sup_fit,
 )
+from persuaders.experiments.hull_output import json_ready, plot
+from persuaders.experiments.hull_personas import run_dataset
 from persuaders.experiments.hull_table import (
     DEFAULT_ITEMS,
     DEFAULT_NOISE,
@@ -108,6 +107,7 @@ from persuaders.experiments.hull_table import (
     load_utilities,
     synthetic_utilities,
 )
+from persuaders.game.commands import command
 
 __all__ = [
     "TableError",
@@ -152,8 +152,7 @@ def format_table(summary: dict[str, dict[str, np.ndarray]]) -> str:
         "mean over orderings (sup-norm eps with a free offset; MSE without offset)",
         f"{'n':>4}" + "".join(f"{k:>17}" for k in keys),
     ]
-    for n in _table_rows(n_max):
-        lines.append(f"{n:>4}" + "".join(f"{summary[k]['mean'][n - 1]:>17.6g}" for k in keys))
+    lines.extend(f"{n:>4}" + "".join(f"{summary[k]['mean'][n - 1]:>17.6g}" for k in keys) for n in _table_rows(n_max))
     return "\n".join(lines)
 
 
@@ -207,14 +206,16 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS}; --dataset: {_per_dataset('models')})",
+        help=f"largest n (default: all the CSV's models; synthetic: {DEFAULT_MODELS}; "
+        f"--dataset: {_per_dataset('models')})",
     )
     p.add_argument(
         "--orderings",
         type=int,
         default=None,
         metavar="R",
-        help=f"random orderings of the models (default {DEFAULT_ORDERINGS}; --dataset: per persona, {_per_dataset('orderings')})",
+        help=f"random orderings of the models (default {DEFAULT_ORDERINGS}; "
+        f"--dataset: per persona, {_per_dataset('orderings')})",
     )
     p.add_argument(
         "--noise",
@@ -235,7 +236,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="M",
-        help=f"synthetic: number of items (default {DEFAULT_ITEMS}); --dataset: items picked for dense overlap ({_per_dataset('items')})",
+        help=f"synthetic: number of items (default {DEFAULT_ITEMS}); "
+        f"--dataset: items picked for dense overlap ({_per_dataset('items')})",
     )
     p.add_argument(
         "--dataset-csv",
@@ -316,7 +318,7 @@ def _table(
             return f"--models {n_models} but {args.csv} has only {table.n_models} model columns"
         return table, n_models, None
     n_models = DEFAULT_MODELS if args.models is None else args.models
-    synth = {
+    synth: dict[str, Any] = {
         "n_items": DEFAULT_ITEMS if args.items is None else args.items,
         "noise": DEFAULT_NOISE if args.noise is None else args.noise,
         "user_noise": DEFAULT_USER_NOISE if args.user_noise is None else args.user_noise,
@@ -354,10 +356,11 @@ def _record(
         "model_names": list(table.model_names),
         "definitions": {
             **METRICS,
-            "offset": 'the sup-norm fits have a free additive offset c (docs/science.md, "The convex-hull distance"); the MSE fits have none',
+            "offset": 'the sup-norm fits have a free additive offset c (docs/science.md, "The convex-hull distance"); '
+            "the MSE fits have none",
             "band": "lo, hi: 2.5th and 97.5th percentiles over orderings (numpy linear interpolation)",
-            "values": "objective at the best feasible point known (solver solution, previous n padded with a zero weight, and the "
-            "nested candidates described in persuaders.experiments.hull); never below the optimum",
+            "values": "objective at the best feasible point known (solver solution, previous n padded with a zero "
+            "weight, and the nested candidates described in persuaders.experiments.hull); never below the optimum",
         },
         "n": list(range(1, n_models + 1)),
         "summary": summary,
@@ -406,7 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
     print(
-        f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, {args.orderings} orderings"
+        f"{table.source}: {table.n_items} items; n = 1..{n_models} of {table.n_models} models, "
+        f"{args.orderings} orderings"
     )
     print(format_table(summary))
     print(f"band: 2.5-97.5 percentiles over orderings (in {out / 'results.csv'})")

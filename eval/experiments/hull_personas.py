@@ -245,7 +245,8 @@ def _record(
             f"({s['bootstrap']} resamples of the personas with replacement)",
         },
         "rows": rows,
-        "per_persona_note": "per_persona[metric][k]: persona k's values at n = 1..N (mean over its orderings; 6 significant digits)",
+        "per_persona_note": "per_persona[metric][k]: persona k's values at n = 1..N "
+        "(mean over its orderings; 6 significant digits)",
         "seconds": elapsed,
     }
 
@@ -269,7 +270,10 @@ def run_dataset(args: argparse.Namespace) -> int:
     spec = DATASETS[args.dataset]
     s = _settings(args, spec)
     seeds = [np.random.default_rng(q) for q in np.random.SeedSequence(args.seed).spawn(3)]
-    got = s if isinstance(s, str) else _design(args, spec, s, seeds[0])
+    if isinstance(s, str):
+        print(f"error: {s}", file=sys.stderr)
+        return 2
+    got = _design(args, spec, s, seeds[0])
     if isinstance(got, str):
         print(f"error: {got}", file=sys.stderr)
         return 2
@@ -306,7 +310,8 @@ def run_dataset(args: argparse.Namespace) -> int:
         print(f"error: cannot write the outputs ({out}, {figure}): {exc}", file=sys.stderr)
         return 1
     print(
-        f"{matrix.source}: {matrix.n_items} items, {matrix.n_users} users kept (rated >= {s['min_coverage']:.0%} of the items; "
+        f"{matrix.source}: {matrix.n_items} items, {matrix.n_users} users kept "
+        f"(rated >= {s['min_coverage']:.0%} of the items; "
         f"{np.isnan(matrix.values).mean():.1%} of their ratings imputed), {complete_rows(matrix).size} rated all"
     )
     print(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,8 @@ class RatingMatrix:
     @property
     def observed(self) -> np.ndarray:
         """``[users, items]`` bool: where a rating was given."""
-        return ~np.isnan(self.values)
+        out: np.ndarray = ~np.isnan(self.values)
+        return out
 
 
 def _check_scale(values: np.ndarray, scale: tuple[float, float], source: str) -> None:
@@ -59,12 +61,12 @@ def _check_scale(values: np.ndarray, scale: tuple[float, float], source: str) ->
 
 
 def from_long(
-    users: Sequence,
-    items: Sequence,
-    ratings: Sequence[float],
+    users: Sequence[Any] | np.ndarray,
+    items: Sequence[Any] | np.ndarray,
+    ratings: Sequence[float] | np.ndarray,
     scale: tuple[float, float],
     source: str,
-    labels: dict | None = None,
+    labels: dict[str, Any] | None = None,
 ) -> RatingMatrix:
     """A :class:`RatingMatrix` from one row per rating (user, item, rating), users and items in
     order of their ids sorted as text; ``labels`` maps an item id to its label. A repeated

@@ -55,7 +55,7 @@ class UtilityTable:
 
 
 def load_utilities(
-    path: str | os.PathLike, user_column: str = "user", item_column: str | None = "item"
+    path: str | os.PathLike[str], user_column: str = "user", item_column: str | None = "item"
 ) -> UtilityTable:
     """Read a CSV table of utilities: one row per item, one column per model, and the user's column.
 
@@ -111,7 +111,7 @@ def load_utilities(
         label = row[label_j].strip() if label_j is not None else f"row {r + 1}"
         labels.append(label)
         where = f"line {line}" + (f" (item {label!r})" if label_j is not None else "")
-        for j in [user_j] + model_js:
+        for j in [user_j, *model_js]:
             cell = row[j].strip()
             if not cell:
                 raise TableError(f"{path}: column {header[j]!r}, {where}: empty entry")

@@ -49,7 +49,10 @@ class TorchPayoff:
         def source(pi: torch.Tensor) -> Callable[[int, Any, int], torch.Tensor]:
             return lambda t, observations, p: pi[:, t][:, None]
 
-        return self.engine.outcome([source(p) for p in tensors], batch=batch, model=model, sharpness=sharpness)
+        out: torch.Tensor = self.engine.outcome(
+            [source(p) for p in tensors], batch=batch, model=model, sharpness=sharpness
+        )
+        return out
 
 
 def torch_outcome(
@@ -78,5 +81,5 @@ def torch_evaluate(
             assert isinstance(proto, SelectionProtocol)
             solo = [torch_outcome(game, {i: sch[i]})[0] for i in range(game.n_speakers)]
             probs = proto.selection_probabilities(game.user.utility, np.stack([o.numpy() for o in solo]))
-            out = sum(float(p) * o for p, o in zip(probs, solo))
+            out = sum((float(p) * o for p, o in zip(probs, solo, strict=True)), torch.zeros_like(solo[0]))
         return float((out * u).sum()), [float((out * us[j]).sum()) for j in range(game.n_speakers)]

@@ -20,7 +20,7 @@ Schemes are therefore given per prefix, ``[B, P_t, X_i, M]`` with ``P_t`` the nu
 observation is called at every prefix with :mod:`persuaders.game.observations` (exactly what an
 environment would show the speaker): what it has heard in a joint conversation; in a solo
 conversation of a selection protocol, its *thread* (``thread=True``: the private-thread
-observation, the user's and its own messages and the belief they imply; docs/science_best_ai.md);
+observation, the user's and its own messages and the belief they imply; docs/science.md, "Protocols");
 or, for an open-loop commitment (``open_loop=True``), the round and the prior only. While a source
 is called, :meth:`ExactEngine.thread_nodes` numbers the prefixes as the nodes of
 :class:`~persuaders.game.observations.ThreadTree` (so that a rule tabulated node by node can be
@@ -34,6 +34,7 @@ profile of the batch) are dropped as they arise.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -131,7 +132,8 @@ class _Torch:
 
     @staticmethod
     def to_numpy(a: Any) -> np.ndarray:
-        return a.detach().cpu().numpy()
+        out: np.ndarray = a.detach().cpu().numpy()
+        return out
 
     def einsum(self, spec: str, *ops: Any, **_: Any) -> Any:
         return self.torch.einsum(spec, *ops)
@@ -223,7 +225,7 @@ class ExactEngine:
             self._prefixes = (t, user_msgs, spk_msgs)  # for thread_nodes() during the calls
             schemes = []
             for n, i in enumerate(self.talking):
-                s = xp.asarray(sources[n](t, lambda i=i: obs_fn(i), p))  # [B or 1, P or 1, X_i, M]
+                s = xp.asarray(sources[n](t, functools.partial(obs_fn, i), p))  # [B or 1, P or 1, X_i, M]
                 schemes.append(s)
             self._prefixes = None
             # Then they speak: every prefix splits into M^k_t message profiles (mixed radix, speaker order).
@@ -247,7 +249,7 @@ class ExactEngine:
             spk_msgs[:, t, self.talking] = np.tile(digits, (p, 1))
             # Histories of probability zero (for every profile) never happen: drop them.
             joint = self._joint(w0, weights)
-            keep = xp.to_numpy((joint.sum(-1).sum(-1) > 0)).any(axis=0)
+            keep = xp.to_numpy(joint.sum(-1).sum(-1) > 0).any(axis=0)
             if not keep.all():
                 idx = np.flatnonzero(keep)
                 w0 = w0[xp.index(idx)]
@@ -326,10 +328,7 @@ class ExactEngine:
         positive = mass > 0
         post = xp.where(positive, joint / xp.where(positive, mass, 1.0), 1.0 / self.game.n_states)
         eu = xp.einsum("bhyx,ay->bhxa", post, self._u)
-        if xp.name == "numpy":
-            q = model.respond(eu)
-        else:
-            q = model.respond_torch(eu, sharpness=sharpness)
+        q = model.respond(eu) if xp.name == "numpy" else model.respond_torch(eu, sharpness=sharpness)
         return xp.einsum("bhyx,bhxa->bay", joint, q)
 
 

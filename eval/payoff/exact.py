@@ -11,7 +11,7 @@ of every speaker; a selection protocol (``best_ai``) deploys one speaker alone, 
 solo outcomes by :meth:`~persuaders.game.protocols.SelectionProtocol.selection_probabilities`.
 Its speakers' rules are closed-loop commitments on their solo threads: a function rule is called
 at every node of each solo conversation with the private-thread observation (round, the user's
-messages, its own earlier messages and the belief they imply; docs/science_best_ai.md), as the
+messages, its own earlier messages and the belief they imply; docs/science.md, "Protocols"), as the
 environments ask for it; a fixed scheme ignores the thread. Everyone is paid on the deployed
 conversation. :class:`ThreadValues` scores rules tabulated node by node (the environments'
 exact evaluation scores), :class:`SoloValues` open-loop schemes ``[R, X_i, M]``.
@@ -77,9 +77,9 @@ def scheme_source(game: Game, i: int, scheme: Scheme) -> SchemeSource:
 
         def call(t: int, observations: Callable[[], np.ndarray], p: int) -> np.ndarray:
             out = np.asarray(fn(observations()), dtype=np.float64)
-            if out.shape != (p,) + want:
+            if out.shape != (p, *want):
                 raise ValueError(
-                    f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p,) + want}"
+                    f"scheme function of speaker '{name}': returned shape {out.shape}, expected {(p, *want)}"
                 )
             check_probabilities(out, f"scheme function of speaker '{name}'")
             return out[None]
@@ -88,7 +88,8 @@ def scheme_source(game: Game, i: int, scheme: Scheme) -> SchemeSource:
     fixed = check_scheme(game, i, scheme)
 
     def constant(t: int, observations: Callable[[], np.ndarray], p: int) -> np.ndarray:
-        return fixed[t][None, None]
+        out: np.ndarray = fixed[t][None, None]
+        return out
 
     return constant
 
@@ -102,7 +103,8 @@ def outcome_values(game: Game, outcome: np.ndarray) -> tuple[float, dict[str, fl
 def history_distribution(game: Game, profile: Profile) -> np.ndarray:
     """``P(y, x0, h)`` ``[H, Y, X0]`` for every history ``h`` of the joint conversation."""
     sources = [scheme_source(game, i, s) for i, s in enumerate(profile_list(game, profile))]
-    return ExactEngine(game, range(game.n_speakers)).joint(sources)[0]
+    out: np.ndarray = ExactEngine(game, range(game.n_speakers)).joint(sources)[0]
+    return out
 
 
 def _solo(game: Game, sources: Sequence[SchemeSource]) -> np.ndarray:
@@ -140,8 +142,8 @@ def evaluate(
         user,
         speakers,
         outcome,
-        selection=dict(zip(names, probs.tolist())),
-        solo_user_values=dict(zip(names, solo_user.tolist())),
+        selection=dict(zip(names, probs.tolist(), strict=True)),
+        solo_user_values=dict(zip(names, solo_user.tolist(), strict=True)),
     )
 
 
@@ -248,5 +250,5 @@ def solo_user_values(game: Game, schemes: np.ndarray) -> np.ndarray:
     if schemes.shape[-4:] != want:
         raise ValueError(f"schemes: expected shape [..., {', '.join(map(str, want))}], got {schemes.shape}")
     lead = schemes.shape[:-4]
-    flat = schemes.reshape((-1,) + want)
-    return SoloValues(game)(flat).reshape(lead + (game.n_speakers,))
+    flat = schemes.reshape((-1, *want))
+    return SoloValues(game)(flat).reshape((*lead, game.n_speakers))
