@@ -1,0 +1,250 @@
+"""Best-response dynamics for games the one-round two-signal machinery refuses: any rounds, states, signals.
+
+The loop is the old one (:func:`persuaders.eval.acceleration.accelerated_passes`, docs/science.md,
+"Best-response dynamics"): Gauss-Seidel passes from babbling, a speaker moving only when its best
+response gains more than ``tol``; only the best responses differ (docs/science_multiround.md,
+"Best-response dynamics over several rounds").
+
+* ``simultaneous`` (:class:`GeneralJointState`): speaker ``i`` moves to the strict version of its
+  sequence-form best response (:mod:`persuaders.eval.multiround`, :mod:`persuaders.eval.strict_lp`),
+  a history-dependent rule; its current value has its ties (none, in practice) broken its way.
+* ``best_ai`` with exact scores (:class:`GeneralSelectionState`): open-loop rules. With ``V*`` the
+  best rival's solo user value the speaker stays passed over, is passed over deliberately
+  (babbling, or the split that gives the user least), or is selected: the best open-loop rule
+  (:mod:`persuaders.eval.solo_splits`) giving the user more than ``V*`` by the increment. Races
+  are accelerated as before.
+
+A best response that is only a lower bound (the relaxation needs more than ``M`` last-round
+messages) is still an actual rule: the dynamics play it, and the final profile's certified
+exploitability says how far from an equilibrium they stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from persuaders.eval.acceleration import DynamicsOutcome, accelerated_passes
+from persuaders.eval.deviation import ETA, favourable_value
+from persuaders.eval.deviation_general import as_open_loop
+from persuaders.eval.dynamics_selection import MAX_INCREMENT
+from persuaders.eval.multiround import multiround_best_response
+from persuaders.eval.open_loop import OpenLoopRules
+from persuaders.eval.solo_splits import SoloSplits
+from persuaders.eval.strict_lp import GAMMA
+from persuaders.game.protocols import SCORE_TOL, exact_selection
+from persuaders.game.schemes import babbling_scheme
+from persuaders.game.spec import Game
+from persuaders.payoff.exact import evaluate, history_distribution
+
+__all__ = ["GeneralJointState", "GeneralSelectionState", "general_dynamics", "MILP_TIME_DYNAMICS"]
+
+#: Seconds a best response's cardinality MILP may run inside the dynamics.
+MILP_TIME_DYNAMICS = 5.0
+
+
+class GeneralJointState:
+    """``simultaneous`` dynamics over history-dependent rules (module docstring)."""
+
+    def __init__(self, game: Game):
+        self.game = game
+        self.rules: list[Any] = [babbling_scheme(game, i) for i in range(game.n_speakers)]
+        self.restricted = 0
+
+    def snapshot(self) -> Any:
+        return list(self.rules), self.restricted
+
+    def restore(self, snap: Any) -> None:
+        self.rules, self.restricted = list(snap[0]), snap[1]
+
+    def user_value(self) -> float:
+        return evaluate(self.game, self.rules).user_value
+
+    def current(self, i: int) -> float:
+        if self.game.user.model.best_responder:
+            return favourable_value(self.game, history_distribution(self.game, self.rules), i)
+        return evaluate(self.game, self.rules).speaker_values[self.game.speakers[i].name]
+
+    def best_response(self, i: int, scale: float, tol: float) -> bool:
+        """Move ``i`` to its strict best response (margin ``GAMMA * scale``) if that gains more than ``tol``.
+
+        Strict responses race as the old offsets did (each speaker nudging posteriors across an
+        indifference belief): the margin is scaled by the accelerated passes, and divided by 8
+        until the move still gains more than ``tol`` (the literal margin last; the favourable
+        rule when even that has no strict version).
+        """
+        cur = self.current(i)
+        margins = [GAMMA * scale / 8.0**n for n in range(12) if GAMMA * scale / 8.0**n > GAMMA]
+        r = multiround_best_response(
+            self.game,
+            i,
+            self.rules,
+            milp=True,
+            milp_time=MILP_TIME_DYNAMICS,
+            strict=True,
+            certify=False,
+            accept=cur + tol,
+            margins=margins,
+        )
+        value, rule = (r.strict_value, r.strict_rule) if r.strict_rule is not None else (r.lower, r.rule)
+        if r.needed > self.game.messages:
+            self.restricted += 1
+        if value > cur + tol:
+            self.rules[i] = as_open_loop(self.game, rule)
+            return True
+        return False
+
+
+class GeneralSelectionState:
+    """``best_ai`` dynamics over open-loop rules ``[R, X_i, M]`` (module docstring)."""
+
+    def __init__(self, game: Game):
+        self.game = game
+        k = game.n_speakers
+        self.probs = [SoloSplits(game, i) for i in range(k)]
+        self.open = [OpenLoopRules(p) for p in self.probs]
+        self.rules = [babbling_scheme(game, i) for i in range(k)]
+        self.V = np.zeros(k)
+        self.O = np.zeros((k, k))
+        for i in range(k):
+            user, spk = self.probs[i].evaluate([self.rules[i]])
+            self.V[i], self.O[i] = user[0], spk[0]
+        self.restricted = 0
+        self._top: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+        self._free: dict[int, tuple[float, np.ndarray, np.ndarray] | None] = {}
+
+    def snapshot(self) -> Any:
+        return [r.copy() for r in self.rules], self.V.copy(), self.O.copy(), self.restricted
+
+    def restore(self, snap: Any) -> None:
+        self.rules, self.V, self.O, self.restricted = (
+            [r.copy() for r in snap[0]],
+            snap[1].copy(),
+            snap[2].copy(),
+            snap[3],
+        )
+
+    def payoff(self, i: int) -> float:
+        return float(exact_selection(self.V) @ self.O[:, i])
+
+    def user_value(self) -> float:
+        return float(exact_selection(self.V) @ self.V)
+
+    def top(self, i: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """The most informative open-loop rule of ``i`` found: (user value, rule, speakers' values)."""
+        if i not in self._top:
+            prob = self.probs[i]
+            rules = self.open[i].candidates(None, strict=True, user_objective=True)
+            user, spk = prob.evaluate(rules)
+            b = int(np.argmax(user))
+            self._top[i] = (float(user[b]), rules[b], spk[b])
+        return self._top[i]
+
+    def _realised(self, i: int, floor: float | None) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """The best open-loop rule giving the user more than ``floor`` (any, if None)."""
+        prob = self.probs[i]
+        win = prob.maximise(floor)
+        if win is None:
+            return None
+        rules = self.open[i].candidates(floor, strict=True)
+        user, spk = prob.evaluate(rules)
+        ok = [n for n in range(len(rules)) if floor is None or user[n] > floor - ETA + SCORE_TOL]
+        if not ok:
+            return None
+        n = max(ok, key=lambda n: spk[n, i])
+        if spk[n, i] < win[0] - 1e-7:  # the open-loop rules fall short of the unlimited split
+            self.restricted += 1
+        return float(user[n]), rules[n], spk[n]
+
+    def _win(self, i: int, vstar: float, increment: float):
+        vmax, top_rule, top_spk = self.top(i)
+        level = vstar + increment
+        if level > vmax and vstar + ETA <= vmax:
+            return ("win", (vmax, top_rule, top_spk))
+        if level > vmax + 1e-15:
+            return None
+        r = self._realised(i, level)
+        if r is None:
+            return None
+        if i not in self._free:
+            self._free[i] = self._realised(i, None)
+        free = self._free[i]
+        kind = (
+            "win-free" if free is not None and free[0] > vstar + SCORE_TOL and free[2][i] >= r[2][i] - 1e-15 else "win"
+        )
+        return kind, (free if kind == "win-free" else r)
+
+    def best_response(self, i: int, delta: float, tol: float) -> tuple[str, float]:
+        """Move ``i`` to its best response if it gains more than ``tol`` (the old decision rule)."""
+        k = self.game.n_speakers
+        cur = self.payoff(i)
+        options = []
+        vstar = -np.inf
+        if k == 1:
+            r = self._realised(i, None)
+            if r is not None:
+                options.append((float(r[2][i]), "win", r))
+        else:
+            rivals = np.arange(k) != i
+            vstar = float(self.V[rivals].max())
+            top = rivals & (self.V >= vstar - SCORE_TOL)
+            lose = float(self.O[top, i].mean())
+            if self.V[i] < vstar - SCORE_TOL:
+                options.append((lose, "stay", None))
+            else:
+                babble = babbling_scheme(self.game, i)
+                user, spk = self.probs[i].evaluate([babble])
+                if user[0] < vstar - SCORE_TOL:
+                    options.append((lose, "lose", (float(user[0]), babble, spk[0])))
+            win = self._win(i, vstar, ETA)
+            if win is not None:
+                options.append((float(win[1][2][i]), win[0], win[1]))
+        if not options:
+            return "stay", 0.0
+        val, kind, r = max(options, key=lambda o: o[0])
+        gain = val - cur
+        if kind == "stay" or gain <= tol or r is None:
+            return "stay", max(gain, 0.0)
+        if kind == "win" and self.V[i] >= vstar - SCORE_TOL:
+            kind = "relax"
+        elif kind == "win" and delta > ETA:
+            jump = self._win(i, vstar, delta)
+            if jump is not None and jump[0] == "win":
+                r = jump[1]
+        self.V[i], self.rules[i], self.O[i] = r[0], r[1], r[2]
+        return kind, gain
+
+
+def general_dynamics(game: Game, protocol_joint: bool, tol: float, max_passes: int) -> DynamicsOutcome:
+    """Best-response dynamics with the general best responses (module docstring)."""
+    k = game.n_speakers
+    if protocol_joint:
+        st: Any = GeneralJointState(game)
+
+        ties = game.user.model.best_responder
+
+        def step(scale: float):
+            pattern = tuple(st.best_response(i, scale, tol) for i in range(k))
+            moved = any(pattern)
+            return pattern, moved, moved and ties
+
+        def signature() -> tuple:
+            return tuple(np.round([st.user_value()] + [st.current(i) for i in range(k)], 12))
+
+        converged, passes, accel, history = accelerated_passes(
+            st, step, max_passes, 1e9, rollback=False, signature=signature
+        )
+        rules = st.rules
+    else:
+        st = GeneralSelectionState(game)
+
+        def step(scale: float):
+            pattern = tuple(st.best_response(i, ETA * scale, tol)[0] for i in range(k))
+            moved = any(p != "stay" for p in pattern)
+            return pattern, moved, moved and all(p in ("stay", "win") for p in pattern)
+
+        converged, passes, accel, history = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA)
+        rules = st.rules
+    schemes = {s.name: rules[i] for i, s in enumerate(game.speakers)}
+    return DynamicsOutcome(schemes, converged, passes, accel, history, st.restricted)
