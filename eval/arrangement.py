@@ -30,9 +30,9 @@ from persuaders.game.users import favourable_response
 __all__ = [
     "MAX_VERTEX_SYSTEMS",
     "ArrangementTooLarge",
-    "indifference_normals",
     "arrangement_vertices",
     "favourable_values",
+    "indifference_normals",
 ]
 
 #: Largest number of linear systems (choices of |X| - 1 hyperplanes and facets) solved per information set.

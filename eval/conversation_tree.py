@@ -162,7 +162,7 @@ class SpeakerTree:
         d = self.types[info]
         return d[:, None, :] * self.oi.T[None, :, :]
 
-    def with_coefficients(self, coefficients: list[np.ndarray]) -> "SpeakerTree":
+    def with_coefficients(self, coefficients: list[np.ndarray]) -> SpeakerTree:
         """The same tree with other last-round coefficients ``C_I`` (e.g. user types refined by
         what later rounds reveal, :mod:`persuaders.eval.open_loop`)."""
         out = SpeakerTree.__new__(SpeakerTree)

@@ -1,16 +1,17 @@
 """Certified deviations in games the one-round machinery does not cover: any rounds, states, signals.
 
 Each returns a :class:`~persuaders.eval.deviation.Deviation` whose ``upper`` no rule of the
-speaker beats and whose ``lower`` an actual rule achieves (docs/science_multiround.md,
-"Certified exploitability"); ``best`` is ``lower``, flagged ``exact`` when the two agree to
+speaker beats and whose ``lower`` an actual rule achieves (docs/science.md, "Certified
+exploitability"); ``best`` is ``lower``, flagged ``exact`` when the two agree to
 :data:`EXACT_GAP`.
 
 * :func:`joint_deviation` (``simultaneous``): the sequence-form best response of
   :mod:`persuaders.eval.multiround` against the others' rules, which may depend on the history.
-* :func:`selection_deviation` (``best_ai`` with exact scores, open-loop rules): the larger of
-  being passed over and of being selected, with the selected problem bounded above by the
-  one-round problem with unlimited messages and below by open-loop rules that realise it
-  (:mod:`persuaders.eval.solo_splits`).
+* :func:`selection_deviation` (``best_ai`` with exact scores, closed-loop rules on the solo
+  thread): the larger of being passed over and of being selected. The selected problem is the
+  sequence-form LP of :mod:`persuaders.eval.solo_rules` with a floor on the user's solo value:
+  the floor ``V* - 1e-12`` (every rule that ties or beats the best rival ``V*``) for the upper
+  bound, ``V* + 1e-9`` (selected for sure) for the rule that gives the lower bound.
 
 Current values use the convention of docs/science.md, "Exploitability": a best responder's ties go
 the deviating speaker's way wherever its own messages are what she acts on.
@@ -24,19 +25,20 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.eval.deviation import ETA, Deviation, favourable_value, solo_game
+from persuaders.eval.deviation import ETA, Deviation
 from persuaders.eval.multiround import multiround_best_response
 from persuaders.eval.rules import TableRule
-from persuaders.eval.open_loop import OpenLoopRules
-from persuaders.eval.solo_splits import SoloSplits
+from persuaders.eval.solo_rules import SoloThread
 from persuaders.game.protocols import SCORE_TOL, exact_selection
+from persuaders.game.schemes import babbling_scheme
 from persuaders.game.spec import Game
-from persuaders.payoff.exact import history_distribution
 
-__all__ = ["EXACT_GAP", "joint_deviation", "selection_deviation", "as_open_loop"]
+__all__ = ["EXACT_GAP", "as_open_loop", "joint_deviation", "selection_deviation"]
 
-#: Bounds closer than this count as exact.
-EXACT_GAP = 1e-9
+#: Bounds closer than this count as exact (a strict rule loses up to a few margins of 2e-9 to the supremum).
+EXACT_GAP = 1e-8
+#: Margin of the strict recommendations of a best-AI deviation's rule (twice the tie tolerance).
+DEVIATION_GAMMA = 2e-9
 
 
 def as_open_loop(game: Game, rule: Any) -> Any:
@@ -65,63 +67,54 @@ def joint_deviation(game: Game, i: int, profile: Sequence[Any], current: float, 
     )
 
 
-def _own_favourable(game: Game, i: int, scheme: Any) -> float:
-    sg = solo_game(game, i)
-    return favourable_value(sg, history_distribution(sg, [scheme]), 0)
-
-
 def selection_deviation(
     game: Game,
     i: int,
-    schemes: Sequence[np.ndarray],
+    schemes: Sequence[Any],
     solo_user: np.ndarray,
     solo_spk: np.ndarray,
-    prob: SoloSplits | None = None,
-    rules: OpenLoopRules | None = None,
+    thread: SoloThread | None = None,
 ) -> Deviation:
-    """Speaker ``i``'s certified best open-loop deviation under best-AI selection with exact scores.
+    """Speaker ``i``'s certified best deviation under best-AI selection with exact scores (module docstring).
 
-    ``prob`` and ``rules`` may be passed to reuse them across calls (they depend on the game only).
+    ``schemes`` may hold closed-loop rules (functions of the thread observation); ``thread`` may
+    be passed to reuse it across calls (it depends on the game and ``i`` only).
     """
     k = game.n_speakers
+    thread = thread or SoloThread(game, i, gamma=DEVIATION_GAMMA)
     sel = exact_selection(solo_user)
-    own = _own_favourable(game, i, schemes[i]) if game.user.model.best_responder else solo_spk[i, i]
+    own = thread.favourable(schemes[i]) if game.user.model.best_responder else solo_spk[i, i]
     current = float(sum(sel[w] * (own if w == i else solo_spk[w, i]) for w in range(k)))
-    prob = prob or SoloSplits(game, i)
-    rules = rules or OpenLoopRules(prob)
     rivals = [j for j in range(k) if j != i]
     lows, ups = [current], [current]
-    best_rule, detail = np.asarray(schemes[i]), "keep"
-    floor = None
+    best_rule: Any = schemes[i]
+    detail = "keep"
+    floor_low = floor_up = None
     if rivals:
         vstar = float(max(solo_user[j] for j in rivals))
         top = [j for j in rivals if solo_user[j] >= vstar - SCORE_TOL]
         lose = float(np.mean([solo_spk[j, i] for j in top]))
-        babble = np.full((game.rounds, game.speakers[i].n_signals, game.messages), 1.0 / game.messages)
-        if prob.min_user_value()[0] < vstar - SCORE_TOL:
+        if thread.lowest_user_bound() <= vstar + SCORE_TOL:
             ups.append(lose)
-        if prob.evaluate([babble])[0][0] < vstar - SCORE_TOL:
-            lows.append(lose)
-            if lose > current:
+        babble = babbling_scheme(game, i)
+        if thread.evaluate(babble)[0] < vstar - SCORE_TOL:
+            if lose > max(lows) + 1e-15:
                 best_rule, detail = babble, "passed over"
-        floor = vstar + ETA
-    win = prob.maximise(floor)
+            lows.append(lose)
+        floor_low, floor_up = vstar + ETA, vstar - SCORE_TOL
+    ups.append(thread.upper(floor_up))
+    win = thread.best_rule(floor_low)
     if win is not None:
-        ups.append(prob.upper_bound(floor, win[1]))
-        cands = rules.candidates(floor, strict=False)
-        user, spk = prob.evaluate(cands, favourable=True)
-        for n in range(len(cands)):
-            if floor is None or user[n] > floor - ETA + SCORE_TOL:
-                val = float(spk[n, i])
-                if val > max(lows) + 1e-15:
-                    best_rule, detail = cands[n], "selected"
-                lows.append(val)
+        val = float(win.speakers[i])
+        if val > max(lows) + 1e-15:
+            best_rule, detail = win.rule, "selected"
+        lows.append(val)
     lower, upper = max(lows), max(max(ups), max(lows))
     exact = upper - lower <= EXACT_GAP
     method = (
-        f"lp ({'obedience over arrangement vertices' if prob.best_responder else 'belief grid with a certified dual bound'}"
-        f" on the solo problem with a floor on the user's utility, unlimited messages as the upper bound; "
-        f"open-loop rules over {game.rounds} round(s) as the lower bound; best deviation: {detail})"
+        f"lp (sequence form over the solo thread's closed-loop rules, "
+        f"{'obedience over recommendations' if thread.best_responder else 'belief grid with a certified dual bound'}, "
+        f"a floor on the user's solo value; {game.rounds} round(s); best deviation: {detail})"
     )
     if not math.isfinite(upper):
         method += "; no certified upper bound for this user model"

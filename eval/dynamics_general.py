@@ -8,11 +8,11 @@ response gains more than ``tol``; only the best responses differ (docs/science_m
 * ``simultaneous`` (:class:`GeneralJointState`): speaker ``i`` moves to the strict version of its
   sequence-form best response (:mod:`persuaders.eval.multiround`, :mod:`persuaders.eval.strict_lp`),
   a history-dependent rule; its current value has its ties (none, in practice) broken its way.
-* ``best_ai`` with exact scores (:class:`GeneralSelectionState`): open-loop rules. With ``V*`` the
-  best rival's solo user value the speaker stays passed over, is passed over deliberately
-  (babbling, or the split that gives the user least), or is selected: the best open-loop rule
-  (:mod:`persuaders.eval.solo_splits`) giving the user more than ``V*`` by the increment. Races
-  are accelerated as before.
+* ``best_ai`` with exact scores (:class:`GeneralSelectionState`): closed-loop rules on the solo
+  threads. With ``V*`` the best rival's solo user value the speaker stays passed over, is passed
+  over deliberately (babbling), or is selected: the best strict rule of
+  :mod:`persuaders.eval.solo_rules` giving the user more than ``V*`` by the increment. Races are
+  accelerated as before.
 
 A best response that is only a lower bound (the relaxation needs more than ``M`` last-round
 messages) is still an actual rule: the dynamics play it, and the final profile's certified
@@ -30,15 +30,14 @@ from persuaders.eval.deviation import ETA, favourable_value
 from persuaders.eval.deviation_general import as_open_loop
 from persuaders.eval.dynamics_selection import MAX_INCREMENT
 from persuaders.eval.multiround import multiround_best_response
-from persuaders.eval.open_loop import OpenLoopRules
-from persuaders.eval.solo_splits import SoloSplits
+from persuaders.eval.solo_rules import SoloRule, SoloThread
 from persuaders.eval.strict_lp import GAMMA
 from persuaders.game.protocols import SCORE_TOL, exact_selection
 from persuaders.game.schemes import babbling_scheme
 from persuaders.game.spec import Game
 from persuaders.payoff.exact import evaluate, history_distribution
 
-__all__ = ["GeneralJointState", "GeneralSelectionState", "general_dynamics", "MILP_TIME_DYNAMICS"]
+__all__ = ["MILP_TIME_DYNAMICS", "GeneralJointState", "GeneralSelectionState", "general_dynamics"]
 
 #: Seconds a best response's cardinality MILP may run inside the dynamics.
 MILP_TIME_DYNAMICS = 5.0
@@ -97,33 +96,26 @@ class GeneralJointState:
 
 
 class GeneralSelectionState:
-    """``best_ai`` dynamics over open-loop rules ``[R, X_i, M]`` (module docstring)."""
+    """``best_ai`` dynamics over closed-loop rules on the solo threads (module docstring)."""
 
     def __init__(self, game: Game):
         self.game = game
         k = game.n_speakers
-        self.probs = [SoloSplits(game, i) for i in range(k)]
-        self.open = [OpenLoopRules(p) for p in self.probs]
-        self.rules = [babbling_scheme(game, i) for i in range(k)]
+        self.threads = [SoloThread(game, i) for i in range(k)]
+        self.rules: list[Any] = [babbling_scheme(game, i) for i in range(k)]
         self.V = np.zeros(k)
         self.O = np.zeros((k, k))
         for i in range(k):
-            user, spk = self.probs[i].evaluate([self.rules[i]])
-            self.V[i], self.O[i] = user[0], spk[0]
+            self.V[i], self.O[i] = self.threads[i].evaluate(self.rules[i])
         self.restricted = 0
-        self._top: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
-        self._free: dict[int, tuple[float, np.ndarray, np.ndarray] | None] = {}
+        self._top: dict[int, SoloRule | None] = {}
+        self._free: dict[int, SoloRule | None] = {}
 
     def snapshot(self) -> Any:
-        return [r.copy() for r in self.rules], self.V.copy(), self.O.copy(), self.restricted
+        return list(self.rules), self.V.copy(), self.O.copy(), self.restricted
 
     def restore(self, snap: Any) -> None:
-        self.rules, self.V, self.O, self.restricted = (
-            [r.copy() for r in snap[0]],
-            snap[1].copy(),
-            snap[2].copy(),
-            snap[3],
-        )
+        self.rules, self.V, self.O, self.restricted = list(snap[0]), snap[1].copy(), snap[2].copy(), snap[3]
 
     def payoff(self, i: int) -> float:
         return float(exact_selection(self.V) @ self.O[:, i])
@@ -131,38 +123,27 @@ class GeneralSelectionState:
     def user_value(self) -> float:
         return float(exact_selection(self.V) @ self.V)
 
-    def top(self, i: int) -> tuple[float, np.ndarray, np.ndarray]:
-        """The most informative open-loop rule of ``i`` found: (user value, rule, speakers' values)."""
+    def top(self, i: int) -> SoloRule | None:
+        """The most informative rule of ``i`` found (the user's solo value at its largest)."""
         if i not in self._top:
-            prob = self.probs[i]
-            rules = self.open[i].candidates(None, strict=True, user_objective=True)
-            user, spk = prob.evaluate(rules)
-            b = int(np.argmax(user))
-            self._top[i] = (float(user[b]), rules[b], spk[b])
+            self._top[i] = self.threads[i].best_rule(None, user_objective=True)
         return self._top[i]
 
-    def _realised(self, i: int, floor: float | None) -> tuple[float, np.ndarray, np.ndarray] | None:
-        """The best open-loop rule giving the user more than ``floor`` (any, if None)."""
-        prob = self.probs[i]
-        win = prob.maximise(floor)
-        if win is None:
-            return None
-        rules = self.open[i].candidates(floor, strict=True)
-        user, spk = prob.evaluate(rules)
-        ok = [n for n in range(len(rules)) if floor is None or user[n] > floor - ETA + SCORE_TOL]
-        if not ok:
-            return None
-        n = max(ok, key=lambda n: spk[n, i])
-        if spk[n, i] < win[0] - 1e-7:  # the open-loop rules fall short of the unlimited split
-            self.restricted += 1
-        return float(user[n]), rules[n], spk[n]
+    def _realised(self, i: int, floor: float | None) -> SoloRule | None:
+        """The best rule of ``i`` giving the user more than ``floor`` (any, if None)."""
+        r = self.threads[i].best_rule(floor)
+        if r is not None and r.speakers[i] < self.threads[i].upper(floor) - 1e-7:
+            self.restricted += 1  # the rule found falls short of the relaxation (more messages needed)
+        return r
 
-    def _win(self, i: int, vstar: float, increment: float):
-        vmax, top_rule, top_spk = self.top(i)
+    def _win(self, i: int, vstar: float, increment: float) -> tuple[str, SoloRule] | None:
+        top = self.top(i)
+        if top is None:
+            return None
         level = vstar + increment
-        if level > vmax and vstar + ETA <= vmax:
-            return ("win", (vmax, top_rule, top_spk))
-        if level > vmax + 1e-15:
+        if level > top.user and vstar + ETA <= top.user:
+            return "win", top
+        if level > top.user + 1e-15:
             return None
         r = self._realised(i, level)
         if r is None:
@@ -170,36 +151,35 @@ class GeneralSelectionState:
         if i not in self._free:
             self._free[i] = self._realised(i, None)
         free = self._free[i]
-        kind = (
-            "win-free" if free is not None and free[0] > vstar + SCORE_TOL and free[2][i] >= r[2][i] - 1e-15 else "win"
-        )
-        return kind, (free if kind == "win-free" else r)
+        if free is not None and free.user > vstar + SCORE_TOL and free.speakers[i] >= r.speakers[i] - 1e-15:
+            return "win-free", free
+        return "win", r
 
     def best_response(self, i: int, delta: float, tol: float) -> tuple[str, float]:
-        """Move ``i`` to its best response if it gains more than ``tol`` (the old decision rule)."""
+        """Move ``i`` to its best response if it gains more than ``tol`` (the one-round decision rule)."""
         k = self.game.n_speakers
         cur = self.payoff(i)
-        options = []
+        options: list[tuple[float, str, SoloRule | None]] = []
         vstar = -np.inf
         if k == 1:
             r = self._realised(i, None)
             if r is not None:
-                options.append((float(r[2][i]), "win", r))
+                options.append((float(r.speakers[i]), "win", r))
         else:
             rivals = np.arange(k) != i
             vstar = float(self.V[rivals].max())
-            top = rivals & (self.V >= vstar - SCORE_TOL)
+            top = rivals & (vstar - SCORE_TOL <= self.V)
             lose = float(self.O[top, i].mean())
             if self.V[i] < vstar - SCORE_TOL:
                 options.append((lose, "stay", None))
             else:
                 babble = babbling_scheme(self.game, i)
-                user, spk = self.probs[i].evaluate([babble])
-                if user[0] < vstar - SCORE_TOL:
-                    options.append((lose, "lose", (float(user[0]), babble, spk[0])))
+                user, spk = self.threads[i].evaluate(babble)
+                if user < vstar - SCORE_TOL:
+                    options.append((lose, "lose", SoloRule(babble, user, spk)))
             win = self._win(i, vstar, ETA)
             if win is not None:
-                options.append((float(win[1][2][i]), win[0], win[1]))
+                options.append((float(win[1].speakers[i]), win[0], win[1]))
         if not options:
             return "stay", 0.0
         val, kind, r = max(options, key=lambda o: o[0])
@@ -212,7 +192,7 @@ class GeneralSelectionState:
             jump = self._win(i, vstar, delta)
             if jump is not None and jump[0] == "win":
                 r = jump[1]
-        self.V[i], self.rules[i], self.O[i] = r[0], r[1], r[2]
+        self.V[i], self.rules[i], self.O[i] = r.user, r.rule, r.speakers
         return kind, gain
 
 

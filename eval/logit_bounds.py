@@ -33,7 +33,7 @@ import numpy as np
 from persuaders.eval.geometry import grid_resolution, simplex_grid
 from persuaders.game.users import UserModel
 
-__all__ = ["smooth_values", "lipschitz_constant", "certified_max", "stick_breaking", "belief_grid"]
+__all__ = ["belief_grid", "certified_max", "lipschitz_constant", "smooth_values", "stick_breaking"]
 
 #: Evaluations the branch and bound may spend on one maximisation.
 MAX_EVALUATIONS = 400_000

@@ -39,7 +39,7 @@ from persuaders.eval.sequence_lp import USED, LPSolution, SequenceLP, merge_colu
 from persuaders.eval.strict_lp import GAMMA, pool_by_profile, strict_solution, used_profiles
 from persuaders.game.spec import Game
 
-__all__ = ["MultiroundResponse", "multiround_best_response", "LOGIT_GRID", "MILP_TIME"]
+__all__ = ["LOGIT_GRID", "MILP_TIME", "MultiroundResponse", "local_points", "multiround_best_response"]
 
 #: Grid points per last-round information set for a logit user (before local refinement).
 LOGIT_GRID = 2001
@@ -108,7 +108,7 @@ class _Columns:
 
 
 def _reduce(
-    lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray], cols: "_Columns", m: int
+    lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray], cols: _Columns, m: int
 ) -> tuple[int, list[np.ndarray]]:
     """Where more than ``m`` columns are used: a basic re-solve, then (a best responder) pooling by
     recommendation profile. Returns the most last-round messages any information set needs, and
@@ -160,7 +160,7 @@ def _logit_columns(
         step /= 20.0
         for n, w in enumerate(sol.weights):
             used = q[n][w > USED]
-            local = _local_points(used, step)
+            local = local_points(used, step)
             if len(local):
                 q[n] = np.vstack([q[n], local])
                 val[n] = np.concatenate([val[n], cols.value(n, local)])
@@ -168,7 +168,7 @@ def _logit_columns(
     return sol, q, val
 
 
-def _local_points(points: np.ndarray, step: float) -> np.ndarray:
+def local_points(points: np.ndarray, step: float) -> np.ndarray:
     """Points of the simplex within a few ``step`` of ``points`` (a local lattice around each)."""
     if len(points) == 0 or points.shape[1] == 1:
         return np.zeros((0, points.shape[1]))

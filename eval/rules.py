@@ -28,7 +28,7 @@ from persuaders.game.observations import ObservationLayout
 from persuaders.game.schemes import check_probabilities
 from persuaders.game.spec import Game
 
-__all__ = ["InfoKey", "TableRule", "info_keys", "decode_keys", "is_table_rule", "rule_to_jsonable"]
+__all__ = ["InfoKey", "TableRule", "decode_keys", "info_keys", "is_table_rule", "rule_to_jsonable"]
 
 #: ``(round, user messages z_0..z_t, heard speaker messages of rounds < t flattened)``.
 InfoKey = tuple[int, tuple[int, ...], tuple[int, ...]]
@@ -129,7 +129,7 @@ class TableRule:
         return np.round(self.defaults, 12).tolist()
 
     @classmethod
-    def from_dict(cls, game: Game, i: int, data: Any) -> "TableRule":
+    def from_dict(cls, game: Game, i: int, data: Any) -> TableRule:
         """Inverse of :func:`rule_to_jsonable`: ``{"table": entries, "defaults": [R, X_i, M]}`` (or the entries alone)."""
         defaults = data.get("defaults") if isinstance(data, Mapping) else None
         fallback = {
@@ -153,7 +153,7 @@ class TableRule:
         )
 
     @classmethod
-    def from_open_loop(cls, game: Game, i: int, schemes: np.ndarray) -> "TableRule":
+    def from_open_loop(cls, game: Game, i: int, schemes: np.ndarray) -> TableRule:
         """The rule that plays ``schemes[t]`` (``[R, X_i, M]``) at every round-``t`` information set."""
         return cls(game, i, {}, defaults=np.asarray(schemes, dtype=np.float64))
 

@@ -35,7 +35,7 @@ from scipy import optimize, sparse
 from persuaders.eval.conversation_tree import SpeakerTree
 from persuaders.eval.rules import TableRule
 
-__all__ = ["HIGHS", "USED", "LPSolution", "SequenceLP", "reduce_columns", "merge_columns"]
+__all__ = ["HIGHS", "USED", "LPSolution", "SequenceLP", "merge_columns", "reduce_columns"]
 
 #: HiGHS options: tight tolerances, since gains of order 1e-6 matter.
 HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}

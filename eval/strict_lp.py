@@ -27,7 +27,7 @@ from persuaders.eval.conversation_tree import SpeakerTree
 from persuaders.eval.rules import TableRule
 from persuaders.eval.sequence_lp import USED, LPSolution, SequenceLP
 
-__all__ = ["GAMMA", "used_profiles", "strict_solution", "pool_by_profile"]
+__all__ = ["GAMMA", "obedience_columns", "pool_by_profile", "strict_solution", "used_profiles"]
 
 #: The user's expected-utility margin of a strict recommendation.
 GAMMA = 1e-8
@@ -107,7 +107,7 @@ def pool_by_profile(
     return mass, np.stack([g[2] / g[2].sum() for g in groups])
 
 
-def _columns(tree: SpeakerTree, profiles: list[list[np.ndarray]], gamma: float):
+def obedience_columns(tree: SpeakerTree, profiles: list[list[np.ndarray]], gamma: float):
     """Unit columns (one per profile and signal), their values, and the obedience (and user-value) rows."""
     g = tree.game
     u, ui = g.user.utility, g.speakers[tree.i].utility
@@ -156,7 +156,7 @@ def strict_solution(
     is the index of the recommendation profile among those used at the information set, so at
     most ``M`` profiles may carry weight (None otherwise).
     """
-    q, val, uval, a = _columns(tree, profiles, gamma)
+    q, val, uval, a = obedience_columns(tree, profiles, gamma)
     b = np.zeros(a.shape[0])
     if floor is not None:
         a = sparse.vstack([a, -sparse.csr_matrix(np.concatenate(uval)[None])]).tocsr()

@@ -169,3 +169,44 @@ def best_deviation_grid(game, other, obedience_lp, n=11, levels=4):
         h = (hi - lo) / (n - 1)
         lo, hi = np.clip(arg - h, 0, 1), np.clip(arg + h, 0, 1)
     return best
+
+
+def solo_values(game, i, rule):
+    """(speaker ``i``'s value, the user's value, every speaker's value) with ``i`` alone on its thread,
+    ``rule(key) -> [X_i, M]`` read at solo-thread keys ``(t, (z_0..z_t), own messages of rounds < t)``;
+    ties broken for ``i`` (deterministic rules of random games have none)."""
+    d = game.to_dict()
+    d["speakers"] = [d["speakers"][i]]
+    solo = type(game).from_dict(d)
+    table = joint_table(solo, [rule], 0)
+    u, ui = game.user.utility, game.speakers[i].utility
+    vi = vu = 0.0
+    every = np.zeros(game.n_speakers)
+    for cell in table.values():
+        w = cell.sum(axis=1)
+        if w.sum() <= 0:
+            continue
+        post = w / w.sum()
+        eu, eui = u @ post, ui @ post
+        best = np.flatnonzero(eu >= eu.max() - 1e-9)
+        a = best[np.argmax(eui[best])]
+        vi += w.sum() * eui[a]
+        vu += w.sum() * eu[a]
+        every += w.sum() * np.array([s.utility[a] @ post for s in game.speakers])
+    return vi, vu, every
+
+
+def best_selected_deterministic(game, i, vstar, lose):
+    """Speaker ``i``'s best payoff under best-AI selection over its deterministic solo rules: its own
+    solo value when the user's solo value beats ``vstar``, ``lose`` when it is below."""
+    d = game.to_dict()
+    d["speakers"] = [d["speakers"][i]]
+    solo = type(game).from_dict(d)
+    best = -np.inf
+    for table in deterministic_rules(solo, 0):
+        vi, vu, _ = solo_values(game, i, table.__getitem__)
+        if vu > vstar + 1e-12:
+            best = max(best, vi)
+        elif vu < vstar - 1e-12:
+            best = max(best, lose)
+    return best

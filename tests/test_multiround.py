@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from persuaders.eval.arrangement import ArrangementTooLarge, arrangement_vertices
-from persuaders.eval.best_response import best_response_dynamics, main as br_main
+from persuaders.eval.best_response import best_response_dynamics
+from persuaders.eval.best_response import main as br_main
 from persuaders.eval.deviation_joint import simultaneous_deviation
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.multiround import multiround_best_response
@@ -27,7 +28,16 @@ from persuaders.game.random_games import random_game
 from persuaders.game.schemes import babbling_scheme, full_revelation_scheme
 from persuaders.payoff import EnumerationTooLarge, evaluate
 from tests.brute import random_spec
-from tests.brute_rules import all_keys, best_deviation_grid, best_deterministic, favourable_values, joint_table, key_of
+from tests.brute_rules import (
+    all_keys,
+    best_deterministic,
+    best_deviation_grid,
+    best_selected_deterministic,
+    favourable_values,
+    joint_table,
+    key_of,
+    solo_values,
+)
 
 
 def random_table(game, j, rng):
@@ -138,6 +148,57 @@ def test_history_dependent_rules_are_scored_as_the_evaluator_scores_them():
     assert exact.speaker_values["s0"] == pytest.approx(spk0, abs=1e-12)
     # a table rule's key decoding agrees with the brute force's key convention
     assert key_of(game, 1, 1, (0, 0), [(1, 0), (0, 0)]) == (1, (0, 0), (1, 0))
+
+
+# ------------------------------------------------------------------------- best-AI, closed loop
+def solo_of(game, j):
+    d = game.to_dict()
+    d["speakers"] = [d["speakers"][j]]
+    return Game.from_dict(d)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("talk", [False, True])
+def test_best_ai_deviation_matches_brute_force_over_closed_loop_rules(seed, talk):
+    """Two rounds, a rival with a random closed-loop rule on its thread: the certified upper bound
+    is at least the best deterministic closed-loop rule of speaker 0 (brute force over every
+    message per thread node and signal), and the rule returned is worth the lower bound and is
+    selected (brute-force evaluation of its solo thread)."""
+    game, rng = tiny(30 + seed, 2, user_signals=2, talk=talk)
+    rival = random_table(solo_of(game, 1), 0, rng)
+    babble = babbling_scheme(game, 0)
+    e = exploitability([babble, rival], game, protocol="best_ai")
+    _, vstar, rival_all = solo_values(game, 1, rival.scheme)
+    lose = rival_all[0]
+    own, user0, _ = solo_values(game, 0, lambda key: babble[key[0]])
+    current = own if user0 > vstar else lose if user0 < vstar else (own + lose) / 2
+    assert e.current_value["s0"] == pytest.approx(current, abs=1e-9)
+    brute = max(current, best_selected_deterministic(game, 0, vstar, lose))
+    assert e.current_value["s0"] + e.gain_upper["s0"] >= brute - 1e-9
+    assert e.gain_upper["s0"] - e.gain_lower["s0"] < 1e-8
+    rule = e.best_schemes["s0"]
+    if isinstance(rule, TableRule):
+        vi, vu, _ = solo_values(game, 0, rule.scheme)
+        assert vu > vstar
+        assert vi == pytest.approx(e.current_value["s0"] + e.gain_lower["s0"], abs=1e-9)
+
+
+@pytest.mark.parametrize("lam", ["inf", 10.0])
+def test_a_lone_best_ai_speaker_reacts_to_what_the_user_says(lam):
+    """Alone under best_ai (always selected) with a user who reveals her signal first, the best
+    closed-loop rule is worth the single-sender optimum conditioned on what she said
+    (docs/science.md, "What the user says, and many rounds"), which an open-loop rule cannot
+    reach in general; the bounds are certified around it."""
+    for seed in range(3):
+        game, _ = tiny(40 + seed, 1, user_signals=2, talk=True, lam=lam)
+        e = exploitability([babbling_scheme(game, 0)], game, protocol="best_ai")
+        opt = single_sender_optimum(game, 0).sender_value
+        lo = e.current_value["s0"] + e.gain_lower["s0"]
+        hi = e.current_value["s0"] + e.gain_upper["s0"]
+        if lam == "inf":
+            assert hi == pytest.approx(opt, abs=1e-9) and hi - lo < 1e-8
+        else:
+            assert lo - 1e-6 <= opt <= hi + 1e-9 and hi - lo < 1e-5
 
 
 # ------------------------------------------------------------------------- certified exploitability
