@@ -98,6 +98,7 @@ class BRDynamicsResult:
             "selection": dict(self.selection),
             "exploitability": None if self.exploitability is None else self.exploitability.to_dict(),
             "schemes": {k: rule_to_jsonable(v) for k, v in self.schemes.items()},
+            "profile": {k: rule_to_jsonable(v) for k, v in self.schemes.items()},
             "history": [float(h) for h in self.history],
             "restricted": self.restricted,
             "engine": self.engine,

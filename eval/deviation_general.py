@@ -9,9 +9,10 @@ exploitability"); ``best`` is ``lower``, flagged ``exact`` when the two agree to
   :mod:`persuaders.eval.multiround` against the others' rules, which may depend on the history.
 * :func:`selection_deviation` (``best_ai`` with exact scores, closed-loop rules on the solo
   thread): the larger of being passed over and of being selected. The selected problem is the
-  sequence-form LP of :mod:`persuaders.eval.solo_rules` with a floor on the user's solo value:
-  the floor ``V* - 1e-12`` (every rule that ties or beats the best rival ``V*``) for the upper
-  bound, ``V* + 1e-9`` (selected for sure) for the rule that gives the lower bound.
+  sequence-form LP of :mod:`persuaders.eval.solo_rules` with a floor on the user's solo value.
+  Upper bound: the larger of the LP with floor ``V* + 1e-12`` (selected for sure) and, for a rule
+  tied with the ``n`` top rivals (floor ``V* - 1e-12``), ``(LP + n * passed-over value) / (n + 1)``;
+  lower bound: the strict rule with floor ``V* + 1e-9``.
 
 Current values use the convention of docs/science.md, "Exploitability": a best responder's ties go
 the deviating speaker's way wherever its own messages are what she acts on.
@@ -30,7 +31,6 @@ from persuaders.eval.multiround import multiround_best_response
 from persuaders.eval.rules import TableRule
 from persuaders.eval.solo_rules import SoloThread
 from persuaders.game.protocols import SCORE_TOL, exact_selection
-from persuaders.game.schemes import babbling_scheme
 from persuaders.game.spec import Game
 
 __all__ = ["EXACT_GAP", "as_open_loop", "joint_deviation", "selection_deviation"]
@@ -96,12 +96,15 @@ def selection_deviation(
         lose = float(np.mean([solo_spk[j, i] for j in top]))
         if thread.lowest_user_bound() <= vstar + SCORE_TOL:
             ups.append(lose)
-        babble = babbling_scheme(game, i)
-        if thread.evaluate(babble)[0] < vstar - SCORE_TOL:
+        low = thread.lowest_user_rule()
+        if low.user < vstar - SCORE_TOL:
             if lose > max(lows) + 1e-15:
-                best_rule, detail = babble, "passed over"
+                best_rule, detail = low.rule, "passed over"
             lows.append(lose)
-        floor_low, floor_up = vstar + ETA, vstar - SCORE_TOL
+        floor_low, floor_up = vstar + ETA, vstar + SCORE_TOL
+        tie = thread.upper(vstar - SCORE_TOL)  # tied with the top rivals: selected with probability 1 / (n + 1)
+        if tie > -math.inf:
+            ups.append((tie + len(top) * lose) / (len(top) + 1))
     ups.append(thread.upper(floor_up))
     win = thread.best_rule(floor_low)
     if win is not None:

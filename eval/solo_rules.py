@@ -163,6 +163,17 @@ class SoloThread:
         sol = self._solve_grid(None, user_objective=True, sign=-1.0)
         return -self._certified(sol, None, True, sign=-1.0)
 
+    def lowest_user_rule(self) -> SoloRule:
+        """An actual rule giving the user a low solo value: babbling (her least, for a best
+        responder), or the better for that of babbling and the grid's minimiser (a logit user)."""
+        babble = babbling_scheme(self.game, self.i)
+        out = SoloRule(babble, *self.evaluate(babble))
+        if self.best_responder:
+            return out
+        sol = self._solve_grid(None, user_objective=True, sign=-1.0)
+        low = None if sol is None else self._grid_rule(sol, None, True, sign=-1.0)
+        return low if low is not None and low.user < out.user else out
+
     def best_rule(self, floor: float | None = None, user_objective: bool = False) -> SoloRule | None:
         """An actual rule of ``i`` with at most ``M`` last-round messages, best for itself (or for the
         user) among those found, giving the user more than ``floor``; None when none is found."""
@@ -206,31 +217,34 @@ class SoloThread:
         return None
 
     # ------------------------------------------------------------------ logit user
-    def _grid_lp(self, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
-        obj = [sign * (gu if user_objective else gi) for gi, gu in zip(self.gi, self.gu)]
-        other = [gi if user_objective else gu for gi, gu in zip(self.gi, self.gu)]
-        if floor is None:
-            return self.lp.solve_user_best(self.q, obj, other) if not user_objective else self.lp.solve(self.q, obj)
-        ub = self._floor_rows(self.gu, floor, None)
-        return (
-            self.lp.solve_user_best(self.q, obj, other, ub=ub) if not user_objective else self.lp.solve(self.q, obj, ub)
-        )
+    def _grid_lp(self, cols: tuple, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
+        q, gis, gus = cols
+        obj = [sign * (gu if user_objective else gi) for gi, gu in zip(gis, gus, strict=True)]
+        other = [gi if user_objective else gu for gi, gu in zip(gis, gus, strict=True)]
+        ub = None if floor is None else self._floor_rows(gus, floor, None)
+        if user_objective:
+            return self.lp.solve(q, obj, ub)
+        return self.lp.solve_user_best(q, obj, other, ub=ub)
 
     def _solve_grid(self, floor: float | None, user_objective: bool, sign: float = 1.0) -> LPSolution | None:
-        sol = self._grid_lp(floor, user_objective, sign)
+        """The grid LP, refined three times around the columns it uses (on a copy of the base grid);
+        the columns of the last solve are kept in ``last_columns``."""
+        cols = (list(self.q), list(self.gi), list(self.gu))
+        sol = self._grid_lp(cols, floor, user_objective, sign)
         step = self.step
         for _ in range(3):
             if sol is None:
                 return None
             step /= 20.0
             for n, w in enumerate(sol.weights):
-                local = local_points(self.q[n][w > USED], step)
+                local = local_points(cols[0][n][w > USED], step)
                 if len(local):
                     gi, gu = self.values(n, local)
-                    self.q[n] = np.vstack([self.q[n], local])
-                    self.gi[n] = np.concatenate([self.gi[n], gi])
-                    self.gu[n] = np.concatenate([self.gu[n], gu])
-            sol = self._grid_lp(floor, user_objective, sign)
+                    cols[0][n] = np.vstack([cols[0][n], local])
+                    cols[1][n] = np.concatenate([cols[1][n], gi])
+                    cols[2][n] = np.concatenate([cols[2][n], gu])
+            sol = self._grid_lp(cols, floor, user_objective, sign)
+        self.last_columns = cols
         return sol
 
     def _certified(self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0) -> float:
@@ -262,15 +276,17 @@ class SoloThread:
         top = self.upper(None, user_objective=True)
         return -math.inf if top < floor else math.inf
 
-    def _grid_rule(self, sol: LPSolution, floor: float | None, user_objective: bool) -> SoloRule | None:
+    def _grid_rule(
+        self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
+    ) -> SoloRule | None:
         m = self.game.messages
         weights, qq = [], []
         for n, w in enumerate(sol.weights):
             used = np.flatnonzero(w > USED)
-            vec = w[used, None] * self.q[n][used]
+            vec = w[used, None] * self.last_columns[0][n][used]
             if len(used) > m:
                 pick = 1 if user_objective else 0
-                vec, _ = merge_columns(vec, m, lambda a, n=n, pick=pick: self.values(n, a)[pick])
+                vec, _ = merge_columns(vec, m, lambda a, n=n, pick=pick: sign * self.values(n, a)[pick])
             mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
             weights.append(mass)
             qq.append(vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, self.tree.n_signals)))
