@@ -11,7 +11,7 @@ so the speaker's value (ties broken in its favour) is the maximum of linear func
 cells, and the user's value is linear on each cell. Splitting a point of a cell into the cell's
 vertices keeps the mean and both linear values and can only raise the favourable value, so the
 concave closure of the speaker's value, with or without a floor on the user's value, is attained
-on the vertices of the arrangement inside the simplex (docs/science_multiround.md, "Candidate
+on the vertices of the arrangement inside the simplex (docs/science.md, "Candidate
 posteriors"). :func:`arrangement_vertices` enumerates them: every point where ``|X| - 1``
 independent hyperplanes or simplex facets meet inside the simplex. In one dimension these are
 the old candidate beliefs (docs/science.md, "Best-response dynamics"): 0, 1 and every indifference

@@ -15,7 +15,7 @@ probability (every two-state game whose speakers see the state), a split of its 
 distribution over one number in [0, 1] (:mod:`persuaders.eval.belief_line`), and the dynamics run
 on that line as before. Every other game (several rounds, more states or signals) runs on the
 general best responses (:mod:`persuaders.eval.dynamics_general`: sequence-form LPs, history-
-dependent rules in ``simultaneous``, open-loop rules in ``best_ai``; docs/science_multiround.md,
+dependent rules in ``simultaneous``, closed-loop solo rules in ``best_ai``; docs/science.md,
 "Best-response dynamics over several rounds"); ``engine`` in the result says which.
 
 **Messages.** The constrained problem has optimal splits with at most ``n_states + 1`` beliefs

@@ -12,7 +12,7 @@ signal ``x`` it says its message sequence ``s``),
 
     P(y, x0, x_i, h) = O_i[y, x_i] rho(x_i, s_i(h)) D(h, y, x0),
 
-linear in ``rho`` (docs/science_multiround.md, "Sequence form"). :class:`SpeakerTree` indexes
+linear in ``rho`` (docs/science.md, "Sequence form"). :class:`SpeakerTree` indexes
 ``i``'s information sets round by round (:mod:`persuaders.eval.rules` keys), the parent sequence
 of each, and, at each last-round information set ``I``, the user's *types*: what she knows at the
 end beyond ``I`` and ``i``'s last message (her signal, and the other speakers' messages ``i`` did

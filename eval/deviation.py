@@ -50,7 +50,7 @@ class Deviation:
     a best deviation ``[R, X_i, M]`` (or a history-dependent rule) when one with at most ``M``
     messages was found. ``upper`` and ``lower`` certify the best value: no rule beats ``upper``
     (``inf`` when nothing is certified) and an actual rule achieves ``lower``
-    (docs/science_multiround.md, "Certified exploitability"); None where not computed.
+    (docs/science.md, "Certified exploitability"); None where not computed.
     """
 
     best: float

@@ -2,7 +2,7 @@
 
 The loop is the old one (:func:`persuaders.eval.acceleration.accelerated_passes`, docs/science.md,
 "Best-response dynamics"): Gauss-Seidel passes from babbling, a speaker moving only when its best
-response gains more than ``tol``; only the best responses differ (docs/science_multiround.md,
+response gains more than ``tol``; only the best responses differ (docs/science.md,
 "Best-response dynamics over several rounds").
 
 * ``simultaneous`` (:class:`GeneralJointState`): speaker ``i`` moves to the strict version of its

@@ -6,7 +6,7 @@ plays ``softmax(lam EU)`` there. The speaker's value ``G_I(q) = sum_tau F(b_tau)
 ``F(b) = sum_a s_a(b / |b|) (b . U_i[a])`` is homogeneous of degree 1 and smooth but not concave,
 so the best split is a concave closure that a grid only approximates from below.
 
-**Lipschitz constant** (docs/science_multiround.md, "Logit users: certified bounds"). With
+**Lipschitz constant** (docs/science.md, "Logit users: certified bounds"). With
 ``U_i`` centred (``c0`` the midpoint of its range, ``R_i`` the range, ``R_u`` the range of ``u``),
 
     d F / d b_y = sum_a s_a (U_i[a, y] - c0) + lam Cov_s(u[., y] - EU_., p . (U_i - c0)[.])

@@ -2,7 +2,7 @@
 
 The speaker's rules are realisation plans in sequence form (:mod:`persuaders.eval.sequence_lp`) on
 its information sets (:mod:`persuaders.eval.conversation_tree`); its last-round messages are
-columns, mass vectors ``q`` over its signals (docs/science_multiround.md, "Exact best responses").
+columns, mass vectors ``q`` over its signals (docs/science.md, "Exact best responses over several rounds").
 
 * **A best-responding user.** The columns are the vertices of the indifference arrangement
   (:mod:`persuaders.eval.arrangement`), valued with her ties broken for the speaker: the LP is

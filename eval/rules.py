@@ -9,12 +9,12 @@ private threads). Its key is
 
 A :class:`TableRule` maps keys to schemes ``[X_i, M]``. At a key the table does not list (another
 speaker said what the rule did not expect) it plays as at the likeliest listed key with the same
-user and own messages, ignoring the unexpected message (docs/science_multiround.md, "Behaviour
+user and own messages, ignoring the unexpected message (docs/science.md, "Behaviour
 rules"); failing that, a per-round default (babbling unless given). It
 is a function of the observation, as :func:`persuaders.payoff.evaluate` accepts: it decodes the
 key from the observation's one-hot slots and ignores the belief. The exact multi-round best
 responses (:mod:`persuaders.eval.multiround`) return their rules in this form
-(docs/science_multiround.md, "Behaviour rules").
+(docs/science.md, "Behaviour rules").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Speaker ``i``'s rule is its realisation plan ``rho(x, s)``: for each of its signals ``x`` and each
 of its message sequences ``s`` (an information set ``I`` of round ``t`` and the message ``m`` it
 says there), the probability that it says ``s`` when its signal is ``x``, chance and the others
-permitting (docs/science_multiround.md, "Sequence form"). The flow constraints
+permitting (docs/science.md, "Sequence form"). The flow constraints
 
     sum_m rho(x, (I, m)) = rho(x, parent(I))      (= 1 in round 0)
 

@@ -11,7 +11,7 @@ other by ``gamma`` in the user's expected utility at her posterior,
 
 (``y(x, I, r)`` the speaker's mass on recommendation ``r`` with signal ``x``), which every rule
 realises without ties; its value is within ``O(gamma)`` of the supremum when the recommended
-cells have interiors (docs/science_multiround.md, "Strict rules"). As in the old one-round
+cells have interiors (docs/science.md, "Strict rules"). As in the old one-round
 dynamics, ``gamma = 1e-8`` is above the evaluator's tie tolerance of 1e-9.
 """
 
@@ -85,7 +85,7 @@ def pool_by_profile(
     Columns recommending the same action to every type both give weight (types one of them does
     not reach may differ) are one recommendation: pooling sums their obedience constraints, so
     the pooled message is still obeyed, and its favourable value is at least the sum
-    (docs/science_multiround.md, "Exact best responses"). The number of pools is the number of
+    (docs/science.md, "Exact best responses over several rounds"). The number of pools is the number of
     last-round messages the solution needs.
     """
     used = np.flatnonzero(w > USED)

@@ -23,7 +23,7 @@ loss) when k >= 2; outside it, not necessarily.
 Across rounds and states (``--rounds 1 2 --states 2 3 4``): the same games (one seed per
 (regime, k, index), whatever the rounds) are played with each number of rounds, so rounds are
 compared game by game; games with more than two states, or more than one round, run on the
-general best responses (docs/science_multiround.md, "Experiments across rounds and states").
+general best responses (docs/science.md, "Experiments across rounds and states").
 Rows then also carry ``rounds``, ``states`` and ``messages``, and the mean certified
 exploitability (upper bound) of the converged outcomes.
 
