@@ -266,6 +266,62 @@ def test_command_prints_the_certified_result(capsys):
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    for key in ("converged", "passes", "user_value", "speaker_values", "exploitability", "schemes"):
+    for key in ("converged", "passes", "user_value", "speaker_values", "exploitability", "schemes", "profile"):
         assert key in out
     assert out["exploitability"]["upper"] is not None and out["engine"] == "general"
+
+
+def _hull_pair_file(tmp_path, **changes):
+    import yaml
+
+    spec = load_game("hull_pair").to_dict()
+    spec.update(changes)
+    path = tmp_path / "game.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
+def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
+    """The command on a game file: the JSON keys, and the known answer of hull_pair over two
+    rounds (eps = 0, so the bounds say the user gets her full-information value 0.6)."""
+    import subprocess
+    import sys
+
+    path = _hull_pair_file(tmp_path, rounds=2)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.best_response", str(path), "--protocol", protocol, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    for key in ("converged", "passes", "user_value", "speaker_values", "exploitability", "profile"):
+        assert key in out
+    assert out["converged"] and out["user_value"] == pytest.approx(0.6, abs=1e-5)
+    e = out["exploitability"]
+    assert e["certified"] and e["upper"] < 2e-6 and e["lower"] <= e["upper"]
+    assert set(out["profile"]) == {"prosecution", "defence"}
+
+
+def test_command_names_a_bad_field_and_exits_2(tmp_path):
+    import subprocess
+    import sys
+
+    path = _hull_pair_file(tmp_path, rounds=0)
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.best_response", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 2
+    assert "rounds" in res.stderr and "Traceback" not in res.stderr
+    res = subprocess.run(
+        [sys.executable, "-m", "persuaders.eval.best_response", "no_such_game"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 2 and "no_such_game" in res.stderr and "Traceback" not in res.stderr
