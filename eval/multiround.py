@@ -55,7 +55,8 @@ class MultiroundResponse:
     an actual ``M``-message rule), ``needed`` (most last-round messages the relaxation used at an
     information set), ``method``; ``exact`` when ``upper - lower`` is zero by construction.
     ``strict_rule`` (when asked for) plays the same recommendations with no ties for the user
-    (:mod:`persuaders.eval.strict_lp`), worth ``strict_value`` under any tie convention."""
+    (:mod:`persuaders.eval.strict_lp`), worth ``strict_value`` under any tie convention.
+    ``lp_shape`` is (equality rows, variables) of the first LP."""
 
     upper: float
     lower: float
@@ -65,6 +66,7 @@ class MultiroundResponse:
     method: str
     strict_value: float | None = None
     strict_rule: TableRule | None = None
+    lp_shape: tuple[int, int] = (0, 0)
 
 
 def _best_responder_columns(tree: SpeakerTree) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -240,6 +242,7 @@ def multiround_best_response(
         upper = _logit_upper(tree, cols, lp, sol) if certify else math.inf
         kind = "concavification (sequence form over a refined belief grid; upper bound by certified weak duality)"
     q0, val0 = q, val
+    lp_shape = tuple(int(v) for v in lp.last_system[0].shape)
     needed, q = _reduce(lp, sol, q, val, cols, m)
     final, final_q = sol, q
     method = (
@@ -262,7 +265,7 @@ def multiround_best_response(
         exact = False
     upper = max(upper, lower)
     out = MultiroundResponse(
-        upper=float(upper), lower=float(lower), rule=rule, exact=exact, needed=needed, method=method
+        upper=float(upper), lower=float(lower), rule=rule, exact=exact, needed=needed, method=method, lp_shape=lp_shape
     )
     if strict:
         out.strict_value, out.strict_rule = lower, rule
