@@ -14,7 +14,7 @@ concave closure of the speaker's value, with or without a floor on the user's va
 on the vertices of the arrangement inside the simplex (docs/science.md, "Candidate
 posteriors"). :func:`arrangement_vertices` enumerates them: every point where ``|X| - 1``
 independent hyperplanes or simplex facets meet inside the simplex. In one dimension these are
-the old candidate beliefs (docs/science.md, "Best-response dynamics"): 0, 1 and every indifference
+the candidate beliefs of the belief line (docs/science.md, "Best-response dynamics"): 0, 1 and every indifference
 belief.
 """
 

@@ -1,6 +1,6 @@
 """Best-response dynamics for games the one-round two-signal machinery refuses: any rounds, states, signals.
 
-The loop is the old one (:func:`persuaders.eval.acceleration.accelerated_passes`, docs/science.md,
+The loop is the belief line's (:func:`persuaders.eval.acceleration.accelerated_passes`, docs/science.md,
 "Best-response dynamics"): Gauss-Seidel passes from babbling, a speaker moving only when its best
 response gains more than ``tol``; only the best responses differ (docs/science.md,
 "Best-response dynamics over several rounds").
@@ -68,7 +68,7 @@ class GeneralJointState:
     def best_response(self, i: int, scale: float, tol: float) -> bool:
         """Move ``i`` to its strict best response (margin ``GAMMA * scale``) if that gains more than ``tol``.
 
-        Strict responses race as the old offsets did (each speaker nudging posteriors across an
+        Strict responses race as the belief line's offsets do (each speaker nudging posteriors across an
         indifference belief): the margin is scaled by the accelerated passes, and divided by 8
         until the move still gains more than ``tol`` (the literal margin last; the favourable
         rule when even that has no strict version).

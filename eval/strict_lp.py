@@ -11,7 +11,7 @@ other by ``gamma`` in the user's expected utility at her posterior,
 
 (``y(x, I, r)`` the speaker's mass on recommendation ``r`` with signal ``x``), which every rule
 realises without ties; its value is within ``O(gamma)`` of the supremum when the recommended
-cells have interiors (docs/science.md, "Strict rules"). As in the old one-round
+cells have interiors (docs/science.md, "Strict rules"). As in the one-round
 dynamics, ``gamma = 1e-8`` is above the evaluator's tie tolerance of 1e-9.
 """
 

@@ -17,7 +17,9 @@ import pytest
 from persuaders.eval.arrangement import ArrangementTooLarge, arrangement_vertices
 from persuaders.eval.best_response import best_response_dynamics
 from persuaders.eval.best_response import main as br_main
+from persuaders.eval.deviation_general import selection_deviation
 from persuaders.eval.deviation_joint import simultaneous_deviation
+from persuaders.eval.deviation_selection import best_ai_deviation
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.multiround import multiround_best_response
 from persuaders.eval.rules import TableRule
@@ -26,7 +28,7 @@ from persuaders.eval.theory import best_ai_bound, competition_bound, full_inform
 from persuaders.game import Game, load_game
 from persuaders.game.random_games import random_game
 from persuaders.game.schemes import babbling_scheme, full_revelation_scheme
-from persuaders.payoff import EnumerationTooLarge, evaluate
+from persuaders.payoff import EnumerationTooLarge, evaluate, solo_outcomes
 from tests.brute import random_spec
 from tests.brute_rules import (
     all_keys,
@@ -124,12 +126,12 @@ def test_one_round_reproduces_the_auxiliary_game_lps():
             rng = np.random.default_rng(seed)
             schemes = [rng.dirichlet(np.ones(3), size=2)[None] for _ in range(3)]
             for i in range(3):
-                old = simultaneous_deviation(game, i, schemes, 0.0, solver="theory")
+                one = simultaneous_deviation(game, i, schemes, 0.0, solver="theory")
                 new = multiround_best_response(game, i, schemes)
                 if lam == "inf":
-                    assert new.upper == pytest.approx(old.best, abs=1e-9) and new.exact
+                    assert new.upper == pytest.approx(one.best, abs=1e-9) and new.exact
                 else:
-                    assert new.lower - 1e-9 <= old.best <= new.upper + 1e-9
+                    assert new.lower - 1e-9 <= one.best <= new.upper + 1e-9
                     assert new.upper - new.lower < 1e-5  # the certificate's branch and bound stops at its budget
 
 
@@ -199,6 +201,27 @@ def test_a_lone_best_ai_speaker_reacts_to_what_the_user_says(lam):
             assert hi == pytest.approx(opt, abs=1e-9) and hi - lo < 1e-8
         else:
             assert lo - 1e-6 <= opt <= hi + 1e-9 and hi - lo < 1e-5
+
+
+def test_one_round_best_ai_reproduces_the_constrained_persuasion_lp():
+    """One round, a silent user: every closed-loop rule is open-loop, and the certified bounds of
+    the solo sequence-form LP bracket the one-round constrained persuasion problem
+    (persuaders.eval.deviation_selection, an obedience LP over recommendations with a floor) to 1e-8."""
+    checked = 0
+    for seed in range(4):
+        game = random_game(3, 3, 3, seed=seed, regime="outside", messages=4)
+        rng = np.random.default_rng(seed)
+        schemes = [rng.dirichlet(np.ones(4), size=3)[None] for _ in range(3)]
+        solo = solo_outcomes(game, schemes)
+        for i in range(3):
+            one = best_ai_deviation(game, i, schemes, *solo)
+            gen = selection_deviation(game, i, schemes, *solo)
+            assert gen.current == pytest.approx(one.current, abs=1e-12)
+            if one.bound == "exact":
+                assert gen.lower - 1e-8 <= one.best <= gen.upper + 1e-8
+                assert gen.upper - gen.lower < 1e-8
+                checked += 1
+    assert checked >= 6
 
 
 # ------------------------------------------------------------------------- certified exploitability
