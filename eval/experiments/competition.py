@@ -328,6 +328,7 @@ def plot_competition_rounds(rows: list[dict[str, Any]], path: Path, cfg: dict[st
         ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
         ax.axhline(0.0, color="gray", linestyle=":", linewidth=1)
         ax.set_title(f"{n} states, {', '.join(map(str, msgs))} messages per round")
+        ax.set_xticks(sorted({r["k"] for r in rows}))
         ax.set_xlabel("number of competing speakers k")
     axes[0][0].set_ylabel("user utility (0 = no info, 1 = full info)")
     axes[0][-1].legend(fontsize=7)
