@@ -46,7 +46,7 @@ __all__ = ["SpeakerTree", "frozen_profile"]
 
 def _recording(fn: Callable, layout: ObservationLayout, store: dict) -> Callable:
     def record(obs: np.ndarray) -> np.ndarray:
-        for key, b in zip(decode_keys(layout, obs), np.asarray(obs)[:, layout.belief_slice]):
+        for key, b in zip(decode_keys(layout, obs), np.asarray(obs)[:, layout.belief_slice], strict=True):
             store.setdefault(key, np.array(b))
         return fn(obs)
 
@@ -119,7 +119,7 @@ class SpeakerTree:
         ids = []
         for t in range(r):
             code = np.hstack([um[:, : t + 1], sm[:, :t][:, :, heard].reshape(len(um), -1)])
-            uniq, first, inv = np.unique(code, axis=0, return_index=True, return_inverse=True)
+            _, first, inv = np.unique(code, axis=0, return_index=True, return_inverse=True)
             inv = np.asarray(inv).reshape(-1)
             ids.append(inv)
             self.reach.append(np.bincount(inv, weights=mass, minlength=len(first)))

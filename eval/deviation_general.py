@@ -112,7 +112,7 @@ def selection_deviation(
         if val > max(lows) + 1e-15:
             best_rule, detail = win.rule, "selected"
         lows.append(val)
-    lower, upper = max(lows), max(max(ups), max(lows))
+    lower, upper = max(lows), max(*ups, *lows)
     exact = upper - lower <= EXACT_GAP
     method = (
         f"lp (sequence form over the solo thread's closed-loop rules, "

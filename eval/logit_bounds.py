@@ -65,7 +65,7 @@ def lipschitz_constant(
     r_u = float(u.max() - u.min())
     lin = np.array(linear, dtype=np.float64)
     total = 0.0
-    for wj, uj in zip(weights, utils):
+    for wj, uj in zip(weights, utils, strict=True):
         r_j = float(uj.max() - uj.min())
         c0 = float(uj.max() + uj.min()) / 2.0
         total += abs(wj) * (r_j / 2.0 + lam * r_u * r_j / 2.0) * float(omega.max())

@@ -272,7 +272,7 @@ def multiround_best_response(
         if best_responder:
             profiles = used_profiles(tree, final, final_q)
             out.strict_value, out.strict_rule = None, None
-            for g_ in list(margins) + [gamma]:
+            for g_ in [*margins, gamma]:
                 st = strict_solution(tree, lp, profiles, gamma=g_)
                 if st is not None and (st[0] > accept or g_ == gamma):
                     out.strict_value, out.strict_rule = st[0], st[1]

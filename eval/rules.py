@@ -40,7 +40,7 @@ def info_keys(game: Game, i: int, t: int, user_msgs: np.ndarray, spk_msgs: np.nd
     heard = list(layout.heard(i))
     z = np.asarray(user_msgs)[:, : t + 1]
     m = np.asarray(spk_msgs)[:, :t][:, :, heard].reshape(len(z), -1)
-    return [(t, tuple(int(v) for v in zr), tuple(int(v) for v in mr)) for zr, mr in zip(z, m)]
+    return [(t, tuple(int(v) for v in zr), tuple(int(v) for v in mr)) for zr, mr in zip(z, m, strict=True)]
 
 
 def decode_keys(layout: ObservationLayout, obs: np.ndarray) -> list[InfoKey]:
@@ -91,7 +91,7 @@ class TableRule:
                 )
             check_probabilities(s, f"TableRule of speaker '{game.speakers[i].name}' at {key}")
             self.table[key] = s
-        babble = np.full((game.rounds,) + self.shape, 1.0 / game.messages)
+        babble = np.full((game.rounds, *self.shape), 1.0 / game.messages)
         self.defaults = (
             babble if defaults is None else np.broadcast_to(np.asarray(defaults, dtype=np.float64), babble.shape).copy()
         )
@@ -116,7 +116,7 @@ class TableRule:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         keys = decode_keys(self.layout, obs)
-        return np.stack([self.scheme(k) for k in keys]) if keys else np.zeros((0,) + self.shape)
+        return np.stack([self.scheme(k) for k in keys]) if keys else np.zeros((0, *self.shape))
 
     def to_dict(self) -> list[dict[str, Any]]:
         """The table as JSON-ready entries ``{round, user, heard, scheme}`` (sorted by key)."""

@@ -163,7 +163,7 @@ class SequenceLP:
         second = self.solve(q, user, (a, b))
         if second is None:
             return sol
-        own = float(sum(w @ v for w, v in zip(second.weights, value)))
+        own = float(sum(w @ v for w, v in zip(second.weights, value, strict=True)))
         return LPSolution(own, second.rho, second.weights, sol.phi, sol.nu)
 
     def solve_cardinality(
@@ -226,7 +226,7 @@ class SequenceLP:
         off = np.concatenate([[0], np.cumsum([len(v) for v in value])]).astype(int)
         weights = [w[off[n] : off[n + 1]] for n in range(len(value))]
         return LPSolution(
-            float(sum(wi @ vi for wi, vi in zip(weights, value))),
+            float(sum(wi @ vi for wi, vi in zip(weights, value, strict=True))),
             z[:base].reshape(self.nx, self.n_seq),
             weights,
             np.zeros((len(value), self.nx)),
@@ -313,7 +313,7 @@ def merge_columns(
     """Greedy merging of a split's columns (mass vectors ``[n, X]``) down to ``m``: each step merges the
     pair that loses the least value. Returns the merged vectors and their total value (an actual
     ``m``-message split, so a lower bound)."""
-    vecs = [v for v in vectors]
+    vecs = list(vectors)
     vals = list(value_of(np.array(vecs)))
     while len(vecs) > m:
         best = None

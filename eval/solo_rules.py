@@ -190,7 +190,7 @@ class SoloThread:
         level = None if floor is None else floor + 1e-10
         keep = None
         for _ in range(3):
-            sol, q, val, uval = self._solve_recommendations(self.gamma, level, user_objective, keep)
+            sol = self._solve_recommendations(self.gamma, level, user_objective, keep)[0]
             if sol is None:
                 return None
             profiles = self.profiles if keep is None else keep

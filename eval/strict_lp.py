@@ -166,7 +166,7 @@ def strict_solution(
         return None
     nx, m = tree.n_signals, tree.game.messages
     weights, qq = [], []
-    for info, w in enumerate(sol.weights):
+    for w in sol.weights:
         per = w.reshape(-1, nx)  # [profiles, X]: mass of each profile per signal
         mass = per.sum(axis=1)
         used = np.flatnonzero(mass > USED)
@@ -174,6 +174,6 @@ def strict_solution(
             return None
         weights.append(mass[used])
         qq.append(per[used] / mass[used][:, None])
-    user = float(sum(w @ v for w, v in zip(sol.weights, uval)))
+    user = float(sum(w @ v for w, v in zip(sol.weights, uval, strict=True)))
     real = LPSolution(sol.value, sol.rho, weights, sol.phi)
     return sol.value, lp.realise(real, qq), user

@@ -303,7 +303,7 @@ def plot_competition_rounds(rows: list[dict[str, Any]], path: Path, cfg: dict[st
     fig, axes = plt.subplots(1, len(states), figsize=(4.2 * len(states), 3.8), sharey=True, squeeze=False)
     colours = {"inside": "tab:green", "outside": "tab:red"}
     dashes = ["-", "--", ":", "-."]
-    for ax, n in zip(axes[0], states):
+    for ax, n in zip(axes[0], states, strict=True):
         for regime in cfg["regimes"]:
             for d, rounds in enumerate(cfg["rounds"]):
                 rs = sorted(
