@@ -1,7 +1,7 @@
 """One speaker alone with the user on its solo thread: closed-loop rules in sequence form, with a floor.
 
 Under ``best_ai`` a speaker commits to a conversation rule on its solo thread (docs/science.md,
-"Closed-loop commitment under best_ai"): its round-``t`` scheme may depend on what the user said
+"Protocols", closed-loop commitment): its round-``t`` scheme may depend on what the user said
 through round ``t`` and on its own earlier messages. Its information sets are the thread nodes, so
 its rules are the realisation plans of :class:`~persuaders.eval.conversation_tree.SpeakerTree` on
 the game with that speaker alone (:func:`persuaders.eval.deviation.solo_game`), and every solo

@@ -31,7 +31,7 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
     where the user and the speakers said message 0 in every earlier round (the whole policy is in
     the checkpoint). In a joint protocol that path is the shared conversation; under a selection
     protocol it is each speaker's solo thread (the user's messages and its own, observed as in a
-    private thread: :meth:`ObservationLayout.for_thread`, docs/science.md, "Closed-loop commitment under best_ai").
+    private thread: :meth:`ObservationLayout.for_thread`, docs/science.md, "Protocols").
     """
     proto = resolve_protocol(protocol)
     layout = ObservationLayout.for_game(game) if proto.joint else ObservationLayout.for_thread(game)
