@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
+import queue
 import re
 import time
 
@@ -79,6 +81,27 @@ METHODS = [
 ]
 
 
+def _child(out: multiprocessing.Queue, fn, states: int, rounds: int, lam: str | float) -> None:
+    try:
+        out.put(fn(states, rounds, lam))
+    except (EnumerationTooLarge, ArrangementTooLarge) as exc:
+        out.put(f"refused: {str(exc)[:70]}...")
+
+
+def timed(fn, states: int, rounds: int, lam: str | float, budget: float) -> dict | str:
+    """``fn`` in a child process, stopped after ``budget`` seconds: its row, or why there is none."""
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    child = multiprocessing.Process(target=_child, args=(out, fn, states, rounds, lam))
+    child.start()
+    try:
+        return out.get(timeout=budget)
+    except queue.Empty:
+        child.terminate()
+        return f"over {budget:g} s"
+    finally:
+        child.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per best response")
@@ -92,18 +115,15 @@ def main() -> None:
         for states in args.states:
             best = None
             for rounds in range(1, MAX_ROUNDS + 1):
-                try:
-                    row = fn(states, rounds, lam)
-                except (EnumerationTooLarge, ArrangementTooLarge) as exc:
-                    print(f"| {label} | {states} | {rounds} | refused: {str(exc)[:60]}... | | | |")
+                row = timed(fn, states, rounds, lam, args.budget)
+                if isinstance(row, str):
+                    print(f"| {label} | {states} | {rounds} | {row} | | | |", flush=True)
                     break
                 print(
                     f"| {label} | {states} | {rounds} | {row['size']} | {row['lp']} | {row['seconds']:.2f} | "
                     f"{row['gap']:.2g} |",
                     flush=True,
                 )
-                if row["seconds"] > args.budget:
-                    break
                 best = rounds
             largest.append((label, states, best))
     print("\nlargest solved within the budget:")
