@@ -55,6 +55,7 @@ def accelerated_passes(
     max_passes: int,
     max_scale: float,
     rollback: bool = True,
+    signature: Callable[[], Any] | None = None,
 ) -> tuple[bool, int, int, list[float]]:
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
@@ -73,6 +74,7 @@ def accelerated_passes(
     history: list[float] = []
     passes = accel = 0
     converged = False
+    seen: dict = {}
     for _ in range(200 * max_passes):
         if passes >= max_passes or accel >= 20 * max_passes:
             break
@@ -87,6 +89,11 @@ def accelerated_passes(
                 kept.append((movers, race, scale, snap))
                 history.append(state.user_value())
                 scale = min(4.0 * scale, max_scale)
+                if signature is not None:
+                    sig = signature()
+                    seen[sig] = seen.get(sig, 0) + 1
+                    if seen[sig] >= 3:
+                        break
             else:
                 state.restore(snap)
                 if rollback and kept and kept[-1][2] > 1.0:
@@ -106,4 +113,9 @@ def accelerated_passes(
             scale = 4.0
         kept.append((movers, race, 1.0, snap))
         history.append(state.user_value())
+        if signature is not None:
+            sig = signature()
+            seen[sig] = seen.get(sig, 0) + 1
+            if seen[sig] >= 3:
+                break
     return converged, passes, accel, history

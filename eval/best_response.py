@@ -1,4 +1,4 @@
-"""Best-response dynamics among the speakers of a one-round game.
+"""Best-response dynamics among the speakers of a game.
 
 Gauss-Seidel: the speakers, in turn, replace their scheme by an exact best response to the
 others' current schemes; a speaker moves only when that gains it more than ``tol``. The dynamics
@@ -10,9 +10,13 @@ start from babbling and stop after a full pass in which nobody moves (converged)
 :func:`persuaders.payoff.evaluate` and its exploitability is checked independently with
 :func:`persuaders.eval.exploitability.exploitability` (LPs, not the machinery here).
 
-Each speaker's own signal must take at most two values of positive probability (every two-state
-game whose speakers see the state), so a split of its prior is a distribution over one number
-in [0, 1] (:mod:`persuaders.eval.belief_line`).
+In a one-round game where each speaker's own signal takes at most two values of positive
+probability (every two-state game whose speakers see the state), a split of its prior is a
+distribution over one number in [0, 1] (:mod:`persuaders.eval.belief_line`), and the dynamics run
+on that line as before. Every other game (several rounds, more states or signals) runs on the
+general best responses (:mod:`persuaders.eval.dynamics_general`: sequence-form LPs, history-
+dependent rules in ``simultaneous``, closed-loop solo rules in ``best_ai``; docs/science.md,
+"Best-response dynamics over several rounds"); ``engine`` in the result says which.
 
 **Messages.** The constrained problem has optimal splits with at most ``n_states + 1`` beliefs
 and the unconstrained one with at most ``n_states``. If a best response needs more beliefs than
@@ -36,18 +40,21 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.commands import command
 from persuaders.eval.belief_line import BeliefLine
+from persuaders.eval.beliefs import PROB_TOL
 from persuaders.eval.deviation import ETA
+from persuaders.eval.dynamics_general import general_dynamics
 from persuaders.eval.dynamics_joint import simultaneous_dynamics
 from persuaders.eval.dynamics_selection import best_ai_dynamics
 from persuaders.eval.exploitability import Exploitability, exploitability
+from persuaders.eval.rules import rule_to_jsonable
 from persuaders.game.catalog import load_game
+from persuaders.game.commands import command
 from persuaders.game.protocols import BestAI, Protocol, Simultaneous, resolve_protocol
 from persuaders.game.spec import Game
 from persuaders.payoff.exact import evaluate
 
-__all__ = ["BRDynamicsResult", "best_response_dynamics", "ETA", "BeliefLine", "main"]
+__all__ = ["BRDynamicsResult", "best_response_dynamics", "on_belief_line", "ETA", "BeliefLine", "main"]
 
 #: Default belief-grid size for a smooth response.
 DEFAULT_GRID = 501
@@ -57,7 +64,8 @@ DEFAULT_GRID = 501
 class BRDynamicsResult:
     """Outcome of best-response dynamics.
 
-    ``schemes[s]`` is speaker ``s``'s final scheme ``[X, M]``; ``user_value`` and
+    ``schemes[s]`` is speaker ``s``'s final scheme ``[X, M]`` (``[R, X, M]``, or a history-dependent
+    :class:`~persuaders.eval.rules.TableRule`, from the general dynamics); ``user_value`` and
     ``speaker_values`` are exact (:func:`persuaders.payoff.evaluate`); ``exploitability`` is the
     independent check of :func:`persuaders.eval.exploitability.exploitability` (None if not
     requested); ``history`` the user's value after each accepted pass; ``protocol`` the
@@ -76,6 +84,7 @@ class BRDynamicsResult:
     accelerated_passes: int = 0
     selection: dict[str, float] = field(default_factory=dict)
     restricted: int = 0
+    engine: str = "line"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,9 +97,11 @@ class BRDynamicsResult:
             "speaker_values": {k: float(v) for k, v in self.speaker_values.items()},
             "selection": dict(self.selection),
             "exploitability": None if self.exploitability is None else self.exploitability.to_dict(),
-            "schemes": {k: np.round(v, 12).tolist() for k, v in self.schemes.items()},
+            "schemes": {k: rule_to_jsonable(v) for k, v in self.schemes.items()},
+            "profile": {k: rule_to_jsonable(v) for k, v in self.schemes.items()},
             "history": [float(h) for h in self.history],
             "restricted": self.restricted,
+            "engine": self.engine,
         }
 
 
@@ -125,14 +136,15 @@ def best_response_dynamics(
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)
-    if game.rounds != 1:
-        raise ValueError("best-response dynamics: one-round games only")
     model = game.user.model
     if model.analytic is None:
         raise ValueError(
             f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
         )
-    if proto.joint:
+    line = on_belief_line(game)
+    if not line:
+        run = general_dynamics(game, proto.joint, tol, max_passes)
+    elif proto.joint:
         run = simultaneous_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
     else:
         run = best_ai_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
@@ -151,7 +163,14 @@ def best_response_dynamics(
         accelerated_passes=run.accelerated_passes,
         selection=final.selection,
         restricted=run.restricted,
+        engine="line" if line else "general",
     )
+
+
+def on_belief_line(game: Game) -> bool:
+    """Whether the one-round belief-line dynamics apply: one round, every speaker with at most two
+    signals of positive probability."""
+    return game.rounds == 1 and all(int((game.prior @ s.observation > PROB_TOL).sum()) <= 2 for s in game.speakers)
 
 
 @command
@@ -159,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m persuaders.eval.best_response GAME [--protocol P] [--tol T] [--max-passes N] [--json]``."""
     parser = argparse.ArgumentParser(
         prog="python -m persuaders.eval.best_response",
-        description="Best-response dynamics among the speakers of a one-round game, from babbling.",
+        description="Best-response dynamics among the speakers of a game, from babbling.",
     )
     parser.add_argument("game", help="a bundled game name, a YAML game file or a random:... string")
     parser.add_argument("--protocol", default="best_ai", choices=["best_ai", "simultaneous"])
@@ -183,9 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{res.game} ({res.protocol}): {state} after {res.passes} passes (+{res.accelerated_passes} accelerated)")
     print(f"  user value {res.user_value:.6f}")
     for name, v in res.speaker_values.items():
-        print(f"  {name}: {v:.6f}  scheme {np.round(res.schemes[name], 4).tolist()}")
+        rule = res.schemes[name]
+        shown = (
+            np.round(rule, 4).tolist()
+            if isinstance(rule, np.ndarray)
+            else f"history-dependent rule ({len(rule.table)} information sets)"
+        )
+        print(f"  {name}: {v:.6f}  scheme {shown}")
     if res.exploitability is not None:
-        print(f"  exploitability {res.exploitability.exploitability:.3g}")
+        e = res.exploitability
+        print(f"  exploitability {e.exploitability:.3g}, certified in [{e.lower:.3g}, {e.upper:.3g}] (gap {e.gap:.3g})")
     return 0
 
 

@@ -14,6 +14,7 @@ its own messages are what she acts on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,10 @@ class Deviation:
 
     ``method`` names the solver; ``exact`` is False for a lower bound; ``bound`` is ``exact``,
     ``lower`` or ``upper`` (the best value needs more messages than the game allows); ``scheme``
-    a best deviation ``[R, X_i, M]`` when one with at most ``M`` messages was found.
+    a best deviation ``[R, X_i, M]`` (or a history-dependent rule) when one with at most ``M``
+    messages was found. ``upper`` and ``lower`` certify the best value: no rule beats ``upper``
+    (``inf`` when nothing is certified) and an actual rule achieves ``lower``
+    (docs/science.md, "Certified exploitability"); None where not computed.
     """
 
     best: float
@@ -54,7 +58,9 @@ class Deviation:
     method: str
     exact: bool
     bound: str
-    scheme: np.ndarray | None = None
+    scheme: Any = None
+    upper: float | None = None
+    lower: float | None = None
 
 
 def count_distinct(points: np.ndarray, tol: float = 1e-9) -> int:

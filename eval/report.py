@@ -186,6 +186,8 @@ def outcome_table(summary: dict[str, Any]) -> str:
                 ex["exploitability"],
             )
         )
+        if not all(ex["exact"].values()) and ex.get("upper") is not None:
+            rows.append(("exploitability: certified upper bound (gap)", f"{_cell(ex['upper'])} (gap {ex['gap']:.3g})"))
     elif ex:
         rows.append(("exploitability", f"not computed: {ex.get('error')}"))
     lines = ["| quantity | value |", "|---|---:|"]

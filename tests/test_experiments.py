@@ -79,3 +79,44 @@ def test_experiments_entry_point_lists_and_rejects():
     )
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_competition_across_rounds_and_states(tmp_path):
+    """``--rounds 1 2 --states 2 3``: rows per (rounds, states, regime, k) carrying ``rounds`` and
+    ``states``; with 2 messages a converged outcome inside the hull gives the user her
+    full-information value wherever M^R >= |Y| (the best-AI bound, eps = 0)."""
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"k_values": [2], "games": 1, "workers": 1, "messages": 2}))
+    out = tmp_path / "out"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "persuaders.experiments",
+            "competition",
+            "--config",
+            str(cfg),
+            "--rounds",
+            "1",
+            "2",
+            "--states",
+            "2",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((out / "results.json").read_text())
+    assert {(r["rounds"], r["states"], r["regime"]) for r in rows} == {
+        (n, s, g) for n in (1, 2) for s in (2, 3) for g in ("inside", "outside")
+    }
+    for g in json.loads((out / "games.json").read_text()):
+        if g["regime"] == "inside" and g["converged"] and 2 ** g["rounds"] >= g["states"]:
+            assert g["user_value"] >= g["full_information"] - 1e-6
+    assert (out / "competition_rounds.png").read_bytes()[:4] == b"\x89PNG"

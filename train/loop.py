@@ -17,7 +17,7 @@ TensorBoard tags follow CleanRL (``charts/``, ``losses/``) with ``eval/`` for ex
 explained_variance, log_std), ``eval/user_value`` with ``eval/no_information``,
 ``eval/full_information``, ``eval/competition_bound``, ``eval/<speaker>/value`` with
 ``eval/<speaker>/single_sender``, and every ``exploitability_interval`` iterations
-``eval/exploitability`` and ``eval/<speaker>/best_gain``.
+``eval/exploitability`` (and its certified ``eval/exploitability_upper``) and ``eval/<speaker>/best_gain``.
 
 A run killed at any moment resumes from its last checkpoint (``--resume RUN_DIR``) and ends with
 the same ``summary.json`` as an uninterrupted run: iterations begin with fresh episodes, and the
@@ -113,6 +113,8 @@ class _Logger:
     def exploitability(self, ex: dict[str, Any], step: int) -> None:
         if "exploitability" in ex:
             self.writer.add_scalar("eval/exploitability", ex["exploitability"], step)
+            if ex.get("upper") is not None:
+                self.writer.add_scalar("eval/exploitability_upper", ex["upper"], step)
             for name, g in ex["gain"].items():
                 self.writer.add_scalar(f"eval/{name}/best_gain", g, step)
 
@@ -297,7 +299,10 @@ def _run(
                 reached = {"iteration": it + 1, "global_step": global_step}
         if cfg["exploitability_interval"] and (it + 1) % cfg["exploitability_interval"] == 0:
             log.exploitability(
-                profile_exploitability(game, committed_schemes(game, team.profile(), cfg["protocol"]), cfg), global_step
+                profile_exploitability(
+                    game, committed_schemes(game, team.profile(), cfg["protocol"]), cfg, team.profile()
+                ),
+                global_step,
             )
         bar.update(1)
         if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:

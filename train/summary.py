@@ -58,14 +58,22 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
     return out
 
 
-def profile_exploitability(game: Game, schemes: dict[str, list[Any]], cfg: dict[str, Any]) -> dict[str, Any]:
-    """Each speaker's best unilateral gain against the committed schemes (:mod:`persuaders.eval.exploitability`).
+def profile_exploitability(
+    game: Game, schemes: dict[str, list[Any]], cfg: dict[str, Any], profile: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Each speaker's best unilateral gain (:mod:`persuaders.eval.exploitability`), certified.
 
-    Exact (LP or concavification) for one-round games, a numerical lower bound otherwise; a
-    multi-round learned policy is assessed through its committed schemes, as open-loop.
+    In a game where a rule can depend on what was said (several rounds, or a user who speaks),
+    the learned rules themselves (``profile``, functions of the observation) are assessed, each
+    speaker's deviation ranging over every history-dependent rule; otherwise the committed
+    ``schemes``.
     """
+    history = game.rounds > 1 or any(z > 1 for z in game.user_message_counts)
     try:
-        res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, cfg["protocol"], cfg["n_eval"])
+        if history and profile is not None:
+            res = exploitability(dict(profile), game, cfg["protocol"], cfg["n_eval"])
+        else:
+            res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, cfg["protocol"], cfg["n_eval"])
     except ValueError as exc:
         return {"error": str(exc)}
     out = res.to_dict()
@@ -96,7 +104,7 @@ def make_summary(
         "schemes": committed_schemes(game, profile, cfg["protocol"]),
         "target_reached": reached,
     }
-    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg)
+    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg, profile)
     if final.selection:
         summary["selection"] = final.selection
         summary["solo_user_values"] = final.solo_user_values
@@ -113,4 +121,6 @@ def format_outcome(summary: dict[str, Any]) -> str:
     ex = summary.get("exploitability", {})
     if "exploitability" in ex:
         rows.append(("exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)"), ex["exploitability"]))
+        if not all(ex["exact"].values()) and ex.get("upper") is not None:
+            rows.append(("exploitability: certified upper bound", ex["upper"]))
     return format_rows(f"Learned outcome on {summary['game']} ({summary['protocol']}), exact:", rows, width=38)

@@ -1,7 +1,8 @@
 """The competition experiment (the paper's Experiment 1): best-response dynamics on random games.
 
 ``python -m persuaders.experiments competition --config configs/experiments/competition.yaml
-[--games N] [--out DIR] [--seed N] [--workers N]`` (or ``python -m persuaders.experiments.competition ...``)
+[--games N] [--out DIR] [--seed N] [--workers N] [--rounds R ...] [--states S ...] [--messages M]
+[--protocol P]`` (or ``python -m persuaders.experiments.competition ...``)
 
 Best-response dynamics of the best-AI selection game on
 many seeded random games (:func:`persuaders.game.random_games.random_game`), for k = 1..8 speakers, in two
@@ -18,6 +19,13 @@ converged, the mean normalised utility over converged games with a 95% confidenc
 1e-6 of the best-AI bound. Theory (docs/science.md, "The best-AI bound"): inside the hull, every converged
 outcome gives the user at least her full-information value (normalised >= 1 up to the logit
 loss) when k >= 2; outside it, not necessarily.
+
+Across rounds and states (``--rounds 1 2 --states 2 3 4``): the same games (one seed per
+(regime, k, index), whatever the rounds) are played with each number of rounds, so rounds are
+compared game by game; games with more than two states, or more than one round, run on the
+general best responses (docs/science.md, "Experiments across rounds and states").
+Rows then also carry ``rounds``, ``states`` and ``messages``, and the mean certified
+exploitability (upper bound) of the converged outcomes.
 
 ``python -m persuaders.experiments hull`` is the convex-hull experiment (Experiment 2,
 :mod:`persuaders.experiments.hull`); docs/science.md, "Experiments", describes both.
@@ -40,13 +48,14 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from persuaders.game.commands import command
 from persuaders.eval.best_response import best_response_dynamics
 from persuaders.eval.theory import (
     best_ai_bound,
+    competition_bound,
     full_information_value,
     no_information_value,
 )
+from persuaders.game.commands import command
 from persuaders.game.random_games import random_game
 from persuaders.game.validation import SpecError, as_float, as_int, check_keys
 
@@ -58,6 +67,7 @@ __all__ = [
     "one_game",
     "aggregate",
     "plot_competition",
+    "plot_competition_rounds",
     "run_competition",
     "main",
 ]
@@ -76,6 +86,9 @@ COMPETITION_DEFAULTS: dict[str, Any] = {
     "max_passes": 50,
     "min_information_value": 0.01,
     "workers": 2,
+    "rounds": [1],
+    "states": None,  # default [n_states]
+    "protocol": "best_ai",
 }
 
 
@@ -113,6 +126,14 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
     cfg["rationality"] = "inf" if math.isinf(lam) else lam
     if cfg["messages"] is not None:
         cfg["messages"] = as_int(cfg["messages"], "messages", minimum=1)
+    for key in ("rounds", "states"):
+        if cfg[key] is None:
+            cfg[key] = [cfg["n_states"]]
+        if not isinstance(cfg[key], list) or not cfg[key]:
+            raise SpecError(key, "expected a non-empty list of integers")
+        cfg[key] = [as_int(v, key, minimum=2 if key == "states" else 1) for v in cfg[key]]
+    if cfg["protocol"] not in ("best_ai", "simultaneous"):
+        raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
     return cfg
 
 
@@ -133,27 +154,32 @@ def one_game(args: tuple) -> dict[str, Any]:
     responder: the same action is best in every state) have no meaningful normalisation; they are
     redrawn (with the next seed) and counted in ``redrawn``.
     """
-    regime, k, index, cfg = args
+    regime, k, index, cfg = args[:4]
+    rounds, states = args[4:] if len(args) > 4 else (1, cfg["n_states"])
+    messages = cfg["messages"] if cfg["messages"] is not None else states + 1
     for attempt in range(1000):
         seed = game_seed(cfg["seed"], regime, k, index * 1000 + attempt)
         game = random_game(
             k,
-            cfg["n_states"],
+            states,
             cfg["n_actions"],
             seed=seed,
             regime=regime,
             epsilon=cfg["epsilon"],
             rationality=cfg["rationality"],
-            messages=cfg["messages"] if cfg["messages"] is not None else cfg["n_states"] + 1,
+            messages=messages,
+            rounds=rounds,
         )
         ni, fi = no_information_value(game), full_information_value(game)
         if fi - ni >= cfg["min_information_value"]:
             break
     else:
         raise RuntimeError(f"no game with information worth {cfg['min_information_value']} found for {regime}, k={k}")
-    res = best_response_dynamics(game, protocol="best_ai", tol=cfg["tol"], max_passes=cfg["max_passes"])
-    bound = best_ai_bound(game)
-    return {
+    protocol = cfg.get("protocol", "best_ai")
+    res = best_response_dynamics(game, protocol=protocol, tol=cfg["tol"], max_passes=cfg["max_passes"])
+    bound = best_ai_bound(game) if protocol == "best_ai" else competition_bound(game)
+    ex = res.exploitability
+    out = {
         "regime": regime,
         "k": k,
         "index": index,
@@ -166,16 +192,29 @@ def one_game(args: tuple) -> dict[str, Any]:
         "passes": int(res.passes),
         "user_value": float(res.user_value),
         "normalized": (res.user_value - ni) / (fi - ni),
-        "exploitability": float(res.exploitability.exploitability) if res.exploitability is not None else None,
+        "exploitability": float(ex.exploitability) if ex is not None else None,
     }
+    out.update(
+        rounds=rounds,
+        states=states,
+        messages=messages,
+        protocol=protocol,
+        engine=res.engine,
+        exploitability_upper=None if ex is None or not math.isfinite(ex.upper) else float(ex.upper),
+    )
+    return out
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (regime, k): counts, convergence, mean normalised utility with a 95% CI."""
     rows = []
-    keys = sorted({(r["regime"], r["k"]) for r in records})
-    for regime, k in keys:
-        used = [r for r in records if r["regime"] == regime and r["k"] == k]
+    keys = sorted({(r.get("rounds", 0), r.get("states", 0), r["regime"], r["k"]) for r in records})
+    for rounds, states, regime, k in keys:
+        used = [
+            r
+            for r in records
+            if r["regime"] == regime and r["k"] == k and r.get("rounds", 0) == rounds and r.get("states", 0) == states
+        ]
         conv = [r for r in used if r["converged"]]
         x = np.array([r["normalized"] for r in conv])
         xa = np.array([r["normalized"] for r in used])
@@ -209,6 +248,15 @@ def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 else float("nan"),
             }
         )
+        if rounds:  # rows of the across-rounds runs (every run since rounds and states were added)
+            ups = [r["exploitability_upper"] for r in conv if r.get("exploitability_upper") is not None]
+            rows[-1].update(
+                rounds=rounds,
+                states=states,
+                messages=used[0]["messages"],
+                mean_exploitability_upper=float(np.mean(ups)) if ups else float("nan"),
+                max_exploitability_upper=float(np.max(ups)) if ups else float("nan"),
+            )
     return rows
 
 
@@ -243,11 +291,66 @@ def plot_competition(rows: list[dict[str, Any]], path: Path, cfg: dict[str, Any]
     plt.close(fig)
 
 
+def plot_competition_rounds(rows: list[dict[str, Any]], path: Path, cfg: dict[str, Any]) -> None:
+    """One panel per number of states: mean normalised user utility against k, a line per
+    (regime, rounds) with its 95% band; the messages per round in each panel's title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    states = sorted({r["states"] for r in rows})
+    fig, axes = plt.subplots(1, len(states), figsize=(4.2 * len(states), 3.8), sharey=True, squeeze=False)
+    colours = {"inside": "tab:green", "outside": "tab:red"}
+    dashes = ["-", "--", ":", "-."]
+    for ax, n in zip(axes[0], states, strict=True):
+        for regime in cfg["regimes"]:
+            for d, rounds in enumerate(cfg["rounds"]):
+                rs = sorted(
+                    (r for r in rows if r["states"] == n and r["rounds"] == rounds and r["regime"] == regime),
+                    key=lambda r: r["k"],
+                )
+                if not rs:
+                    continue
+                k = np.array([r["k"] for r in rs])
+                m = np.array([r["mean_normalized_user_utility"] for r in rs])
+                c = np.nan_to_num(np.array([r["ci95"] for r in rs]))
+                ax.plot(
+                    k,
+                    m,
+                    marker="o",
+                    linestyle=dashes[d % len(dashes)],
+                    color=colours[regime],
+                    label=f"{regime}, {rounds} round{'s' if rounds > 1 else ''}",
+                )
+                ax.fill_between(k, m - c, m + c, color=colours[regime], alpha=0.12)
+        msgs = sorted({r["messages"] for r in rows if r["states"] == n})
+        ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
+        ax.axhline(0.0, color="gray", linestyle=":", linewidth=1)
+        ax.set_title(f"{n} states, {', '.join(map(str, msgs))} messages per round")
+        ax.set_xticks(sorted({r["k"] for r in rows}))
+        ax.set_xlabel("number of competing speakers k")
+    axes[0][0].set_ylabel("user utility (0 = no info, 1 = full info)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"Competition across rounds ({cfg.get('protocol', 'best_ai')}, best-response dynamics)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> list[dict[str, Any]]:
     """Every game of the configuration (in ``workers`` processes), aggregated; writes ``results.csv``,
     ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(regime, k, g, cfg) for regime in cfg["regimes"] for k in cfg["k_values"] for g in range(cfg["games"])]
+    jobs = [
+        (regime, k, g, cfg, r, n)
+        for r in cfg["rounds"]
+        for n in cfg["states"]
+        for regime in cfg["regimes"]
+        for k in cfg["k_values"]
+        for g in range(cfg["games"])
+    ]
+    extended = len(cfg["rounds"]) > 1 or len(cfg["states"]) > 1
     t0 = time.perf_counter()
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"]) as pool:
@@ -264,22 +367,37 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / "games.json").write_text(json.dumps(records, indent=1) + "\n")
     (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    plot_competition(rows, out / "competition.png", cfg)
+    if extended:
+        plot_competition_rounds(rows, out / "competition_rounds.png", cfg)
+    else:
+        plot_competition(rows, out / "competition.png", cfg)
     elapsed = time.perf_counter() - t0
     print(f"{len(jobs)} games in {elapsed:.0f} s; results in {out}")
-    print("\n| regime | k | games | converged | mean normalised (converged) | 95% CI | at full info | mean (all) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lead = "| rounds | states | M " if extended else ""
+    print(
+        f"\n{lead}| regime | k | games | converged | mean normalised (converged) | 95% CI | at full info | mean (all) |"
+        + (" certified expl. (mean / max) |" if extended else "")
+    )
+    print(
+        ("|---:|---:|---:" if extended else "")
+        + "|---|---:|---:|---:|---:|---:|---:|---:|"
+        + ("---:|" if extended else "")
+    )
     for r in rows:
+        head = f"| {r['rounds']} | {r['states']} | {r['messages']} " if extended else ""
+        tail = f" {r['mean_exploitability_upper']:.2g} / {r['max_exploitability_upper']:.2g} |" if extended else ""
         print(
-            f"| {r['regime']} | {r['k']} | {r['n_games']} | {r['converged_fraction']:.3f} | {r['mean_normalized_user_utility']:.4f} | "
-            f"±{r['ci95']:.4f} | {r['fraction_at_full_information']:.3f} | {r['mean_normalized_user_utility_all']:.4f} |"
+            f"{head}| {r['regime']} | {r['k']} | {r['n_games']} | {r['converged_fraction']:.3f} | "
+            f"{r['mean_normalized_user_utility']:.4f} | ±{r['ci95']:.4f} | {r['fraction_at_full_information']:.3f} | "
+            f"{r['mean_normalized_user_utility_all']:.4f} |{tail}"
         )
     return rows
 
 
 @command
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N] [--out DIR]``."""
+    """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N]
+    [--out DIR] [--rounds R ...] [--states S ...]``."""
     parser = argparse.ArgumentParser(
         prog="python -m persuaders.experiments competition",
         description="Best-response dynamics of the best-AI game, inside and outside the hull.",
@@ -288,11 +406,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--games", type=int, help="games per (regime, k)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--rounds", type=int, nargs="+", help="numbers of rounds to compare (default 1)")
+    parser.add_argument("--states", type=int, nargs="+", help="numbers of states to compare (default n_states)")
+    parser.add_argument("--messages", type=int, help="messages per speaker per round (default states + 1)")
+    parser.add_argument("--protocol", choices=["best_ai", "simultaneous"], help="default best_ai")
     parser.add_argument("--out", default="results/competition")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        cfg = load_competition_config(args.config, {"games": args.games, "seed": args.seed, "workers": args.workers})
+        cfg = load_competition_config(
+            args.config,
+            {
+                "games": args.games,
+                "seed": args.seed,
+                "workers": args.workers,
+                "rounds": args.rounds,
+                "states": args.states,
+                "messages": args.messages,
+                "protocol": args.protocol,
+            },
+        )
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
