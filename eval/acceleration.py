@@ -70,11 +70,11 @@ def accelerated_passes(
     kept pass).
     """
     scale = 1.0
-    kept: list[tuple[frozenset, bool, float, Any]] = []
+    kept: list[tuple[frozenset[int], bool, float, Any]] = []
     history: list[float] = []
     passes = accel = 0
     converged = False
-    seen: dict = {}
+    seen: dict[Any, int] = {}
     for _ in range(200 * max_passes):
         if passes >= max_passes or accel >= 20 * max_passes:
             break

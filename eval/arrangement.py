@@ -57,7 +57,7 @@ def indifference_normals(c: np.ndarray, u: np.ndarray) -> np.ndarray:
     if not pairs or len(c) == 0:
         return np.zeros((0, c.shape[1] if c.ndim == 3 else 1))
     diff = np.stack([u[a] - u[b] for a, b in pairs])  # [P, Y]
-    h = np.einsum("txy,py->tpx", c, diff).reshape(-1, c.shape[1])
+    h: np.ndarray = np.einsum("txy,py->tpx", c, diff).reshape(-1, c.shape[1])
     scale = np.abs(h).max(axis=1)
     top = scale.max() if len(scale) else 0.0
     h = h[scale > 1e-13 * max(top, 1e-300)]

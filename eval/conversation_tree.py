@@ -44,7 +44,9 @@ from persuaders.payoff.exact import scheme_source
 __all__ = ["SpeakerTree", "frozen_profile"]
 
 
-def _recording(fn: Callable, layout: ObservationLayout, store: dict) -> Callable:
+def _recording(
+    fn: Callable[[np.ndarray], np.ndarray], layout: ObservationLayout, store: dict[InfoKey, np.ndarray]
+) -> Callable[[np.ndarray], np.ndarray]:
     def record(obs: np.ndarray) -> np.ndarray:
         for key, b in zip(decode_keys(layout, obs), np.asarray(obs)[:, layout.belief_slice], strict=True):
             store.setdefault(key, np.array(b))
@@ -53,7 +55,9 @@ def _recording(fn: Callable, layout: ObservationLayout, store: dict) -> Callable
     return record
 
 
-def _replaying(fn: Callable, layout: ObservationLayout, store: dict) -> Callable:
+def _replaying(
+    fn: Callable[[np.ndarray], np.ndarray], layout: ObservationLayout, store: dict[InfoKey, np.ndarray]
+) -> Callable[[np.ndarray], np.ndarray]:
     def replay(obs: np.ndarray) -> np.ndarray:
         obs = np.array(obs, copy=True)
         for r, key in enumerate(decode_keys(layout, obs)):
@@ -160,14 +164,7 @@ class SpeakerTree:
         if self.override is not None:
             return self.override[info]
         d = self.types[info]
-        return d[:, None, :] * self.oi.T[None, :, :]
-
-    def with_coefficients(self, coefficients: list[np.ndarray]) -> SpeakerTree:
-        """The same tree with other last-round coefficients ``C_I`` (e.g. user types refined by
-        what later rounds reveal, :mod:`persuaders.eval.open_loop`)."""
-        out = SpeakerTree.__new__(SpeakerTree)
-        out.__dict__.update(self.__dict__)
-        out.override = list(coefficients)
+        out: np.ndarray = d[:, None, :] * self.oi.T[None, :, :]
         return out
 
 

@@ -86,7 +86,11 @@ class GeneralJointState:
             accept=cur + tol,
             margins=margins,
         )
-        value, rule = (r.strict_value, r.strict_rule) if r.strict_rule is not None else (r.lower, r.rule)
+        if r.strict_rule is not None:
+            assert r.strict_value is not None  # set together with strict_rule
+            value, rule = r.strict_value, r.strict_rule
+        else:
+            value, rule = r.lower, r.rule
         if r.needed > self.game.messages:
             self.restricted += 1
         if value > cur + tol:
@@ -204,12 +208,12 @@ def general_dynamics(game: Game, protocol_joint: bool, tol: float, max_passes: i
 
         ties = game.user.model.best_responder
 
-        def step(scale: float):
+        def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
             pattern = tuple(st.best_response(i, scale, tol) for i in range(k))
             moved = any(pattern)
             return pattern, moved, moved and ties
 
-        def signature() -> tuple:
+        def signature() -> tuple[float, ...]:
             return tuple(np.round([st.user_value()] + [st.current(i) for i in range(k)], 12))
 
         converged, passes, accel, history = accelerated_passes(
@@ -219,7 +223,7 @@ def general_dynamics(game: Game, protocol_joint: bool, tol: float, max_passes: i
     else:
         st = GeneralSelectionState(game)
 
-        def step(scale: float):
+        def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
             pattern = tuple(st.best_response(i, ETA * scale, tol)[0] for i in range(k))
             moved = any(p != "stay" for p in pattern)
             return pattern, moved, moved and all(p in ("stay", "win") for p in pattern)

@@ -24,6 +24,7 @@ whose user types are her signal and the others' messages (docs/science.md, "Expl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def _merged(
         used = np.flatnonzero(w > USED)
         vec = w[used, None] * q[info][used]
         if len(used) > m:
-            vec, _ = merge_columns(vec, m, lambda a, info=info: cols.value(info, a))
+            vec, _ = merge_columns(vec, m, functools.partial(cols.value, info))
         mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
         nq = vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, lp.nx))
         new_w.append(mass)
@@ -154,6 +155,7 @@ def _logit_columns(
     q = [grid.copy() for _ in cols.c]
     val = [cols.value(n, grid) for n in range(len(cols.c))]
     sol = lp.solve(q, val)
+    assert sol is not None, "the LP without extra rows is feasible"
     step = (
         1.0 / (LOGIT_GRID - 1)
         if tree.n_signals == 2
@@ -168,6 +170,7 @@ def _logit_columns(
                 q[n] = np.vstack([q[n], local])
                 val[n] = np.concatenate([val[n], cols.value(n, local)])
         sol = lp.solve(q, val)
+        assert sol is not None, "the LP without extra rows is feasible"
     return sol, q, val
 
 
@@ -184,7 +187,8 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
     dirs = dirs.reshape(-1, n)
     cand = (points[:, None, None, :] + offs[None, :, None, None] * dirs[None, None, :, :]).reshape(-1, n)
     cand = cand[(cand >= -1e-15).all(axis=1)]
-    return np.clip(cand, 0.0, None) / np.clip(cand, 0.0, None).sum(axis=1, keepdims=True)
+    out: np.ndarray = np.clip(cand, 0.0, None) / np.clip(cand, 0.0, None).sum(axis=1, keepdims=True)
+    return out
 
 
 def _logit_upper(tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution) -> float:
@@ -236,6 +240,7 @@ def multiround_best_response(
     if best_responder:
         q, val, user = _best_responder_columns(tree)
         sol = lp.solve_user_best(q, val, user)
+        assert sol is not None, "the LP without extra rows is feasible"
         upper = sol.value
         kind = "lp (sequence form; last-round columns: vertices of the indifference arrangement, ties for the speaker)"
     else:
@@ -243,7 +248,8 @@ def multiround_best_response(
         upper = _logit_upper(tree, cols, lp, sol) if certify else math.inf
         kind = "concavification (sequence form over a refined belief grid; upper bound by certified weak duality)"
     q0, val0 = q, val
-    lp_shape = tuple(int(v) for v in lp.last_system[0].shape)
+    n_rows, n_vars = lp.last_system[0].shape
+    lp_shape = (int(n_rows), int(n_vars))
     needed, q = _reduce(lp, sol, q, val, cols, m)
     final, final_q = sol, q
     method = (
@@ -258,10 +264,10 @@ def multiround_best_response(
         rule = lp.realise(merged, mq)
         method += f"; the relaxation uses {needed} last-round messages > M = {m}: lower bound by merging"
         if milp and best_responder:
-            out = lp.solve_cardinality(q0, val0, m, time_limit=milp_time)
-            if out is not None and out.value > lower + 1e-12:
-                lower, rule = out.value, lp.realise(out, q0)
-                final, final_q = out, q0
+            card = lp.solve_cardinality(q0, val0, m, time_limit=milp_time)
+            if card is not None and card.value > lower + 1e-12:
+                lower, rule = card.value, lp.realise(card, q0)
+                final, final_q = card, q0
                 method += " and a cardinality MILP"
         exact = False
     upper = max(upper, lower)

@@ -113,7 +113,8 @@ class TableRule:
         got = self.table.get(key)
         if got is not None:
             return got
-        return self.fallback.get(self.own_key(key), self.defaults[key[0]])
+        default: np.ndarray = self.defaults[key[0]]
+        return self.fallback.get(self.own_key(key), default)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         keys = decode_keys(self.layout, obs)
@@ -126,8 +127,9 @@ class TableRule:
             for k, v in sorted(self.table.items())
         ]
 
-    def defaults_list(self) -> list:
-        return np.round(self.defaults, 12).tolist()
+    def defaults_list(self) -> list[Any]:
+        out: list[Any] = np.round(self.defaults, 12).tolist()
+        return out
 
     @classmethod
     def from_dict(cls, game: Game, i: int, data: Any) -> TableRule:

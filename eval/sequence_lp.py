@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, sparse
 
 from persuaders.eval.conversation_tree import SpeakerTree
-from persuaders.eval.rules import TableRule
+from persuaders.eval.rules import InfoKey, TableRule
 
 __all__ = ["HIGHS", "USED", "LPSolution", "SequenceLP", "merge_columns", "reduce_columns"]
 
@@ -70,7 +71,14 @@ class SequenceLP:
         self.n_rows_x = int(self.info_off[-1])
 
     def _row(self, x: np.ndarray | int, t: int, info: np.ndarray | int) -> np.ndarray:
-        return np.asarray(x) * self.n_rows_x + self.info_off[t] + np.asarray(info)
+        out: np.ndarray = np.asarray(x) * self.n_rows_x + self.info_off[t] + np.asarray(info)
+        return out
+
+    def _parent(self, t: int) -> np.ndarray:
+        """The tree's ``parent[t]`` (defined for ``t >= 1``)."""
+        parent = self.tree.parent[t]
+        assert parent is not None, "round 0 has no parent sequences"
+        return parent
 
     def _flow(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         """Entries of the earlier rounds' flow rows (rows, columns, values) and the rho columns' count."""
@@ -85,11 +93,13 @@ class SequenceLP:
             if t >= 1:
                 x2, info2 = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(n), indexing="ij"))
                 rows.append(self._row(x2, t, info2))
-                cols.append(x2 * s + self.seq_off[t - 1] + self.tree.parent[t][info2])
+                cols.append(x2 * s + self.seq_off[t - 1] + self._parent(t)[info2])
                 vals.append(-np.ones(len(x2)))
         return rows, cols, vals
 
-    def solve(self, q: Sequence[np.ndarray], value: Sequence[np.ndarray], ub: tuple | None = None) -> LPSolution | None:
+    def solve(
+        self, q: Sequence[np.ndarray], value: Sequence[np.ndarray], ub: tuple[Any, Any] | None = None
+    ) -> LPSolution | None:
         """Solve with columns ``q[I]`` ``[V_I, X]`` of values ``value[I]``; None when infeasible.
 
         ``ub = (A, b)`` adds rows ``A w <= b`` on the last-round weights (all information sets'
@@ -106,7 +116,7 @@ class SequenceLP:
             vals.append(qi[v, x])
             if self.r >= 2:
                 rows.append(self._row(np.arange(nx), t_last, info))
-                cols.append(np.arange(nx) * s + self.seq_off[t_last - 1] + self.tree.parent[t_last][info])
+                cols.append(np.arange(nx) * s + self.seq_off[t_last - 1] + self._parent(t_last)[info])
                 vals.append(-np.ones(nx))
         n_var = base + int(col_off[-1])
         a_eq = sparse.csr_matrix(
@@ -148,7 +158,7 @@ class SequenceLP:
         q: Sequence[np.ndarray],
         value: Sequence[np.ndarray],
         user: Sequence[np.ndarray],
-        ub: tuple | None = None,
+        ub: tuple[Any, Any] | None = None,
         slack: float = 1e-10,
     ) -> LPSolution | None:
         """:meth:`solve`, then, among the solutions within ``slack`` of the optimum, the one best for the
@@ -171,7 +181,7 @@ class SequenceLP:
         q: Sequence[np.ndarray],
         value: Sequence[np.ndarray],
         m: int,
-        ub: tuple | None = None,
+        ub: tuple[Any, Any] | None = None,
         time_limit: float = 20.0,
     ) -> LPSolution | None:
         """The best solution using at most ``m`` columns per last-round information set (HiGHS MILP).
@@ -237,7 +247,7 @@ class SequenceLP:
         value = np.asarray(phi, dtype=np.float64).T  # [X, I_last]
         for t in range(self.r - 2, -1, -1):
             seq = np.zeros((self.nx, self.n_info[t] * self.m))
-            np.add.at(seq.T, self.tree.parent[t + 1], value.T)
+            np.add.at(seq.T, self._parent(t + 1), value.T)
             value = seq.reshape(self.nx, self.n_info[t], self.m).max(axis=2)
         return float(value.sum())
 
@@ -245,7 +255,7 @@ class SequenceLP:
         """``a_I(x)`` ``[I, X]``: the speaker's mass at each last-round information set."""
         if self.r == 1:
             return np.ones((self.n_info[0], self.nx))
-        par = self.seq_off[self.r - 2] + self.tree.parent[self.r - 1]
+        par = self.seq_off[self.r - 2] + self._parent(self.r - 1)
         return sol.rho[:, par].T
 
     def realise(self, sol: LPSolution, q: Sequence[np.ndarray]) -> TableRule:
@@ -273,7 +283,7 @@ class SequenceLP:
             cols[:, : len(used)] = (w[used, None] * q[info][used]).T
             table[key] = _rows(cols, tree.keep, n_sig, m)
         rule = TableRule(tree.game, tree.i, table)
-        best: dict = {}
+        best: dict[InfoKey, tuple[float, np.ndarray]] = {}
         for t in range(self.r):
             for info, key in enumerate(tree.keys[t]):
                 own = rule.own_key(key)
@@ -316,7 +326,7 @@ def merge_columns(
     vecs = list(vectors)
     vals = list(value_of(np.array(vecs)))
     while len(vecs) > m:
-        best = None
+        best: tuple[float, int, int, np.ndarray, float] | None = None
         for a in range(len(vecs)):
             for b in range(a + 1, len(vecs)):
                 merged = vecs[a] + vecs[b]
@@ -324,6 +334,7 @@ def merge_columns(
                 loss = vals[a] + vals[b] - val
                 if best is None or loss < best[0]:
                     best = (loss, a, b, merged, val)
+        assert best is not None, "two or more columns have a pair to merge"
         _, a, b, merged, val = best
         vecs = [v for n, v in enumerate(vecs) if n not in (a, b)] + [merged]
         vals = [v for n, v in enumerate(vals) if n not in (a, b)] + [val]

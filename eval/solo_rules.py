@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -47,7 +48,7 @@ from persuaders.eval.multiround import local_points
 from persuaders.eval.rules import TableRule
 from persuaders.eval.sequence_lp import USED, LPSolution, SequenceLP, merge_columns
 from persuaders.eval.strict_lp import GAMMA, obedience_columns
-from persuaders.game.schemes import babbling_scheme
+from persuaders.game.schemes import Scheme, babbling_scheme
 from persuaders.game.spec import Game
 from persuaders.payoff.engine import ExactEngine
 from persuaders.payoff.exact import history_distribution, scheme_source
@@ -63,10 +64,11 @@ CERT_EPS = 1e-8
 
 
 class SoloRule:
-    """A realised solo rule: ``rule`` (a :class:`TableRule` of the solo game), the user's exact solo
-    value ``user`` and every speaker's ``speakers [k]`` (ties split evenly)."""
+    """A realised solo rule: ``rule`` (a :class:`TableRule` of the solo game, or a fixed scheme such
+    as babbling), the user's exact solo value ``user`` and every speaker's ``speakers [k]`` (ties
+    split evenly)."""
 
-    def __init__(self, rule: TableRule, user: float, speakers: np.ndarray):
+    def __init__(self, rule: TableRule | np.ndarray, user: float, speakers: np.ndarray):
         self.rule, self.user, self.speakers = rule, float(user), np.asarray(speakers, dtype=np.float64)
 
 
@@ -118,17 +120,19 @@ class SoloThread:
         out = smooth_values(q, c, self.u, np.stack([self.ui, self.u]), self.game.user.model)
         return out[:, 0], out[:, 1]
 
-    def evaluate(self, rule: object) -> tuple[float, np.ndarray]:
+    def evaluate(self, rule: Scheme) -> tuple[float, np.ndarray]:
         """(the user's exact solo value, every speaker's value ``[k]``) of a rule of speaker ``i``."""
         out = self.engine.outcome([scheme_source(self.game, self.i, rule)])[0]
         return float((out * self.u).sum()), np.einsum("ay,jay->j", out, self.game.speaker_utilities)
 
-    def favourable(self, rule: object) -> float:
+    def favourable(self, rule: Scheme) -> float:
         """Speaker ``i``'s solo value of ``rule`` with a best responder's ties broken its way."""
         return favourable_value(self.solo, history_distribution(self.solo, [rule]), 0)
 
     # ------------------------------------------------------------------ LPs
-    def _floor_rows(self, uval: list[np.ndarray], floor: float | None, base: sparse.csr_matrix | None):
+    def _floor_rows(
+        self, uval: list[np.ndarray], floor: float | None, base: sparse.csr_matrix | None
+    ) -> tuple[Any, np.ndarray] | None:
         rows = [] if base is None or base.shape[0] == 0 else [base]
         b = [] if base is None or base.shape[0] == 0 else [np.zeros(base.shape[0])]
         if floor is not None:
@@ -138,7 +142,9 @@ class SoloThread:
             return None
         return sparse.vstack(rows).tocsr(), np.concatenate(b)
 
-    def _solve_recommendations(self, gamma: float, floor: float | None, user_objective: bool, keep=None):
+    def _solve_recommendations(
+        self, gamma: float, floor: float | None, user_objective: bool, keep: list[list[np.ndarray]] | None = None
+    ) -> tuple[LPSolution | None, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         q, val, uval, a = self._cols[gamma] if keep is None else obedience_columns(self.tree, keep, gamma)
         obj = uval if user_objective else val
         sol = self.lp.solve_user_best(q, obj, val if user_objective else uval, ub=self._floor_rows(uval, floor, a))
@@ -161,6 +167,7 @@ class SoloThread:
         if self.best_responder:
             return self.evaluate(babbling_scheme(self.game, self.i))[0]
         sol = self._solve_grid(None, user_objective=True, sign=-1.0)
+        assert sol is not None, "the grid LP without a floor is feasible"
         return -self._certified(sol, None, True, sign=-1.0)
 
     def lowest_user_rule(self) -> SoloRule:
@@ -217,7 +224,13 @@ class SoloThread:
         return None
 
     # ------------------------------------------------------------------ logit user
-    def _grid_lp(self, cols: tuple, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
+    def _grid_lp(
+        self,
+        cols: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
+        floor: float | None,
+        user_objective: bool,
+        sign: float,
+    ) -> LPSolution | None:
         q, gis, gus = cols
         obj = [sign * (gu if user_objective else gi) for gi, gu in zip(gis, gus, strict=True)]
         other = [gi if user_objective else gu for gi, gu in zip(gis, gus, strict=True)]
@@ -265,7 +278,8 @@ class SoloThread:
 
             def h(q: np.ndarray, n: int = n) -> np.ndarray:
                 gi, gu = self.values(n, q)
-                return wi * gi + wu * gu - q @ phi[n]
+                out: np.ndarray = wi * gi + wu * gu - q @ phi[n]
+                return out
 
             _, top = certified_max(h, self.tree.n_signals, lip, CERT_EPS)
             phi[n] += max(0.0, top)
@@ -286,7 +300,11 @@ class SoloThread:
             vec = w[used, None] * self.last_columns[0][n][used]
             if len(used) > m:
                 pick = 1 if user_objective else 0
-                vec, _ = merge_columns(vec, m, lambda a, n=n, pick=pick: sign * self.values(n, a)[pick])
+
+                def value_of(a: np.ndarray, n: int = n, pick: int = pick) -> np.ndarray:
+                    return sign * self.values(n, a)[pick]
+
+                vec, _ = merge_columns(vec, m, value_of)
             mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
             weights.append(mass)
             qq.append(vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, self.tree.n_signals)))

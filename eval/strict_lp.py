@@ -18,6 +18,7 @@ dynamics, ``gamma = 1e-8`` is above the evaluator's tie tolerance of 1e-9.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -53,7 +54,7 @@ def used_profiles(tree: SpeakerTree, sol: LPSolution, q: Sequence[np.ndarray]) -
     """For every used column, the recommendation profile (an action per type) its strict version plays.
 
     Among the profiles of the full-dimensional cells around the column's posterior
-    (:func:`_adjacent_profiles`), the one worth most to the speaker there (ties: to the user):
+    (``_adjacent_profiles``), the one worth most to the speaker there (ties: to the user):
     the favourable profile at the posterior itself may belong to no cell with an interior.
     """
     g = tree.game
@@ -107,7 +108,9 @@ def pool_by_profile(
     return mass, np.stack([g[2] / g[2].sum() for g in groups])
 
 
-def obedience_columns(tree: SpeakerTree, profiles: list[list[np.ndarray]], gamma: float):
+def obedience_columns(
+    tree: SpeakerTree, profiles: list[list[np.ndarray]], gamma: float
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], Any]:  # Any: a scipy.sparse csr_matrix
     """Unit columns (one per profile and signal), their values, and the obedience (and user-value) rows."""
     g = tree.game
     u, ui = g.user.utility, g.speakers[tree.i].utility

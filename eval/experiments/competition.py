@@ -147,7 +147,7 @@ def game_seed(base: int, regime: str, k: int, index: int) -> int:
     return (base * 1_000_003 + (0 if regime == "inside" else 500_009) + k * 10_007 + index) % (2**31 - 1)
 
 
-def one_game(args: tuple) -> dict[str, Any]:
+def one_game(args: tuple[Any, ...]) -> dict[str, Any]:
     """Draw the ``index``-th usable game of (regime, k) and run best-AI best-response dynamics on it.
 
     Games where information is worth less than ``min_information_value`` to the user (for a best

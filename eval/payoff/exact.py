@@ -198,7 +198,7 @@ class ThreadValues:
     ``__call__(rules)`` takes ``[n, k, N, X_max, M]`` probabilities, ``rules[:, i, j]`` speaker
     ``i``'s scheme at node ``j`` of :class:`~persuaders.game.observations.ThreadTree` (``N`` nodes;
     rows beyond a speaker's ``X_i`` ignored), and returns ``[n, k]``,
-    ``V_i = sum_{a, y} P_i(a, y) u[a, y]`` with ``P_i`` the solo outcome of :func:`_solo` under the
+    ``V_i = sum_{a, y} P_i(a, y) u[a, y]`` with ``P_i`` the solo outcome of ``_solo`` under the
     tabulated rule: the engine reads the table at the node of every prefix it enumerates. The
     engines are built once per game.
     """
