@@ -125,6 +125,7 @@ def best_response_dynamics(
     max_passes: int = 50,
     grid: int | None = None,
     check: bool = True,
+    progress: bool = False,
 ) -> BRDynamicsResult:
     """Gauss-Seidel best-response dynamics from babbling (see the module docstring).
 
@@ -133,6 +134,7 @@ def best_response_dynamics(
     than this, and the dynamics have converged after a pass where nobody moves. ``grid``:
     belief-grid size for a smooth response (default :data:`DEFAULT_GRID`). ``check``: also
     compute the final profile's exploitability with :mod:`persuaders.eval.exploitability`.
+    ``progress``: a progress bar on stderr while the general (multi-round) best responses run.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)
@@ -143,7 +145,7 @@ def best_response_dynamics(
         )
     line = on_belief_line(game)
     if not line:
-        run = general_dynamics(game, proto.joint, tol, max_passes)
+        run = general_dynamics(game, proto.joint, tol, max_passes, progress=progress)
     elif proto.joint:
         run = simultaneous_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
     else:
@@ -187,10 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grid", type=int, help=f"belief grid for a smooth response (default {DEFAULT_GRID})")
     parser.add_argument("--no-check", action="store_true", help="skip the independent exploitability check")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv)
     try:
         res = best_response_dynamics(
-            args.game, args.protocol, tol=args.tol, max_passes=args.max_passes, grid=args.grid, check=not args.no_check
+            args.game,
+            args.protocol,
+            tol=args.tol,
+            max_passes=args.max_passes,
+            grid=args.grid,
+            check=not args.no_check,
+            progress=not args.no_progress,
         )
     except (ValueError, NotImplementedError) as exc:  # SpecError is a ValueError
         print(f"error: {exc}", file=sys.stderr)

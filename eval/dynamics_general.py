@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from persuaders.eval.acceleration import DynamicsOutcome, accelerated_passes
 from persuaders.eval.deviation import ETA, favourable_value
@@ -200,16 +201,27 @@ class GeneralSelectionState:
         return kind, gain
 
 
-def general_dynamics(game: Game, protocol_joint: bool, tol: float, max_passes: int) -> DynamicsOutcome:
-    """Best-response dynamics with the general best responses (module docstring)."""
+def general_dynamics(
+    game: Game, protocol_joint: bool, tol: float, max_passes: int, progress: bool = False
+) -> DynamicsOutcome:
+    """Best-response dynamics with the general best responses (module docstring).
+
+    ``progress``: a bar on stderr counting the best responses solved (each an LP: seconds to
+    minutes in games of many rounds)."""
     k = game.n_speakers
+    bar = tqdm(desc="best responses", unit=" LP", disable=not progress, leave=False)
+
+    def counted(result: Any) -> Any:
+        bar.update(1)
+        return result
+
     if protocol_joint:
         st: Any = GeneralJointState(game)
 
         ties = game.user.model.best_responder
 
         def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
-            pattern = tuple(st.best_response(i, scale, tol) for i in range(k))
+            pattern = tuple(counted(st.best_response(i, scale, tol)) for i in range(k))
             moved = any(pattern)
             return pattern, moved, moved and ties
 
@@ -224,11 +236,12 @@ def general_dynamics(game: Game, protocol_joint: bool, tol: float, max_passes: i
         st = GeneralSelectionState(game)
 
         def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
-            pattern = tuple(st.best_response(i, ETA * scale, tol)[0] for i in range(k))
+            pattern = tuple(counted(st.best_response(i, ETA * scale, tol))[0] for i in range(k))
             moved = any(p != "stay" for p in pattern)
             return pattern, moved, moved and all(p in ("stay", "win") for p in pattern)
 
         converged, passes, accel, history = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA)
         rules = st.rules
+    bar.close()
     schemes = {s.name: rules[i] for i, s in enumerate(game.speakers)}
     return DynamicsOutcome(schemes, converged, passes, accel, history, st.restricted)
