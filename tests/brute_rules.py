@@ -60,8 +60,15 @@ def joint_table(game, rules, i):
 
 def favourable_values(game, table, i):
     """(speaker ``i``'s value, the user's value) when she best-responds with ties broken for ``i``."""
+    return favourable_outcome(game, table, i)[:2]
+
+
+def favourable_outcome(game, table, i):
+    """Speaker ``i``'s value, the user's, and every speaker's values ``[k]`` when she best-responds
+    with ties broken for ``i``."""
     u, ui = game.user.utility, game.speakers[i].utility
     vi = vu = 0.0
+    every = np.zeros(game.n_speakers)
     for cell in table.values():
         w = cell.sum(axis=1)
         if w.sum() <= 0:
@@ -72,7 +79,8 @@ def favourable_values(game, table, i):
         a = best[np.argmax(eui[best])]
         vi += w.sum() * eui[a]
         vu += w.sum() * eu[a]
-    return vi, vu
+        every += w.sum() * np.array([s.utility[a] @ post for s in game.speakers])
+    return vi, vu, every
 
 
 def all_keys(game, i):
@@ -179,21 +187,7 @@ def solo_values(game, i, rule):
     d["speakers"] = [d["speakers"][i]]
     solo = type(game).from_dict(d)
     table = joint_table(solo, [rule], 0)
-    u, ui = game.user.utility, game.speakers[i].utility
-    vi = vu = 0.0
-    every = np.zeros(game.n_speakers)
-    for cell in table.values():
-        w = cell.sum(axis=1)
-        if w.sum() <= 0:
-            continue
-        post = w / w.sum()
-        eu, eui = u @ post, ui @ post
-        best = np.flatnonzero(eu >= eu.max() - 1e-9)
-        a = best[np.argmax(eui[best])]
-        vi += w.sum() * eui[a]
-        vu += w.sum() * eu[a]
-        every += w.sum() * np.array([s.utility[a] @ post for s in game.speakers])
-    return vi, vu, every
+    return favourable_outcome(game, table, i)
 
 
 def best_selected_deterministic(game, i, vstar, lose):
