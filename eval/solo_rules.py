@@ -286,9 +286,10 @@ class SoloThread:
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0)
 
     def _grid_infeasible_bound(self, floor: float) -> float:
-        """The grid meets no floor: certified only if the user's certified maximum is below it."""
+        """The grid meets no floor: ``-inf`` (no rule meets it) if the user's certified maximum is
+        below it, else the bound without the floor (the floor only removes rules)."""
         top = self.upper(None, user_objective=True)
-        return -math.inf if top < floor else math.inf
+        return -math.inf if top < floor else self.upper(None)
 
     def _grid_rule(
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
