@@ -16,30 +16,23 @@ from persuaders.game.validation import SpecError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_competition_pipeline_tiny(tmp_path):
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
-    out = tmp_path / "out"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "persuaders.experiments",
-            "competition",
-            "--config",
-            str(cfg),
-            "--games",
-            "4",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
+def run_experiments(*args: str) -> subprocess.CompletedProcess:
+    """``python -m persuaders.experiments ARGS`` from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "persuaders.experiments", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
+    )
+
+
+def test_competition_pipeline_tiny(tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
+    out = tmp_path / "out"
+    res = run_experiments(
+        "competition", "--config", str(cfg), "--games", "4", "--seed", "5", "--out", str(out), "--no-progress"
     )
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
@@ -70,13 +63,7 @@ def test_competition_config_errors():
 
 
 def test_experiments_entry_point_lists_and_rejects():
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.experiments", "sideways"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    res = run_experiments("sideways")
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr
 
@@ -88,29 +75,8 @@ def test_competition_across_rounds_and_states(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"k_values": [2], "games": 1, "workers": 1, "messages": 2}))
     out = tmp_path / "out"
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "persuaders.experiments",
-            "competition",
-            "--config",
-            str(cfg),
-            "--rounds",
-            "1",
-            "2",
-            "--states",
-            "2",
-            "3",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    rounds_states = ("--rounds", "1", "2", "--states", "2", "3")
+    res = run_experiments("competition", "--config", str(cfg), *rounds_states, "--out", str(out), "--no-progress")
     assert res.returncode == 0, res.stderr
     rows = json.loads((out / "results.json").read_text())
     assert {(r["rounds"], r["states"], r["regime"]) for r in rows} == {

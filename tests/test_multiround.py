@@ -24,7 +24,7 @@ from persuaders.eval.exploitability import exploitability
 from persuaders.eval.multiround import multiround_best_response
 from persuaders.eval.rules import TableRule
 from persuaders.eval.single_sender import obedience_lp, single_sender_optimum
-from persuaders.eval.theory import best_ai_bound, competition_bound, full_information_value
+from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound, full_information_value
 from persuaders.game import Game, load_game
 from persuaders.game.random_games import random_game
 from persuaders.game.schemes import babbling_scheme, full_revelation_scheme
@@ -273,6 +273,19 @@ def test_general_dynamics_meet_the_bounds_inside_the_hull(protocol):
         assert r.user_value >= bound_fn(game) - 1e-6
         assert r.user_value == pytest.approx(full_information_value(game), abs=1e-6)
         assert r.exploitability.upper < 2e-6
+
+
+def test_approximate_equilibria_meet_the_relaxed_bound():
+    """A logit user over two rounds: the dynamics stop at a delta-equilibrium (delta_i the certified
+    gain_upper[i]); the bound's proof then gives user >= full information - 2 eps - sum_i w_i delta_i."""
+    for seed in range(2):
+        game = random_game(2, 2, 2, seed=seed, regime="inside", rationality=10.0, messages=2, rounds=2)
+        r = best_response_dynamics(game, "simultaneous")
+        fit = bound_fit(game)
+        assert r.converged and r.exploitability.certified
+        delta = sum(w * r.exploitability.gain_upper[s.name] for w, s in zip(fit.weights, game.speakers, strict=True))
+        assert delta < 1e-3
+        assert r.user_value >= competition_bound(game) - delta - 1e-9
 
 
 def test_hull_pair_over_two_rounds_reaches_full_information():
