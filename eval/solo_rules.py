@@ -158,7 +158,7 @@ class SoloThread:
             return -math.inf if sol is None else sol.value
         sol = self._solve_grid(floor, user_objective)
         if sol is None:
-            return -math.inf if floor is None else self._grid_infeasible_bound(floor)
+            return -math.inf if floor is None else self._grid_infeasible_bound(floor, user_objective)
         return self._certified(sol, floor, user_objective)
 
     def lowest_user_bound(self) -> float:
@@ -285,11 +285,13 @@ class SoloThread:
             phi[n] += max(0.0, top)
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0)
 
-    def _grid_infeasible_bound(self, floor: float) -> float:
+    def _grid_infeasible_bound(self, floor: float, user_objective: bool) -> float:
         """The grid meets no floor: ``-inf`` (no rule meets it) if the user's certified maximum is
         below it, else the bound without the floor (the floor only removes rules)."""
         top = self.upper(None, user_objective=True)
-        return -math.inf if top < floor else self.upper(None)
+        if top < floor:
+            return -math.inf
+        return top if user_objective else self.upper(None)
 
     def _grid_rule(
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
