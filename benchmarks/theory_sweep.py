@@ -20,15 +20,19 @@ rounds (messages < states, the premise ``messages ** rounds >= states`` still ho
 
 **Which outcomes are checked.** Converged dynamics stop where no speaker's computed best response
 gains more than 1e-6; the final profile's exploitability is then certified independently
-(eval.exploitability: ``gain_upper[i]``, no deviation of speaker ``i`` gains more). A profile
-with certified exploitability at most 1e-5 is an **equilibrium** and must meet the bound itself.
-Every converged profile is a ``delta``-equilibrium with ``delta_i = gain_upper[i]``, and the
-theorem's proof then gives ``user value >= bound - sum_i w_i delta_i`` (``w`` the cone fit's
-weights, docs/science.md, "The competition bound"); that weaker inequality is checked on all of
-them. Prints the fraction satisfied (theory says 100% for both) and the distribution of the slack
-``user value - bound``, per protocol and regime, and per cell; writes every record as JSON. A
-violation is a bug in the code or in the theory: the record says which game, so it can be
-replayed. A game whose dynamics run past ``--timeout`` seconds is recorded as stopped.
+(eval.exploitability: the certified best value of speaker ``i``, a supremum over the user's
+tie-breaking). With ``delta_i`` that bound minus ``i``'s value as the evaluator scores it (ties
+split evenly, as in the user's value), the profile is a ``delta``-equilibrium of the game the
+evaluator scores. (``delta_i`` exceeds ``gain_upper[i]`` where the profile leaves the user ties,
+which eval.exploitability breaks in each speaker's own favour.) A profile with every
+``delta_i <= 1e-5`` is an **equilibrium** and must meet the bound itself; on every converged
+profile the theorem's proof gives ``user value >= bound - sum_i w_i delta_i`` (``w`` the cone
+fit's weights, docs/science.md, "The competition bound"), checked too. Prints the fraction
+satisfied (theory says 100% for both) and the distribution of the slack ``user value - bound``, per
+protocol and regime, and per cell; writes every record as JSON. A violation is a bug in the code or
+in the theory: the record says which game, so it can be replayed. A game whose dynamics run past
+``--timeout`` seconds is recorded as stopped. ``--reuse RECORDS --rerun-rationality inf`` keeps an
+earlier run's records except those of the named user rationalities, which run again.
 """
 
 from __future__ import annotations
@@ -132,14 +136,20 @@ def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str]
         assert expl is not None  # check=True
         rec["exploitability_upper"] = float(expl.upper) if math.isfinite(expl.upper) else None
         rec["exploitability_lower"] = float(expl.lower)
+        # delta_i: the certified best value (a supremum over the user's tie-breaking) minus the
+        # value the evaluator gives speaker i (ties split evenly, as in the user's value). It
+        # exceeds gain_upper where the profile leaves the user ties, which
+        # eval.exploitability breaks in each speaker's own favour.
+        names = game.speaker_names
+        delta = {n: max(0.0, expl.current_value[n] + expl.gain_upper[n] - float(res.speaker_values[n])) for n in names}
+        rec["delta"] = {n: (d if math.isfinite(d) else None) for n, d in delta.items()}
         if res.converged and bound is not None and fit is not None:
-            names = game.speaker_names
             pairs = zip(fit.weights, names, strict=True)
-            relax = float(sum(w * expl.gain_upper[n] for w, n in pairs if w > 0))
+            relax = float(sum(w * delta[n] for w, n in pairs if w > 0))
             rec["slack"] = float(res.user_value - bound)
             rec["certified_slack"] = relax if math.isfinite(relax) else None
             rec["satisfied_relaxed"] = bool(res.user_value >= bound - relax - TOL) if math.isfinite(relax) else None
-            rec["equilibrium"] = bool(expl.upper <= EQUILIBRIUM)
+            rec["equilibrium"] = bool(max(delta.values()) <= EQUILIBRIUM)
             if rec["equilibrium"]:
                 rec["satisfied"] = bool(res.user_value >= bound - TOL)
         out.append(rec)
@@ -182,6 +192,10 @@ def main() -> None:
     parser.add_argument("--rationality", nargs="+", default=["inf", "50", "10"], help="the user's lambdas, cycled")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per game and protocol")
     parser.add_argument("--out", default=str(ROOT / "results" / "theory_sweep"))
+    parser.add_argument("--reuse", help="records.json of an earlier run: keep its games except those re-run")
+    parser.add_argument(
+        "--rerun-rationality", nargs="+", default=[], help="with --reuse: the rationalities whose games run again"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     if (out / "records.json").exists():
@@ -189,16 +203,35 @@ def main() -> None:
     cells = list(itertools.product(args.rounds, args.states))
     t0 = time.perf_counter()
     lams: list[float | str] = ["inf" if r == "inf" else float(r) for r in args.rationality]
-    jobs = [(i, args.seed, cells, args.max_speakers, lams, args.timeout) for i in range(args.games)]
+    indices = list(range(args.games))
+    kept: list[dict] = []
+    if args.reuse:
+        # Records of an earlier run of the same sweep for every game whose user's rationality is not
+        # re-run; each must be the same game (its parameters are recomputed and compared).
+        rerun = {"inf" if r == "inf" else float(r) for r in args.rerun_rationality}
+        old = json.loads(Path(args.reuse).read_text())
+        for r in old:
+            spec = game_spec(r["index"], args.seed, cells, args.max_speakers, lams)
+            if any(r[key] != value for key, value in spec.items()):
+                sys.exit(f"error: --reuse record {r['index']} is not this sweep's game {r['index']}")
+        kept = [r for r in old if r["rationality"] not in rerun]
+        done = {r["index"] for r in kept}
+        indices = [i for i in indices if i not in done]
+    jobs = [(i, args.seed, cells, args.max_speakers, lams, args.timeout) for i in indices]
     with ProcessPoolExecutor(args.workers) as pool:
         records = [
             r
             for rs in tqdm(pool.map(one_game, jobs, chunksize=1), total=len(jobs), unit="game", file=sys.stderr)
             for r in rs
         ]
+    records = sorted(kept + records, key=lambda r: (r["index"], r["protocol"] != "simultaneous"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "records.json").write_text(json.dumps(records, indent=1) + "\n")
-    print(f"{args.games} games x 2 protocols in {time.perf_counter() - t0:.0f} s; cells (rounds, states) {cells}\n")
+    reused = f" ({len(kept) // 2} reused from {args.reuse})" if kept else ""
+    print(
+        f"{args.games} games x 2 protocols in {time.perf_counter() - t0:.0f} s{reused}; "
+        f"cells (rounds, states) {cells}\n"
+    )
     violations, relaxed = [], []
     print(HEADER.format("protocol, regime"))
     for protocol in ("simultaneous", "best_ai"):
