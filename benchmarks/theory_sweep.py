@@ -69,6 +69,11 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout
 
 
+def rationality(text: str) -> float | str:
+    """A command-line rationality: ``inf`` or a number."""
+    return "inf" if text == "inf" else float(text)
+
+
 def game_spec(
     index: int, base_seed: int, cells: list[tuple[int, int]], max_speakers: int, rationalities: list[float | str]
 ) -> dict[str, Any]:
@@ -202,13 +207,13 @@ def main() -> None:
         sys.exit(f"error: {out / 'records.json'} exists; choose another --out")
     cells = list(itertools.product(args.rounds, args.states))
     t0 = time.perf_counter()
-    lams: list[float | str] = ["inf" if r == "inf" else float(r) for r in args.rationality]
+    lams = [rationality(r) for r in args.rationality]
     indices = list(range(args.games))
     kept: list[dict] = []
     if args.reuse:
         # Records of an earlier run of the same sweep for every game whose user's rationality is not
         # re-run; each must be the same game (its parameters are recomputed and compared).
-        rerun = {"inf" if r == "inf" else float(r) for r in args.rerun_rationality}
+        rerun = {rationality(r) for r in args.rerun_rationality}
         old = json.loads(Path(args.reuse).read_text())
         for r in old:
             spec = game_spec(r["index"], args.seed, cells, args.max_speakers, lams)
