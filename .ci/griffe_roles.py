@@ -1,6 +1,6 @@
 """griffe extension: the docstrings' reST roles as mkdocstrings cross-references.
 
-Docstrings in this package write references the Sphinx way (``:class:`~persuaders.game.Game```,
+Docstrings in this package write references the Sphinx way (``:class:`~persuaders.envs.game.Game```,
 ``:func:`evaluate```, ``:mod:`.information```) and literal blocks after ``::``. On the documentation
 site each reference becomes a link to the object's entry in the API reference (autorefs' Markdown
 ``[`label`][target]``), resolved from the documented object's scope; a name that does not resolve

@@ -28,11 +28,11 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
-from persuaders.game.protocols import Protocol
-from persuaders.game.registry import Registry
-from persuaders.game.spec import Game
-from persuaders.game.users import UserModel
-from persuaders.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.envs.game.protocols import Protocol
+from persuaders.envs.game.registry import Registry
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import UserModel
+from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
 
 __all__ = [
     "LearnerConfig",

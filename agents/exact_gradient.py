@@ -2,7 +2,7 @@
 
 Each speaker holds open-loop scheme logits ``theta[t, x, m]`` (one scheme per round) and climbs
 its *exact* expected payoff, differentiated through the torch twin of the payoff engine
-(:class:`~persuaders.payoff.differentiable.TorchPayoff`), the other speakers' current schemes held
+(:class:`~persuaders.envs.payoff.differentiable.TorchPayoff`), the other speakers' current schemes held
 fixed:
 
     theta <- theta + Adam(grad_theta  sum_{a,y} P_theta(a, y) U_i[a, y]),   pi = softmax(theta).
@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, Rollout, register_learner
-from persuaders.game.observations import ObservationLayout
-from persuaders.game.users import UserModel
-from persuaders.game.validation import SpecError, as_float, as_int
-from persuaders.payoff.differentiable import TorchPayoff
+from persuaders.envs.game.observations import ObservationLayout
+from persuaders.envs.game.users import UserModel
+from persuaders.envs.game.validation import SpecError, as_float, as_int
+from persuaders.envs.payoff.differentiable import TorchPayoff
 
 __all__ = ["ExactGradientConfig", "ExactGradientLearner"]
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, register_learner
-from persuaders.game.observations import ObservationLayout
-from persuaders.game.schemes import babbling_scheme, full_revelation_scheme, load_schemes_file, scheme_to_logits
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.observations import ObservationLayout
+from persuaders.envs.game.schemes import babbling_scheme, full_revelation_scheme, load_schemes_file, scheme_to_logits
+from persuaders.envs.game.validation import SpecError
 
 __all__ = ["FixedLearner", "FullRevelation", "Babbling", "FixedSchemes"]
 

@@ -3,7 +3,7 @@
 Yu et al. 2022 ("The Surprising Effectiveness of PPO in Cooperative Multi-Agent Games"): each
 actor acts on its own observation, exactly as in :mod:`persuaders.agents.ppo`, but the critic
 that gives the advantages sees the environment's global state ``s`` (the true state, every
-party's signal and the public record: :meth:`~persuaders.envs.batched.BatchedPersuasionEnv.state`),
+party's signal and the public record: :meth:`~persuaders.envs.persuasion.batched.BatchedPersuasionEnv.state`),
 which is available in training though no speaker holds it when it acts:
 
     A_t = GAE(r_t + gamma V(s_{t+1}) - V(s_t)),   V: state -> expected return of the speaker.

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, Rollout, register_learner
-from persuaders.game.validation import SpecError, as_float, as_int
+from persuaders.envs.game.validation import SpecError, as_float, as_int
 
 __all__ = ["PPOConfig", "SchemeActorCritic", "PPOLearner", "gae", "to_logits", "layer_init"]
 

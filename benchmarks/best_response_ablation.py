@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from persuaders.eval.single_sender import single_sender_optimum
-from persuaders.game import random_game
+from persuaders.envs.game import random_game
+from persuaders.eval.theory.single_sender import single_sender_optimum
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 

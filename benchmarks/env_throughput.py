@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from persuaders.envs import persuasion_v0
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game import Game, load_game, random_game
+from persuaders.envs.game import Game, load_game, random_game
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 
 BANK = 8  # distinct random logit arrays cycled through
 

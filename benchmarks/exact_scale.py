@@ -30,12 +30,12 @@ import time
 
 import numpy as np
 
-from persuaders.eval.arrangement import ArrangementTooLarge
-from persuaders.eval.multiround import multiround_best_response
-from persuaders.eval.solo_rules import SoloThread
-from persuaders.game.random_games import random_game
-from persuaders.game.schemes import babbling_scheme
-from persuaders.payoff.engine import EnumerationTooLarge
+from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.schemes import babbling_scheme
+from persuaders.envs.payoff.engine import EnumerationTooLarge
+from persuaders.eval.response.arrangement import ArrangementTooLarge
+from persuaders.eval.response.multiround import multiround_best_response
+from persuaders.eval.response.solo_rules import SoloThread
 
 MAX_ROUNDS = 12
 

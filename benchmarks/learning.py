@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from persuaders.envs.game import load_game
 from persuaders.eval.theory import full_information_value
-from persuaders.game import load_game
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 from persuaders.train.sb3 import train_sb3

@@ -3,7 +3,7 @@
     python benchmarks/multi_speaker_br.py [--seeds 3] [--games hull_pair prosecutor_defence]
 
 For each two-speaker game with a best-responding judge, exact best-response dynamics
-(:func:`persuaders.eval.best_response.best_response_dynamics`, simultaneous protocol) give an
+(:func:`persuaders.eval.dynamics.best_response.best_response_dynamics`, simultaneous protocol) give an
 equilibrium and its user value; then each learner (independent PPO, MAPPO, the exact-gradient
 reference) is trained with the game's bundled config (configs/train/GAME.yaml: expect_round
 rewards, the rationality homotopy, annealed policy noise; MAPPO with the same PPO settings) and
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from persuaders.eval.best_response import best_response_dynamics
+from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 

@@ -69,10 +69,10 @@ from pathlib import Path
 
 import numpy as np
 
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game import Game, random_game
-from persuaders.game.conversation import BeliefState
-from persuaders.game.observations import ObservationLayout
+from persuaders.envs.game import Game, random_game
+from persuaders.envs.game.conversation import BeliefState
+from persuaders.envs.game.observations import ObservationLayout
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 
 BASE = {"k": 2, "n_states": 4, "messages": 4, "rounds": 2}
 SWEEPS = {
@@ -239,7 +239,7 @@ def fits(rows: list[dict], key: str) -> tuple[float, float]:
 
 def exact_refusal_line() -> str:
     """Check that the exact evaluator refuses a large game at once rather than allocating it."""
-    from persuaders.payoff import MAX_ENUMERATION, evaluate
+    from persuaders.envs.payoff import MAX_ENUMERATION, evaluate
 
     game = random_game(8, 8, 8, seed=0, messages=8, rounds=3, rationality=LAM)
     profile = {s.name: np.full((s.n_signals, game.messages), 1.0 / game.messages) for s in game.speakers}
@@ -254,12 +254,12 @@ def exact_refusal_line() -> str:
         if "too large to enumerate" not in str(err):
             raise
         return (
-            f"persuaders.payoff.evaluate on random_game(8, 8, 8, messages=8, rounds=3) (8^24 message histories, "
+            f"persuaders.envs.payoff.evaluate on random_game(8, 8, 8, messages=8, rounds=3) (8^24 message histories, "
             f"limit {MAX_ENUMERATION:,} entries) raised ValueError in {elapsed * 1e3:.2f} ms with a traced "
             f'peak of {peak / 1024:.0f} KiB: "{str(err)[:110]}..."'
         )
     tracemalloc.stop()
-    raise AssertionError("persuaders.payoff.evaluate enumerated a game far beyond MAX_ENUMERATION")
+    raise AssertionError("persuaders.envs.payoff.evaluate enumerated a game far beyond MAX_ENUMERATION")
 
 
 def run(

@@ -51,9 +51,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from persuaders.eval.best_response import best_response_dynamics
+from persuaders.envs.game import random_game
+from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound
-from persuaders.game import random_game
 
 ROOT = Path(__file__).resolve().parent.parent
 

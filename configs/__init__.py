@@ -1,4 +1,4 @@
 """Bundled YAML files, shipped as package data: games, training configs, sweeps and experiments.
 
-Read them through :mod:`persuaders.game.catalog` (``load_game("kg")``, ``bundled_configs("train")``).
+Read them through :mod:`persuaders.envs.game.catalog` (``load_game("kg")``, ``bundled_configs("train")``).
 """

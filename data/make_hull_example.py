@@ -1,7 +1,7 @@
 """Write ``data/hull_example.csv``: a small, synthetic table of utilities for the hull experiment.
 
 The table is synthetic. It is made only to exercise the CSV loader and the command
-``python -m persuaders.experiments hull --csv data/hull_example.csv``; it is not MovieLens, ETHICS or
+``persuaders-experiment hull --csv data/hull_example.csv``; it is not MovieLens, ETHICS or
 any other real data, and no language model produced it. It imitates the shape of the paper's
 second experiment (docs/science.md, "Experiments"): many "personas" that score the same items, obtained by
 rephrasing one prompt, and a ground-truth human utility.

@@ -1,9 +1,17 @@
-"""The environments: the PettingZoo environment, its batched twin and a single-speaker view.
+"""The game and its simulators: the ground floor of the library.
+
+* :mod:`persuaders.envs.game`: the game (specs, user models, protocols, conversations, schemes);
+* :mod:`persuaders.envs.payoff`: exact expected payoffs by enumeration (numpy, and torch for gradients);
+* :mod:`persuaders.envs.persuasion`: the PettingZoo environment, its batched twin and a
+  single-speaker Gymnasium view; :mod:`persuaders.envs.persuasion_v0` is the versioned module
+  (``env``, ``raw_env``, ``parallel_env``), as PettingZoo's own environments have.
 
 Importing this package registers ``persuasion_v0`` with PettingZoo's registry (1.27+), so that
 ``pettingzoo.make("parallel", "persuasion_v0", game="kg")`` works. The entry point is a string:
 the environment module itself is imported only when an environment is made.
 """
+
+from persuaders.compat import install_aliases
 
 
 def _register() -> None:
@@ -21,3 +29,4 @@ def _register() -> None:
 
 
 _register()
+install_aliases()  # the previous release's module names (persuaders.envs.batched, ...), deprecated

@@ -1,18 +1,18 @@
-"""The analytic layer: exact theory, exploitability and best-response dynamics (docs/science.md).
+"""Evaluation: the exact theory of a game, best responses, exploitability, dynamics and experiments.
 
-Facades (each re-exports the names of the modules behind it):
+Grouped by job (docs/science.md):
 
-* :mod:`persuaders.eval.theory`: information values (:mod:`.information`), the convex-hull distance
-  (:mod:`.hull`), the single-sender optimum (:mod:`.single_sender`, :mod:`.concavification`), the
-  competition and best-AI bounds and :func:`~persuaders.eval.theory.analytic_quantities`;
-  ``python -m persuaders.eval.bounds GAME`` prints them;
-* :mod:`persuaders.eval.exploitability`: each speaker's best unilateral deviation
-  (:mod:`.deviation`, :mod:`.deviation_joint`, :mod:`.deviation_selection`, :mod:`.numerical_deviation`);
-* :mod:`persuaders.eval.best_response`: best-response dynamics (:mod:`.belief_line`,
-  :mod:`.dynamics_joint`, :mod:`.dynamics_selection`, :mod:`.acceleration`).
+* :mod:`persuaders.eval.theory`: what the theory says of a game (information values, the hull
+  and cone distances, single-sender optima, the competition and best-AI bounds);
+* :mod:`persuaders.eval.response`: one speaker's best reply to the others' rules;
+* :mod:`persuaders.eval.exploitability`: every speaker's best gain, certified;
+* :mod:`persuaders.eval.dynamics`: best-response dynamics among the speakers;
+* :mod:`persuaders.eval.experiments`: the paper's experiments (the top layer: it runs the others).
 
-Shared pieces: :mod:`.beliefs` (values at beliefs, averaged over the user's types),
-:mod:`.geometry` (simplex grids, upper hulls); reports: :mod:`.scoring`, :mod:`.tables`,
-:mod:`.report`. This layer imports :mod:`persuaders.game`, :mod:`persuaders.payoff` and
-:mod:`persuaders.envs`, never the learners.
+Apart from the experiments, this layer imports only the game (:mod:`persuaders.envs.game`) and the
+payoff engine (:mod:`persuaders.envs.payoff`): never the environments or the learners.
 """
+
+from persuaders.compat import install_aliases
+
+install_aliases()  # the previous release's module names, deprecated (persuaders.compat)

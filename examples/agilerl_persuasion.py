@@ -30,8 +30,8 @@ What it shows
     * exact scoring: a speaker's committed scheme is the softmax of its actor's deterministic
       action (the Gaussian's mean, clipped to the ±10 box as AgileRL's loop clips every action it
       sends to the environment) at the speaker's observation with its id appended;
-      :func:`persuaders.eval.scoring.score_profile` evaluates the profile exactly
-      (:func:`persuaders.payoff.evaluate`), printed beside :func:`persuaders.eval.theory.analytic_quantities`.
+      :func:`persuaders.train.scoring.score_profile` evaluates the profile exactly
+      (:func:`persuaders.envs.payoff.evaluate`), printed beside :func:`persuaders.eval.theory.analytic_quantities`.
 
 ``--steps`` counts environment steps, summed over the copies (as AgileRL's ``max_steps``: one step
 is one round of every speaker; a one-round game's step is one episode).
@@ -51,10 +51,10 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs import persuasion_v0
-from persuaders.eval.scoring import score_profile
-from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.envs.game import Game, load_game, protocols
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, load_game, protocols
+from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
+from persuaders.train.scoring import score_profile
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

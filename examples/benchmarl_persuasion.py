@@ -29,8 +29,8 @@ What it shows
       directory unless ``--save-folder`` is given);
     * exact scoring: a speaker's committed scheme is the softmax of its group policy's
       deterministic action (``ExplorationType.DETERMINISTIC``: the TanhNormal's mode in the
-      box) at the speaker's observation; :func:`persuaders.eval.scoring.score_profile`
-      evaluates the profile exactly (:func:`persuaders.payoff.evaluate`), printed beside
+      box) at the speaker's observation; :func:`persuaders.train.scoring.score_profile`
+      evaluates the profile exactly (:func:`persuaders.envs.payoff.evaluate`), printed beside
       :func:`persuaders.eval.theory.analytic_quantities`.
 
 ``--iterations`` counts BenchMARL iterations of ``--frames-per-batch`` environment steps each.
@@ -55,10 +55,10 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs import persuasion_v0
-from persuaders.eval.scoring import score_profile
-from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.envs.game import Game, load_game, protocols
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, load_game, protocols
+from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
+from persuaders.train.scoring import score_profile
 
 try:
     from benchmarl.environments import Task, TaskClass

@@ -12,7 +12,7 @@ What it shows
       (``RLModuleSpec`` / ``MultiRLModuleSpec``, ``EnvRunner`` and ``Learner``);
     * exact scoring: each speaker's committed scheme is the softmax of its module's deterministic
       action (the mean of its Gaussian over logits) at the speaker's observation, and
-      :func:`persuaders.payoff.evaluate` gives the exact utilities of that profile, printed beside
+      :func:`persuaders.envs.payoff.evaluate` gives the exact utilities of that profile, printed beside
       :func:`eval.theory.analytic_quantities` (no-information and full-information values, the
       competition bound ``full information - 2 eps``, single-sender optima).
 
@@ -33,7 +33,7 @@ Two adaptations sit between the environment and RLlib (:class:`FlatSchemeLogits`
 Scale. RLlib's samplers handle episodes one step at a time in Python: with 16 vectorised copies
 of the environment (``num_envs_per_env_runner``) one iteration of 512 episodes takes about 1.3 s
 on one core, a few hundred times slower than the project's batched environment
-(:mod:`persuaders.envs.batched`, used by ``persuaders-train``). On hull_pair_logit (eps = 0, full information
+(:mod:`persuaders.envs.persuasion.batched`, used by ``persuaders-train``). On hull_pair_logit (eps = 0, full information
 0.600), 60 iterations (about 1.5 minutes) took the judge's exact utility from 0.539 (the babbling
 start, no information) to 0.590 with seed 0, the prosecution revealing almost fully.
 """
@@ -52,10 +52,10 @@ from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.eval.scoring import score_profile
-from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.envs.game import Game, load_game
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, load_game
+from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
+from persuaders.train.scoring import score_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,8 @@ What it shows
     * exact scoring: a speaker's committed scheme is the softmax of the shared policy's
       deterministic action (``predict(..., deterministic=True)``: the Gaussian's mean, clipped to the
       ±10 box as SB3 clips every action it sends to the environment) at the speaker's observation
-      with its id appended; :func:`persuaders.eval.scoring.score_profile` evaluates the profile of
-      these functions exactly (:func:`persuaders.payoff.evaluate`) and reads the schemes at the first
+      with its id appended; :func:`persuaders.train.scoring.score_profile` evaluates the profile of
+      these functions exactly (:func:`persuaders.envs.payoff.evaluate`) and reads the schemes at the first
       observation, printed beside :func:`persuaders.eval.theory.analytic_quantities`.
 
 ``--timesteps`` counts SB3's timesteps: one per speaker per environment step (with two speakers
@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs import persuasion_v0
-from persuaders.eval.scoring import score_profile
-from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.envs.game import Game, load_game, protocols
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, load_game, protocols
+from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
+from persuaders.train.scoring import score_profile
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

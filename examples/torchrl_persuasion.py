@@ -21,7 +21,7 @@ What it shows
       paid at the end), each with its own optimiser: independent PPO, as :mod:`agents.ppo`;
     * rollouts from TorchRL's collector with the joint policy (every speaker's actor in sequence);
     * exact scoring: a speaker's committed scheme is the softmax of its actor's deterministic
-      action (the Gaussian's mean) at its observation; :func:`persuaders.payoff.evaluate` gives the exact
+      action (the Gaussian's mean) at its observation; :func:`persuaders.envs.payoff.evaluate` gives the exact
       utilities of the profile before and after training, printed beside
       :func:`eval.theory.analytic_quantities`.
 
@@ -53,10 +53,10 @@ from gymnasium import spaces
 from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
-from persuaders.eval.scoring import score_profile
-from persuaders.eval.tables import format_rows, format_schemes, outcome_rows
+from persuaders.envs.game import Game, load_game, protocols
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, load_game, protocols
+from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
+from persuaders.train.scoring import score_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,7 +186,7 @@ def make_loss(actor, critic, group: str, clip_epsilon: float = 0.2):
 
 def scheme_function(actor, group: str, shape: tuple[int, int]):
     """The speaker's committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the softmax of the
-    actor's deterministic action (the Gaussian's mean), the form :func:`persuaders.payoff.evaluate` takes."""
+    actor's deterministic action (the Gaussian's mean), the form :func:`persuaders.envs.payoff.evaluate` takes."""
     import torch
     from tensordict import TensorDict
     from torchrl.envs.utils import ExplorationType, set_exploration_type

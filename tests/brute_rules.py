@@ -1,4 +1,4 @@
-"""Brute-force references for history-dependent rules (tests of persuaders.eval.multiround).
+"""Brute-force references for history-dependent rules (tests of persuaders.eval.response.multiround).
 
 Nothing here uses the project's engine, trees or LPs: the full joint
 

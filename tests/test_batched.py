@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pytest
 
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game import Game, load_game
-from persuaders.game.conversation import BeliefState, heard_speakers
-from persuaders.game.observations import ObservationLayout
-from persuaders.payoff import evaluate, solo_outcomes, solo_user_values
+from persuaders.envs.game import Game, load_game
+from persuaders.envs.game.conversation import BeliefState, heard_speakers
+from persuaders.envs.game.observations import ObservationLayout
+from persuaders.envs.payoff import evaluate, solo_outcomes, solo_user_values
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from tests.brute import random_schemes, random_spec
 
 GAMES = ["kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
@@ -372,7 +372,7 @@ def test_final_rewards_match_reference_per_episode(name, mode):
     """Round 1 random schemes, last round a pooling scheme (message 0 always): the whole transcript
     is known from the state before the last step, so every episode's reward can be recomputed
     from BeliefState and the quantal response."""
-    from persuaders.game.users import response_at
+    from persuaders.envs.game.users import response_at
 
     game = load_game(name)
     n, k = 3000, game.n_speakers

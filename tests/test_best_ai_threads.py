@@ -16,14 +16,14 @@ import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test, state_test
 
 from persuaders.envs import persuasion_v0
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.envs.selection import MAX_THREAD_NODES, thread_nodes
-from persuaders.game import Game, load_game
-from persuaders.game.observations import ObservationLayout, ThreadTree
-from persuaders.game.schemes import softmax_rows
-from persuaders.game.users import response_at
-from persuaders.payoff import ExactEngine, evaluate
-from persuaders.payoff.exact import ThreadValues
+from persuaders.envs.game import Game, load_game
+from persuaders.envs.game.observations import ObservationLayout, ThreadTree
+from persuaders.envs.game.schemes import softmax_rows
+from persuaders.envs.game.users import response_at
+from persuaders.envs.payoff import ExactEngine, evaluate
+from persuaders.envs.payoff.exact import ThreadValues
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
+from persuaders.envs.persuasion.selection import MAX_THREAD_NODES, thread_nodes
 from persuaders.train.summary import committed_schemes
 
 API_WARNINGS = ["ignore:We recommend agents to be named:UserWarning", "ignore:Agents have different:UserWarning"]

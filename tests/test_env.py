@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test, state_test
 
 from persuaders.envs import persuasion_v0
+from persuaders.envs.game import SpecError, load_game
+from persuaders.envs.game.observations import ThreadTree
+from persuaders.envs.game.schemes import softmax_rows
+from persuaders.envs.game.users import response_at
 from persuaders.envs.persuasion_v0 import PersuasionEnv
-from persuaders.game import SpecError, load_game
-from persuaders.game.observations import ThreadTree
-from persuaders.game.schemes import softmax_rows
-from persuaders.game.users import response_at
 from tests.brute import brute_joint
 
 GAMES = ["kg", "kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
@@ -406,7 +406,7 @@ def test_terminal_step_flags_and_agents():
 
 # ---------------------------------------------------------------------------------- best-AI
 def test_best_ai_exact_scores_and_selection():
-    from persuaders.payoff import solo_outcomes
+    from persuaders.envs.payoff import solo_outcomes
 
     env = persuasion_v0.parallel_env(game="hull_pair", protocol="best_ai")
     g = env.game
@@ -442,7 +442,7 @@ def test_best_ai_ties_split_at_random():
 
 @pytest.mark.parametrize("game", ["noisy_advisors", "hull_pair_private"])
 def test_best_ai_sampled_scores_approach_exact(game):
-    from persuaders.payoff import solo_outcomes
+    from persuaders.envs.payoff import solo_outcomes
 
     n = 40_000
     env = persuasion_v0.parallel_env(game=game, protocol="best_ai", n_eval=n)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from persuaders.envs import persuasion_v0
-from persuaders.game import load_game
-from persuaders.payoff import evaluate
+from persuaders.envs.game import load_game
+from persuaders.envs.payoff import evaluate
 
 EPISODES = 1500
 

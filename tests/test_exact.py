@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from persuaders.eval.scoring import score_profile
-from persuaders.game import Game, load_game
-from persuaders.game.conversation import BeliefState
-from persuaders.game.protocols import sampled_selection
-from persuaders.payoff import evaluate, history_distribution, solo_outcomes
+from persuaders.envs.game import Game, load_game
+from persuaders.envs.game.conversation import BeliefState
+from persuaders.envs.game.protocols import sampled_selection
+from persuaders.envs.payoff import evaluate, history_distribution, solo_outcomes
+from persuaders.train.scoring import score_profile
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
 
 CASES = [
@@ -69,7 +69,7 @@ def test_factorised_update_matches_brute_force_posteriors(case):
 
 def _policy(rng, game, i):
     """A history-dependent scheme: softmax of a random linear map of the observation."""
-    from persuaders.game.observations import ObservationLayout
+    from persuaders.envs.game.observations import ObservationLayout
 
     d = ObservationLayout.for_game(game).size
     w = rng.normal(size=(d, game.speakers[i].n_signals * game.messages)) * 2
@@ -229,7 +229,7 @@ def test_torch_twin_matches_numpy_engine_and_brute_force(case, seed):
     """The numpy engine, its torch twin and the brute-force joint give the same P(a, y) on random
     games (noisy channels, a chatty user, private threads, several rounds)."""
 
-    from persuaders.payoff.differentiable import TorchPayoff
+    from persuaders.envs.payoff.differentiable import TorchPayoff
 
     rng = np.random.default_rng(seed)
     game = Game.from_dict(random_spec(rng, **case))
@@ -249,7 +249,7 @@ def test_torch_twin_gradient_matches_finite_differences(case):
     numpy engine (logit users: the payoff is smooth)."""
     import torch
 
-    from persuaders.payoff.differentiable import TorchPayoff
+    from persuaders.envs.payoff.differentiable import TorchPayoff
 
     rng = np.random.default_rng(5)
     game = Game.from_dict(random_spec(rng, **case))

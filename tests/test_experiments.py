@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from persuaders.experiments.competition import load_competition_config
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
+from persuaders.eval.experiments.competition import load_competition_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_experiments(*args: str) -> subprocess.CompletedProcess:
-    """``python -m persuaders.experiments ARGS`` from the repository root, output captured."""
+    """``persuaders-experiment ARGS`` from the repository root, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "persuaders.experiments", *args],
+        [sys.executable, "-m", "persuaders.cli.experiment", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -17,12 +17,12 @@ import torch
 
 from persuaders.agents import Learner, LearnerConfig, register_learner
 from persuaders.envs import persuasion_v0
-from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.envs.game import Game, SelectionProtocol, UserModel, load_game, register_protocol, register_user_model
+from persuaders.envs.game.schemes import babbling_scheme, full_revelation_scheme, scheme_to_logits
+from persuaders.envs.game.validation import SpecError, as_float
+from persuaders.envs.payoff import evaluate
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, SelectionProtocol, UserModel, load_game, register_protocol, register_user_model
-from persuaders.game.schemes import babbling_scheme, full_revelation_scheme, scheme_to_logits
-from persuaders.game.validation import SpecError, as_float
-from persuaders.payoff import evaluate
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 

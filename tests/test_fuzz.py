@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from persuaders.envs import persuasion_v0
+from persuaders.envs.game import Game, SpecError, load_game
+from persuaders.envs.game.schemes import babbling_scheme
+from persuaders.envs.payoff import evaluate
+from persuaders.envs.payoff.engine import EnumerationTooLarge
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game import Game, SpecError, load_game
-from persuaders.game.schemes import babbling_scheme
-from persuaders.payoff import evaluate
-from persuaders.payoff.engine import EnumerationTooLarge
 from persuaders.train.config import load_config, validate_config
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from persuaders.game import Game, SpecError, bundled_games, load_game, random_game
+from persuaders.envs.game import Game, SpecError, bundled_games, load_game, random_game
 
 KG = {
     "name": "kg",

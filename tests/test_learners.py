@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.eval.best_response import best_response_dynamics
+from persuaders.envs.game import LogitUser, SpecError, load_game
+from persuaders.envs.game.schemes import softmax_rows
+from persuaders.envs.payoff import evaluate
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
+from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.theory import full_information_value
-from persuaders.game import LogitUser, SpecError, load_game
-from persuaders.game.schemes import softmax_rows
-from persuaders.payoff import evaluate
 from persuaders.train.config import load_config, scheduled_rationality
 from persuaders.train.loop import train
 

@@ -5,7 +5,7 @@ stable-baselines3 (the main environment once both are installed, and the AgileRL
 AgileRL and BenchMARL (each in an environment of its own, built by ``.ci/libraries``). Step counts
 are tiny: the tests check the plumbing (spaces, agent ids, episode boundaries, the
 scheme read from each library's policy) and that the example's exact scores are
-:func:`persuaders.payoff.evaluate` of the schemes it reports, not how well the library learns.
+:func:`persuaders.envs.payoff.evaluate` of the schemes it reports, not how well the library learns.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persuaders.game import load_game
-from persuaders.payoff import evaluate
+from persuaders.envs.game import load_game
+from persuaders.envs.payoff import evaluate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

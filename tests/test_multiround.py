@@ -3,7 +3,7 @@
 Every expected number comes from theory (one sender cannot beat the one-shot value; the
 competition bounds; full revelation fixes the posterior) or from an independent computation:
 the brute-force joint of tests/brute_rules.py (plain loops over every signal and message), the
-one-round obedience LP over recommendation profiles (persuaders.eval.single_sender, a different
+one-round obedience LP over recommendation profiles (persuaders.eval.theory.single_sender, a different
 formulation), and grids over rules.
 """
 
@@ -14,21 +14,21 @@ import json
 import numpy as np
 import pytest
 
-from persuaders.eval.arrangement import ArrangementTooLarge, arrangement_vertices
-from persuaders.eval.best_response import best_response_dynamics
-from persuaders.eval.best_response import main as br_main
-from persuaders.eval.deviation_general import selection_deviation
-from persuaders.eval.deviation_joint import simultaneous_deviation
-from persuaders.eval.deviation_selection import best_ai_deviation
+from persuaders.cli.dynamics import main as br_main
+from persuaders.envs.game import Game, load_game
+from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.schemes import babbling_scheme, full_revelation_scheme
+from persuaders.envs.payoff import EnumerationTooLarge, evaluate, solo_outcomes
+from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.exploitability import exploitability
-from persuaders.eval.multiround import multiround_best_response
-from persuaders.eval.rules import TableRule
-from persuaders.eval.single_sender import obedience_lp, single_sender_optimum
+from persuaders.eval.response.arrangement import ArrangementTooLarge, arrangement_vertices
+from persuaders.eval.response.deviation_general import selection_deviation
+from persuaders.eval.response.deviation_joint import simultaneous_deviation
+from persuaders.eval.response.deviation_selection import best_ai_deviation
+from persuaders.eval.response.multiround import multiround_best_response
+from persuaders.eval.response.rules import TableRule
 from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound, full_information_value
-from persuaders.game import Game, load_game
-from persuaders.game.random_games import random_game
-from persuaders.game.schemes import babbling_scheme, full_revelation_scheme
-from persuaders.payoff import EnumerationTooLarge, evaluate, solo_outcomes
+from persuaders.eval.theory.single_sender import obedience_lp, single_sender_optimum
 from tests.brute import random_spec
 from tests.brute_rules import (
     all_keys,
@@ -206,7 +206,7 @@ def test_a_lone_best_ai_speaker_reacts_to_what_the_user_says(lam):
 def test_one_round_best_ai_reproduces_the_constrained_persuasion_lp():
     """One round, a silent user: every closed-loop rule is open-loop, and the certified bounds of
     the solo sequence-form LP bracket the one-round constrained persuasion problem
-    (persuaders.eval.deviation_selection, an obedience LP over recommendations with a floor) to 1e-8."""
+    (persuaders.eval.response.deviation_selection, an obedience LP over recommendations with a floor) to 1e-8."""
     checked = 0
     for seed in range(4):
         game = random_game(3, 3, 3, seed=seed, regime="outside", messages=4)
@@ -326,7 +326,7 @@ def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
 
     path = _hull_pair_file(tmp_path, rounds=2)
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.best_response", str(path), "--protocol", protocol, "--json"],
+        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--protocol", protocol, "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -347,7 +347,7 @@ def test_command_names_a_bad_field_and_exits_2(tmp_path):
 
     path = _hull_pair_file(tmp_path, rounds=0)
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.best_response", str(path), "--json"],
+        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -355,7 +355,7 @@ def test_command_names_a_bad_field_and_exits_2(tmp_path):
     assert res.returncode == 2
     assert "rounds" in res.stderr and "Traceback" not in res.stderr
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.best_response", "no_such_game"],
+        [sys.executable, "-m", "persuaders.cli.dynamics", "no_such_game"],
         capture_output=True,
         text=True,
         check=False,

@@ -18,7 +18,7 @@ def test_report_from_a_run_directory(tmp_path):
         load_config(None, ["game=hull_pair", "n_envs=128", "total_steps=6400", "eval_interval=5"]), run, progress=False
     )
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.report", str(run)],
+        [sys.executable, "-m", "persuaders.cli.report", str(run)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -36,7 +36,7 @@ def test_report_from_a_run_directory(tmp_path):
 
 def test_report_on_a_missing_run_exits_2(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.report", str(tmp_path / "nothing")],
+        [sys.executable, "-m", "persuaders.cli.report", str(tmp_path / "nothing")],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -40,7 +40,7 @@ def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_modu
         import rllib_persuasion
     finally:
         sys.path.remove(str(ROOT / "examples"))
-    from persuaders.game import load_game
+    from persuaders.envs.game import load_game
 
     game = load_game("hull_pair_logit")
     try:
@@ -178,7 +178,7 @@ def test_bundled_sweeps_validate():
 def test_sweep_without_ray_says_how_to_install(tmp_path):
     path = _write(tmp_path, TINY)
     code = (
-        "import sys; sys.modules['ray'] = None; from persuaders.train.sweep import main; "
+        "import sys; sys.modules['ray'] = None; from persuaders.cli.sweep import main; "
         f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
@@ -202,7 +202,7 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
     state and the run's checkpoint, and never reruns the finished trial."""
     path = _write(tmp_path, TINY)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "persuaders.train.sweep", "--config", str(path), "--out", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "persuaders.cli.sweep", "--config", str(path), "--out", str(out), "--workers", "1"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     from persuaders.train.sweep import load_sweep
 
@@ -250,7 +250,7 @@ def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_mod
 
 
 def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
-    from persuaders.train.sweep import main
+    from persuaders.cli.sweep import main
 
     data = yaml.safe_load(yaml.safe_dump(TINY))
     data["random"] = {"ppo.learning_rate": {"uniform": [0.1]}}

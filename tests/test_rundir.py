@@ -33,7 +33,7 @@ SMALL = [
 
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "persuaders.train", *args],
+        [sys.executable, "-m", "persuaders.cli.train", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -86,7 +86,7 @@ def test_a_second_process_is_kept_out(tmp_path):
     out = tmp_path / "run"
     long = [a if a != "total_steps=8192" else "total_steps=4000000" for a in SMALL]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "persuaders.train", *long, "--out", str(out)],
+        [sys.executable, "-m", "persuaders.cli.train", *long, "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

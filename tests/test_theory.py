@@ -1,5 +1,5 @@
 """Tests of the exact analytic quantities (persuaders.eval.theory) and their command-line tool
-(persuaders.eval.bounds).
+(persuaders.cli.bounds).
 
 Expected numbers come from docs/science.md (Kamenica-Gentzkow and the hull pair) or from small
 independent computations written out here with numpy; never from the code under test.
@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from persuaders.cli.bounds import format_table
+from persuaders.cli.bounds import main as bounds_main
+from persuaders.envs.game import Game, load_game
+from persuaders.envs.game.users import LogitUser, quantal_response, register_user_model
+from persuaders.envs.payoff import evaluate
 from persuaders.eval import theory
-from persuaders.eval.bounds import format_table
-from persuaders.eval.bounds import main as bounds_main
-from persuaders.game import Game, load_game
-from persuaders.game.users import LogitUser, quantal_response, register_user_model
-from persuaders.payoff import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -293,7 +293,7 @@ def test_analytic_quantities_keys_and_json():
 # ----------------------------------------------------------------------------------------- CLI
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", *args],
+        [sys.executable, "-m", "persuaders.cli.bounds", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

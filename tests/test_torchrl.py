@@ -16,8 +16,8 @@ import pytest
 torchrl = pytest.importorskip("torchrl")
 torch = pytest.importorskip("torch")
 
-from persuaders.game import load_game  # noqa: E402
-from persuaders.game.observations import ObservationLayout  # noqa: E402
+from persuaders.envs.game import load_game  # noqa: E402
+from persuaders.envs.game.observations import ObservationLayout  # noqa: E402
 
 # torchrl 0.14 deprecates its own weight updaters when torchrl.collectors is imported
 pytestmark = pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning")

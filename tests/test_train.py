@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
 from persuaders.train.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_cli_bad_config_exits_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("game: kg\nppo: {lr: 1}\n")
     res = subprocess.run(
-        [sys.executable, "-m", "persuaders.train", "--config", str(bad), "--out", str(tmp_path / "r")],
+        [sys.executable, "-m", "persuaders.cli.train", "--config", str(bad), "--out", str(tmp_path / "r")],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -102,7 +102,7 @@ def test_ppo_reaches_the_kg_logit_optimum(tmp_path):
     assert 0.15 < scheme[0, convict_msg] < 0.35  # innocent pooled with guilty w.p. ~0.26
     # summary.json carries exactly what `persuaders-bounds kg_logit --json` prints.
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        [sys.executable, "-m", "persuaders.cli.bounds", "kg_logit", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -147,7 +147,7 @@ SMALL = [
 
 def _run(args, **kw):
     return subprocess.Popen(
-        [sys.executable, "-m", "persuaders.train", "--no-progress", *args],
+        [sys.executable, "-m", "persuaders.cli.train", "--no-progress", *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -199,7 +199,7 @@ def test_single_speaker_view_passes_env_checkers(game, speaker):
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env
 
-    from persuaders.envs.single_speaker import SingleSpeakerEnv
+    from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
 
     check_env(SingleSpeakerEnv(game, speaker), warn=True)
     gym_check(SingleSpeakerEnv(game, speaker), skip_render_check=True)
@@ -207,8 +207,8 @@ def test_single_speaker_view_passes_env_checkers(game, speaker):
 
 def test_single_speaker_view_pays_the_exact_value_on_average():
     """With the others fixed, the view's mean reward is the exact value of the learner's scheme."""
-    from persuaders.envs.single_speaker import SingleSpeakerEnv
-    from persuaders.payoff import evaluate
+    from persuaders.envs.payoff import evaluate
+    from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
 
     env = SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}, reward_mode="expect_action")
     action = np.array([1.0, -1.0, -0.2, 0.2])  # logits 10*[[1,-1],[-0.2,0.2]]
@@ -247,7 +247,7 @@ def test_sb3_training_writes_the_same_summary(tmp_path):
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "sb3" / "summary.json").read_text())
     printed = subprocess.run(
-        [sys.executable, "-m", "persuaders.eval.bounds", "kg_logit", "--json"],
+        [sys.executable, "-m", "persuaders.cli.bounds", "kg_logit", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,8 +1,8 @@
-"""``python -m persuaders.train`` (or ``persuaders-train``): see :mod:`persuaders.train.cli`."""
+"""``python -m persuaders.train``: deprecated, ``persuaders-train`` (:mod:`persuaders.cli.train`) is the command."""
 
 import sys
 
-from persuaders.train.cli import main
+from persuaders.compat import run_command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("persuaders.train", "persuaders.cli.train"))

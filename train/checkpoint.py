@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from persuaders.game.rundir import atomic_write
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
+from persuaders.train.rundir import atomic_write
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CHECKPOINT_VERSION"]
 

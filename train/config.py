@@ -40,9 +40,9 @@ from typing import Any
 import yaml
 
 from persuaders.agents.base import learner_class, learners
-from persuaders.game.protocols import REWARD_MODES, protocols, resolve_protocol
-from persuaders.game.rundir import read_config
-from persuaders.game.validation import SpecError, as_choice, as_float, as_int, check_keys
+from persuaders.envs.game.profiles import read_config
+from persuaders.envs.game.protocols import REWARD_MODES, protocols, resolve_protocol
+from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, check_keys
 
 __all__ = ["DEFAULTS", "load_config", "apply_override", "validate_config", "speaker_learner", "scheduled_rationality"]
 

@@ -9,7 +9,7 @@ speaker's learner (:class:`~persuaders.train.team.Team`, from the learner regist
     -> every checkpoint_interval: atomic checkpoint with every random state
 
 and finally write ``summary.json``: the exact outcome of the final schemes beside every analytic
-quantity of ``python -m persuaders.eval.bounds GAME --json``.
+quantity of ``persuaders-bounds GAME --json``.
 
 TensorBoard tags follow CleanRL (``charts/``, ``losses/``) with ``eval/`` for exact values:
 ``charts/episodic_return/<speaker>``, ``charts/user_utility``, ``charts/SPS``,
@@ -36,9 +36,17 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from persuaders.agents.base import Rollout
-from persuaders.envs.batched import BatchedPersuasionEnv
+from persuaders.envs.game.profiles import game_from_config, read_config
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import LogitUser
+from persuaders.envs.game.validation import SpecError
+from persuaders.envs.payoff.engine import EnumerationTooLarge, check_enumerable
+from persuaders.envs.payoff.exact import evaluate
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game.rundir import (
+from persuaders.train.checkpoint import load_checkpoint, save_checkpoint
+from persuaders.train.config import scheduled_rationality, validate_config
+from persuaders.train.rundir import (
     CHECKPOINT,
     CONFIG,
     SUMMARY,
@@ -46,20 +54,11 @@ from persuaders.game.rundir import (
     TIMING,
     RunLock,
     claim,
-    game_from_config,
     prepare_run_dir,
-    read_config,
     resume_changes,
     write_json,
     write_yaml,
 )
-from persuaders.game.spec import Game
-from persuaders.game.users import LogitUser
-from persuaders.game.validation import SpecError
-from persuaders.payoff.engine import EnumerationTooLarge, check_enumerable
-from persuaders.payoff.exact import evaluate
-from persuaders.train.checkpoint import load_checkpoint, save_checkpoint
-from persuaders.train.config import scheduled_rationality, validate_config
 from persuaders.train.summary import committed_schemes, make_summary, profile_exploitability
 from persuaders.train.team import Team
 
@@ -192,7 +191,7 @@ def train(
 
     A fresh run refuses a non-empty ``run_dir`` unless ``overwrite`` (which removes only a previous
     run's own files); ``resume`` continues from the last checkpoint, refusing any changed setting
-    but those of :data:`~persuaders.game.rundir.RESUMABLE_KEYS` (recorded in ``summary.json``). A
+    but those of :data:`~persuaders.train.rundir.RESUMABLE_KEYS` (recorded in ``summary.json``). A
     lock keeps a second process out of ``run_dir``. Everything that can be checked (the config,
     the game's size for exact evaluation, the theory) is checked before anything is written.
     """

@@ -1,7 +1,7 @@
 """Train one speaker with stable-baselines3's PPO on the Gymnasium single-speaker view.
 
 ``persuaders-sb3 --config configs/train/NAME.yaml [--set key=value ...] [--out DIR]``
-(or ``python -m persuaders.train.sb3``)
+(or ``persuaders-sb3``)
 
 The config is the native trainer's: exactly one speaker must have learner ``ppo`` (the one SB3
 trains, with the config's ``ppo`` hyperparameters); the others play fixed learners
@@ -14,7 +14,6 @@ of SB3's deterministic policy beside the theory. With a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,16 @@ import numpy as np
 import torch
 
 from persuaders.agents.base import LearnerSpec, learner_class
-from persuaders.envs.single_speaker import SingleSpeakerEnv
-from persuaders.game.commands import command
-from persuaders.game.protocols import resolve_protocol
-from persuaders.game.rundir import (
-    CONFIG,
-    SUMMARY,
-    TENSORBOARD,
-    RunLock,
-    game_from_config,
-    prepare_run_dir,
-    write_json,
-    write_yaml,
-)
-from persuaders.game.spec import Game
-from persuaders.game.validation import SpecError
-from persuaders.payoff.exact import evaluate
-from persuaders.train.cli import config_path
-from persuaders.train.config import load_config, speaker_learner
-from persuaders.train.summary import format_outcome, make_summary
+from persuaders.compat import run_command
+from persuaders.envs.game.profiles import game_from_config
+from persuaders.envs.game.protocols import resolve_protocol
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.validation import SpecError
+from persuaders.envs.payoff.exact import evaluate
+from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
+from persuaders.train.config import speaker_learner
+from persuaders.train.rundir import CONFIG, SUMMARY, RunLock, prepare_run_dir, write_json, write_yaml
+from persuaders.train.summary import make_summary
 
 
 def _require_sb3() -> None:
@@ -183,28 +173,5 @@ def _has_rich() -> bool:
     return True
 
 
-@command
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="persuaders-sb3", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--out")
-    parser.add_argument("--overwrite", action="store_true", help="replace a previous run in --out (only its own files)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        cfg = load_config(config_path(args.config), args.overrides)
-        run_dir = (
-            Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
-        )
-        summary = train_sb3(cfg, run_dir, progress=not args.no_progress, overwrite=args.overwrite)
-    except (SpecError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(format_outcome(summary))
-    print(f"\nsummary: {run_dir / SUMMARY}\nTensorBoard: tensorboard --logdir {run_dir / TENSORBOARD}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("persuaders.train.sb3", "persuaders.cli.sb3"))

@@ -1,7 +1,7 @@
 """What a finished run reports: the exact outcome of its committed schemes beside the theory.
 
 ``summary.json`` (:func:`make_summary`) holds the exact user and speaker values of the final
-profile, every analytic quantity of ``python -m persuaders.eval.bounds GAME --json``, the committed
+profile, every analytic quantity of ``persuaders-bounds GAME --json``, the committed
 schemes, and the profile's exploitability (each speaker's best unilateral gain).
 """
 
@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.game.conversation import BeliefState
+from persuaders.envs.game.observations import ObservationLayout
+from persuaders.envs.game.protocols import resolve_protocol
+from persuaders.envs.game.spec import Game
+from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.exploitability import exploitability
-from persuaders.eval.tables import format_rows, outcome_rows
 from persuaders.eval.theory import analytic_quantities
-from persuaders.game.conversation import BeliefState
-from persuaders.game.observations import ObservationLayout
-from persuaders.game.protocols import resolve_protocol
-from persuaders.game.spec import Game
-from persuaders.payoff.exact import evaluate
+from persuaders.eval.theory.tables import format_rows, outcome_rows
 
 __all__ = ["make_summary", "committed_schemes", "profile_exploitability", "format_outcome"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.rundir import game_from_config
-from persuaders.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
+from persuaders.envs.game.profiles import game_from_config
+from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
 from persuaders.train.config import validate_config
 
 __all__ = [

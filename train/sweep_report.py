@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.rundir import SUMMARY, TIMING, read_json
-from persuaders.game.validation import is_number
+from persuaders.envs.game.profiles import read_json
+from persuaders.envs.game.validation import is_number
+from persuaders.train.rundir import SUMMARY, TIMING
 from persuaders.train.sweep_plan import is_replicate
 
 __all__ = [

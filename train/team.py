@@ -7,9 +7,9 @@ from typing import Any
 import torch
 
 from persuaders.agents.base import Learner, LearnerSpec, learner_class
-from persuaders.envs.batched import BatchedPersuasionEnv
-from persuaders.game.spec import Game
-from persuaders.game.users import UserModel
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import UserModel
+from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.train.config import speaker_learner
 
 __all__ = ["Team"]
@@ -66,7 +66,7 @@ class Team:
 
     def profile(self) -> dict[str, Any]:
         """Each speaker's committed rule: a fixed ``[R, X_i, M]`` scheme, or its learner's scheme
-        as a function of the observation (what :func:`persuaders.payoff.evaluate` scores)."""
+        as a function of the observation (what :func:`persuaders.envs.payoff.evaluate` scores)."""
         out: dict[str, Any] = {}
         for i, s in enumerate(self.game.speakers):
             learner = self.by_speaker[i]

@@ -1,13 +1,13 @@
-"""The game layer: specifications, user models, protocols, conversations, schemes and run files.
+"""The game layer: specifications, user models, protocols, conversations, schemes and profile files.
 
 Everything else in :mod:`persuaders` builds on this layer and it imports nothing above it.
 The science is in docs/science.md; the main names are re-exported here::
 
-    from persuaders.game import load_game, random_game, register_user_model, register_protocol
+    from persuaders.envs.game import load_game, random_game, register_user_model, register_protocol
 """
 
-from persuaders.game.catalog import bundled_games, load_game
-from persuaders.game.protocols import (
+from persuaders.envs.game.catalog import bundled_games, load_game
+from persuaders.envs.game.protocols import (
     BestAI,
     Protocol,
     SelectionProtocol,
@@ -16,10 +16,10 @@ from persuaders.game.protocols import (
     register_protocol,
     resolve_protocol,
 )
-from persuaders.game.random_games import random_game
-from persuaders.game.spec import Game, SpeakerSpec, UserSpec
-from persuaders.game.users import BestResponseUser, LogitUser, UserModel, register_user_model, user_models
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.spec import Game, SpeakerSpec, UserSpec
+from persuaders.envs.game.users import BestResponseUser, LogitUser, UserModel, register_user_model, user_models
+from persuaders.envs.game.validation import SpecError
 
 __all__ = [
     "Game",

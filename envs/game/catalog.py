@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from persuaders.game.random_games import random_game_from_string
-from persuaders.game.spec import Game
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.random_games import random_game_from_string
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.validation import SpecError
 
 __all__ = ["load_game", "bundled_games", "bundled_game_file", "bundled_config_file", "bundled_configs"]
 
@@ -71,7 +71,7 @@ def load_game(game: Game | str | Path | Mapping[str, Any]) -> Game:
     """A validated :class:`Game` from a game, a bundled name, a YAML path or a mapping.
 
     A string is a bundled game name (``kg``, ``hull_pair``...) when one exists, else a path.
-    ``random:k=3,seed=0,...`` builds a game with :func:`persuaders.game.random_games.random_game`.
+    ``random:k=3,seed=0,...`` builds a game with :func:`persuaders.envs.game.random_games.random_game`.
     """
     if isinstance(game, Game):
         return game

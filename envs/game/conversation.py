@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from persuaders.game.spec import Game
+    from persuaders.envs.game.spec import Game
 
 
 def heard_speakers(game: Game, i: int) -> tuple[int, ...]:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from persuaders.game.spec import Game
+    from persuaders.envs.game.spec import Game
 
 __all__ = ["ObservationLayout", "ThreadTree"]
 

@@ -30,8 +30,8 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-from persuaders.game.registry import Registry
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.registry import Registry
+from persuaders.envs.game.validation import SpecError
 
 __all__ = [
     "Protocol",

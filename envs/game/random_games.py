@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.game.spec import Game
-from persuaders.game.validation import SpecError, as_int
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.validation import SpecError, as_int
 
 REGIMES = ("inside", "outside")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
 
 __all__ = ["Registry"]
 

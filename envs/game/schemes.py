@@ -3,7 +3,7 @@
 A scheme ``pi[x, m]`` is P(message ``m`` | the speaker's signal ``x``); a speaker commits to one
 each round (docs/science.md, "The game"). A *profile* gives every speaker a scheme: a fixed array
 (``[X_i, M]`` for every round, or ``[R, X_i, M]`` one per round) or a function from a batch of
-observations ``[B, D]`` (:mod:`persuaders.game.observations`) to schemes ``[B, X_i, M]``.
+observations ``[B, D]`` (:mod:`persuaders.envs.game.observations`) to schemes ``[B, X_i, M]``.
 
 Fixed schemes:
 
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 import yaml
 
-from persuaders.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError
 
 if TYPE_CHECKING:
-    from persuaders.game.spec import Game
+    from persuaders.envs.game.spec import Game
 
 __all__ = [
     "SchemeFn",

@@ -8,7 +8,7 @@ conversation rule, and ``k`` speakers with utilities ``U_i[a, y]`` and observati
 rounds; messages are public or in private threads.
 
 :meth:`Game.from_dict` validates a mapping laid out as a game file; a bad field raises
-:class:`~persuaders.game.validation.SpecError` naming it. :func:`persuaders.game.load_game`
+:class:`~persuaders.envs.game.validation.SpecError` naming it. :func:`persuaders.envs.game.load_game`
 also accepts bundled names, paths and ``random:...`` strings.
 
 The user's conversation rule is stored as one channel per round ``C_t[x0, z]`` = P(she says z in
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.game.users import UserModel, user_model_class, user_model_from_rationality
-from persuaders.game.validation import (
+from persuaders.envs.game.users import UserModel, user_model_class, user_model_from_rationality
+from persuaders.envs.game.validation import (
     SpecError,
     as_channel,
     as_choice,
@@ -222,7 +222,7 @@ class Game:
 
     def replace(self, **changes: Any) -> Game:
         """A new validated game with top-level keys changed; ``rationality`` (a number or inf)
-        or ``user_model`` (a :class:`~persuaders.game.users.UserModel`) replace the user's model."""
+        or ``user_model`` (a :class:`~persuaders.envs.game.users.UserModel`) replace the user's model."""
         d = self.to_dict()
         if "rationality" in changes:
             changes["user_model"] = user_model_from_rationality(changes.pop("rationality"), "rationality")

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from persuaders.game.registry import Registry
-from persuaders.game.validation import SpecError, as_float
+from persuaders.envs.game.registry import Registry
+from persuaders.envs.game.validation import SpecError, as_float
 
 if TYPE_CHECKING:  # torch is needed only by the differentiable payoff
     import torch

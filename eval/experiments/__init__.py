@@ -1,2 +1,2 @@
 """The paper's experiments: competition (:mod:`.competition`) and the convex hull (:mod:`.hull`);
-run ``python -m persuaders.experiments``."""
+run ``persuaders-experiment``."""

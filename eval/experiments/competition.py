@@ -1,11 +1,11 @@
 """The competition experiment (the paper's Experiment 1): best-response dynamics on random games.
 
-``python -m persuaders.experiments competition --config configs/experiments/competition.yaml
+``persuaders-experiment competition --config configs/experiments/competition.yaml
 [--games N] [--out DIR] [--seed N] [--workers N] [--rounds R ...] [--states S ...] [--messages M]
-[--protocol P]`` (or ``python -m persuaders.experiments.competition ...``)
+[--protocol P]`` (or ``persuaders-experiment competition ...``)
 
 Best-response dynamics of the best-AI selection game on
-many seeded random games (:func:`persuaders.game.random_games.random_game`), for k = 1..8 speakers, in two
+many seeded random games (:func:`persuaders.envs.game.random_games.random_game`), for k = 1..8 speakers, in two
 regimes: the user's utility inside the convex hull of the speakers' (eps = 0) and far from it
 (eps >= ``epsilon``, 0.25 by default). For each game the dynamics start from babbling; the user's
 exact utility at the outcome is normalised so that no information is 0 and full information is 1,
@@ -27,19 +27,16 @@ general best responses (docs/science.md, "Experiments across rounds and states")
 Rows then also carry ``rounds``, ``states`` and ``messages``, and the mean certified
 exploitability (upper bound) of the converged outcomes.
 
-``python -m persuaders.experiments hull`` is the convex-hull experiment (Experiment 2,
-:mod:`persuaders.experiments.hull`); docs/science.md, "Experiments", describes both.
+``persuaders-experiment hull`` is the convex-hull experiment (Experiment 2,
+:mod:`persuaders.eval.experiments.hull`); docs/science.md, "Experiments", describes both.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
-import sys
 import time
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,16 +45,15 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from persuaders.eval.best_response import best_response_dynamics
+from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.theory import (
     best_ai_bound,
     competition_bound,
     full_information_value,
     no_information_value,
 )
-from persuaders.game.commands import command
-from persuaders.game.random_games import random_game
-from persuaders.game.validation import SpecError, as_float, as_int, check_keys
 
 __all__ = [
     "COMPETITION_DEFAULTS",
@@ -69,7 +65,6 @@ __all__ = [
     "plot_competition",
     "plot_competition_rounds",
     "run_competition",
-    "main",
 ]
 
 COMPETITION_DEFAULTS: dict[str, Any] = {
@@ -392,46 +387,3 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
             f"{r['mean_normalized_user_utility_all']:.4f} |{tail}"
         )
     return rows
-
-
-@command
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m persuaders.experiments competition [--config PATH] [--games N] [--seed N] [--workers N]
-    [--out DIR] [--rounds R ...] [--states S ...]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m persuaders.experiments competition",
-        description="Best-response dynamics of the best-AI game, inside and outside the hull.",
-    )
-    parser.add_argument("--config", help="configs/experiments/competition.yaml")
-    parser.add_argument("--games", type=int, help="games per (regime, k)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--rounds", type=int, nargs="+", help="numbers of rounds to compare (default 1)")
-    parser.add_argument("--states", type=int, nargs="+", help="numbers of states to compare (default n_states)")
-    parser.add_argument("--messages", type=int, help="messages per speaker per round (default states + 1)")
-    parser.add_argument("--protocol", choices=["best_ai", "simultaneous"], help="default best_ai")
-    parser.add_argument("--out", default="results/competition")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        cfg = load_competition_config(
-            args.config,
-            {
-                "games": args.games,
-                "seed": args.seed,
-                "workers": args.workers,
-                "rounds": args.rounds,
-                "states": args.states,
-                "messages": args.messages,
-                "protocol": args.protocol,
-            },
-        )
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    run_competition(cfg, Path(args.out), progress=not args.no_progress)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

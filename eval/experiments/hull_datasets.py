@@ -7,7 +7,7 @@ built (docs/science.md, "Experiments"):
 ``movielens`` (``dslabs/movielens``, the MovieLens "latest small" ratings, 100,004 ratings by
     671 users of 9,066 movies, 0.5 to 5 stars). Actions: movies; a user's utility for a movie is
     her star rating, mapped onto [0, 1] by ``(r - 0.5) / 4.5``. The ratings are sparse, so the
-    15 movies are picked for dense overlap (:func:`persuaders.experiments.hull_ratings.greedy_items`)
+    15 movies are picked for dense overlap (:func:`persuaders.eval.experiments.hull_ratings.greedy_items`)
     and the users who rated at least 80% of them kept. Personas (the users of the theory) are
     the users who rated all 15; the AI profiles are the other kept users, a missing rating
     imputed by the user's mean plus the movie's offset computed from the AI profiles only.
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.experiments.hull_ratings import RatingMatrix, from_long
-from persuaders.experiments.hull_table import TableError
+from persuaders.eval.experiments.hull_ratings import RatingMatrix, from_long
+from persuaders.eval.experiments.hull_table import TableError
 
 __all__ = [
     "DATA_EXTRA",
@@ -280,7 +280,7 @@ def _labels(spec: DatasetSpec, columns: dict[str, np.ndarray]) -> dict[str, str]
 
 
 def ratings_from_columns(spec: DatasetSpec, columns: dict[str, np.ndarray], source: str) -> RatingMatrix:
-    """The :class:`~persuaders.experiments.hull_ratings.RatingMatrix` of a table's columns."""
+    """The :class:`~persuaders.eval.experiments.hull_ratings.RatingMatrix` of a table's columns."""
     if spec.layout == "long":
         r = _floats(columns[spec.rating_column], spec.rating_column, source, allow_missing=False)
         return from_long(

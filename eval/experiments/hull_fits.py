@@ -3,10 +3,10 @@
 For each of ``R`` random orderings of the models and each ``n``, the first ``n`` models are fitted
 to the user's utility (docs/science.md, "Experiments"; the metrics are :data:`METRICS`): the
 sup-norm distance to their hull and cone with a free offset (:func:`sup_fit`, the LP of
-:func:`persuaders.eval.hull.fit_hull`), the MSE of the best simplex-weighted and nonnegative
+:func:`persuaders.eval.theory.hull.fit_hull`), the MSE of the best simplex-weighted and nonnegative
 combinations without offset (:func:`simplex_lsq`, :func:`nonneg_lsq`), of the best single model
 and of the plain average. :func:`nested_curves` makes every curve exactly monotone by keeping the
-best feasible point known (see :mod:`persuaders.experiments.hull`).
+best feasible point known (see :mod:`persuaders.eval.experiments.hull`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from persuaders.eval.hull import fit_hull
-from persuaders.experiments.hull_table import UtilityTable
+from persuaders.eval.experiments.hull_table import UtilityTable
+from persuaders.eval.theory.hull import fit_hull
 
 __all__ = [
     "METRICS",
@@ -72,7 +72,7 @@ def _sup_at(models: np.ndarray, user: np.ndarray, w: np.ndarray) -> Fit:
 
 def sup_fit(models: np.ndarray, user: np.ndarray, cone: bool = False) -> Fit:
     """``min_{w, c} max_j |sum_i w_i models[i, j] + c - user[j]|`` over the simplex (``cone=False``)
-    or ``w >= 0`` (``cone=True``), ``c`` free: the LP of :func:`persuaders.eval.hull.fit_hull`
+    or ``w >= 0`` (``cone=True``), ``c`` free: the LP of :func:`persuaders.eval.theory.hull.fit_hull`
     (``models`` [k, items], ``user`` [items]). The value is re-evaluated at the returned
     weights with the offset re-optimised for them."""
     models = np.atleast_2d(np.asarray(models, dtype=float))

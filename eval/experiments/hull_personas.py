@@ -1,7 +1,7 @@
 """The convex-hull experiment on real users: personas, AI profiles from other users, bootstrap over personas.
 
-``python -m persuaders.experiments hull --dataset NAME`` (docs/science.md, "Experiments"). The data
-set (:data:`persuaders.experiments.hull_datasets.DATASETS`) gives a ratings matrix; its items are
+``persuaders-experiment hull --dataset NAME`` (docs/science.md, "Experiments"). The data
+set (:data:`persuaders.eval.experiments.hull_datasets.DATASETS`) gives a ratings matrix; its items are
 the actions of a one-state game. A *persona* is a real user who rated every item: her utility
 function is her normalised ratings. Her *AI profiles* are the other users' utility functions
 (missing ratings imputed from the AI profiles alone, :func:`persona_table`). Other users rather
@@ -10,8 +10,8 @@ view as each of the paper's personas is, the persona never shapes her own models
 of all users would include her), and no clustering choice (number of clusters, seeds) enters.
 
 For each persona, ``R`` random orderings of all her AI profiles are fitted along ``n = 1..N``
-with :func:`persuaders.experiments.hull_fits.run_experiment` (the metrics of
-:data:`~persuaders.experiments.hull_fits.METRICS`); a persona's value is its mean over the
+with :func:`persuaders.eval.experiments.hull_fits.run_experiment` (the metrics of
+:data:`~persuaders.eval.experiments.hull_fits.METRICS`); a persona's value is its mean over the
 orderings, and the summary is the mean over personas with a percentile bootstrap 95% interval
 (:func:`bootstrap_summary`). The outputs are rows, one per ``n``: ``n_models`` and, per metric,
 the mean and ``_lo``, ``_hi`` (``results.csv``, ``results.json`` with the construction, the
@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.experiments.hull_datasets import DATASETS, DatasetSpec, MissingExtraError, load_dataset
-from persuaders.experiments.hull_fits import METRICS, run_experiment
-from persuaders.experiments.hull_output import json_ready, plot
-from persuaders.experiments.hull_ratings import RatingMatrix, baseline_fill, complete_rows, normalise, select
-from persuaders.experiments.hull_table import TableError, UtilityTable
+from persuaders.eval.experiments.hull_datasets import DATASETS, DatasetSpec, MissingExtraError, load_dataset
+from persuaders.eval.experiments.hull_fits import METRICS, run_experiment
+from persuaders.eval.experiments.hull_output import json_ready, plot
+from persuaders.eval.experiments.hull_ratings import RatingMatrix, baseline_fill, complete_rows, normalise, select
+from persuaders.eval.experiments.hull_table import TableError, UtilityTable
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -75,7 +75,7 @@ def choose_personas(matrix: RatingMatrix, n_personas: int | None, rng: np.random
 def persona_table(matrix: RatingMatrix, persona: int) -> UtilityTable:
     """Persona ``persona``'s table: her normalised ratings (a complete row) as the user's utility
     and every other user's as the models', their missing ratings imputed by
-    :func:`~persuaders.experiments.hull_ratings.baseline_fill` from those users alone."""
+    :func:`~persuaders.eval.experiments.hull_ratings.baseline_fill` from those users alone."""
     user = matrix.values[persona]
     if np.isnan(user).any():
         raise ValueError(f"persona {matrix.user_ids[persona]} did not rate every item")
@@ -98,7 +98,7 @@ def run_personas(
     rng: np.random.Generator | int | None = 0,
 ) -> dict[str, np.ndarray]:
     """``{metric: array [personas, n_orderings, n_models]}``: for each persona, the curves of
-    :func:`~persuaders.experiments.hull_fits.run_experiment` on :func:`persona_table`."""
+    :func:`~persuaders.eval.experiments.hull_fits.run_experiment` on :func:`persona_table`."""
     rng = np.random.default_rng(rng)
     if matrix.n_users - 1 < n_models:
         raise ValueError(f"--models {n_models} but a persona has only {matrix.n_users - 1} AI profiles")

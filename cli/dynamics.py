@@ -1,0 +1,69 @@
+"""``persuaders-dynamics GAME``: best-response dynamics among the speakers of a game.
+
+The dynamics are :mod:`persuaders.eval.dynamics`; this is their command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from persuaders.cli.common import command
+from persuaders.eval.dynamics.best_response import DEFAULT_GRID, best_response_dynamics
+
+
+@command
+def main(argv: Sequence[str] | None = None) -> int:
+    """``persuaders-dynamics GAME [--protocol P] [--tol T] [--max-passes N] [--json]``."""
+    parser = argparse.ArgumentParser(
+        prog="persuaders-dynamics",
+        description="Best-response dynamics among the speakers of a game, from babbling.",
+    )
+    parser.add_argument("game", help="a bundled game name, a YAML game file or a random:... string")
+    parser.add_argument("--protocol", default="best_ai", choices=["best_ai", "simultaneous"])
+    parser.add_argument("--tol", type=float, default=1e-6, help="a speaker moves only if it gains more than this")
+    parser.add_argument("--max-passes", type=int, default=50)
+    parser.add_argument("--grid", type=int, help=f"belief grid for a smooth response (default {DEFAULT_GRID})")
+    parser.add_argument("--no-check", action="store_true", help="skip the independent exploitability check")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    args = parser.parse_args(argv)
+    try:
+        res = best_response_dynamics(
+            args.game,
+            args.protocol,
+            tol=args.tol,
+            max_passes=args.max_passes,
+            grid=args.grid,
+            check=not args.no_check,
+            progress=not args.no_progress,
+        )
+    except (ValueError, NotImplementedError) as exc:  # SpecError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+        return 0
+    state = "converged" if res.converged else "did not converge"
+    print(f"{res.game} ({res.protocol}): {state} after {res.passes} passes (+{res.accelerated_passes} accelerated)")
+    print(f"  user value {res.user_value:.6f}")
+    for name, v in res.speaker_values.items():
+        rule = res.schemes[name]
+        shown = (
+            np.round(rule, 4).tolist()
+            if isinstance(rule, np.ndarray)
+            else f"history-dependent rule ({len(rule.table)} information sets)"
+        )
+        print(f"  {name}: {v:.6f}  scheme {shown}")
+    if res.exploitability is not None:
+        e = res.exploitability
+        print(f"  exploitability {e.exploitability:.3g}, certified in [{e.lower:.3g}, {e.upper:.3g}] (gap {e.gap:.3g})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Deprecated: ``persuaders.payoff`` is the previous release's name (see :mod:`persuaders.compat`)."""
+
+from persuaders.compat import alias_package
+
+alias_package(__name__)

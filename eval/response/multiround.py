@@ -1,0 +1,287 @@
+"""Exact best responses of one speaker over a multi-round joint conversation, the others' rules fixed.
+
+The speaker's rules are realisation plans in sequence form (:mod:`persuaders.eval.response.sequence_lp`) on
+its information sets (:mod:`persuaders.eval.response.conversation_tree`); its last-round messages are
+columns, mass vectors ``q`` over its signals (docs/science.md, "Exact best responses over several rounds").
+
+* **A best-responding user.** The columns are the vertices of the indifference arrangement
+  (:mod:`persuaders.eval.response.arrangement`), valued with her ties broken for the speaker: the LP is
+  the relaxation in which the last round carries recommendations (a message per action profile
+  of the user's types), and its value is the supremum over rules whose last round has as many
+  messages as it uses. **Exact** when at every last-round information set the solution (reduced
+  to a basic one, at most ``|X_i|`` columns) uses at most ``M`` columns: relabelled, they are the
+  last messages of an actual rule with that value. Otherwise the LP is an **upper bound** and the
+  columns are merged down to ``M`` per information set (a MILP with a cardinality constraint
+  may improve on that): an actual rule, a **lower bound**.
+* **A logit user.** Columns on a belief grid refined around the solution: the value of an actual
+  rule (after merging down to ``M`` if needed), a lower bound. The duals ``phi_I`` of the
+  last-round rows, lifted by the certified ``delta_I = max_q G_I(q) - phi_I . q``
+  (:mod:`persuaders.eval.theory.logit_bounds`), give by weak duality an upper bound on every rule.
+
+With one round this is the obedience LP (respectively the concavification) on the auxiliary game
+whose user types are her signal and the others' messages (docs/science.md, "Exploitability").
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from persuaders.envs.game.spec import Game
+from persuaders.eval.response.arrangement import arrangement_vertices, favourable_values, indifference_normals
+from persuaders.eval.response.conversation_tree import SpeakerTree
+from persuaders.eval.response.rules import TableRule
+from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP, merge_columns, reduce_columns
+from persuaders.eval.response.strict_lp import GAMMA, pool_by_profile, strict_solution, used_profiles
+from persuaders.eval.theory.logit_bounds import belief_grid, certified_max, lipschitz_constant, smooth_values
+
+__all__ = ["LOGIT_GRID", "MILP_TIME", "MultiroundResponse", "local_points", "multiround_best_response"]
+
+#: Grid points per last-round information set for a logit user (before local refinement).
+LOGIT_GRID = 2001
+#: Seconds the cardinality MILP may run (its incumbent is an actual rule either way).
+MILP_TIME = 20.0
+#: Target precision of the certified maximum of ``G_I - phi_I . q`` for a logit user.
+CERT_EPS = 1e-8
+
+
+@dataclass
+class MultiroundResponse:
+    """A best response's bounds: ``upper`` (no rule does better), ``lower`` (the value of ``rule``,
+    an actual ``M``-message rule), ``needed`` (most last-round messages the relaxation used at an
+    information set), ``method``; ``exact`` when ``upper - lower`` is zero by construction.
+    ``strict_rule`` (when asked for) plays the same recommendations with no ties for the user
+    (:mod:`persuaders.eval.response.strict_lp`), worth ``strict_value`` under any tie convention.
+    ``lp_shape`` is (equality rows, variables) of the first LP."""
+
+    upper: float
+    lower: float
+    rule: TableRule
+    exact: bool
+    needed: int
+    method: str
+    strict_value: float | None = None
+    strict_rule: TableRule | None = None
+    lp_shape: tuple[int, int] = (0, 0)
+
+
+def _best_responder_columns(tree: SpeakerTree) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Arrangement vertices at every last-round information set, with the speaker's and the user's values."""
+    g = tree.game
+    u, ui = g.user.utility, g.speakers[tree.i].utility
+    q, val, user = [], [], []
+    for info in range(tree.info_sets(g.rounds - 1)):
+        c = tree.coefficients(info)
+        if len(c) == 0:
+            verts = np.eye(tree.n_signals)
+            q.append(verts)
+            val.append(np.zeros(len(verts)))
+            user.append(np.zeros(len(verts)))
+            continue
+        verts = arrangement_vertices(indifference_normals(c, u), tree.n_signals)
+        gi, gu, _ = favourable_values(verts, c, u, ui)
+        q.append(verts)
+        val.append(gi)
+        user.append(gu)
+    return q, val, user
+
+
+class _Columns:
+    """Column values of one speaker at last-round information sets, for its user model."""
+
+    def __init__(self, tree: SpeakerTree):
+        self.tree = tree
+        g = tree.game
+        self.u, self.ui = g.user.utility, g.speakers[tree.i].utility
+        self.model = g.user.model
+        self.c = [tree.coefficients(info) for info in range(tree.info_sets(g.rounds - 1))]
+
+    def value(self, info: int, q: np.ndarray) -> np.ndarray:
+        c = self.c[info]
+        if len(c) == 0:
+            return np.zeros(len(q))
+        if self.model.best_responder:
+            return favourable_values(q, c, self.u, self.ui)[0]
+        return smooth_values(q, c, self.u, self.ui[None], self.model)[:, 0]
+
+
+def _reduce(
+    lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray], cols: _Columns, m: int
+) -> tuple[int, list[np.ndarray]]:
+    """Where more than ``m`` columns are used: a basic re-solve, then (a best responder) pooling by
+    recommendation profile. Returns the most last-round messages any information set needs, and
+    the (possibly pooled) columns."""
+    masses = lp.masses(sol)
+    needed = 0
+    q = list(q)
+    for info, w0 in enumerate(sol.weights):
+        w = w0
+        if int((w > USED).sum()) > m:
+            w = sol.weights[info] = reduce_columns(masses[info], q[info], val[info], w)
+        if int((w > USED).sum()) > m and cols.model.best_responder and len(cols.c[info]):
+            sol.weights[info], q[info] = pool_by_profile(cols.c[info], q[info], w, cols.u, cols.ui)
+        needed = max(needed, int((sol.weights[info] > USED).sum()))
+    return needed, q
+
+
+def _merged(
+    lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], cols: _Columns, m: int
+) -> tuple[LPSolution, list[np.ndarray], float]:
+    """The solution with each last-round split merged down to ``m`` columns, and its value."""
+    new_w, new_q, total = [], [], 0.0
+    for info, w in enumerate(sol.weights):
+        used = np.flatnonzero(w > USED)
+        vec = w[used, None] * q[info][used]
+        if len(used) > m:
+            vec, _ = merge_columns(vec, m, functools.partial(cols.value, info))
+        mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
+        nq = vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, lp.nx))
+        new_w.append(mass)
+        new_q.append(nq)
+        total += float(mass @ cols.value(info, nq)) if len(nq) else 0.0
+    return LPSolution(total, sol.rho, new_w, sol.phi), new_q, total
+
+
+def _logit_columns(
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP
+) -> tuple[LPSolution, list[np.ndarray], list[np.ndarray]]:
+    """Grid columns at every last-round information set, refined three times around the used ones."""
+    grid = belief_grid(tree.n_signals, LOGIT_GRID)
+    q = [grid.copy() for _ in cols.c]
+    val = [cols.value(n, grid) for n in range(len(cols.c))]
+    sol = lp.solve(q, val)
+    assert sol is not None, "the LP without extra rows is feasible"
+    step = (
+        1.0 / (LOGIT_GRID - 1)
+        if tree.n_signals == 2
+        else 1.0 / max(2, round(len(grid) ** (1 / max(1, tree.n_signals - 1))))
+    )
+    for _ in range(3):
+        step /= 20.0
+        for n, w in enumerate(sol.weights):
+            used = q[n][w > USED]
+            local = local_points(used, step)
+            if len(local):
+                q[n] = np.vstack([q[n], local])
+                val[n] = np.concatenate([val[n], cols.value(n, local)])
+        sol = lp.solve(q, val)
+        assert sol is not None, "the LP without extra rows is feasible"
+    return sol, q, val
+
+
+def local_points(points: np.ndarray, step: float) -> np.ndarray:
+    """Points of the simplex within a few ``step`` of ``points`` (a local lattice around each)."""
+    if len(points) == 0 or points.shape[1] == 1:
+        return np.zeros((0, points.shape[1]))
+    n = points.shape[1]
+    offs = np.arange(-10, 11) * step
+    if n == 2:
+        t = np.clip((points[:, 1][:, None] + offs[None]).ravel(), 0.0, 1.0)
+        return np.stack([1.0 - t, t], axis=1)
+    dirs = np.eye(n)[:, None, :] - np.eye(n)[None, :, :]  # move mass from one signal to another
+    dirs = dirs.reshape(-1, n)
+    cand = (points[:, None, None, :] + offs[None, :, None, None] * dirs[None, None, :, :]).reshape(-1, n)
+    cand = cand[(cand >= -1e-15).all(axis=1)]
+    out: np.ndarray = np.clip(cand, 0.0, None) / np.clip(cand, 0.0, None).sum(axis=1, keepdims=True)
+    return out
+
+
+def _logit_upper(tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution) -> float:
+    """Weak-duality bound: ``dual_bound(phi_I + delta_I)`` with ``delta_I`` certified by branch and bound."""
+    lam = cols.model.rationality
+    if lam is None or not math.isfinite(lam):
+        return math.inf
+    phi = sol.phi.copy()
+    for n, c in enumerate(cols.c):
+        if len(c) == 0:
+            continue
+        lip = lipschitz_constant(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
+        f = lambda q, n=n: cols.value(n, q) - q @ phi[n]
+        _, top = certified_max(f, tree.n_signals, lip, CERT_EPS)
+        phi[n] += max(0.0, top)
+    return lp.dual_bound(phi)
+
+
+def multiround_best_response(
+    game: Game,
+    i: int,
+    profile: Sequence[Any],
+    *,
+    milp: bool = False,
+    strict: bool = False,
+    gamma: float = GAMMA,
+    certify: bool = True,
+    accept: float = -math.inf,
+    margins: Sequence[float] = (),
+    milp_time: float = MILP_TIME,
+) -> MultiroundResponse:
+    """Speaker ``i``'s best response to the others' fixed rules in ``profile`` (module docstring).
+
+    ``profile`` lists every speaker's rule (fixed arrays or functions of the observation; ``i``'s
+    own entry is used only to read the others' functions on its path). ``milp``: when the
+    relaxation needs more than ``M`` last-round messages, also try the cardinality MILP for the
+    lower bound (for at most ``milp_time`` seconds). Ties of a best responder go the speaker's way
+    (a supremum). ``strict``: also
+    compute the strict rule with margin ``gamma`` (a best responder; a logit user has no ties and
+    it is ``rule``); with ``margins``, the first of them (in order) whose strict rule is worth more
+    than ``accept``, else ``gamma``. ``certify=False`` skips a logit user's certified upper bound (``upper`` is
+    then ``inf``), which best-response dynamics do not need.
+    """
+    tree = SpeakerTree(game, i, profile)
+    lp = SequenceLP(tree)
+    cols = _Columns(tree)
+    m = game.messages
+    best_responder = game.user.model.best_responder
+    if best_responder:
+        q, val, user = _best_responder_columns(tree)
+        sol = lp.solve_user_best(q, val, user)
+        assert sol is not None, "the LP without extra rows is feasible"
+        upper = sol.value
+        kind = "lp (sequence form; last-round columns: vertices of the indifference arrangement, ties for the speaker)"
+    else:
+        sol, q, val = _logit_columns(tree, cols, lp)
+        upper = _logit_upper(tree, cols, lp, sol) if certify else math.inf
+        kind = "concavification (sequence form over a refined belief grid; upper bound by certified weak duality)"
+    q0, val0 = q, val
+    n_rows, n_vars = lp.last_system[0].shape
+    lp_shape = (int(n_rows), int(n_vars))
+    needed, q = _reduce(lp, sol, q, val, cols, m)
+    final, final_q = sol, q
+    method = (
+        f"{kind}; {game.rounds} round(s), {tree.histories} histories, {sum(len(v) for v in val)} last-round columns"
+    )
+    if needed <= m:
+        lower, rule = sol.value, lp.realise(sol, q)
+        exact = best_responder
+    else:
+        merged, mq, lower = _merged(lp, sol, q, cols, m)
+        final, final_q = merged, mq
+        rule = lp.realise(merged, mq)
+        method += f"; the relaxation uses {needed} last-round messages > M = {m}: lower bound by merging"
+        if milp and best_responder:
+            card = lp.solve_cardinality(q0, val0, m, time_limit=milp_time)
+            if card is not None and card.value > lower + 1e-12:
+                lower, rule = card.value, lp.realise(card, q0)
+                final, final_q = card, q0
+                method += " and a cardinality MILP"
+        exact = False
+    upper = max(upper, lower)
+    out = MultiroundResponse(
+        upper=float(upper), lower=float(lower), rule=rule, exact=exact, needed=needed, method=method, lp_shape=lp_shape
+    )
+    if strict:
+        out.strict_value, out.strict_rule = lower, rule
+        if best_responder:
+            profiles = used_profiles(tree, final, final_q)
+            out.strict_value, out.strict_rule = None, None
+            for g_ in [*margins, gamma]:
+                st = strict_solution(tree, lp, profiles, gamma=g_)
+                if st is not None and (st[0] > accept or g_ == gamma):
+                    out.strict_value, out.strict_rule = st[0], st[1]
+                    break
+    return out

@@ -1,0 +1,318 @@
+"""One speaker alone with the user on its solo thread: closed-loop rules in sequence form, with a floor.
+
+Under ``best_ai`` a speaker commits to a conversation rule on its solo thread (docs/science.md,
+"Protocols", closed-loop commitment): its round-``t`` scheme may depend on what the user said
+through round ``t`` and on its own earlier messages. Its information sets are the thread nodes, so
+its rules are the realisation plans of :class:`~persuaders.eval.response.conversation_tree.SpeakerTree` on
+the game with that speaker alone (:func:`persuaders.eval.response.deviation.solo_game`), and every solo
+problem of the protocol is a sequence-form LP (docs/science.md, "Exact best responses over
+several rounds"):
+
+    max  sum_{I, c} w_{I,c} G_i^I(c)   s.t.  flow,  sum_c w_{I,c} q_c = a_I,  sum_{I, c} w_{I,c} G_u^I(c) >= floor,
+
+with the user's value ``G_u`` (linear in the plan) under a floor: being selected needs her solo
+value above the best rival's.
+
+* **A best-responding user.** The columns are *recommendations*: at a last-round information set
+  ``I`` (types ``tau``: her signal, merged), a profile ``r`` of an action per type, one column per
+  signal, with the obedience rows ``sum_x y(x, I, r) sum_y C_I[tau, x, y] (u[r(tau), y] -
+  u[a', y] - gamma) >= 0``. With ``gamma = 0`` the LP is the supremum over every rule with any
+  number of last-round messages and any tie-breaking (its value bounds every rule from above);
+  with ``gamma = 1e-8`` every recommendation beats the others by ``gamma``, so a realised rule
+  has no ties and is scored alike under every convention (an actual rule, the lower bound).
+  It is an actual ``M``-message rule when at most ``M`` profiles carry weight at every ``I``;
+  otherwise the profiles kept are cut down to the ``M`` heaviest (still a lower bound).
+* **A logit user.** Columns on a belief grid refined around the solution (an actual rule after
+  merging down to ``M``, the lower bound); the duals ``phi_I`` and the floor's ``nu >= 0`` give by
+  weak duality the upper bound ``dual_bound(phi_I + delta_I) - nu floor`` with the certified
+  ``delta_I = max_q (G_i + nu G_u)(q) - phi_I . q`` (:mod:`persuaders.eval.theory.logit_bounds`).
+
+Every rule returned is a :class:`~persuaders.eval.response.rules.TableRule` over thread nodes, and its
+values are recomputed by the exact engine on the solo thread of the full game.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from persuaders.envs.game.schemes import Scheme, babbling_scheme
+from persuaders.envs.game.spec import Game
+from persuaders.envs.payoff.engine import ExactEngine
+from persuaders.envs.payoff.exact import history_distribution, scheme_source
+from persuaders.eval.response.arrangement import ArrangementTooLarge
+from persuaders.eval.response.conversation_tree import SpeakerTree
+from persuaders.eval.response.deviation import favourable_value, solo_game
+from persuaders.eval.response.multiround import local_points
+from persuaders.eval.response.rules import TableRule
+from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP, merge_columns
+from persuaders.eval.response.strict_lp import GAMMA, obedience_columns
+from persuaders.eval.theory.logit_bounds import belief_grid, certified_max, lipschitz_constant, smooth_values
+
+__all__ = ["MAX_PROFILE_COLUMNS", "SOLO_GRID", "SoloRule", "SoloThread"]
+
+#: Largest number of recommendation columns (profiles x signals, over all last-round information sets).
+MAX_PROFILE_COLUMNS = 200_000
+#: Grid points per last-round information set for a logit user (before refinement).
+SOLO_GRID = 2001
+#: Target precision of a logit user's certified maxima.
+CERT_EPS = 1e-8
+
+
+class SoloRule:
+    """A realised solo rule: ``rule`` (a :class:`TableRule` of the solo game, or a fixed scheme such
+    as babbling), the user's exact solo value ``user`` and every speaker's ``speakers [k]`` (ties
+    split evenly)."""
+
+    def __init__(self, rule: TableRule | np.ndarray, user: float, speakers: np.ndarray):
+        self.rule, self.user, self.speakers = rule, float(user), np.asarray(speakers, dtype=np.float64)
+
+
+class SoloThread:
+    """Speaker ``i``'s solo problems under ``best_ai`` (module docstring); ``gamma`` is the margin of
+    a best responder's strict recommendations in the rules it returns (above the evaluator's tie
+    tolerance of 1e-9)."""
+
+    def __init__(self, game: Game, i: int, gamma: float = GAMMA):
+        self.game, self.i, self.gamma = game, i, gamma
+        self.solo = solo_game(game, i)
+        self.tree = SpeakerTree(self.solo, 0, [babbling_scheme(self.solo, 0)])
+        self.lp = SequenceLP(self.tree)
+        self.best_responder = game.user.model.best_responder
+        self.engine = ExactEngine(game, [i], thread=True)
+        self.c = [self.tree.coefficients(n) for n in range(self.tree.info_sets(game.rounds - 1))]
+        self.u, self.ui = game.user.utility, game.speakers[i].utility
+        if self.best_responder:
+            self.profiles = []
+            total = 0
+            for c in self.c:
+                n_types = max(1, c.shape[0])
+                total += game.n_actions**n_types * self.tree.n_signals
+                if total > MAX_PROFILE_COLUMNS:
+                    raise ArrangementTooLarge(
+                        f"speaker '{game.speakers[i].name}' alone: {total:,}+ recommendation columns "
+                        f"(limit {MAX_PROFILE_COLUMNS:,}); use fewer actions, user signals or rounds"
+                    )
+                self.profiles.append(
+                    [np.array(p, dtype=int) for p in itertools.product(range(game.n_actions), repeat=n_types)]
+                )
+            self._cols = {g: obedience_columns(self.tree, self.profiles, g) for g in (0.0, gamma)}
+        else:
+            grid = belief_grid(self.tree.n_signals, SOLO_GRID if self.tree.n_signals == 2 else 3000)
+            self.q = [grid.copy() for _ in self.c]
+            self.gi, self.gu = [], []
+            for n in range(len(self.c)):
+                gi, gu = self.values(n, grid)
+                self.gi.append(gi)
+                self.gu.append(gu)
+            self.step = 1.0 / (len(grid) - 1) if self.tree.n_signals == 2 else 0.05
+
+    # ------------------------------------------------------------------ values
+    def values(self, n: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A logit user: (``G_i``, ``G_u``) of mass vectors ``q`` at last-round information set ``n``."""
+        c = self.c[n]
+        if len(c) == 0:
+            return np.zeros(len(q)), np.zeros(len(q))
+        out = smooth_values(q, c, self.u, np.stack([self.ui, self.u]), self.game.user.model)
+        return out[:, 0], out[:, 1]
+
+    def evaluate(self, rule: Scheme) -> tuple[float, np.ndarray]:
+        """(the user's exact solo value, every speaker's value ``[k]``) of a rule of speaker ``i``."""
+        out = self.engine.outcome([scheme_source(self.game, self.i, rule)])[0]
+        return float((out * self.u).sum()), np.einsum("ay,jay->j", out, self.game.speaker_utilities)
+
+    def favourable(self, rule: Scheme) -> float:
+        """Speaker ``i``'s solo value of ``rule`` with a best responder's ties broken its way."""
+        return favourable_value(self.solo, history_distribution(self.solo, [rule]), 0)
+
+    # ------------------------------------------------------------------ LPs
+    def _floor_rows(
+        self, uval: list[np.ndarray], floor: float | None, base: sparse.csr_matrix | None
+    ) -> tuple[Any, np.ndarray] | None:
+        rows = [] if base is None or base.shape[0] == 0 else [base]
+        b = [] if base is None or base.shape[0] == 0 else [np.zeros(base.shape[0])]
+        if floor is not None:
+            rows.append(-sparse.csr_matrix(np.concatenate(uval)[None]))
+            b.append(np.array([-floor]))
+        if not rows:
+            return None
+        return sparse.vstack(rows).tocsr(), np.concatenate(b)
+
+    def _solve_recommendations(
+        self, gamma: float, floor: float | None, user_objective: bool, keep: list[list[np.ndarray]] | None = None
+    ) -> tuple[LPSolution | None, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        q, val, uval, a = self._cols[gamma] if keep is None else obedience_columns(self.tree, keep, gamma)
+        obj = uval if user_objective else val
+        sol = self.lp.solve_user_best(q, obj, val if user_objective else uval, ub=self._floor_rows(uval, floor, a))
+        return sol, q, val, uval
+
+    def upper(self, floor: float | None = None, user_objective: bool = False) -> float:
+        """No rule of ``i`` beats this (own value, or the user's with ``user_objective``) with the user's
+        solo value at least ``floor``; ``-inf`` when no rule meets the floor."""
+        if self.best_responder:
+            sol = self._solve_recommendations(0.0, floor, user_objective)[0]
+            return -math.inf if sol is None else sol.value
+        sol = self._solve_grid(floor, user_objective)
+        if sol is None:
+            return -math.inf if floor is None else self._grid_infeasible_bound(floor, user_objective)
+        return self._certified(sol, floor, user_objective)
+
+    def lowest_user_bound(self) -> float:
+        """A certified lower bound on the least solo value of the user over ``i``'s rules (babbling's
+        value for a best responder, whose value is convex in her belief)."""
+        if self.best_responder:
+            return self.evaluate(babbling_scheme(self.game, self.i))[0]
+        sol = self._solve_grid(None, user_objective=True, sign=-1.0)
+        assert sol is not None, "the grid LP without a floor is feasible"
+        return -self._certified(sol, None, True, sign=-1.0)
+
+    def lowest_user_rule(self) -> SoloRule:
+        """An actual rule giving the user a low solo value: babbling (her least, for a best
+        responder), or the better for that of babbling and the grid's minimiser (a logit user)."""
+        babble = babbling_scheme(self.game, self.i)
+        out = SoloRule(babble, *self.evaluate(babble))
+        if self.best_responder:
+            return out
+        sol = self._solve_grid(None, user_objective=True, sign=-1.0)
+        low = None if sol is None else self._grid_rule(sol, None, True, sign=-1.0)
+        return low if low is not None and low.user < out.user else out
+
+    def best_rule(self, floor: float | None = None, user_objective: bool = False) -> SoloRule | None:
+        """An actual rule of ``i`` with at most ``M`` last-round messages, best for itself (or for the
+        user) among those found, giving the user more than ``floor``; None when none is found."""
+        if self.best_responder:
+            return self._strict_rule(floor, user_objective)
+        sol = self._solve_grid(floor, user_objective)
+        if sol is None:
+            return None
+        return self._grid_rule(sol, floor, user_objective)
+
+    # ------------------------------------------------------------------ best responder
+    def _strict_rule(self, floor: float | None, user_objective: bool) -> SoloRule | None:
+        m = self.game.messages
+        level = None if floor is None else floor + 1e-10
+        keep = None
+        for _ in range(3):
+            sol = self._solve_recommendations(self.gamma, level, user_objective, keep)[0]
+            if sol is None:
+                return None
+            profiles = self.profiles if keep is None else keep
+            nx = self.tree.n_signals
+            weights, qq, over = [], [], False
+            new_keep = []
+            for n, w in enumerate(sol.weights):
+                per = w.reshape(-1, nx)
+                mass = per.sum(axis=1)
+                used = np.flatnonzero(mass > USED)
+                if len(used) > m:
+                    over = True
+                    used = used[np.argsort(-mass[used])[:m]]
+                new_keep.append([profiles[n][j] for j in used] or profiles[n][:1])
+                weights.append(mass[used])
+                qq.append(per[used] / mass[used][:, None])
+            if not over:
+                rule = self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq)
+                user, spk = self.evaluate(rule)
+                if floor is not None and user <= floor:
+                    return None
+                return SoloRule(rule, user, spk)
+            keep = new_keep
+        return None
+
+    # ------------------------------------------------------------------ logit user
+    def _grid_lp(
+        self,
+        cols: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
+        floor: float | None,
+        user_objective: bool,
+        sign: float,
+    ) -> LPSolution | None:
+        q, gis, gus = cols
+        obj = [sign * (gu if user_objective else gi) for gi, gu in zip(gis, gus, strict=True)]
+        other = [gi if user_objective else gu for gi, gu in zip(gis, gus, strict=True)]
+        ub = None if floor is None else self._floor_rows(gus, floor, None)
+        if user_objective:
+            return self.lp.solve(q, obj, ub)
+        return self.lp.solve_user_best(q, obj, other, ub=ub)
+
+    def _solve_grid(self, floor: float | None, user_objective: bool, sign: float = 1.0) -> LPSolution | None:
+        """The grid LP, refined three times around the columns it uses (on a copy of the base grid);
+        the columns of the last solve are kept in ``last_columns``."""
+        cols = (list(self.q), list(self.gi), list(self.gu))
+        sol = self._grid_lp(cols, floor, user_objective, sign)
+        step = self.step
+        for _ in range(3):
+            if sol is None:
+                return None
+            step /= 20.0
+            for n, w in enumerate(sol.weights):
+                local = local_points(cols[0][n][w > USED], step)
+                if len(local):
+                    gi, gu = self.values(n, local)
+                    cols[0][n] = np.vstack([cols[0][n], local])
+                    cols[1][n] = np.concatenate([cols[1][n], gi])
+                    cols[2][n] = np.concatenate([cols[2][n], gu])
+            sol = self._grid_lp(cols, floor, user_objective, sign)
+        self.last_columns = cols
+        return sol
+
+    def _certified(self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0) -> float:
+        """Weak duality (module docstring): an upper bound on ``sign`` times the objective over every rule."""
+        lam = self.game.user.model.rationality
+        if lam is None or not math.isfinite(lam):
+            return math.inf
+        nu = 0.0
+        if floor is not None and sol.nu is not None and len(sol.nu):
+            nu = max(0.0, float(sol.nu[-1]))
+        wi, wu = (0.0, sign) if user_objective else (1.0, 0.0)
+        wu += nu
+        phi = sol.phi.copy()
+        for n, c in enumerate(self.c):
+            if len(c) == 0:
+                continue
+            lip = lipschitz_constant(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
+
+            def h(q: np.ndarray, n: int = n) -> np.ndarray:
+                gi, gu = self.values(n, q)
+                out: np.ndarray = wi * gi + wu * gu - q @ phi[n]
+                return out
+
+            _, top = certified_max(h, self.tree.n_signals, lip, CERT_EPS)
+            phi[n] += max(0.0, top)
+        return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0)
+
+    def _grid_infeasible_bound(self, floor: float, user_objective: bool) -> float:
+        """The grid meets no floor: ``-inf`` (no rule meets it) if the user's certified maximum is
+        below it, else the bound without the floor (the floor only removes rules)."""
+        top = self.upper(None, user_objective=True)
+        if top < floor:
+            return -math.inf
+        return top if user_objective else self.upper(None)
+
+    def _grid_rule(
+        self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
+    ) -> SoloRule | None:
+        m = self.game.messages
+        weights, qq = [], []
+        for n, w in enumerate(sol.weights):
+            used = np.flatnonzero(w > USED)
+            vec = w[used, None] * self.last_columns[0][n][used]
+            if len(used) > m:
+                pick = 1 if user_objective else 0
+
+                def value_of(a: np.ndarray, n: int = n, pick: int = pick) -> np.ndarray:
+                    return sign * self.values(n, a)[pick]
+
+                vec, _ = merge_columns(vec, m, value_of)
+            mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
+            weights.append(mass)
+            qq.append(vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, self.tree.n_signals)))
+        rule = self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq)
+        user, spk = self.evaluate(rule)
+        if floor is not None and user <= floor:
+            return None
+        return SoloRule(rule, user, spk)
