@@ -25,7 +25,7 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-__all__ = ["DynamicsState", "DynamicsOutcome", "accelerated_passes"]
+__all__ = ["DynamicsState", "DynamicsOutcome", "Passes", "accelerated_passes"]
 
 
 class DynamicsState(TypingProtocol):
@@ -39,7 +39,9 @@ class DynamicsState(TypingProtocol):
 
 
 class DynamicsOutcome(NamedTuple):
-    """The final schemes ``[X_i, M]`` by speaker name and the loop's counts (see :func:`accelerated_passes`)."""
+    """The final schemes ``[X_i, M]`` by speaker name and the loop's counts (see :func:`accelerated_passes`);
+    ``stop`` says why the loop ended: ``no move`` (a pass in which nobody moved), ``cycle`` (the same
+    values three times) or ``max passes``."""
 
     schemes: dict[str, np.ndarray]
     converged: bool
@@ -47,6 +49,19 @@ class DynamicsOutcome(NamedTuple):
     accelerated_passes: int
     history: list[float]
     restricted: int
+    stop: str = "no move"
+
+
+class Passes(NamedTuple):
+    """What :func:`accelerated_passes` did: whether a pass ended with nobody moving, the passes at the
+    literal increment and the accelerated ones, the user's value after each kept pass, and why it
+    stopped (``no move``, ``cycle`` or ``max passes``)."""
+
+    converged: bool
+    passes: int
+    accelerated: int
+    history: list[float]
+    stop: str
 
 
 def accelerated_passes(
@@ -56,7 +71,7 @@ def accelerated_passes(
     max_scale: float,
     rollback: bool = True,
     signature: Callable[[], Any] | None = None,
-) -> tuple[bool, int, int, list[float]]:
+) -> Passes:
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
     ``pattern[i]`` is speaker ``i``'s move in the pass (falsy or ``"stay"`` when it kept its
@@ -65,15 +80,15 @@ def accelerated_passes(
     are kept while they remain race passes whose movers already moved in the last two kept
     passes. Any other pass is undone (with ``rollback``, together with the accelerated pass
     before it, which may have jumped past the point where the race changes) and the scale is
-    divided by 8. Returns
-    (converged, passes at the literal increment, accelerated passes, the user's value after each
-    kept pass).
+    divided by 8. With ``signature``, a state seen three times (a best-response cycle) ends the
+    loop. Returns the :class:`Passes`.
     """
     scale = 1.0
     kept: list[tuple[frozenset[int], bool, float, Any]] = []
     history: list[float] = []
     passes = accel = 0
     converged = False
+    stop = "max passes"
     seen: dict[Any, int] = {}
     for _ in range(200 * max_passes):
         if passes >= max_passes or accel >= 20 * max_passes:
@@ -93,6 +108,7 @@ def accelerated_passes(
                     sig = signature()
                     seen[sig] = seen.get(sig, 0) + 1
                     if seen[sig] >= 3:
+                        stop = "cycle"
                         break
             else:
                 state.restore(snap)
@@ -106,7 +122,7 @@ def accelerated_passes(
             continue
         passes += 1
         if not moved:
-            converged = True
+            converged, stop = True, "no move"
             history.append(state.user_value())
             break
         if race and kept and kept[-1][1]:
@@ -117,5 +133,6 @@ def accelerated_passes(
             sig = signature()
             seen[sig] = seen.get(sig, 0) + 1
             if seen[sig] >= 3:
+                stop = "cycle"
                 break
-    return converged, passes, accel, history
+    return Passes(converged, passes, accel, history, stop)

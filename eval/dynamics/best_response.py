@@ -1,77 +1,89 @@
-"""Best-response dynamics among the speakers of a game.
+"""Best-response dynamics among the speakers of a game, with a certified verdict.
 
-Gauss-Seidel: the speakers, in turn, replace their scheme by an exact best response to the
-others' current schemes; a speaker moves only when that gains it more than ``tol``. The dynamics
-start from babbling and stop after a full pass in which nobody moves (converged) or after
-``max_passes`` passes (docs/science.md, "Best-response dynamics"). Both protocols are supported:
-``simultaneous`` (:mod:`persuaders.eval.dynamics.joint`) and ``best_ai`` with exact evaluation
-(:mod:`persuaders.eval.dynamics.selection`); races are accelerated by
-:mod:`persuaders.eval.dynamics.acceleration`. The final profile is scored with
-:func:`persuaders.envs.payoff.evaluate` and its exploitability is checked independently with
-:func:`persuaders.eval.exploitability.exploitability` (LPs, not the machinery here).
+Gauss-Seidel: the speakers, in turn, replace their rule by a best response to the others' current
+rules, asked of the best-response interface (:mod:`persuaders.eval.response`); a speaker moves
+only when that gains it more than ``tol``. A run stops after a full pass in which nobody moves,
+when it revisits a state three times (a best-response cycle) or after ``max_passes`` passes
+(docs/science.md, "Best-response dynamics"). Both protocols are supported: ``simultaneous`` and
+``best_ai`` with exact evaluation; races are accelerated by :mod:`persuaders.eval.dynamics.acceleration`.
 
-In a one-round game where each speaker's own signal takes at most two values of positive
-probability (every two-state game whose speakers see the state), a split of its prior is a
-distribution over one number in [0, 1] (:mod:`persuaders.eval.response.belief_line`), and the dynamics run
-on that line as before. Every other game (several rounds, more states or signals) runs on the
-general best responses (:mod:`persuaders.eval.dynamics.general`: sequence-form LPs, history-
-dependent rules in ``simultaneous``, closed-loop solo rules in ``best_ai``; docs/science.md,
-"Best-response dynamics over several rounds"); ``engine`` in the result says which.
+**Engines.** In a one-round game where each speaker's own signal takes at most two values of
+positive probability, a split of its prior is a distribution over one number in [0, 1]: the
+belief-line solvers move the speakers (:mod:`persuaders.eval.dynamics.joint`,
+:mod:`persuaders.eval.dynamics.selection`; engine ``line``). Every other game runs on the general
+best responses (:mod:`persuaders.eval.dynamics.general`: sequence-form LPs and their exact
+``M``-message programs, history-dependent rules in ``simultaneous``, closed-loop solo rules in
+``best_ai``; engine ``general``).
 
-**Messages.** The constrained problem has optimal splits with at most ``n_states + 1`` beliefs
-and the unconstrained one with at most ``n_states``. If a best response needs more beliefs than
-``M`` messages, the best split with at most two beliefs is used instead and ``restricted``
-counts it; games built with ``messages = n_states + 1`` never need this.
+**Verdicts** (docs/science.md, "Verdicts of the dynamics"). The final profile's exploitability is
+certified (:func:`persuaders.eval.exploitability.exploitability`); ``converged`` is True only when
+every speaker's certified upper gain is at most ``tolerance``. Otherwise ``reason`` says why:
+``cycle``, ``max passes``, ``gain found`` (the certificate found a gain above the tolerance that
+the run did not take: a line run is then continued on the general best responses, whose moves
+are the certificate's own rules) or ``uncertified`` (nobody gains more than the tolerance by any
+rule found, but the certified bracket stays above it). Dynamics that do not converge are started
+again from the next of ``starts`` (babbling, full revelation, seeded random rules:
+:mod:`persuaders.eval.dynamics.starts`); ``start`` says which start reached the result and
+``attempts`` what each start did.
 
 ``passes`` counts passes at the literal increment; ``accelerated_passes`` the kept accelerated
-ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage.
+ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage and start.
 
 ``persuaders-dynamics GAME [--protocol P] [--json]`` runs them on a game.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from persuaders.envs.game.catalog import load_game
 from persuaders.envs.game.protocols import BestAI, Protocol, Simultaneous, resolve_protocol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
+from persuaders.eval.dynamics.acceleration import DynamicsOutcome
 from persuaders.eval.dynamics.general import general_dynamics
 from persuaders.eval.dynamics.joint import simultaneous_dynamics
 from persuaders.eval.dynamics.selection import best_ai_dynamics
+from persuaders.eval.dynamics.starts import DEFAULT_STARTS, check_start, start_profile
 from persuaders.eval.exploitability import Exploitability, exploitability
-from persuaders.eval.response.belief_line import BeliefLine
 from persuaders.eval.response.deviation import ETA
+from persuaders.eval.response.line_solvers import DEFAULT_GRID, on_belief_line
 from persuaders.eval.response.rules import rule_to_jsonable
-from persuaders.eval.theory.beliefs import PROB_TOL
 
-__all__ = ["BRDynamicsResult", "best_response_dynamics", "on_belief_line", "ETA", "BeliefLine"]
+__all__ = [
+    "DEFAULT_GRID",
+    "DEFAULT_TOLERANCE",
+    "BRDynamicsResult",
+    "best_response_dynamics",
+    "on_belief_line",
+    "ETA",
+]
 
-#: Default belief-grid size for a smooth response.
-DEFAULT_GRID = 501
+#: Default verdict tolerance: the certified upper gain of every speaker at an equilibrium. Above the
+#: move threshold ``tol`` (1e-6) by the strict rules' margins and the solvers' brackets.
+DEFAULT_TOLERANCE = 1e-5
 
 
 @dataclass
 class BRDynamicsResult:
-    """Outcome of best-response dynamics.
+    """Outcome of best-response dynamics (module docstring).
 
-    ``schemes[s]`` is speaker ``s``'s final scheme ``[X, M]`` (``[R, X, M]``, or a history-dependent
-    :class:`~persuaders.eval.response.rules.TableRule`, from the general dynamics); ``user_value`` and
-    ``speaker_values`` are exact (:func:`persuaders.envs.payoff.evaluate`); ``exploitability`` is the
-    independent check of :func:`persuaders.eval.exploitability.exploitability` (None if not
-    requested); ``history`` the user's value after each accepted pass; ``protocol`` the
-    protocol's name.
+    ``schemes[s]`` is speaker ``s``'s final rule (``[X, M]``, ``[R, X, M]`` or a history-dependent
+    :class:`~persuaders.eval.response.rules.TableRule`); ``user_value`` and ``speaker_values`` are
+    exact (:func:`persuaders.envs.payoff.evaluate`); ``exploitability`` is the certificate of the
+    final profile (None with ``check=False``); ``converged`` and ``reason`` the verdict;
+    ``history`` the user's value after each accepted pass; ``protocol`` the protocol's name;
+    ``start`` and ``attempts`` the starts tried.
     """
 
     game: str
     protocol: str
     converged: bool
     passes: int
-    schemes: dict[str, np.ndarray]
+    schemes: dict[str, Any]
     user_value: float
     speaker_values: dict[str, float]
     exploitability: Exploitability | None
@@ -80,12 +92,20 @@ class BRDynamicsResult:
     selection: dict[str, float] = field(default_factory=dict)
     restricted: int = 0
     engine: str = "line"
+    reason: str | None = None
+    start: str = "babbling"
+    tolerance: float = DEFAULT_TOLERANCE
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "game": self.game,
             "protocol": self.protocol,
             "converged": self.converged,
+            "reason": self.reason,
+            "tolerance": self.tolerance,
+            "start": self.start,
+            "attempts": list(self.attempts),
             "passes": self.passes,
             "accelerated_passes": self.accelerated_passes,
             "user_value": float(self.user_value),
@@ -112,45 +132,116 @@ def _dynamics_protocol(protocol: Protocol | str) -> Protocol:
     )
 
 
+def _check_options(tol: float, tolerance: float, max_passes: int, grid: int | None) -> None:
+    for name, v in (("tol", tol), ("tolerance", tolerance)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name}: must be a finite number >= 0, got {v!r}")
+    if not (isinstance(max_passes, int) and max_passes >= 1):
+        raise ValueError(f"max_passes: must be an integer >= 1, got {max_passes!r}")
+    if grid is not None and not (isinstance(grid, int) and grid >= 3):
+        raise ValueError(f"grid: must be an integer >= 3, got {grid!r}")
+
+
+def _run(
+    game: Game, proto: Protocol, line: bool, start: list[Any], tol: float, max_passes: int, grid: int, progress: bool
+) -> DynamicsOutcome:
+    if not line:
+        return general_dynamics(game, proto.joint, tol, max_passes, progress=progress, start=start)
+    if proto.joint:
+        return simultaneous_dynamics(game, tol, max_passes, grid, start)
+    return best_ai_dynamics(game, tol, max_passes, grid, start)
+
+
+def _verdict(run: DynamicsOutcome, expl: Exploitability | None, tolerance: float) -> tuple[bool, str | None]:
+    """(converged, reason): converged when every certified upper gain is within the tolerance."""
+    if expl is None:
+        return False, "unchecked"
+    if expl.upper <= tolerance:
+        return True, None
+    if run.stop != "no move":
+        return False, run.stop
+    return False, "gain found" if expl.lower > tolerance else "uncertified"
+
+
+def _attempt(
+    name: str, engine: str, run: DynamicsOutcome, expl: Exploitability | None, converged: bool, reason: str | None
+) -> dict[str, Any]:
+    return {
+        "start": name,
+        "engine": engine,
+        "converged": converged,
+        "reason": reason,
+        "passes": run.passes,
+        "accelerated_passes": run.accelerated_passes,
+        "exploitability_upper": None if expl is None or not math.isfinite(expl.upper) else float(expl.upper),
+        "exploitability_lower": None if expl is None else float(expl.lower),
+        "user_value": run.history[-1] if run.history else None,
+    }
+
+
 def best_response_dynamics(
     game: Game | str,
     protocol: Protocol | str = "best_ai",
     *,
     tol: float = 1e-6,
+    tolerance: float = DEFAULT_TOLERANCE,
     max_passes: int = 50,
     grid: int | None = None,
     check: bool = True,
     progress: bool = False,
+    starts: Sequence[str] = DEFAULT_STARTS,
 ) -> BRDynamicsResult:
-    """Gauss-Seidel best-response dynamics from babbling (see the module docstring).
+    """Gauss-Seidel best-response dynamics with a certified verdict (see the module docstring).
 
     ``protocol``: ``best_ai`` (exact evaluation) or ``simultaneous`` (a name or a
-    :class:`~persuaders.envs.game.protocols.Protocol`). ``tol``: a speaker moves only if it gains more
-    than this, and the dynamics have converged after a pass where nobody moves. ``grid``:
-    belief-grid size for a smooth response (default :data:`DEFAULT_GRID`). ``check``: also
-    compute the final profile's exploitability with :mod:`persuaders.eval.exploitability`.
-    ``progress``: a progress bar on stderr while the general (multi-round) best responses run.
+    :class:`~persuaders.envs.game.protocols.Protocol`). ``tol``: a speaker moves only if it gains
+    more than this. ``tolerance``: ``converged`` when every speaker's certified upper gain is at
+    most this. ``grid``: belief-grid size for a smooth response on the belief line (default
+    :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
+    is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
+    starting profiles, tried in order until one converges. ``progress``: a progress bar on
+    stderr while the general (multi-round) best responses run.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)
+    _check_options(tol, tolerance, max_passes, grid)
+    names = [check_start(s) for s in starts] or ["babbling"]
     model = game.user.model
     if model.analytic is None:
         raise ValueError(
             f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
         )
     line = on_belief_line(game)
-    if not line:
-        run = general_dynamics(game, proto.joint, tol, max_passes, progress=progress)
-    elif proto.joint:
-        run = simultaneous_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
-    else:
-        run = best_ai_dynamics(game, tol, max_passes, grid or DEFAULT_GRID)
+    attempts: list[dict[str, Any]] = []
+    results: list[tuple[bool, float, str, DynamicsOutcome, Exploitability | None, str | None, str, int]] = []
+    for name in names:
+        run = _run(game, proto, line, start_profile(game, name), tol, max_passes, grid or DEFAULT_GRID, progress)
+        engine = "line" if line else "general"
+        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance) if check else None
+        converged, reason = _verdict(run, expl, tolerance)
+        if reason == "gain found" and line:  # continue on the general best responses: the certificate's rules
+            attempts.append(_attempt(name, engine, run, expl, converged, reason))
+            more = general_dynamics(game, proto.joint, tol, max_passes, start=list(run.schemes.values()))
+            run = more._replace(
+                passes=run.passes + more.passes,
+                accelerated_passes=run.accelerated_passes + more.accelerated_passes,
+                history=run.history + more.history,
+                restricted=run.restricted + more.restricted,
+            )
+            engine = "line+general"
+            expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance)
+            converged, reason = _verdict(run, expl, tolerance)
+        attempts.append(_attempt(name, engine, run, expl, converged, reason))
+        upper = math.inf if expl is None else expl.upper
+        results.append((converged, upper, name, run, expl, reason, engine, len(results)))
+        if converged or not check:
+            break
+    converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
     final = evaluate(game, run.schemes, proto)
-    expl = exploitability(run.schemes, game, protocol=proto) if check else None
     return BRDynamicsResult(
         game=game.name,
         protocol=proto.name,
-        converged=run.converged,
+        converged=converged,
         passes=run.passes,
         schemes=run.schemes,
         user_value=final.user_value,
@@ -160,11 +251,9 @@ def best_response_dynamics(
         accelerated_passes=run.accelerated_passes,
         selection=final.selection,
         restricted=run.restricted,
-        engine="line" if line else "general",
+        engine=engine,
+        reason=reason,
+        start=name,
+        tolerance=tolerance,
+        attempts=attempts,
     )
-
-
-def on_belief_line(game: Game) -> bool:
-    """Whether the one-round belief-line dynamics apply: one round, every speaker with at most two
-    signals of positive probability."""
-    return game.rounds == 1 and all(int((game.prior @ s.observation > PROB_TOL).sum()) <= 2 for s in game.speakers)

@@ -14,9 +14,10 @@ response gains more than ``tol``; only the best responses differ (docs/science.m
   :mod:`persuaders.eval.response.solo_rules` giving the user more than ``V*`` by the increment. Races are
   accelerated as before.
 
-A best response that is only a lower bound (the relaxation needs more than ``M`` last-round
-messages) is still an actual rule: the dynamics play it, and the final profile's certified
-exploitability says how far from an equilibrium they stopped.
+Both move speakers with the best-response interface (:func:`persuaders.eval.response.best_response`:
+the ``sequence_form`` and ``solo_thread`` solvers), so a move is the rule a certificate would
+name. A best response whose bracket stays open is still an actual rule: the dynamics play it,
+and the final profile's certified exploitability says how far from an equilibrium they stopped.
 """
 
 from __future__ import annotations
@@ -26,31 +27,33 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from persuaders.envs.game.protocols import SCORE_TOL, exact_selection
+from persuaders.envs.game.protocols import SCORE_TOL, exact_selection, resolve_protocol
 from persuaders.envs.game.schemes import babbling_scheme
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate, history_distribution
 from persuaders.eval.dynamics.acceleration import DynamicsOutcome, accelerated_passes
-from persuaders.eval.dynamics.selection import MAX_INCREMENT
+from persuaders.eval.response import ResponseProblem, best_response
 from persuaders.eval.response.deviation import ETA, favourable_value
-from persuaders.eval.response.deviation_general import as_open_loop
-from persuaders.eval.response.multiround import multiround_best_response
+from persuaders.eval.response.line_solvers import MAX_INCREMENT
 from persuaders.eval.response.solo_rules import SoloRule, SoloThread
 from persuaders.eval.response.strict_lp import GAMMA
 
 __all__ = ["MILP_TIME_DYNAMICS", "GeneralJointState", "GeneralSelectionState", "general_dynamics"]
 
-#: Seconds a best response's cardinality MILP may run inside the dynamics.
+#: Seconds a best response's M-message program may run inside the dynamics.
 MILP_TIME_DYNAMICS = 5.0
 
 
 class GeneralJointState:
     """``simultaneous`` dynamics over history-dependent rules (module docstring)."""
 
-    def __init__(self, game: Game):
+    def __init__(self, game: Game, start: list[Any] | None = None):
         self.game = game
-        self.rules: list[Any] = [babbling_scheme(game, i) for i in range(game.n_speakers)]
+        self.rules: list[Any] = (
+            list(start) if start is not None else [babbling_scheme(game, i) for i in range(game.n_speakers)]
+        )
         self.restricted = 0
+        self.protocol = resolve_protocol("simultaneous")
 
     def snapshot(self) -> Any:
         return list(self.rules), self.restricted
@@ -75,27 +78,21 @@ class GeneralJointState:
         rule when even that has no strict version).
         """
         cur = self.current(i)
-        margins = [GAMMA * scale / 8.0**n for n in range(12) if GAMMA * scale / 8.0**n > GAMMA]
-        r = multiround_best_response(
+        margins = tuple(GAMMA * scale / 8.0**n for n in range(12) if GAMMA * scale / 8.0**n > GAMMA)
+        problem = ResponseProblem(
             self.game,
+            self.protocol,
+            tuple(self.rules),
             i,
-            self.rules,
-            milp=True,
-            milp_time=MILP_TIME_DYNAMICS,
             strict=True,
-            certify=False,
-            accept=cur + tol,
             margins=margins,
+            time_limit=MILP_TIME_DYNAMICS,
         )
-        if r.strict_rule is not None:
-            assert r.strict_value is not None  # set together with strict_rule
-            value, rule = r.strict_value, r.strict_rule
-        else:
-            value, rule = r.lower, r.rule
+        r = best_response(problem, solver="sequence_form", current=cur + tol)
         if r.needed > self.game.messages:
             self.restricted += 1
-        if value > cur + tol:
-            self.rules[i] = as_open_loop(self.game, rule)
+        if r.lower > cur + tol:
+            self.rules[i] = r.rule
             return True
         return False
 
@@ -103,18 +100,18 @@ class GeneralJointState:
 class GeneralSelectionState:
     """``best_ai`` dynamics over closed-loop rules on the solo threads (module docstring)."""
 
-    def __init__(self, game: Game):
+    def __init__(self, game: Game, start: list[Any] | None = None):
         self.game = game
         k = game.n_speakers
-        self.threads = [SoloThread(game, i) for i in range(k)]
-        self.rules: list[Any] = [babbling_scheme(game, i) for i in range(k)]
+        self.threads = [SoloThread(game, i, time_limit=MILP_TIME_DYNAMICS) for i in range(k)]
+        self.rules: list[Any] = list(start) if start is not None else [babbling_scheme(game, i) for i in range(k)]
         self.V = np.zeros(k)
         self.O = np.zeros((k, k))
         for i in range(k):
             self.V[i], self.O[i] = self.threads[i].evaluate(self.rules[i])
         self.restricted = 0
+        self.protocol = resolve_protocol("best_ai", "exact")
         self._top: dict[int, SoloRule | None] = {}
-        self._free: dict[int, SoloRule | None] = {}
 
     def snapshot(self) -> Any:
         return list(self.rules), self.V.copy(), self.O.copy(), self.restricted
@@ -134,90 +131,80 @@ class GeneralSelectionState:
             self._top[i] = self.threads[i].best_rule(None, user_objective=True)
         return self._top[i]
 
-    def _realised(self, i: int, floor: float | None) -> SoloRule | None:
-        """The best rule of ``i`` giving the user more than ``floor`` (any, if None)."""
-        r = self.threads[i].best_rule(floor)
-        if r is not None and r.speakers[i] < self.threads[i].upper(floor) - 1e-7:
-            self.restricted += 1  # the rule found falls short of the relaxation (more messages needed)
-        return r
+    def _respond(self, i: int, increment: float) -> Any:
+        problem = ResponseProblem(
+            self.game,
+            self.protocol,
+            tuple(self.rules),
+            i,
+            strict=True,
+            increment=increment,
+            time_limit=MILP_TIME_DYNAMICS,
+            context={"solo": (self.V, self.O), "threads": self.threads},
+        )
+        return best_response(problem, solver="solo_thread", current=self.payoff(i))
 
-    def _win(self, i: int, vstar: float, increment: float) -> tuple[str, SoloRule] | None:
+    def _capped(self, i: int, vstar: float, increment: float) -> float:
+        """A race's increment, capped at the most the speaker can give the user (as the literal
+        dynamics would reach it)."""
         top = self.top(i)
-        if top is None:
-            return None
-        level = vstar + increment
-        if level > top.user and vstar + ETA <= top.user:
-            return "win", top
-        if level > top.user + 1e-15:
-            return None
-        r = self._realised(i, level)
-        if r is None:
-            return None
-        if i not in self._free:
-            self._free[i] = self._realised(i, None)
-        free = self._free[i]
-        if free is not None and free.user > vstar + SCORE_TOL and free.speakers[i] >= r.speakers[i] - 1e-15:
-            return "win-free", free
-        return "win", r
+        if top is not None and vstar + increment > top.user and vstar + ETA <= top.user:
+            return max(ETA, top.user - vstar)
+        return increment
 
     def best_response(self, i: int, delta: float, tol: float) -> tuple[str, float]:
-        """Move ``i`` to its best response if it gains more than ``tol`` (the one-round decision rule)."""
+        """Move ``i`` to its best response if it gains more than ``tol`` (the one-round decision rule:
+        stay, be passed over deliberately, or be selected by beating the best rival's user value by
+        :data:`~persuaders.eval.response.deviation.ETA`; a race move is then made with the larger
+        increment ``delta`` of an accelerated pass)."""
         k = self.game.n_speakers
-        cur = self.payoff(i)
-        options: list[tuple[float, str, SoloRule | None]] = []
-        vstar = -np.inf
-        if k == 1:
-            r = self._realised(i, None)
-            if r is not None:
-                options.append((float(r.speakers[i]), "win", r))
-        else:
-            rivals = np.arange(k) != i
-            vstar = float(self.V[rivals].max())
-            top = rivals & (vstar - SCORE_TOL <= self.V)
-            lose = float(self.O[top, i].mean())
-            if self.V[i] < vstar - SCORE_TOL:
-                options.append((lose, "stay", None))
-            else:
-                babble = babbling_scheme(self.game, i)
-                user, spk = self.threads[i].evaluate(babble)
-                if user < vstar - SCORE_TOL:
-                    options.append((lose, "lose", SoloRule(babble, user, spk)))
-            win = self._win(i, vstar, ETA)
-            if win is not None:
-                options.append((float(win[1].speakers[i]), win[0], win[1]))
-        if not options:
-            return "stay", 0.0
-        val, kind, r = max(options, key=lambda o: o[0])
-        gain = val - cur
-        if kind == "stay" or gain <= tol or r is None:
+        rivals = np.arange(k) != i
+        vstar = float(self.V[rivals].max()) if k > 1 else -np.inf
+        r = self._respond(i, self._capped(i, vstar, ETA) if k > 1 else ETA)
+        gain = r.lower - r.current
+        if r.detail in ("", "keep") or gain <= tol:
             return "stay", max(gain, 0.0)
-        if kind == "win" and self.V[i] >= vstar - SCORE_TOL:
-            kind = "relax"
-        elif kind == "win" and delta > ETA:
-            jump = self._win(i, vstar, delta)
-            if jump is not None and jump[0] == "win":
-                r = jump[1]
-        self.V[i], self.rules[i], self.O[i] = r.user, r.rule, r.speakers
+        rule = r.rule
+        user, spk = self.threads[i].evaluate(rule)
+        if r.detail == "passed over":
+            kind = "lose"
+        elif k > 1 and self.V[i] >= vstar - SCORE_TOL:
+            kind = "relax"  # the selected speaker gives the user less: not a race move
+        else:
+            kind = "win" if k > 1 and user <= vstar + ETA + 1e-7 else "win-free"
+            if kind == "win" and delta > ETA:  # a challenger's race move, made with the larger increment
+                jump = self._respond(i, self._capped(i, vstar, delta))
+                if jump.detail == "selected":
+                    rule = jump.rule
+                    user, spk = self.threads[i].evaluate(rule)
+        if r.needed > self.game.messages:
+            self.restricted += 1
+        self.V[i], self.rules[i], self.O[i] = user, rule, spk
         return kind, gain
 
 
 def general_dynamics(
-    game: Game, protocol_joint: bool, tol: float, max_passes: int, progress: bool = False
+    game: Game,
+    protocol_joint: bool,
+    tol: float,
+    max_passes: int,
+    progress: bool = False,
+    start: list[Any] | None = None,
 ) -> DynamicsOutcome:
-    """Best-response dynamics with the general best responses (module docstring).
+    """Best-response dynamics with the general best responses from ``start`` (babbling when None;
+    module docstring).
 
     ``progress``: a bar on stderr counting the best responses solved (each an LP: seconds to
     minutes in games of many rounds)."""
     k = game.n_speakers
-    bar = tqdm(desc="best responses", unit=" LP", disable=not progress, leave=False)
+    bar = tqdm(desc="best responses", unit=" LP", disable=None if progress else True, leave=False)
 
     def counted(result: Any) -> Any:
         bar.update(1)
         return result
 
     if protocol_joint:
-        st: Any = GeneralJointState(game)
-
+        st: Any = GeneralJointState(game, start)
         ties = game.user.model.best_responder
 
         def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
@@ -228,20 +215,19 @@ def general_dynamics(
         def signature() -> tuple[float, ...]:
             return tuple(np.round([st.user_value()] + [st.current(i) for i in range(k)], 12))
 
-        converged, passes, accel, history = accelerated_passes(
-            st, step, max_passes, 1e9, rollback=False, signature=signature
-        )
-        rules = st.rules
+        run = accelerated_passes(st, step, max_passes, 1e9, rollback=False, signature=signature)
     else:
-        st = GeneralSelectionState(game)
+        st = GeneralSelectionState(game, start)
 
         def step(scale: float) -> tuple[tuple[bool | str, ...], bool, bool]:
             pattern = tuple(counted(st.best_response(i, ETA * scale, tol))[0] for i in range(k))
             moved = any(p != "stay" for p in pattern)
             return pattern, moved, moved and all(p in ("stay", "win") for p in pattern)
 
-        converged, passes, accel, history = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA)
-        rules = st.rules
+        def signature() -> tuple[float, ...]:
+            return tuple(np.round([st.user_value()] + [st.payoff(i) for i in range(k)], 12))
+
+        run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, signature=signature)
     bar.close()
-    schemes = {s.name: rules[i] for i, s in enumerate(game.speakers)}
-    return DynamicsOutcome(schemes, converged, passes, accel, history, st.restricted)
+    schemes = {s.name: st.rules[i] for i, s in enumerate(game.speakers)}
+    return DynamicsOutcome(schemes, run.converged, run.passes, run.accelerated, run.history, st.restricted, run.stop)

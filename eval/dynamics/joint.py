@@ -7,7 +7,8 @@ beliefs on a :class:`~persuaders.eval.response.belief_line.BeliefLine`: the best
 (refined on finer lattices around it for a smooth response). A speaker moves only when that
 gains it more than ``tol`` (docs/science.md, "Best-response dynamics"). A best responder's ties
 make a race of offsets around indifference beliefs, accelerated by
-:mod:`persuaders.eval.dynamics.acceleration`.
+:mod:`persuaders.eval.dynamics.acceleration`. The best responses are the ``belief_line_joint``
+solver of the best-response interface (:class:`~persuaders.eval.response.line_solvers.BeliefLineJoint`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.game.protocols import resolve_protocol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.dynamics.acceleration import DynamicsOutcome, accelerated_passes
-from persuaders.eval.response.belief_line import BeliefLine, best_pair, refine_pair
-from persuaders.eval.response.deviation_joint import auxiliary_channel
+from persuaders.eval.response import ResponseProblem, best_response
 
 __all__ = ["JointState", "simultaneous_dynamics"]
 
@@ -28,11 +29,18 @@ __all__ = ["JointState", "simultaneous_dynamics"]
 class JointState:
     """simultaneous dynamics: the speakers' current schemes [X, M]."""
 
-    def __init__(self, game: Game, grid: int):
+    def __init__(self, game: Game, grid: int, start: list[Any] | None = None):
         self.game, self.grid = game, grid
         m = game.messages
-        self.schemes = [np.full((s.n_signals, m), 1.0 / m) for s in game.speakers]
+        if start is None:
+            self.schemes = [np.full((s.n_signals, m), 1.0 / m) for s in game.speakers]
+        else:
+            self.schemes = [
+                np.asarray(r, dtype=np.float64).reshape(-1, s.n_signals, m)[0].copy()
+                for r, s in zip(start, game.speakers, strict=True)
+            ]
         self.restricted = 0
+        self.protocol = resolve_protocol("simultaneous")
 
     def snapshot(self) -> Any:
         return [s.copy() for s in self.schemes], self.restricted
@@ -45,33 +53,25 @@ class JointState:
 
     def best_response(self, i: int, scale: float, tol: float) -> bool:
         """Move speaker ``i`` to its best response if it gains more than ``tol`` (offsets scaled by ``scale``)."""
-        game, m = self.game, self.game.messages
-        types, _ = auxiliary_channel(game, i, [s[None] for s in self.schemes])
-        line = BeliefLine(game, i, types, game.speakers[i].utility[None], self.grid, offset_scale=scale)
-        tl, tr = best_pair(line)
-        if not game.user.model.best_responder and len(line.keep) == 2:
-            t, w = refine_pair(line, tl, tr)
-        elif tr - tl <= 1e-15:
-            t, w = np.array([line.t0]), np.ones(1)
-        else:
-            wr = (line.t0 - tl) / (tr - tl)
-            t, w = np.array([tl, tr]), np.array([1.0 - wr, wr])
-        red = line.reduce(t, w, 0, False, m)
-        if red is None:
+        cur = evaluate(self.game, self.schemes).speaker_values[self.game.speakers[i].name]
+        problem = ResponseProblem(
+            self.game, self.protocol, tuple(self.schemes), i, strict=True, scale=scale, grid=self.grid
+        )
+        r = best_response(problem, solver="belief_line_joint", current=cur)
+        if r.detail == "restricted":
             self.restricted += 1
             return False
-        t, w = red
-        value = float(w @ line.values(t)[1][:, 0])
-        cur = evaluate(game, self.schemes).speaker_values[game.speakers[i].name]
-        if value > cur + tol:
-            self.schemes[i] = line.scheme(t, w, m)
+        if r.lower > cur + tol:
+            self.schemes[i] = np.asarray(r.rule)
             return True
         return False
 
 
-def simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int) -> DynamicsOutcome:
-    """Best-response dynamics of the simultaneous protocol from babbling (the module docstring)."""
-    st = JointState(game, grid)
+def simultaneous_dynamics(
+    game: Game, tol: float, max_passes: int, grid: int, start: list[Any] | None = None
+) -> DynamicsOutcome:
+    """Best-response dynamics of the simultaneous protocol from ``start`` (babbling when None; the module docstring)."""
+    st = JointState(game, grid, start)
     k = game.n_speakers
     ties = game.user.model.best_responder
 
@@ -80,6 +80,6 @@ def simultaneous_dynamics(game: Game, tol: float, max_passes: int, grid: int) ->
         moved = any(pattern)
         return pattern, moved, moved and ties
 
-    converged, passes, accel, history = accelerated_passes(st, step, max_passes, 1e9, rollback=False)
+    run = accelerated_passes(st, step, max_passes, 1e9, rollback=False)
     schemes = {s.name: st.schemes[i] for i, s in enumerate(game.speakers)}
-    return DynamicsOutcome(schemes, converged, passes, accel, history, st.restricted)
+    return DynamicsOutcome(schemes, run.converged, run.passes, run.accelerated, run.history, st.restricted, run.stop)

@@ -61,6 +61,7 @@ class Deviation:
     scheme: Any = None
     upper: float | None = None
     lower: float | None = None
+    detail: str = ""
 
 
 def count_distinct(points: np.ndarray, tol: float = 1e-9) -> int:

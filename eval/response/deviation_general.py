@@ -74,11 +74,16 @@ def selection_deviation(
     solo_user: np.ndarray,
     solo_spk: np.ndarray,
     thread: SoloThread | None = None,
+    increment: float | None = None,
+    certify: bool = True,
 ) -> Deviation:
     """Speaker ``i``'s certified best deviation under best-AI selection with exact scores (module docstring).
 
     ``schemes`` may hold closed-loop rules (functions of the thread observation); ``thread`` may
-    be passed to reuse it across calls (it depends on the game and ``i`` only).
+    be passed to reuse it across calls (it depends on the game and ``i`` only). ``increment``: the
+    margin by which a rule that wants to be selected beats the best rival's user value (default
+    :data:`~persuaders.eval.response.deviation.ETA`; a dynamics accelerating a race passes more).
+    ``certify=False`` skips the upper bounds (``upper`` is then ``inf``): a dynamics needs only the rule.
     """
     k = game.n_speakers
     thread = thread or SoloThread(game, i, gamma=DEVIATION_GAMMA)
@@ -94,18 +99,19 @@ def selection_deviation(
         vstar = float(max(solo_user[j] for j in rivals))
         top = [j for j in rivals if solo_user[j] >= vstar - SCORE_TOL]
         lose = float(np.mean([solo_spk[j, i] for j in top]))
-        if thread.lowest_user_bound() <= vstar + SCORE_TOL:
+        if certify and thread.lowest_user_bound() <= vstar + SCORE_TOL:
             ups.append(lose)
         low = thread.lowest_user_rule()
         if low.user < vstar - SCORE_TOL:
             if lose > max(lows) + 1e-15:
                 best_rule, detail = low.rule, "passed over"
             lows.append(lose)
-        floor_low, floor_up = vstar + ETA, vstar + SCORE_TOL
-        tie = thread.upper(vstar - SCORE_TOL)  # tied with the top rivals: selected with probability 1 / (n + 1)
-        if tie > -math.inf:
-            ups.append((tie + len(top) * lose) / (len(top) + 1))
-    ups.append(thread.upper(floor_up))
+        floor_low, floor_up = vstar + (ETA if increment is None else increment), vstar + SCORE_TOL
+        if certify:
+            tie = thread.upper(vstar - SCORE_TOL)  # tied with the top rivals: selected with probability 1 / (n + 1)
+            if tie > -math.inf:
+                ups.append((tie + len(top) * lose) / (len(top) + 1))
+    ups.append(thread.upper(floor_up) if certify else math.inf)
     win = thread.best_rule(floor_low)
     if win is not None:
         val = float(win.speakers[i])
@@ -130,4 +136,5 @@ def selection_deviation(
         scheme=best_rule,
         upper=upper,
         lower=lower,
+        detail=detail,
     )

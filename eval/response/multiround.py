@@ -34,11 +34,18 @@ import numpy as np
 
 from persuaders.envs.game.spec import Game
 from persuaders.eval.response.arrangement import arrangement_vertices, favourable_values, indifference_normals
+from persuaders.eval.response.cardinality import column_milp, slot_milp
 from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.rules import TableRule
 from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP, merge_columns, reduce_columns
 from persuaders.eval.response.strict_lp import GAMMA, pool_by_profile, strict_solution, used_profiles
-from persuaders.eval.theory.logit_bounds import belief_grid, certified_max, lipschitz_constant, smooth_values
+from persuaders.eval.theory.logit_bounds import (
+    SmoothObjective,
+    belief_grid,
+    certifiable_rationality,
+    certified_argmax_smooth,
+    smooth_values,
+)
 
 __all__ = ["LOGIT_GRID", "MILP_TIME", "MultiroundResponse", "local_points", "multiround_best_response"]
 
@@ -48,6 +55,12 @@ LOGIT_GRID = 2001
 MILP_TIME = 20.0
 #: Target precision of the certified maximum of ``G_I - phi_I . q`` for a logit user.
 CERT_EPS = 1e-8
+#: Column generation stops when the certified bound is within this of the relaxation's value.
+PRICE_TOL = 1e-9
+#: Rounds of column generation (each adds the priced argmax of every information set that gains).
+PRICING_ROUNDS = 8
+#: Columns with a reduced cost below this may carry an optimum of the relaxation.
+REDUCED_COST_TOL = 1e-7
 
 
 @dataclass
@@ -193,18 +206,66 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
 
 def _logit_upper(tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution) -> float:
     """Weak-duality bound: ``dual_bound(phi_I + delta_I)`` with ``delta_I`` certified by branch and bound."""
-    lam = cols.model.rationality
-    if lam is None or not math.isfinite(lam):
-        return math.inf
+    return _certify(tree, cols, lp, sol)[0]
+
+
+def _certify(
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution
+) -> tuple[float, list[tuple[int, float, np.ndarray]]]:
+    """The weak-duality bound and, per last-round information set, ``(I, delta_I, argmax q)``: where
+    the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing)."""
+    lam = certifiable_rationality(cols.model)
+    if lam is None:
+        return math.inf, []
     phi = sol.phi.copy()
+    found = []
     for n, c in enumerate(cols.c):
         if len(c) == 0:
             continue
-        lip = lipschitz_constant(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
-        f = lambda q, n=n: cols.value(n, q) - q @ phi[n]
-        _, top = certified_max(f, tree.n_signals, lip, CERT_EPS)
+        obj = SmoothObjective(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
+        best, top, arg = certified_argmax_smooth(obj, tree.n_signals, CERT_EPS)
         phi[n] += max(0.0, top)
-    return lp.dual_bound(phi)
+        found.append((n, best, arg))
+    return lp.dual_bound(phi), found
+
+
+def _generate_columns(
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray]
+) -> tuple[LPSolution, float]:
+    """Column generation with certified pricing (docs/science.md, "Logit users: certified bounds"):
+    while the certified maximum of ``G_I(q) - phi_I . q`` exceeds :data:`PRICE_TOL` somewhere, add its
+    argmax (and a local lattice around it) as columns and re-solve; ``q`` and ``val`` grow in place.
+    Returns the last solution and its certified upper bound."""
+    upper, found = _certify(tree, cols, lp, sol)
+    for _ in range(PRICING_ROUNDS):
+        if upper - sol.value <= PRICE_TOL:
+            break
+        added = False
+        for n, best, arg in found:
+            if best <= PRICE_TOL:
+                continue
+            pts = np.vstack([arg[None], local_points(arg[None], 1e-3), local_points(arg[None], 1e-5)])
+            q[n] = np.vstack([q[n], pts])
+            val[n] = np.concatenate([val[n], cols.value(n, pts)])
+            added = True
+        if not added:
+            break
+        new = lp.solve(q, val)
+        assert new is not None, "the LP without extra rows is feasible"
+        sol = new
+        upper, found = _certify(tree, cols, lp, sol)
+    return sol, max(upper, sol.value)
+
+
+def _reduced_keep(sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray], tol: float) -> list[np.ndarray]:
+    """Per last-round information set, the columns an optimum of the relaxation can use: those whose
+    reduced cost ``phi_I . q_c - G_I(q_c)`` is below ``tol`` (and every used one)."""
+    out = []
+    for n, (qi, vi) in enumerate(zip(q, val, strict=True)):
+        rc = qi @ sol.phi[n] - vi
+        keep = np.flatnonzero((rc <= tol) | (sol.weights[n] > USED))
+        out.append(keep)
+    return out
 
 
 def multiround_best_response(
@@ -212,7 +273,7 @@ def multiround_best_response(
     i: int,
     profile: Sequence[Any],
     *,
-    milp: bool = False,
+    milp: bool = True,
     strict: bool = False,
     gamma: float = GAMMA,
     certify: bool = True,
@@ -224,14 +285,16 @@ def multiround_best_response(
 
     ``profile`` lists every speaker's rule (fixed arrays or functions of the observation; ``i``'s
     own entry is used only to read the others' functions on its path). ``milp``: when the
-    relaxation needs more than ``M`` last-round messages, also try the cardinality MILP for the
-    lower bound (for at most ``milp_time`` seconds). Ties of a best responder go the speaker's way
-    (a supremum). ``strict``: also
-    compute the strict rule with margin ``gamma`` (a best responder; a logit user has no ties and
-    it is ``rule``); with ``margins``, the first of them (in order) whose strict rule is worth more
-    than ``accept``, else ``gamma``. ``certify=False`` skips a logit user's certified upper bound (``upper`` is
-    then ``inf``), which best-response dynamics do not need.
+    relaxation needs more than ``M`` last-round messages, solve the exact ``M``-message program
+    (:mod:`persuaders.eval.response.cardinality`; a best responder's slot program, a logit user's
+    columns with a cardinality) for at most ``milp_time`` seconds; without it (or when it finds
+    nothing) the columns are merged down to ``M``. Ties of a best responder go the speaker's way (a
+    supremum). ``strict``: also compute the strict rule with margin ``gamma`` (a best responder; a
+    logit user has no ties and it is ``rule``); with ``margins``, the first of them (in order)
+    whose strict rule is worth more than ``accept``, else ``gamma``. ``certify=False`` skips a
+    logit user's certified upper bound and its column generation (``upper`` is then ``inf``).
     """
+    # long: the relaxation, then the M-message program where it needs more messages, then the strict rule
     tree = SpeakerTree(game, i, profile)
     lp = SequenceLP(tree)
     cols = _Columns(tree)
@@ -245,31 +308,49 @@ def multiround_best_response(
         kind = "lp (sequence form; last-round columns: vertices of the indifference arrangement, ties for the speaker)"
     else:
         sol, q, val = _logit_columns(tree, cols, lp)
-        upper = _logit_upper(tree, cols, lp, sol) if certify else math.inf
-        kind = "concavification (sequence form over a refined belief grid; upper bound by certified weak duality)"
-    q0, val0 = q, val
+        upper = math.inf
+        if certify:
+            sol, upper = _generate_columns(tree, cols, lp, sol, q, val)
+        kind = (
+            "concavification (sequence form over a refined belief grid, columns priced by certified branch and "
+            "bound; upper bound by weak duality)"
+        )
+    q0, val0 = [a.copy() for a in q], [a.copy() for a in val]
     n_rows, n_vars = lp.last_system[0].shape
     lp_shape = (int(n_rows), int(n_vars))
+    relaxed = sol
     needed, q = _reduce(lp, sol, q, val, cols, m)
     final, final_q = sol, q
     method = (
         f"{kind}; {game.rounds} round(s), {tree.histories} histories, {sum(len(v) for v in val)} last-round columns"
     )
+    exact = best_responder
     if needed <= m:
         lower, rule = sol.value, lp.realise(sol, q)
-        exact = best_responder
     else:
         merged, mq, lower = _merged(lp, sol, q, cols, m)
         final, final_q = merged, mq
         rule = lp.realise(merged, mq)
-        method += f"; the relaxation uses {needed} last-round messages > M = {m}: lower bound by merging"
-        if milp and best_responder:
-            card = lp.solve_cardinality(q0, val0, m, time_limit=milp_time)
-            if card is not None and card.value > lower + 1e-12:
-                lower, rule = card.value, lp.realise(card, q0)
-                final, final_q = card, q0
-                method += " and a cardinality MILP"
+        how = "merging"
         exact = False
+        if milp and best_responder:
+            slot = slot_milp(tree, lp, m, time_limit=milp_time)
+            if slot is not None:
+                upper = min(upper, slot.bound)
+                if slot.value >= lower - 1e-12:
+                    lower, final, final_q = slot.value, slot.solution, slot.q
+                    rule = lp.realise(slot.solution, slot.q)
+                    how = "the exact M-message program" + ("" if slot.optimal else " (time limit reached)")
+                exact = slot.optimal and upper - lower <= 1e-9
+        elif milp:
+            keep = _reduced_keep(relaxed, q0, val0, REDUCED_COST_TOL)
+            got = column_milp(lp, q0, val0, m, keep=keep, time_limit=milp_time)
+            if got is not None and got[0].value > lower + 1e-12:
+                final, final_q = got
+                lower = got[0].value
+                rule = lp.realise(final, final_q)
+                how = "the M-message program over the relaxation's optimal columns"
+        method += f"; the relaxation uses {needed} last-round messages > M = {m}: rule by {how}"
     upper = max(upper, lower)
     out = MultiroundResponse(
         upper=float(upper), lower=float(lower), rule=rule, exact=exact, needed=needed, method=method, lp_shape=lp_shape

@@ -26,6 +26,7 @@ linear objective ``sum_I phi_I . a_I`` over the flow polytope, found by backward
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,31 +70,33 @@ class SequenceLP:
         self.n_seq = int(self.seq_off[-1])
         self.info_off = np.concatenate([[0], np.cumsum(self.n_info)]).astype(int)
         self.n_rows_x = int(self.info_off[-1])
+        #: The proven upper bound of the last :meth:`solve_cardinality` (``inf`` before one).
+        self.last_bound = float("inf")
 
-    def _row(self, x: np.ndarray | int, t: int, info: np.ndarray | int) -> np.ndarray:
+    def row(self, x: np.ndarray | int, t: int, info: np.ndarray | int) -> np.ndarray:
         out: np.ndarray = np.asarray(x) * self.n_rows_x + self.info_off[t] + np.asarray(info)
         return out
 
-    def _parent(self, t: int) -> np.ndarray:
+    def parent(self, t: int) -> np.ndarray:
         """The tree's ``parent[t]`` (defined for ``t >= 1``)."""
         parent = self.tree.parent[t]
         assert parent is not None, "round 0 has no parent sequences"
         return parent
 
-    def _flow(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    def flow(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         """Entries of the earlier rounds' flow rows (rows, columns, values) and the rho columns' count."""
         rows, cols, vals = [], [], []
         nx, m, s = self.nx, self.m, self.n_seq
         for t in range(self.r - 1):
             n = self.n_info[t]
             x, info, msg = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(n), np.arange(m), indexing="ij"))
-            rows.append(self._row(x, t, info))
+            rows.append(self.row(x, t, info))
             cols.append(x * s + self.seq_off[t] + info * m + msg)
             vals.append(np.ones(len(x)))
             if t >= 1:
                 x2, info2 = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(n), indexing="ij"))
-                rows.append(self._row(x2, t, info2))
-                cols.append(x2 * s + self.seq_off[t - 1] + self._parent(t)[info2])
+                rows.append(self.row(x2, t, info2))
+                cols.append(x2 * s + self.seq_off[t - 1] + self.parent(t)[info2])
                 vals.append(-np.ones(len(x2)))
         return rows, cols, vals
 
@@ -105,18 +108,18 @@ class SequenceLP:
         ``ub = (A, b)`` adds rows ``A w <= b`` on the last-round weights (all information sets'
         columns in order): a floor on the user's value, or obedience rows.
         """
-        rows, cols, vals = self._flow()
+        rows, cols, vals = self.flow()
         nx, s, t_last = self.nx, self.n_seq, self.r - 1
         col_off = np.concatenate([[0], np.cumsum([len(v) for v in value])]).astype(int)
         base = nx * s
         for info, qi in enumerate(q):
             v, x = (a.ravel() for a in np.meshgrid(np.arange(len(qi)), np.arange(nx), indexing="ij"))
-            rows.append(self._row(x, t_last, info))
+            rows.append(self.row(x, t_last, info))
             cols.append(base + col_off[info] + v)
             vals.append(qi[v, x])
             if self.r >= 2:
-                rows.append(self._row(np.arange(nx), t_last, info))
-                cols.append(np.arange(nx) * s + self.seq_off[t_last - 1] + self._parent(t_last)[info])
+                rows.append(self.row(np.arange(nx), t_last, info))
+                cols.append(np.arange(nx) * s + self.seq_off[t_last - 1] + self.parent(t_last)[info])
                 vals.append(-np.ones(nx))
         n_var = base + int(col_off[-1])
         a_eq = sparse.csr_matrix(
@@ -124,7 +127,7 @@ class SequenceLP:
         )
         b_eq = np.zeros(nx * self.n_rows_x)
         xs, first = np.meshgrid(np.arange(nx), np.arange(self.n_info[0]), indexing="ij")
-        b_eq[self._row(xs.ravel(), 0, first.ravel())] = 1.0
+        b_eq[self.row(xs.ravel(), 0, first.ravel())] = 1.0
         c = np.zeros(n_var)
         c[base:] = -np.concatenate(value) if len(value) else []
         kw = {}
@@ -146,9 +149,7 @@ class SequenceLP:
             raise RuntimeError(f"sequence-form LP failed: {res.message}")
         z = np.clip(res.x, 0.0, None)
         y = -res.eqlin.marginals
-        phi = (
-            np.stack([y[self._row(np.arange(nx), t_last, info)] for info in range(len(q))]) if q else np.zeros((0, nx))
-        )
+        phi = np.stack([y[self.row(np.arange(nx), t_last, info)] for info in range(len(q))]) if q else np.zeros((0, nx))
         weights = [z[base + col_off[i] : base + col_off[i + 1]] for i in range(len(q))]
         nu = -np.asarray(res.ineqlin.marginals) if ub is not None else np.zeros(0)
         return LPSolution(-float(res.fun), z[:base].reshape(nx, s), weights, phi, nu)
@@ -176,6 +177,45 @@ class SequenceLP:
         own = float(sum(w @ v for w, v in zip(second.weights, value, strict=True)))
         return LPSolution(own, second.rho, second.weights, sol.phi, sol.nu)
 
+    def _cardinality_rows(
+        self, value: Sequence[np.ndarray], m: int, groups: Sequence[np.ndarray] | None
+    ) -> tuple[list[optimize.LinearConstraint], np.ndarray, int]:
+        """The program's rows on the last solve's system: its equalities (and extra rows), the links
+        ``w_c <= |X| z_g`` and ``sum_g z_g <= m`` per information set; with each column's group."""
+        a_eq, b_eq, c, base, kw = self.last_system
+        n_col = len(c) - base
+        gid = [
+            np.arange(len(v)) if groups is None else np.unique(groups[n], return_inverse=True)[1].reshape(-1)
+            for n, v in enumerate(value)
+        ]
+        g_off = np.concatenate([[0], np.cumsum([int(g.max()) + 1 if len(g) else 0 for g in gid])]).astype(int)
+        n_grp = int(g_off[-1])
+        col_grp = np.concatenate([g + g_off[n] for n, g in enumerate(gid)]).astype(int) if n_col else np.zeros(0, int)
+        info_of = np.concatenate([np.full(g_off[n + 1] - g_off[n], n) for n in range(len(value))]).astype(int)
+        zero = sparse.csr_matrix
+        link = sparse.hstack(
+            [
+                zero((n_col, base)),
+                sparse.eye(n_col),
+                zero((-self.nx * np.ones(n_col), (np.arange(n_col), col_grp)), shape=(n_col, n_grp)),
+            ]
+        )
+        count = sparse.hstack(
+            [
+                zero((len(value), base + n_col)),
+                zero((np.ones(n_grp), (info_of, np.arange(n_grp))), shape=(len(value), n_grp)),
+            ]
+        )
+        cons = [
+            optimize.LinearConstraint(sparse.hstack([a_eq, zero((a_eq.shape[0], n_grp))]), b_eq, b_eq),
+            optimize.LinearConstraint(link, -np.inf, 0.0),
+            optimize.LinearConstraint(count, -np.inf, m),
+        ]
+        if kw:
+            extra = sparse.hstack([kw["A_ub"], zero((kw["A_ub"].shape[0], n_grp))])
+            cons.append(optimize.LinearConstraint(extra, -np.inf, kw["b_ub"]))
+        return cons, col_grp, n_grp
+
     def solve_cardinality(
         self,
         q: Sequence[np.ndarray],
@@ -183,55 +223,41 @@ class SequenceLP:
         m: int,
         ub: tuple[Any, Any] | None = None,
         time_limit: float = 20.0,
+        options: dict[str, float] | None = None,
+        groups: Sequence[np.ndarray] | None = None,
     ) -> LPSolution | None:
-        """The best solution using at most ``m`` columns per last-round information set (HiGHS MILP).
+        """The best solution using at most ``m`` messages per last-round information set (HiGHS MILP).
 
-        Binary ``z_c`` per column, ``w_c <= |X| z_c`` (a column's mass vector is at most the
-        speaker's mass, at most 1 per signal, so its weight is at most ``|X|``),
-        ``sum_c z_c <= m``. The incumbent after ``time_limit`` seconds is returned (an actual
-        rule with at most ``m`` last-round messages); None when there is none.
+        A message is a column, or with ``groups`` (an id per column of each information set) a
+        group of columns (a recommendation profile's unit columns, one per signal). Binary ``z_g``
+        per group, ``w_c <= |X| z_g`` for its columns (a column's mass vector is at most the
+        speaker's mass, at most 1 per signal, so its weight is at most ``|X|``), ``sum_g z_g <= m``.
+        The incumbent after ``time_limit`` seconds is returned (an actual rule with at most ``m``
+        last-round messages); None when there is none. ``self.last_bound`` is the solver's proven
+        upper bound on the value.
         """
         if self.solve(q, value, ub) is None:
             return None
-        a_eq, b_eq, c, base, kw = self.last_system
+        c, base = self.last_system[2], self.last_system[3]
         n_col = len(c) - base
-        info_of = np.concatenate([np.full(len(v), n) for n, v in enumerate(value)]).astype(int)
-        zero = sparse.csr_matrix
-        cons = [
-            optimize.LinearConstraint(sparse.hstack([a_eq, zero((a_eq.shape[0], n_col))]), b_eq, b_eq),
-            optimize.LinearConstraint(
-                sparse.hstack([zero((n_col, base)), sparse.eye(n_col), -self.nx * sparse.eye(n_col)]), -np.inf, 0.0
-            ),
-            optimize.LinearConstraint(
-                sparse.hstack(
-                    [
-                        zero((len(value), base + n_col)),
-                        zero((np.ones(n_col), (info_of, np.arange(n_col))), shape=(len(value), n_col)),
-                    ]
-                ),
-                -np.inf,
-                m,
-            ),
-        ]
-        if kw:
-            cons.append(
-                optimize.LinearConstraint(
-                    sparse.hstack([kw["A_ub"], zero((kw["A_ub"].shape[0], n_col))]), -np.inf, kw["b_ub"]
-                )
+        cons, col_grp, n_grp = self._cardinality_rows(value, m, groups)
+        integrality = np.concatenate([np.zeros(base + n_col), np.ones(n_grp)])
+        upper = np.concatenate([np.full(base + n_col, np.inf), np.ones(n_grp)])
+        with warnings.catch_warnings():  # HiGHS options scipy does not list are passed on to HiGHS
+            warnings.filterwarnings("ignore", message="Unrecognized options")
+            res = optimize.milp(
+                np.concatenate([c, np.zeros(n_grp)]),
+                constraints=cons,
+                integrality=integrality,
+                bounds=optimize.Bounds(0, upper),
+                options={"mip_rel_gap": 1e-9, **(options or {}), "time_limit": time_limit},
             )
-        integrality = np.concatenate([np.zeros(base + n_col), np.ones(n_col)])
-        upper = np.concatenate([np.full(base + n_col, np.inf), np.ones(n_col)])
-        res = optimize.milp(
-            np.concatenate([c, np.zeros(n_col)]),
-            constraints=cons,
-            integrality=integrality,
-            bounds=optimize.Bounds(0, upper),
-            options={"time_limit": time_limit, "mip_rel_gap": 1e-9},
-        )
         if res.x is None:
+            self.last_bound = np.inf
             return None
+        self.last_bound = -float(getattr(res, "mip_dual_bound", res.fun))
         z = np.clip(res.x, 0.0, None)
-        on = z[base + n_col :] > 0.5
+        on = z[base + n_col :][col_grp] > 0.5
         w = z[base : base + n_col] * on
         off = np.concatenate([[0], np.cumsum([len(v) for v in value])]).astype(int)
         weights = [w[off[n] : off[n + 1]] for n in range(len(value))]
@@ -247,7 +273,7 @@ class SequenceLP:
         value = np.asarray(phi, dtype=np.float64).T  # [X, I_last]
         for t in range(self.r - 2, -1, -1):
             seq = np.zeros((self.nx, self.n_info[t] * self.m))
-            np.add.at(seq.T, self._parent(t + 1), value.T)
+            np.add.at(seq.T, self.parent(t + 1), value.T)
             value = seq.reshape(self.nx, self.n_info[t], self.m).max(axis=2)
         return float(value.sum())
 
@@ -255,7 +281,7 @@ class SequenceLP:
         """``a_I(x)`` ``[I, X]``: the speaker's mass at each last-round information set."""
         if self.r == 1:
             return np.ones((self.n_info[0], self.nx))
-        par = self.seq_off[self.r - 2] + self._parent(self.r - 1)
+        par = self.seq_off[self.r - 2] + self.parent(self.r - 1)
         return sol.rho[:, par].T
 
     def realise(self, sol: LPSolution, q: Sequence[np.ndarray]) -> TableRule:

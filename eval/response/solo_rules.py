@@ -21,10 +21,12 @@ value above the best rival's.
   with ``gamma = 1e-8`` every recommendation beats the others by ``gamma``, so a realised rule
   has no ties and is scored alike under every convention (an actual rule, the lower bound).
   It is an actual ``M``-message rule when at most ``M`` profiles carry weight at every ``I``;
-  otherwise the profiles kept are cut down to the ``M`` heaviest (still a lower bound).
-* **A logit user.** Columns on a belief grid refined around the solution (an actual rule after
-  merging down to ``M``, the lower bound); the duals ``phi_I`` and the floor's ``nu >= 0`` give by
-  weak duality the upper bound ``dual_bound(phi_I + delta_I) - nu floor`` with the certified
+  otherwise the exact ``M``-message program (a binary per profile, at most ``M`` per ``I``;
+  :mod:`persuaders.eval.response.cardinality`) gives both the rule and, with ``gamma = 0``, the bound.
+* **A logit user.** Columns on a belief grid refined around the solution; an actual rule from the
+  ``M``-message program over the columns an optimum can use, or by merging down to ``M`` (the
+  lower bound); the duals ``phi_I`` and the floor's ``nu >= 0`` give by weak duality the upper
+  bound ``dual_bound(phi_I + delta_I) - nu floor`` with the certified
   ``delta_I = max_q (G_i + nu G_u)(q) - phi_I . q`` (:mod:`persuaders.eval.theory.logit_bounds`).
 
 Every rule returned is a :class:`~persuaders.eval.response.rules.TableRule` over thread nodes, and its
@@ -45,13 +47,20 @@ from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.engine import ExactEngine
 from persuaders.envs.payoff.exact import history_distribution, scheme_source
 from persuaders.eval.response.arrangement import ArrangementTooLarge
+from persuaders.eval.response.cardinality import MILP_OPTIONS, column_milp
 from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.deviation import favourable_value, solo_game
 from persuaders.eval.response.multiround import local_points
 from persuaders.eval.response.rules import TableRule
 from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP, merge_columns
 from persuaders.eval.response.strict_lp import GAMMA, obedience_columns
-from persuaders.eval.theory.logit_bounds import belief_grid, certified_max, lipschitz_constant, smooth_values
+from persuaders.eval.theory.logit_bounds import (
+    SmoothObjective,
+    belief_grid,
+    certifiable_rationality,
+    certified_argmax_smooth,
+    smooth_values,
+)
 
 __all__ = ["MAX_PROFILE_COLUMNS", "SOLO_GRID", "SoloRule", "SoloThread"]
 
@@ -61,6 +70,8 @@ MAX_PROFILE_COLUMNS = 200_000
 SOLO_GRID = 2001
 #: Target precision of a logit user's certified maxima.
 CERT_EPS = 1e-8
+#: Columns with a reduced cost below this may carry an optimum of the grid LP.
+REDUCED_COST_TOL = 1e-7
 
 
 class SoloRule:
@@ -77,8 +88,9 @@ class SoloThread:
     a best responder's strict recommendations in the rules it returns (above the evaluator's tie
     tolerance of 1e-9)."""
 
-    def __init__(self, game: Game, i: int, gamma: float = GAMMA):
+    def __init__(self, game: Game, i: int, gamma: float = GAMMA, time_limit: float = 20.0):
         self.game, self.i, self.gamma = game, i, gamma
+        self.time_limit = time_limit
         self.solo = solo_game(game, i)
         self.tree = SpeakerTree(self.solo, 0, [babbling_scheme(self.solo, 0)])
         self.lp = SequenceLP(self.tree)
@@ -155,7 +167,12 @@ class SoloThread:
         solo value at least ``floor``; ``-inf`` when no rule meets the floor."""
         if self.best_responder:
             sol = self._solve_recommendations(0.0, floor, user_objective)[0]
-            return -math.inf if sol is None else sol.value
+            if sol is None:
+                return -math.inf
+            if self._profiles_needed(sol) <= self.game.messages:
+                return sol.value
+            card = self._cardinality(0.0, floor, user_objective)
+            return -math.inf if card is None else min(sol.value, self.lp.last_bound)
         sol = self._solve_grid(floor, user_objective)
         if sol is None:
             return -math.inf if floor is None else self._grid_infeasible_bound(floor, user_objective)
@@ -192,36 +209,53 @@ class SoloThread:
         return self._grid_rule(sol, floor, user_objective)
 
     # ------------------------------------------------------------------ best responder
+    def _profiles_needed(self, sol: LPSolution) -> int:
+        """The most recommendation profiles a solution uses at a last-round information set."""
+        nx = self.tree.n_signals
+        return max((int((w.reshape(-1, nx).sum(axis=1) > USED).sum()) for w in sol.weights), default=0)
+
+    def _cardinality(self, gamma: float, floor: float | None, user_objective: bool) -> LPSolution | None:
+        """The best solution with at most ``M`` recommendation profiles per last-round information set
+        (:meth:`SequenceLP.solve_cardinality` with a profile's unit columns as one group);
+        ``self.lp.last_bound`` is then the solver's proven bound."""
+        q, val, uval, a = self._cols[gamma]
+        obj = uval if user_objective else val
+        nx = self.tree.n_signals
+        groups = [np.repeat(np.arange(len(p)), nx) for p in self.profiles]
+        return self.lp.solve_cardinality(
+            q,
+            obj,
+            self.game.messages,
+            ub=self._floor_rows(uval, floor, a),
+            time_limit=self.time_limit,
+            options=MILP_OPTIONS,
+            groups=groups,
+        )
+
     def _strict_rule(self, floor: float | None, user_objective: bool) -> SoloRule | None:
-        m = self.game.messages
+        """The best strict rule (margin ``gamma``) giving the user more than ``floor``: the LP, or where it
+        needs more than ``M`` recommendations at an information set, the exact ``M``-message program."""
         level = None if floor is None else floor + 1e-10
-        keep = None
-        for _ in range(3):
-            sol = self._solve_recommendations(self.gamma, level, user_objective, keep)[0]
+        sol = self._solve_recommendations(self.gamma, level, user_objective)[0]
+        if sol is None:
+            return None
+        if self._profiles_needed(sol) > self.game.messages:
+            sol = self._cardinality(self.gamma, level, user_objective)
             if sol is None:
                 return None
-            profiles = self.profiles if keep is None else keep
-            nx = self.tree.n_signals
-            weights, qq, over = [], [], False
-            new_keep = []
-            for n, w in enumerate(sol.weights):
-                per = w.reshape(-1, nx)
-                mass = per.sum(axis=1)
-                used = np.flatnonzero(mass > USED)
-                if len(used) > m:
-                    over = True
-                    used = used[np.argsort(-mass[used])[:m]]
-                new_keep.append([profiles[n][j] for j in used] or profiles[n][:1])
-                weights.append(mass[used])
-                qq.append(per[used] / mass[used][:, None])
-            if not over:
-                rule = self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq)
-                user, spk = self.evaluate(rule)
-                if floor is not None and user <= floor:
-                    return None
-                return SoloRule(rule, user, spk)
-            keep = new_keep
-        return None
+        nx = self.tree.n_signals
+        weights, qq = [], []
+        for w in sol.weights:
+            per = w.reshape(-1, nx)
+            mass = per.sum(axis=1)
+            used = np.flatnonzero(mass > USED)
+            weights.append(mass[used])
+            qq.append(per[used] / mass[used][:, None])
+        rule = self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq)
+        user, spk = self.evaluate(rule)
+        if floor is not None and user <= floor:
+            return None
+        return SoloRule(rule, user, spk)
 
     # ------------------------------------------------------------------ logit user
     def _grid_lp(
@@ -262,8 +296,8 @@ class SoloThread:
 
     def _certified(self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0) -> float:
         """Weak duality (module docstring): an upper bound on ``sign`` times the objective over every rule."""
-        lam = self.game.user.model.rationality
-        if lam is None or not math.isfinite(lam):
+        lam = certifiable_rationality(self.game.user.model)
+        if lam is None:
             return math.inf
         nu = 0.0
         if floor is not None and sol.nu is not None and len(sol.nu):
@@ -274,14 +308,8 @@ class SoloThread:
         for n, c in enumerate(self.c):
             if len(c) == 0:
                 continue
-            lip = lipschitz_constant(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
-
-            def h(q: np.ndarray, n: int = n) -> np.ndarray:
-                gi, gu = self.values(n, q)
-                out: np.ndarray = wi * gi + wu * gu - q @ phi[n]
-                return out
-
-            _, top = certified_max(h, self.tree.n_signals, lip, CERT_EPS)
+            obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
+            _, top, _ = certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)
             phi[n] += max(0.0, top)
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0)
 
@@ -296,23 +324,43 @@ class SoloThread:
     def _grid_rule(
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
     ) -> SoloRule | None:
+        """An actual rule from the grid LP's solution: itself where it uses at most ``M`` columns per
+        last-round information set; else the better of the exact ``M``-message program over the
+        columns an optimum can use (reduced cost about 0) and the greedy merging of columns."""
         m = self.game.messages
+        q, gis, gus = self.last_columns
+        pick = gus if user_objective else gis
+        rules = []
+        if max((int((w > USED).sum()) for w in sol.weights), default=0) > m:
+            keep = [
+                np.flatnonzero((np.abs(qi @ sol.phi[n] - sign * vi) <= REDUCED_COST_TOL) | (sol.weights[n] > USED))
+                for n, (qi, vi) in enumerate(zip(q, pick, strict=True))
+            ]
+            obj = [sign * v for v in pick]
+            ub = None if floor is None else self._floor_rows(gus, floor, None)
+            got = column_milp(self.lp, q, obj, m, keep=keep, ub=ub, time_limit=self.time_limit)
+            if got is not None:
+                rules.append(self.lp.realise(*got))
         weights, qq = [], []
         for n, w in enumerate(sol.weights):
             used = np.flatnonzero(w > USED)
-            vec = w[used, None] * self.last_columns[0][n][used]
+            vec = w[used, None] * q[n][used]
             if len(used) > m:
-                pick = 1 if user_objective else 0
 
-                def value_of(a: np.ndarray, n: int = n, pick: int = pick) -> np.ndarray:
-                    return sign * self.values(n, a)[pick]
+                def value_of(a: np.ndarray, n: int = n) -> np.ndarray:
+                    return sign * self.values(n, a)[1 if user_objective else 0]
 
                 vec, _ = merge_columns(vec, m, value_of)
             mass = vec.sum(axis=1) if len(vec) else np.zeros(0)
             weights.append(mass)
             qq.append(vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, self.tree.n_signals)))
-        rule = self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq)
-        user, spk = self.evaluate(rule)
-        if floor is not None and user <= floor:
-            return None
-        return SoloRule(rule, user, spk)
+        rules.append(self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq))
+        best: SoloRule | None = None
+        for rule in rules:
+            user, spk = self.evaluate(rule)
+            if floor is not None and user <= floor:
+                continue
+            score = sign * (user if user_objective else spk[self.i])
+            if best is None or score > sign * (best.user if user_objective else best.speakers[self.i]):
+                best = SoloRule(rule, user, spk)
+        return best
