@@ -7,7 +7,8 @@ fixed:
 
     theta <- theta + Adam(grad_theta  sum_{a,y} P_theta(a, y) U_i[a, y]),   pi = softmax(theta).
 
-No episode is sampled for the gradient: this learner shows what the exact model allows, beside
+The ascent is :class:`~persuaders.envs.payoff.ascent.SchemeAscent`, the routine the numerical best
+response uses too. No episode is sampled for the gradient: this learner shows what the exact model allows, beside
 the sampled learners (PPO, MAPPO). A best-responding user is discontinuous in the schemes, so it
 is optimised through a smooth surrogate: the logit users of the config's rationality homotopy
 (``rationality_schedule``) while it lasts, then ``softmax(sharpness * EU)`` (``sharpness``, default
@@ -30,7 +31,7 @@ from persuaders.agents.base import Learner, LearnerConfig, LearnerSpec, Rollout,
 from persuaders.envs.game.observations import ObservationLayout
 from persuaders.envs.game.users import UserModel
 from persuaders.envs.game.validation import SpecError, as_float, as_int
-from persuaders.envs.payoff.differentiable import TorchPayoff
+from persuaders.envs.payoff.ascent import SchemeAscent
 
 __all__ = ["ExactGradientConfig", "ExactGradientLearner"]
 
@@ -70,12 +71,11 @@ class ExactGradientLearner(Learner):
         self.i = spec.speakers[0]
         self.x_i = g.speakers[self.i].n_signals
         self.layout = ObservationLayout.for_game(g)
-        self.theta = (
-            config.init_scale * torch.randn(g.rounds, self.x_i, g.messages, dtype=torch.float64)
-        ).requires_grad_(True)
-        self.optimizer = torch.optim.Adam([self.theta], lr=config.learning_rate)
-        self.payoff = TorchPayoff(g, range(g.n_speakers))
-        self.utility = torch.as_tensor(g.speakers[self.i].utility)
+        theta = (config.init_scale * torch.randn(g.rounds, self.x_i, g.messages, dtype=torch.float64)).requires_grad_(
+            True
+        )
+        self.ascent = SchemeAscent(g, self.i, theta, config.learning_rate)
+        self.theta, self.optimizer = self.ascent.theta, self.ascent.optimizer
         self.user_model: UserModel | None = None  # None: the game's own user
         self.profile: Callable[[], dict[str, Any]] | None = None
 
@@ -115,13 +115,8 @@ class ExactGradientLearner(Learner):
         model = self.user_model if self.user_model is not None else g.user.model
         sharpness = self.config.sharpness if model.best_responder else None
         for _ in range(self.config.steps):
-            schemes = dict(others)
-            schemes[self.i] = torch.softmax(self.theta, dim=-1)
-            value = (self.payoff(schemes, model=model, sharpness=sharpness)[0] * self.utility).sum()
-            self.optimizer.zero_grad()
-            (-value).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
-            self.optimizer.step()
-        return {"exact_value": float(value.detach())}
+            value = self.ascent.step(others, model=model, sharpness=sharpness)
+        return {"exact_value": float(value[0])}
 
     def _others(self) -> dict[int, torch.Tensor]:
         """The other speakers' current schemes as open-loop ``[R, X_j, M]`` tensors."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,9 +23,6 @@ from persuaders.eval.dynamics import best_response_dynamics
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response import NoSolver, ResponseProblem, best_response, response_solvers
 from tests.brute_rules import favourable_values, joint_table
-
-DATA = Path(__file__).resolve().parent / "data"
-
 
 def full_information(game) -> float:
     """E_y v(e_y): the user's value when she learns the state (logit: softmax(lam u[., y]) . u[., y])."""
@@ -117,7 +113,7 @@ def test_aligned_helper_reveals_the_state_over_two_rounds(protocol):
     """aligned3: a lone speaker whose utility is the user's (logit, lam = 10), three states, two
     messages, two rounds. Revealing `low` vs the rest, then `mid` vs `high`, gives her full
     information; the dynamics end there, certified."""
-    game = load_game(DATA / "aligned3.yaml")
+    game = load_game("aligned3")
     res = best_response_dynamics(game, protocol)
     assert res.converged and res.reason is None
     assert res.user_value == pytest.approx(full_information(game), abs=1e-6)
@@ -132,7 +128,7 @@ def test_tug_of_war_ends_at_full_revelation(protocol):
     two rounds. The cone distance is 0 (their sum is her utility plus a constant), so the competition
     bound is full information, 0.7; both revealing is an equilibrium worth it. From babbling the
     simultaneous dynamics cycle; another start reaches it, and the verdict says so."""
-    game = load_game(DATA / "tug3.yaml")
+    game = load_game("tug3")
     res = best_response_dynamics(game, protocol)
     assert full_information(game) == pytest.approx(0.7, abs=1e-12)
     assert res.converged and res.user_value == pytest.approx(0.7, abs=1e-6)

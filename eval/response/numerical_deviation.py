@@ -3,7 +3,8 @@
 Where no exact method applies (several rounds, ``best_ai`` with a finite ``n_eval``, a user model
 with no analytic solver), speaker ``i``'s best open-loop deviation is searched for on
 :class:`~persuaders.envs.payoff.differentiable.TorchPayoff`, the torch twin of the exact payoff
-(docs/science.md, "Exploitability"): its logits ``[R, X_i, M]`` are maximised by Adam from
+(docs/science.md, "Exploitability"): its logits ``[R, X_i, M]`` are maximised by Adam
+(:class:`~persuaders.envs.payoff.ascent.SchemeAscent`, the exact-gradient learner's routine) from
 several starts in one batch (random, the current scheme, full revelation, babbling); the iterates
 are scored exactly (argmax with ties split evenly for a best responder) at eleven checkpoints
 along the way and the best is confirmed with :func:`persuaders.envs.payoff.evaluate`. The value is
@@ -33,6 +34,7 @@ from persuaders.envs.game.schemes import (
 )
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.users import UserModel
+from persuaders.envs.payoff.ascent import SchemeAscent
 from persuaders.envs.payoff.differentiable import TorchPayoff, torch_outcome
 from persuaders.envs.payoff.exact import evaluate, solo_outcomes
 
@@ -65,7 +67,8 @@ class _Search:
         if best_ai and self.others:
             with torch.no_grad():
                 self.vstar = max(float((torch_outcome(game, {j: schemes[j]})[0] * self.u).sum()) for j in self.others)
-        self.payoff = TorchPayoff(game, range(game.n_speakers) if proto.joint else [i])
+        self.talking = list(range(game.n_speakers)) if proto.joint else [i]
+        self.payoff = TorchPayoff(game, self.talking)
         self.exact_ai = isinstance(proto, BestAI) and proto.n_eval == "exact"
         if self.exact_ai and self.others:
             rival_user, rival_spk = solo_outcomes(game, schemes)
@@ -91,27 +94,22 @@ class _Search:
                 vals[b] = sel[0] * g[b] + sel[1:] @ self.rival_own
             return vals
 
-    def objective(self, theta: torch.Tensor, step: int, steps: int) -> torch.Tensor:
-        """The batch's objectives at Adam step ``step``: a best responder's argmax is annealed
-        from ``softmax(10 EU)`` to ``softmax(LAM_HARD EU)`` over the first 70% of the steps; in
-        ``best_ai`` the first half of the batch is penalised for giving the user less than the
-        best rival plus 1e-6."""
-        sharpness = None
-        if self.model.best_responder:
-            frac = min(1.0, step / max(1, int(0.7 * steps)))
-            sharpness = 10.0 * (LAM_HARD / 10.0) ** frac
-        pi = torch.softmax(theta, dim=-1)
-        if self.proto.joint:
-            out = self.payoff({**self.others, self.i: pi}, sharpness=sharpness)
-            return (out * self.ui).sum(dim=(1, 2))
-        out = self.payoff({self.i: pi}, sharpness=sharpness)
-        obj = (out * self.ui).sum(dim=(1, 2))
-        if self.vstar is not None:
-            half = theta.shape[0] // 2
-            v = (out * self.u).sum(dim=(1, 2))
-            pen = 10.0 * torch.relu(self.vstar + 1e-6 - v)
-            obj = torch.cat([obj[:half] - pen[:half], obj[half:]])
-        return obj
+    def sharpness(self, step: int, steps: int) -> float | None:
+        """A best responder's argmax is annealed from ``softmax(10 EU)`` to ``softmax(LAM_HARD EU)`` over
+        the first 70% of the steps (None for any other user model)."""
+        if not self.model.best_responder:
+            return None
+        frac = min(1.0, step / max(1, int(0.7 * steps)))
+        return float(10.0 * (LAM_HARD / 10.0) ** frac)
+
+    def penalty(self, out: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """In ``best_ai`` the first half of the batch is penalised for giving the user less than the
+        best rival plus 1e-6 (the other half climbs the plain solo payoff)."""
+        if self.vstar is None:
+            return value
+        half = value.shape[0] // 2
+        pen = 10.0 * torch.relu(self.vstar + 1e-6 - (out * self.u).sum(dim=(1, 2)))
+        return torch.cat([value[:half] - pen[:half], value[half:]])
 
 
 def _fixed_starts(game: Game, i: int, current: np.ndarray) -> list[np.ndarray]:
@@ -158,8 +156,9 @@ def numerical_best_response(
     fixed = _fixed_starts(game, i, schemes[i])
     inits += [torch.as_tensor(scheme_to_logits(s)) for s in fixed]
     theta = torch.stack(inits).clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
     search = _Search(game, i, schemes, proto)
+    ascent = SchemeAscent(game, i, theta, lr, talking=search.talking)
+    others = search.others if proto.joint else {}
     best_val, best_scheme = -np.inf, schemes[i]
     checkpoints = set(np.linspace(0, steps, 11).astype(int).tolist())
     for step in range(steps + 1):
@@ -171,10 +170,7 @@ def numerical_best_response(
                 best_val, best_scheme = float(vals[b]), pis[b].copy()
         if step == steps:
             break
-        obj = search.objective(theta, step, steps)
-        opt.zero_grad()
-        (-obj.sum()).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
-        opt.step()
+        ascent.step(others, sharpness=search.sharpness(step, steps), transform=search.penalty)
     if not np.isfinite(best_val):  # sampled scores: score the final schemes exactly
         cands = list(torch.softmax(theta, dim=-1).detach().numpy()) + fixed
     else:

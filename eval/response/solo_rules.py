@@ -72,6 +72,10 @@ SOLO_GRID = 2001
 CERT_EPS = 1e-8
 #: Columns with a reduced cost below this may carry an optimum of the grid LP.
 REDUCED_COST_TOL = 1e-7
+#: Column generation stops when the certified bound is within this of the LP's value, or after this many rounds.
+PRICE_TOL, PRICING_ROUNDS = 1e-9, 8
+#: Multipliers of the user's value tried for the Lagrangian bound of a floor the grid cannot meet.
+LAGRANGE_LADDER = (1.0, 10.0, 100.0, 1e3, 1e4)
 
 
 class SoloRule:
@@ -91,6 +95,7 @@ class SoloThread:
     def __init__(self, game: Game, i: int, gamma: float = GAMMA, time_limit: float = 20.0):
         self.game, self.i, self.gamma = game, i, gamma
         self.time_limit = time_limit
+        self._certificate: tuple[LPSolution, float] | None = None
         self.solo = solo_game(game, i)
         self.tree = SpeakerTree(self.solo, 0, [babbling_scheme(self.solo, 0)])
         self.lp = SequenceLP(self.tree)
@@ -292,34 +297,105 @@ class SoloThread:
                     cols[2][n] = np.concatenate([cols[2][n], gu])
             sol = self._grid_lp(cols, floor, user_objective, sign)
         self.last_columns = cols
+        if sol is not None and certifiable_rationality(self.game.user.model) is not None:
+            sol = self._price(sol, cols, floor, user_objective, sign)
+        return sol
+
+    def _price(
+        self,
+        sol: LPSolution,
+        cols: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
+        floor: float | None,
+        user_objective: bool,
+        sign: float,
+    ) -> LPSolution:
+        """Column generation with certified pricing (docs/science.md, "Logit users: certified bounds"):
+        add the maximiser of ``G - phi_I . q`` (and a small lattice around it) wherever it is positive,
+        re-solve, until the certified bound meets the LP's value; the certificate of the last
+        solution is kept for :meth:`_certified`."""
+        bound, found = self._certify(sol, floor, user_objective, sign)
+        for _ in range(PRICING_ROUNDS):
+            if bound - sol.value <= PRICE_TOL:
+                break
+            added = False
+            for n, best, arg in found:
+                if best <= PRICE_TOL:
+                    continue
+                pts = np.vstack([arg[None], local_points(arg[None], 1e-3), local_points(arg[None], 1e-5)])
+                gi, gu = self.values(n, pts)
+                cols[0][n] = np.vstack([cols[0][n], pts])
+                cols[1][n] = np.concatenate([cols[1][n], gi])
+                cols[2][n] = np.concatenate([cols[2][n], gu])
+                added = True
+            new = self._grid_lp(cols, floor, user_objective, sign) if added else None
+            if new is None:
+                break
+            sol = new
+            bound, found = self._certify(sol, floor, user_objective, sign)
+        self._certificate = (sol, bound)
         return sol
 
     def _certified(self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0) -> float:
         """Weak duality (module docstring): an upper bound on ``sign`` times the objective over every rule."""
+        if self._certificate is not None and self._certificate[0] is sol:
+            return self._certificate[1]
+        return self._certify(sol, floor, user_objective, sign)[0]
+
+    def _certify(
+        self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
+    ) -> tuple[float, list[tuple[int, float, np.ndarray]]]:
+        """The weak-duality bound and, per last-round node, ``(n, max of h, its maximiser)``: where the
+        maximum is positive the maximiser is a column the grid missed."""
         lam = certifiable_rationality(self.game.user.model)
         if lam is None:
-            return math.inf
+            return math.inf, []
         nu = 0.0
         if floor is not None and sol.nu is not None and len(sol.nu):
             nu = max(0.0, float(sol.nu[-1]))
         wi, wu = (0.0, sign) if user_objective else (1.0, 0.0)
         wu += nu
         phi = sol.phi.copy()
+        found = []
         for n, c in enumerate(self.c):
             if len(c) == 0:
                 continue
             obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
-            _, top, _ = certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)
+            best, top, arg = certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)
             phi[n] += max(0.0, top)
-        return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0)
+            found.append((n, best, arg))
+        return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0), found
 
     def _grid_infeasible_bound(self, floor: float, user_objective: bool) -> float:
         """The grid meets no floor: ``-inf`` (no rule meets it) if the user's certified maximum is
-        below it, else the bound without the floor (the floor only removes rules)."""
+        below it; else, for the speaker's own value, the least Lagrangian bound
+        ``max_rules sum (G_i + nu G_u) - nu floor`` over a ladder of ``nu >= 0`` (weak duality: any
+        ``nu`` bounds every rule that meets the floor; ``nu = 0`` is the bound without it). A floor
+        within the certificate's precision of the user's maximum (the end of a best-AI race) is
+        then bounded by the speaker's value among the rules best for her, not by its free optimum."""
         top = self.upper(None, user_objective=True)
         if top < floor:
             return -math.inf
-        return top if user_objective else self.upper(None)
+        if user_objective:
+            return top
+        best = self.upper(None)
+        for nu in LAGRANGE_LADDER:
+            best = min(best, self._lagrangian(nu) - nu * floor)
+        return best
+
+    def _lagrangian(self, nu: float) -> float:
+        """A certified upper bound of ``sum (G_i + nu G_u)`` over every rule (the grid LP without a
+        floor, its duals lifted by the certified maxima of :meth:`_certify`)."""
+        q = list(self.q)
+        sol = self.lp.solve(q, [gi + nu * gu for gi, gu in zip(self.gi, self.gu, strict=True)])
+        assert sol is not None, "the LP without extra rows is feasible"
+        lam = certifiable_rationality(self.game.user.model)
+        assert lam is not None, "only called for a certifiable user model"
+        phi = sol.phi.copy()
+        for n, c in enumerate(self.c):
+            if len(c):
+                obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([1.0, nu]), lam, -phi[n])
+                phi[n] += max(0.0, certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)[1])
+        return self.lp.dual_bound(phi)
 
     def _grid_rule(
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0

@@ -7,6 +7,7 @@ tries them in this order:
 ==================  ========================================================  =======================
 solver              applies to                                                answer
 ==================  ========================================================  =======================
+one_message         one message per round (no rule says anything)             the current value, exact
 one_round_joint     a joint protocol, one round, fixed schemes, an            the obedience LP or the
                     analytic user model (:mod:`.deviation_joint`)             concavification on the
                                                                               auxiliary game
@@ -51,6 +52,7 @@ from persuaders.eval.response.numerical_deviation import numerical_best_response
 from persuaders.eval.response.solo_rules import SoloThread
 
 __all__ = [
+    "OneMessage",
     "OneRoundJoint",
     "OneRoundSelection",
     "SequenceForm",
@@ -85,6 +87,23 @@ def _from_deviation(problem: ResponseProblem, dev: Deviation, current: float, so
     lower = dev.best if has_rule else current
     rule = dev.scheme if has_rule else problem.profile[problem.speaker]
     return Response(problem.name, current, lower, max(upper, lower), rule, solver, dev.method)
+
+
+@register_solver
+class OneMessage(ResponseSolver):
+    """One message per round: every rule of the speaker says the same thing, so it has no deviation
+    and its best value is its current one (exact, under every protocol and user model)."""
+
+    name = "one_message"
+    priority = 0
+
+    def supports(self, problem: ResponseProblem) -> str | None:
+        return None if problem.game.messages == 1 else "more than one message"
+
+    def respond(self, problem: ResponseProblem, current: float) -> Response:
+        rule = problem.profile[problem.speaker]
+        method = "one message: every rule says the same, so no deviation changes anything"
+        return Response(problem.name, current, current, current, rule, self.name, method)
 
 
 @register_solver
