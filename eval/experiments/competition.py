@@ -37,17 +37,16 @@ import csv
 import json
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
-from tqdm.auto import tqdm
 
 from persuaders.envs.game.random_games import random_game
 from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
 from persuaders.eval.dynamics.best_response import best_response_dynamics
+from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
     best_ai_bound,
     competition_bound,
@@ -333,9 +332,13 @@ def plot_competition_rounds(rows: list[dict[str, Any]], path: Path, cfg: dict[st
     plt.close(fig)
 
 
-def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> list[dict[str, Any]]:
-    """Every game of the configuration (in ``workers`` processes), aggregated; writes ``results.csv``,
-    ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in ``out``."""
+def run_competition(
+    cfg: dict[str, Any], out: Path, progress: bool = True, ray: str | None = None
+) -> list[dict[str, Any]]:
+    """Every game of the configuration (in ``workers`` processes, or as Ray tasks with ``ray``: an
+    address or ``local``; :mod:`persuaders.eval.experiments.runner`), aggregated; writes
+    ``results.csv``, ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in
+    ``out``, and ``games.jsonl``, the journal from which an interrupted run resumes."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = [
         (regime, k, g, cfg, r, n)
@@ -347,13 +350,15 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     ]
     extended = len(cfg["rounds"]) > 1 or len(cfg["states"]) > 1
     t0 = time.perf_counter()
-    if cfg["workers"] > 1:
-        with ProcessPoolExecutor(cfg["workers"]) as pool:
-            records = list(
-                tqdm(pool.map(one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition")
-            )
-    else:
-        records = [one_game(j) for j in tqdm(jobs, disable=not progress, desc="competition")]
+    records = run_games(
+        one_game,
+        jobs,
+        workers=cfg["workers"],
+        ray=ray,
+        journal=out / "games.jsonl",
+        progress=progress,
+        desc="competition",
+    )
     rows = aggregate(records)
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
