@@ -87,7 +87,7 @@ def _ppo_keys(game: str) -> list[str]:
     """The bundled config's PPO hyperparameters, for MAPPO (``key=value``)."""
     cfg = load_config(CONFIGS / f"{game}.yaml")
     raw = (CONFIGS / f"{game}.yaml").read_text()
-    return [f"{k}={v}" for k, v in cfg["ppo"].items() if f"  {k}:" in raw]
+    return [f"{k}={v}" for k, v in cfg.hyperparameters["ppo"].to_dict().items() if f"  {k}:" in raw]
 
 
 def speed(game: str, seeds: range, sb3_cap: int) -> None:
@@ -108,7 +108,7 @@ def speed(game: str, seeds: range, sb3_cap: int) -> None:
             steps = reached["global_step"] if reached else s["global_step"]
             unit = " gradient" if name == "exact gradient" else ""
             if name == "exact gradient":  # its steps are gradient steps, 4 per iteration of n_envs episodes
-                steps = 4 * steps // cfg["n_envs"]
+                steps = 4 * steps // cfg.n_envs
             print(f"| {name} | {seed} | {el:.1f} | {steps}{unit} | {'yes' if reached else 'no (cap)'} |", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(

@@ -26,9 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = load_config(config_path(args.config), args.overrides)
-        run_dir = (
-            Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__sb3__seed{cfg['seed']}"
-        )
+        run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(cfg.game).stem}__sb3__seed{cfg.seed}"
         summary = train_sb3(cfg, run_dir, progress=not args.no_progress, overwrite=args.overwrite)
     except (SpecError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

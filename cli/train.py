@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.config and not any(o.startswith("game=") for o in args.overrides):
                 raise SpecError("--config", "give a config file or at least --set game=NAME")
             cfg = load_config(config_path(args.config) if args.config else None, args.overrides)
-            run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(str(cfg['game'])).stem}__seed{cfg['seed']}"
+            run_dir = Path(args.out) if args.out else Path("runs") / f"{Path(cfg.game).stem}__seed{cfg.seed}"
         if args.resume and args.overwrite:
             raise SpecError("--overwrite", "cannot be combined with --resume")
         summary = train(cfg, run_dir, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite)

@@ -198,7 +198,7 @@ def test_a_short_training_with_the_toy_learner(tmp_path):
             "toy_chooser.explore_iterations=2",
         ],
     )
-    assert cfg["toy_chooser"] == {"explore_iterations": 2}
+    assert cfg.to_dict()["toy_chooser"] == {"explore_iterations": 2}
     summary = train(cfg, tmp_path / "run", progress=False)
 
     def sigma(z: float) -> float:

@@ -202,8 +202,8 @@ def test_fuzzed_training_configs_give_a_clear_error_or_a_valid_config(d):
         event(f"error: {exc.field}")
         return
     event("valid config")
-    assert cfg["game"] and cfg["n_envs"] >= 1 and cfg["total_steps"] >= 1
-    assert validate_config(copy.deepcopy(cfg)) == cfg  # the resolved config is itself valid
+    assert cfg.game and cfg.n_envs >= 1 and cfg.total_steps >= 1
+    assert validate_config(cfg.to_dict()) == cfg  # the resolved config is itself valid
 
 
 @settings(max_examples=150, **SETTINGS)

@@ -18,7 +18,7 @@ from persuaders.envs.payoff import evaluate
 from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.theory import full_information_value
-from persuaders.train.config import load_config, scheduled_rationality
+from persuaders.train.config import RationalitySchedule, load_config
 from persuaders.train.loop import train
 
 KG_OPT, KG_LOGIT_OPT = 0.6, 0.443670
@@ -81,10 +81,10 @@ def test_mappo_learns_the_logit_pair(tmp_path):
 
 
 def test_the_homotopy_schedule_and_its_validation():
-    sched = {"start": 10.0, "end": 1000.0, "until": 0.5}
-    assert scheduled_rationality(sched, 0.0) == pytest.approx(10.0)
-    assert scheduled_rationality(sched, 0.25) == pytest.approx(100.0)  # geometric: halfway in log
-    assert scheduled_rationality(sched, 0.9) == pytest.approx(1000.0)
+    sched = RationalitySchedule(start=10.0, end=1000.0, until=0.5)
+    assert sched.rationality(0.0) == pytest.approx(10.0)
+    assert sched.rationality(0.25) == pytest.approx(100.0)  # geometric: halfway in log
+    assert sched.rationality(0.9) == pytest.approx(1000.0)
     for bad, field in [
         ("{start: 0, end: 10}", "rationality_schedule.start"),
         ("{start: 10, end: 5}", "rationality_schedule.end"),

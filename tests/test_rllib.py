@@ -160,9 +160,9 @@ def test_sweep_plan_random_games_and_random_draws(tmp_path):
     sweep = load_sweep(_write(tmp_path, data))
     trials = sweep["trials"]
     assert len(trials) == 8 and len({t["dir"] for t in trials}) == 8
-    assert trials[3]["config"]["game"] == "random:k=3,states=2,actions=2,seed=0,regime=outside,rationality=20"
-    assert all(1e-4 <= t["config"]["ppo"]["learning_rate"] <= 1e-2 for t in trials)
-    assert all(t["config"]["threads"] == 1 for t in trials)
+    assert trials[3]["config"].game == "random:k=3,states=2,actions=2,seed=0,regime=outside,rationality=20"
+    assert all(1e-4 <= t["config"].hyperparameters["ppo"].learning_rate <= 1e-2 for t in trials)
+    assert all(t["config"].threads == 1 for t in trials)
     assert [t["params"] for t in load_sweep(_write(tmp_path, data))["trials"]] == [t["params"] for t in trials]
 
 
@@ -277,7 +277,7 @@ def test_sweep_table_and_plots_from_rows(tmp_path):
             "trial": t["id"],
             "params": t["params"],
             "run_dir": f"trials/{t['dir']}",
-            "game": t["config"]["game"],
+            "game": t["config"].game,
             "status": "ok",
         }
         row.update(

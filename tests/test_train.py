@@ -55,12 +55,13 @@ def test_bad_config_names_the_key(overrides, field, words):
 def test_config_files_validate_and_overrides_apply():
     for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
         cfg = load_config(path)
-        assert cfg["ppo"]["learning_rate"] > 0
+        assert cfg.hyperparameters["ppo"].learning_rate > 0
     cfg = load_config(
         ROOT / "configs/train/kg_logit.yaml",
         ["seed=7", "total_steps=1000", "game=hull_pair", "ppo.learning_rate=0.001"],
     )
-    assert (cfg["seed"], cfg["total_steps"], cfg["game"], cfg["ppo"]["learning_rate"]) == (7, 1000, "hull_pair", 0.001)
+    ppo = cfg.hyperparameters["ppo"]
+    assert (cfg.seed, cfg.total_steps, cfg.game, ppo.learning_rate) == (7, 1000, "hull_pair", 0.001)
 
 
 def test_unknown_speaker_in_config(tmp_path):

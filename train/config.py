@@ -1,75 +1,430 @@
-"""Training configs: YAML files under ``configs/train``, validated like game files.
+"""Training configs: one typed, validated :class:`RunConfig` per training run.
 
-Layout (every key optional except ``game``; defaults in :data:`DEFAULTS`)::
+A config is a YAML file (the bundled ones are under ``configs/train``), ``--set key=value``
+overrides on the command line, or Python (``RunConfig(game="kg_logit", total_steps=50_000)``).
+Every key, what it means, its allowed values and its default is in the config reference,
+docs/config.md, which :func:`config_reference_markdown` generates from the fields of
+:class:`RunConfig` (a test fails when the page and the fields disagree).
 
-    game: kg_logit              # bundled name, YAML path, or random:k=3,seed=0,...
-    rationality: null           # override the user's lam (a number or inf)
-    protocol: simultaneous      # or best_ai, or any registered protocol
-    n_eval: exact               # best_ai evaluation conversations: exact or an integer
-    reward_mode: expect_all     # sample, expect_action or expect_all
-    seed: 0
-    total_steps: 100000         # environment steps (rounds x episodes) over the run
-    n_envs: 1024                # parallel episodes
-    rollout_episodes: 1         # episodes per environment per iteration
-    eval_interval: 10           # iterations between exact evaluations (TensorBoard eval/*)
-    checkpoint_interval: 25     # iterations between checkpoints
-    exploitability_interval: 50 # iterations between exploitability logs (0: only at the end)
-    target: null                # optional early stop: {speaker: NAME, value: X, tol: Y}
-    rationality_schedule: null  # a homotopy: logit users with lam rising from start to end over the first
-                                # `until` of training, then the game's own user: {start: 10, end: 1000, until: 0.6}
-    share_parameters: false     # one network for all speakers of a shareable learner (with an id one-hot)
-    threads: 1                  # torch threads
-    learner: ppo                # every speaker's learner unless speakers: says otherwise
-    ppo: {learning_rate: ..., ...}   # a learner's hyperparameters, under its name (agents.ppo.PPOConfig)
-    speakers:                   # per speaker name: its learner (and that learner's speaker options)
-      prosecutor: {learner: ppo}           # or full_revelation, babbling, fixed (+ path)
+A :class:`RunConfig` is validated once, when it is built: a bad key or value raises
+:class:`~persuaders.envs.game.validation.SpecError` naming the key (``ppo.learning_rate: must be
+> 0``). It also holds what its keys resolve to: the protocol (:attr:`RunConfig.resolved_protocol`),
+the game with the rationality override applied (:attr:`RunConfig.resolved_game`, loaded on first
+use) and the learner that plays each speaker (:meth:`RunConfig.speaker_learner`).
+:meth:`RunConfig.to_dict` is the resolved config as plain data: what a run directory's
+``config.yaml`` holds, what ``--resume`` compares and what a sweep's plan records.
 
-Learners come from the registry of :mod:`persuaders.agents`; a config may hold a section for
-any registered learner. ``--set key=value`` overrides any key (dotted for nested ones:
-``ppo.learning_rate=1e-3``, ``speakers.defence.learner=babbling``); values are parsed as YAML.
+Learners come from the registry of :mod:`persuaders.agents`; a config may hold a hyperparameter
+section for any registered learner, under its name. ``--set key=value`` overrides any key (dotted
+for nested ones: ``ppo.learning_rate=1e-3``, ``speakers.defence.learner=babbling``); values are
+parsed as YAML.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import inspect
 import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from persuaders.agents.base import learner_class, learners
-from persuaders.envs.game.profiles import read_config
-from persuaders.envs.game.protocols import REWARD_MODES, protocols, resolve_protocol
+from persuaders.agents.base import Learner, LearnerConfig, learner_class, learners
+from persuaders.envs.game.profiles import game_from_config, read_config
+from persuaders.envs.game.protocols import REWARD_MODES, Protocol, protocols, resolve_protocol
+from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, check_keys
 
-__all__ = ["DEFAULTS", "load_config", "apply_override", "validate_config", "speaker_learner", "scheduled_rationality"]
-
-DEFAULTS: dict[str, Any] = {
-    "game": None,
-    "rationality": None,
-    "protocol": "simultaneous",
-    "n_eval": "exact",
-    "reward_mode": "expect_all",
-    "seed": 0,
-    "total_steps": 100_000,
-    "n_envs": 1024,
-    "rollout_episodes": 1,
-    "eval_interval": 10,
-    "checkpoint_interval": 25,
-    "exploitability_interval": 50,
-    "target": None,
-    "rationality_schedule": None,
-    "share_parameters": False,
-    "threads": 1,
-    "learner": "ppo",
-    "speakers": {},
-}
+__all__ = [
+    "RunConfig",
+    "Target",
+    "RationalitySchedule",
+    "SpeakerLearner",
+    "load_config",
+    "apply_override",
+    "validate_config",
+    "config_reference_markdown",
+]
 
 
-def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a config file, apply ``key=value`` overrides, validate, and fill defaults."""
+def _doc(
+    text: str,
+    *,
+    allowed: str | None = None,
+    choices: Callable[[], Sequence[str]] | None = None,
+    minimum: int | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """A field's documentation: ``text`` says what it is; ``allowed`` its values in words, or
+    ``choices`` the registry they come from, or ``minimum`` (an integer at least that). ``key``
+    is its name in a config file when that is not the field's name."""
+    if minimum is not None:
+        allowed = f"an integer >= {minimum}"
+    return {"help": text, "allowed": allowed, "choices": choices, "minimum": minimum, "key": key}
+
+
+def _reward_modes() -> tuple[str, ...]:
+    return REWARD_MODES
+
+
+# ---------------------------------------------------------------------------------- nested keys
+@dataclass(frozen=True)
+class Target:
+    """An early stop: training ends at the first exact evaluation where ``|V_speaker - value| <= tol``.
+
+    :meth:`to_dict` gives the keys in the order they were written, so that a run's ``config.yaml``
+    repeats the file it was trained from.
+    """
+
+    speaker: str = field(metadata=_doc("The speaker whose exact value is watched.", allowed="a speaker of the game"))
+    value: float = field(metadata=_doc("The value to reach.", allowed="a number"))
+    tol: float = field(metadata=_doc("How close counts as reached.", allowed="a number > 0"))
+
+    def __post_init__(self) -> None:
+        as_float(self.value, "target.value")  # checked; kept as written (an integer stays one in config.yaml)
+        as_float(self.tol, "target.tol", exclusive_minimum=0.0)
+        if not isinstance(self.speaker, str) or not self.speaker:
+            raise SpecError("target.speaker", f"expected a speaker's name, got {self.speaker!r}")
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> Target:
+        """The target a config's ``target:`` mapping describes (every key required)."""
+        keys = tuple(f.name for f in dataclasses.fields(cls))
+        given = check_keys(raw, "target", keys, keys)
+        out = cls(**{k: given[k] for k in keys})
+        object.__setattr__(out, "_order", tuple(given))
+        return out
+
+    def reached(self, speaker_values: Mapping[str, float]) -> bool:
+        """Whether exact speaker values meet the target."""
+        return abs(speaker_values[self.speaker] - self.value) <= self.tol
+
+    def to_dict(self) -> dict[str, Any]:
+        order = self.__dict__.get("_order", tuple(f.name for f in dataclasses.fields(self)))
+        return {k: getattr(self, k) for k in order}
+
+
+@dataclass(frozen=True)
+class RationalitySchedule:
+    """A homotopy of users: logit users of rising rationality, then the game's own user.
+
+    At fraction ``f`` of training the user is logit with ``lam = start (end / start)^(f / until)``
+    while ``f < until`` (geometric from ``start`` to ``end``), and the game's user afterwards.
+    """
+
+    start: float = field(metadata=_doc("The first logit rationality.", allowed="a number > 0"))
+    end: float = field(metadata=_doc("The rationality reached at `until`.", allowed="a number >= start"))
+    until: float = field(
+        default=1.0,
+        metadata=_doc("The fraction of training the homotopy lasts.", allowed="a number in (0, 1]"),
+    )
+
+    def __post_init__(self) -> None:
+        start = as_float(self.start, "rationality_schedule.start", exclusive_minimum=0.0)
+        end = as_float(self.end, "rationality_schedule.end", minimum=start)
+        until = as_float(self.until, "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
+        for name, value in (("start", start), ("end", end), ("until", until)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> RationalitySchedule:
+        """The schedule a config's ``rationality_schedule:`` mapping describes."""
+        given = check_keys(raw, "rationality_schedule", ("start", "end", "until"), ("start", "end"))
+        return cls(**given)
+
+    def rationality(self, fraction: float) -> float:
+        """The logit rationality at ``fraction`` of training: ``start (end / start)^min(1, fraction / until)``."""
+        x = min(1.0, fraction / self.until)
+        return float(self.start * (self.end / self.start) ** x)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "until": self.until}
+
+
+@dataclass(frozen=True)
+class SpeakerLearner:
+    """The learner that plays one speaker, resolved from a config."""
+
+    speaker: str
+    #: The learner's registered name (the config's ``learner:``).
+    name: str
+    cls: type[Learner]
+    #: The speaker's options for its learner (its ``speakers:`` entry without ``learner``).
+    options: dict[str, Any]
+    #: The learner's hyperparameters (a fresh copy: a learner may keep it).
+    hyperparameters: LearnerConfig
+
+
+# ---------------------------------------------------------------------------------- the config
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run's settings, validated; the keys are documented in docs/config.md.
+
+    Build it from a file with :func:`load_config`, from a mapping with :func:`validate_config`,
+    or directly; a mapping may stand for :attr:`target`, :attr:`rationality_schedule` and each
+    hyperparameter section. :meth:`to_dict` is the resolved config (defaults filled in, a complete
+    hyperparameter section for every learner used).
+    """
+
+    game: str = field(
+        metadata=_doc(
+            "The game: a bundled game's name (`kg_logit`), the path of a game YAML file, or a random "
+            "game `random:k=3,states=2,actions=2,seed=0,regime=inside` (options `k`, `states`, "
+            "`actions`, `seed`, `regime`, `epsilon`, `rationality`, `messages`, `rounds`, `visibility`).",
+            allowed="a bundled name, a YAML path or `random:...`",
+        )
+    )
+    rationality: float | None = field(
+        default=None,
+        metadata=_doc(
+            "Replaces the game's user by a logit user of this rationality (`inf`: a best responder); "
+            "`null` keeps the game's own user.",
+            allowed="a number > 0, `inf` or `null`",
+        ),
+    )
+    protocol: str = field(
+        default="simultaneous",
+        metadata=_doc(
+            "How the conversations are arranged: `simultaneous` (every speaker talks in one "
+            "conversation) or `best_ai` (the user evaluates each speaker alone, then deploys the "
+            "best), or any registered protocol.",
+            choices=protocols,
+        ),
+    )
+    n_eval: int | Literal["exact"] = field(
+        default="exact",
+        metadata=_doc(
+            "How `best_ai` scores each speaker: `exact` (the user's exact expected utility with it "
+            "alone) or the mean realised utility of this many solo conversations. Protocols without "
+            "an evaluation ignore it.",
+            allowed="`exact` or an integer >= 1",
+        ),
+    )
+    reward_mode: str = field(
+        default="expect_all",
+        metadata=_doc(
+            "The speakers' rewards, unbiased for the same objective with decreasing variance: "
+            "`sample` (the realised payoff), `expect_action` (the expectation over the user's action), "
+            "`expect_all` (the expectation given the transcript), `expect_round` (joint protocols: the "
+            "expectation given the transcript before the last round and the last round's schemes).",
+            choices=_reward_modes,
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=_doc(
+            "Seeds the environment, the learners' initial parameters and minibatch shuffling: one seed, "
+            "one `summary.json`.",
+            minimum=0,
+        ),
+    )
+    total_steps: int = field(
+        default=100_000,
+        metadata=_doc(
+            "Environment steps over the run, summed over parallel episodes; the run has "
+            "`max(1, total_steps // (n_envs x rollout_episodes x steps per episode))` iterations. "
+            "May change on `--resume`.",
+            minimum=1,
+        ),
+    )
+    n_envs: int = field(default=1024, metadata=_doc("Parallel episodes.", minimum=1))
+    rollout_episodes: int = field(
+        default=1, metadata=_doc("Episodes of each parallel environment per iteration (one rollout).", minimum=1)
+    )
+    eval_interval: int = field(
+        default=10,
+        metadata=_doc(
+            "Iterations between exact evaluations of the committed schemes (TensorBoard `eval/*`, "
+            "`summary.json`'s `history`, the `target` check); the last iteration is always evaluated. "
+            "May change on `--resume`.",
+            minimum=1,
+        ),
+    )
+    checkpoint_interval: int = field(
+        default=25,
+        metadata=_doc(
+            "Iterations between checkpoints (one is also written at the end and when the target is "
+            "reached). May change on `--resume`.",
+            minimum=1,
+        ),
+    )
+    exploitability_interval: int = field(
+        default=50,
+        metadata=_doc(
+            "Iterations between exploitability logs (TensorBoard `eval/exploitability`); 0: only at the "
+            "end (`summary.json` always has it). May change on `--resume`.",
+            minimum=0,
+        ),
+    )
+    target: Target | None = field(
+        default=None,
+        metadata=_doc(
+            "An early stop, `{speaker: NAME, value: X, tol: Y}`: training ends at the first evaluation "
+            "where the speaker's exact value is within `tol` of `value`; `null`: train for `total_steps`. "
+            "May change on `--resume`.",
+            allowed="`null` or a mapping with keys `speaker`, `value`, `tol` (`tol` > 0)",
+        ),
+    )
+    rationality_schedule: RationalitySchedule | None = field(
+        default=None,
+        metadata=_doc(
+            "A homotopy, `{start: 10, end: 1000, until: 0.6}`: logit users with the rationality rising "
+            "geometrically from `start` to `end` over the first `until` of training, then the game's own "
+            "user; `null`: the game's user throughout.",
+            allowed="`null` or a mapping with keys `start` (> 0), `end` (>= start), `until` (in (0, 1], default 1)",
+        ),
+    )
+    share_parameters: bool = field(
+        default=False,
+        metadata=_doc(
+            "One network for all the speakers of a shareable learner (`ppo`), which then sees a one-hot "
+            "of the speaker's id; `false`: one learner per speaker.",
+            allowed="`true` or `false`",
+        ),
+    )
+    threads: int = field(default=1, metadata=_doc("Torch threads. May change on `--resume`.", minimum=1))
+    learner: str = field(
+        default="ppo",
+        metadata=_doc("Every speaker's learner, unless `speakers` says otherwise.", choices=learners),
+    )
+    speakers: dict[str, dict[str, Any]] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "Per speaker of the game: its learner and that learner's options, e.g. "
+            "`{defence: {learner: babbling}, prosecutor: {learner: fixed, path: schemes.yaml}}` (`fixed` "
+            "takes `path`, a schemes file); a speaker not listed plays `learner`.",
+            allowed="a mapping from speaker name to `{learner: NAME, <options>}`",
+        ),
+    )
+    hyperparameters: dict[str, LearnerConfig] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "A learner's hyperparameters, under the learner's name at the top of the file "
+            "(`ppo: {learning_rate: 0.001}`), validated by its config class. Unset ones take the "
+            "defaults below; the resolved config holds a complete section for every learner it uses "
+            "that has hyperparameters, and for every section given.",
+            allowed="a mapping of that learner's hyperparameters",
+            key="<learner>",
+        ),
+    )
+    #: The protocol object :attr:`protocol` and :attr:`n_eval` name.
+    resolved_protocol: Protocol = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._check_values()
+        self._check_learners()
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # a normalised value, while the frozen instance is built
+
+    def _choice(self, name: str) -> None:
+        choices: Callable[[], Sequence[str]] = _FIELDS[name].metadata["choices"]
+        as_choice(getattr(self, name), name, choices())
+
+    def _check_values(self) -> None:
+        """Every key but the learners', in the order errors are reported."""
+        if not isinstance(self.game, str) or not self.game:
+            raise SpecError("game", f"expected a bundled game name, a YAML path or random:..., got {self.game!r}")
+        if self.rationality is not None:
+            self._set("rationality", as_float(self.rationality, "rationality", exclusive_minimum=0.0, allow_inf=True))
+        self._choice("protocol")
+        self._choice("reward_mode")
+        if self.n_eval != "exact":
+            self._set("n_eval", as_int(self.n_eval, "n_eval", minimum=1))
+        self._set("resolved_protocol", resolve_protocol(self.protocol, self.n_eval))
+        for f in _FIELDS.values():
+            if f.metadata.get("minimum") is not None:
+                self._set(f.name, as_int(getattr(self, f.name), f.name, minimum=f.metadata["minimum"]))
+        if not isinstance(self.share_parameters, bool):
+            raise SpecError("share_parameters", f"expected true or false, got {self.share_parameters!r}")
+        if self.target is not None and not isinstance(self.target, Target):
+            self._set("target", Target.from_mapping(self.target))
+        if self.rationality_schedule is not None and not isinstance(self.rationality_schedule, RationalitySchedule):
+            self._set("rationality_schedule", RationalitySchedule.from_mapping(self.rationality_schedule))
+
+    def _check_learners(self) -> None:
+        """``learner``, ``speakers`` and the hyperparameter sections (complete ones for the learners used)."""
+        names = learners()
+        learner_class(self.learner, "learner")
+        given_speakers = self.speakers
+        check_keys(given_speakers, "speakers", allowed=list(given_speakers) if isinstance(given_speakers, dict) else [])
+        speakers: dict[str, dict[str, Any]] = {}
+        used = {self.learner}
+        for name, given in given_speakers.items():
+            spec = {} if given is None else given
+            where = f"speakers.{name}"
+            check_keys(spec, where, ("learner", *(o for n in names for o in learner_class(n).speaker_options)))
+            cls = learner_class(spec.get("learner", self.learner), f"{where}.learner")
+            # A speaker option of another learner is allowed and unused (a sweep may switch learners).
+            cls.check_speaker_options({k: v for k, v in spec.items() if k != "learner"}, where)
+            used.add(cls.name)
+            speakers[name] = spec
+        self._set("speakers", speakers)
+        given_sections = check_keys(self.hyperparameters, "", names)
+        sections: dict[str, LearnerConfig] = {}
+        for name in names:  # validated in the registry's order
+            config_class = learner_class(name).config_class
+            if name in given_sections or (name in used and dataclasses.fields(config_class)):
+                raw = given_sections.get(name)
+                raw = raw.to_dict() if isinstance(raw, LearnerConfig) else raw
+                sections[name] = config_class.from_mapping(raw or {}, name)
+        # The sections given keep their order; the others follow in the registry's.
+        ordered = {n: sections[n] for n in given_sections} | {
+            n: s for n, s in sections.items() if n not in given_sections
+        }
+        self._set("hyperparameters", ordered)
+
+    @functools.cached_property
+    def resolved_game(self) -> Game:
+        """The game, with the :attr:`rationality` override applied; loaded on first use.
+
+        Raises :class:`SpecError` for a game that does not load, a speaker under :attr:`speakers`
+        or :attr:`target` that the game does not have.
+        """
+        game = game_from_config(self.to_dict())
+        if self.target is not None and self.target.speaker not in game.speaker_names:
+            raise SpecError(
+                "target.speaker",
+                f"no such speaker in game '{game.name}'; speakers are {', '.join(game.speaker_names)}",
+            )
+        return game
+
+    def speaker_learner(self, speaker: str) -> SpeakerLearner:
+        """The learner that plays ``speaker``: its own under :attr:`speakers`, else :attr:`learner`."""
+        spec = self.speakers.get(speaker, {})
+        name: str = spec.get("learner", self.learner)
+        cls = learner_class(name)
+        section = self.hyperparameters.get(name)
+        config = copy.deepcopy(section) if section is not None else cls.config_class.from_mapping({}, name)
+        options = {k: v for k, v in spec.items() if k != "learner"}
+        return SpeakerLearner(speaker=speaker, name=name, cls=cls, options=options, hyperparameters=config)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data, keys in the file's order (a run's ``config.yaml``)."""
+        out: dict[str, Any] = {}
+        for name in _KEYS:
+            value = getattr(self, name)
+            if name == "rationality" and value is not None and math.isinf(value):
+                value = "inf"
+            out[name] = value.to_dict() if isinstance(value, (Target, RationalitySchedule)) else copy.deepcopy(value)
+        out.update({name: section.to_dict() for name, section in self.hyperparameters.items()})
+        return out
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig) if f.init}
+#: The keys of a config file besides the hyperparameter sections, in their order.
+_KEYS = tuple(name for name, f in _FIELDS.items() if f.metadata.get("key") is None)
+
+
+# ---------------------------------------------------------------------------------- reading
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate."""
     raw = read_config(path, "config") if path is not None else {}
     for item in overrides:
         apply_override(raw, item)
@@ -77,7 +432,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
 
 
 def apply_override(cfg: dict[str, Any], item: str) -> None:
-    """Apply one ``dotted.key=value`` override in place (value parsed as a YAML scalar)."""
+    """Apply one ``dotted.key=value`` override to a raw config in place (value parsed as a YAML scalar)."""
     if "=" not in item:
         raise SpecError("--set", f"expected key=value, got {item!r}")
     key, text = item.split("=", 1)
@@ -96,77 +451,132 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
-def scheduled_rationality(schedule: dict[str, float], fraction: float) -> float:
-    """The logit rationality of a homotopy at ``fraction`` of training, geometric from ``start`` to
-    ``end`` at ``until`` (``lam = start (end / start)^min(1, fraction / until)``); after ``until``
-    training faces the game's own user."""
-    x = min(1.0, fraction / schedule["until"])
-    return float(schedule["start"] * (schedule["end"] / schedule["start"]) ** x)
+def validate_config(raw: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` of a config mapping (as read from a file); the inverse of :meth:`RunConfig.to_dict`.
 
-
-def speaker_learner(cfg: dict[str, Any], name: str) -> str:
-    """The learner name of speaker ``name`` in a validated config."""
-    out: str = cfg["speakers"].get(name, {}).get("learner", cfg["learner"])
-    return out
-
-
-def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Check every key and value; return the resolved config with defaults filled in.
-
-    The resolved config holds a hyperparameter section (all fields) for every learner it uses.
+    Raises :class:`SpecError` naming the first bad key; ``game`` is the only required one.
     """
     names = learners()
-    check_keys(raw, "", tuple(DEFAULTS) + names, ["game"])
-    cfg = copy.deepcopy(DEFAULTS)
-    cfg.update(copy.deepcopy(raw))
-    if not isinstance(cfg["game"], str) or not cfg["game"]:
-        raise SpecError("game", f"expected a bundled game name, a YAML path or random:..., got {cfg['game']!r}")
-    if cfg["rationality"] is not None:
-        lam = as_float(cfg["rationality"], "rationality", exclusive_minimum=0.0, allow_inf=True)
-        cfg["rationality"] = "inf" if math.isinf(lam) else lam
-    as_choice(cfg["protocol"], "protocol", protocols())
-    as_choice(cfg["reward_mode"], "reward_mode", REWARD_MODES)
-    if cfg["n_eval"] != "exact":
-        cfg["n_eval"] = as_int(cfg["n_eval"], "n_eval", minimum=1)
-    resolve_protocol(cfg["protocol"], cfg["n_eval"])
-    for key, minimum in [
-        ("seed", 0),
-        ("total_steps", 1),
-        ("n_envs", 1),
-        ("rollout_episodes", 1),
-        ("eval_interval", 1),
-        ("checkpoint_interval", 1),
-        ("exploitability_interval", 0),
-        ("threads", 1),
-    ]:
-        cfg[key] = as_int(cfg[key], key, minimum=minimum)
-    if not isinstance(cfg["share_parameters"], bool):
-        raise SpecError("share_parameters", f"expected true or false, got {cfg['share_parameters']!r}")
-    if cfg["target"] is not None:
-        t = check_keys(cfg["target"], "target", ("speaker", "value", "tol"), ("speaker", "value", "tol"))
-        as_float(t["value"], "target.value")
-        as_float(t["tol"], "target.tol", exclusive_minimum=0.0)
-    if cfg["rationality_schedule"] is not None:
-        r = check_keys(cfg["rationality_schedule"], "rationality_schedule", ("start", "end", "until"), ("start", "end"))
-        start = as_float(r["start"], "rationality_schedule.start", exclusive_minimum=0.0)
-        end = as_float(r["end"], "rationality_schedule.end", minimum=start)
-        until = as_float(r.get("until", 1.0), "rationality_schedule.until", exclusive_minimum=0.0, maximum=1.0)
-        cfg["rationality_schedule"] = {"start": start, "end": end, "until": until}
-    learner_class(cfg["learner"], "learner")
-    check_keys(cfg["speakers"], "speakers", allowed=list(cfg["speakers"]) if isinstance(cfg["speakers"], dict) else [])
-    speakers: dict[str, Any] = cfg["speakers"]  # a mapping (checked), completed in place
-    used = {cfg["learner"]}
-    for name, given in speakers.items():
-        spec = {} if given is None else given
-        speakers[name] = spec
-        where = f"speakers.{name}"
-        check_keys(spec, where, ("learner", *(o for n in names for o in learner_class(n).speaker_options)))
-        cls = learner_class(spec.get("learner", cfg["learner"]), f"{where}.learner")
-        # A speaker option of another learner is allowed and unused (a sweep may switch learners).
-        cls.check_speaker_options({k: v for k, v in spec.items() if k != "learner"}, where)
-        used.add(cls.name)
-    for name in names:
-        config_class = learner_class(name).config_class
-        if name in cfg or (name in used and dataclasses.fields(config_class)):
-            cfg[name] = config_class.from_mapping(cfg.get(name) or {}, name).to_dict()
-    return cfg
+    check_keys(raw, "", _KEYS + names, ["game"])
+    given = copy.deepcopy(dict(raw))
+    return RunConfig(
+        **{k: v for k, v in given.items() if k in _KEYS},
+        hyperparameters={k: v for k, v in given.items() if k in names},
+    )
+
+
+# ---------------------------------------------------------------------------------- the reference page
+#: Where the page of :func:`config_reference_markdown` is kept, from the repository's root.
+REFERENCE_PAGE = "docs/config.md"
+_NESTED: dict[str, type] = {"target": Target, "rationality_schedule": RationalitySchedule}
+
+
+def _yaml(value: Any) -> str:
+    """``value`` as a config file writes it, on one line."""
+    return yaml.safe_dump(value, default_flow_style=True, width=1_000_000).removesuffix("...\n").strip()
+
+
+def _default(f: dataclasses.Field[Any]) -> str:
+    if f.default is not dataclasses.MISSING:
+        return f"`{_yaml(f.default)}`"
+    if f.default_factory is not dataclasses.MISSING:
+        return f"`{_yaml(f.default_factory())}`"
+    return "required"
+
+
+def _allowed(f: dataclasses.Field[Any]) -> str:
+    choices = f.metadata.get("choices")
+    return "one of " + ", ".join(f"`{c}`" for c in choices()) if choices is not None else str(f.metadata["allowed"])
+
+
+def _heading(f: dataclasses.Field[Any]) -> str:
+    key = f.metadata.get("key")
+    return f"`{f.name}`" if key is None else f"`{key}` ({f.name})"
+
+
+def _anchor(heading: str) -> str:
+    """The anchor of a heading, as the docs site (Python-Markdown's toc) and GitHub make it."""
+    text = re.sub(r"[^\w\s-]", "", heading.replace("`", "")).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def _learner_sections() -> list[str]:
+    """Each registered learner's hyperparameters (name, type, default) and speaker options."""
+    lines: list[str] = []
+    shown: dict[type, str] = {}
+    plain = []
+    for name in learners():
+        cls = learner_class(name)
+        config_class = cls.config_class
+        options = ", ".join(f"`{o}`" for o in cls.speaker_options)
+        if not dataclasses.fields(config_class):
+            plain.append(f"`{name}`" + (f" (speaker options: {options})" if options else ""))
+            continue
+        lines += ["", f"### `{name}`", ""]
+        if options:
+            lines += [f"Speaker options: {options}.", ""]
+        if config_class in shown:
+            lines.append(
+                f"The hyperparameters of `{shown[config_class]}` ({config_class.__name__}), in a section of its own."
+            )
+            continue
+        shown[config_class] = name
+        summary = (inspect.getdoc(config_class) or "").split("\n\n")[0].replace("\n", " ").replace("``", "`")
+        lines += [f"{config_class.__name__}: {summary}", "", "| key | type | default |", "| --- | --- | --- |"]
+        lines += [
+            f"| `{f.name}` | `{str(f.type).replace(' | ', ' or ')}` | {_default(f)} |"
+            for f in dataclasses.fields(config_class)
+        ]
+    if plain:
+        lines += ["", "### Learners without hyperparameters", "", ", ".join(plain) + "."]
+    return lines
+
+
+def config_reference_markdown() -> str:
+    """The config reference page (docs/config.md), generated from the fields of :class:`RunConfig`.
+
+    One table of every key with its default and allowed values, then a section per key with its
+    meaning, and the hyperparameters of every registered learner; the choices of a registry
+    (protocols, learners) are the names registered when it runs.
+    """
+    keys = list(_FIELDS.values())
+    regenerate = (
+        "python -c \"from persuaders.train.config import config_reference_markdown as m; print(m(), end='')\""
+        f" > {REFERENCE_PAGE}"
+    )
+    lines = [
+        "# Training config reference",
+        "",
+        f"<!-- Generated from the fields of persuaders.train.config.RunConfig: edit them, then {regenerate} -->",
+        "",
+        "A training config is a YAML mapping of the keys below (the bundled ones are under `configs/train`). "
+        "`persuaders-train --config FILE --set key=value` overrides any key, dotted for nested ones "
+        "(`--set ppo.learning_rate=1e-3`, `--set speakers.defence.learner=babbling`); in Python, "
+        "`load_config(path, overrides)` or `RunConfig(game=..., ...)` of `persuaders.train.config` builds it. "
+        "A config is validated once, when it is built: an unknown key or a bad value is an error that names the key. "
+        "A run directory's `config.yaml` holds the resolved config, every default filled in.",
+        "",
+        "| key | default | allowed values |",
+        "| --- | --- | --- |",
+        *(
+            f"| [`{f.metadata.get('key') or f.name}`](#{_anchor(_heading(f))}) | {_default(f)} | {_allowed(f)} |"
+            for f in keys
+        ),
+    ]
+    for f in keys:
+        lines += [
+            "",
+            f"## {_heading(f)}",
+            "",
+            f.metadata["help"],
+            "",
+            f"Allowed: {_allowed(f)}. Default: {_default(f)}.",
+        ]
+        nested = _NESTED.get(f.name)
+        if nested is not None:
+            lines += ["", "| key | meaning | allowed values | default |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| `{s.name}` | {s.metadata['help']} | {_allowed(s)} | {_default(s)} |"
+                for s in dataclasses.fields(nested)
+            ]
+    return "\n".join([*lines, *_learner_sections()]) + "\n"

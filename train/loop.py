@@ -36,8 +36,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from persuaders.agents.base import Rollout
-from persuaders.envs.game.profiles import game_from_config, read_config
-from persuaders.envs.game.spec import Game
+from persuaders.envs.game.profiles import read_config
 from persuaders.envs.game.users import LogitUser
 from persuaders.envs.game.validation import SpecError
 from persuaders.envs.payoff.engine import EnumerationTooLarge, check_enumerable
@@ -45,7 +44,7 @@ from persuaders.envs.payoff.exact import evaluate
 from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.eval.theory import analytic_quantities
 from persuaders.train.checkpoint import load_checkpoint, save_checkpoint
-from persuaders.train.config import scheduled_rationality, validate_config
+from persuaders.train.config import RunConfig, validate_config
 from persuaders.train.rundir import (
     CHECKPOINT,
     CONFIG,
@@ -73,16 +72,14 @@ def _obs_tensor(obs: np.ndarray, shared: bool) -> torch.Tensor:
 class _Logger:
     """TensorBoard scalars of a run (the tags in the module docstring)."""
 
-    def __init__(
-        self, run_dir: Path, cfg: dict[str, Any], resume: bool, global_step: int, speakers: tuple[str, ...] = ()
-    ):
+    def __init__(self, run_dir: Path, cfg: RunConfig, resume: bool, global_step: int, speakers: tuple[str, ...] = ()):
         self.speakers = speakers
         tb = run_dir / TENSORBOARD
         before = set(tb.rglob("events.out.tfevents.*")) if tb.is_dir() else set()
         self.writer = SummaryWriter(str(tb), purge_step=global_step if resume else None)
         claim(run_dir, *(set(tb.rglob("events.out.tfevents.*")) - before))  # the run's own event file
         if not resume:
-            table = "\n".join(f"|{k}|{v}|" for k, v in _flat(cfg).items())
+            table = "\n".join(f"|{k}|{v}|" for k, v in _flat(cfg.to_dict()).items())
             self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
 
     def iteration(self, buf: Any, stats: dict[str, dict[str, float]], episodes: int, step: int, seconds: float) -> None:
@@ -185,7 +182,7 @@ def update_learners(
 
 
 def train(
-    cfg: dict[str, Any], run_dir: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False
+    cfg: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True, overwrite: bool = False
 ) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the summary written to ``summary.json``.
 
@@ -196,15 +193,10 @@ def train(
     the game's size for exact evaluation, the theory) is checked before anything is written.
     """
     run_dir = Path(run_dir)
-    torch.set_num_threads(cfg["threads"])
-    game = game_from_config(cfg)
+    torch.set_num_threads(cfg.threads)
+    game = cfg.resolved_game
     env = BatchedPersuasionEnv(
-        game,
-        cfg["n_envs"],
-        protocol=cfg["protocol"],
-        n_eval=cfg["n_eval"],
-        reward_mode=cfg["reward_mode"],
-        seed=cfg["seed"],
+        game, cfg.n_envs, protocol=cfg.resolved_protocol, reward_mode=cfg.reward_mode, seed=cfg.seed
     )
     try:
         check_enumerable(game, joint=env.joint)
@@ -215,16 +207,15 @@ def train(
         changes: dict[str, Any] = {}
         if resume:
             saved = validate_config(read_config(run_dir / CONFIG, "--resume"))
-            changes = resume_changes(saved, cfg)
+            changes = resume_changes(saved.to_dict(), cfg.to_dict())
         else:
             prepare_run_dir(run_dir, overwrite)
-        return _run(cfg, run_dir, game, env, theory, resume, changes, progress)
+        return _run(cfg, run_dir, env, theory, resume, changes, progress)
 
 
 def _run(
-    cfg: dict[str, Any],
+    cfg: RunConfig,
     run_dir: Path,
-    game: Game,
     env: BatchedPersuasionEnv,
     theory: dict[str, Any],
     resume: bool,
@@ -233,15 +224,16 @@ def _run(
 ) -> dict[str, Any]:
     """The training loop (see the module docstring), in a locked and prepared run directory."""
     # long: the training loop, read top to bottom (rollout, update, evaluation, checkpoint)
-    n_envs = cfg["n_envs"]
-    T = cfg["rollout_episodes"] * env.steps_per_episode  # steps per rollout (rounds, or thread nodes under best_ai)
-    iterations = max(1, cfg["total_steps"] // (n_envs * T))
-    torch.manual_seed(cfg["seed"])
-    shuffle = torch.Generator().manual_seed(cfg["seed"] + 1)
-    team = Team(game, cfg, env, shuffle)
+    game = cfg.resolved_game
+    n_envs = cfg.n_envs
+    T = cfg.rollout_episodes * env.steps_per_episode  # steps per rollout (rounds, or thread nodes under best_ai)
+    iterations = max(1, cfg.total_steps // (n_envs * T))
+    torch.manual_seed(cfg.seed)
+    shuffle = torch.Generator().manual_seed(cfg.seed + 1)
+    team = Team(cfg, env, shuffle)
 
     start_iter, global_step, reached, resumed, history = 0, 0, None, [], []
-    obs = env.reset(seed=cfg["seed"])
+    obs = env.reset(seed=cfg.seed)
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
@@ -257,7 +249,7 @@ def _run(
         resumed.append({"iteration": start_iter, "changed": changes})
     if not resume or changes:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(run_dir / CONFIG, cfg)  # a resumed run's config.yaml says what it now runs with
+        write_yaml(run_dir / CONFIG, cfg.to_dict())  # a resumed run's config.yaml says what it now runs with
         claim(run_dir, run_dir / CONFIG)
     log = _Logger(run_dir, cfg, resume, global_step, game.speaker_names)
 
@@ -268,43 +260,32 @@ def _run(
         if reached is not None:
             break
         team.set_progress(it / iterations)
-        if (
-            cfg["rationality_schedule"] is not None
-        ):  # the homotopy: logit users ever closer to the game's, then the game's
-            schedule = cfg["rationality_schedule"]
-            current = (
-                LogitUser(scheduled_rationality(schedule, it / iterations))
-                if it / iterations < schedule["until"]
-                else None
-            )
+        schedule = cfg.rationality_schedule
+        if schedule is not None:  # the homotopy: logit users ever closer to the game's, then the game's
+            fraction = it / iterations
+            current = LogitUser(schedule.rationality(fraction)) if fraction < schedule.until else None
             env.set_user_model(current if current is not None else game.user.model)
             team.set_user_model(current)
         buf, obs = collect_rollout(env, team, obs, T)
         global_step += T * n_envs
         stats = update_learners(env, team, buf, obs)
-        log.iteration(buf, stats, cfg["rollout_episodes"], global_step, time.perf_counter() - t0)
-        if (it + 1) % cfg["eval_interval"] == 0 or it + 1 == iterations:
-            result = evaluate(game, team.profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).to_dict()
+        log.iteration(buf, stats, cfg.rollout_episodes, global_step, time.perf_counter() - t0)
+        if (it + 1) % cfg.eval_interval == 0 or it + 1 == iterations:
+            result = evaluate(game, team.profile(), protocol=cfg.resolved_protocol).to_dict()
             log.exact(result, theory, global_step)
             history.append({"step": global_step, "user_value": result["user_value"], **result["speaker_values"]})
             bar.set_postfix(
                 {"user": f"{result['user_value']:.4f}", **{n: f"{v:.4f}" for n, v in result["speaker_values"].items()}}
             )
-            target = cfg["target"]
-            if (
-                target is not None
-                and abs(result["speaker_values"][target["speaker"]] - target["value"]) <= target["tol"]
-            ):
+            if cfg.target is not None and cfg.target.reached(result["speaker_values"]):
                 reached = {"iteration": it + 1, "global_step": global_step}
-        if cfg["exploitability_interval"] and (it + 1) % cfg["exploitability_interval"] == 0:
+        if cfg.exploitability_interval and (it + 1) % cfg.exploitability_interval == 0:
+            schemes = committed_schemes(game, team.profile(), cfg.resolved_protocol)
             log.exploitability(
-                profile_exploitability(
-                    game, committed_schemes(game, team.profile(), cfg["protocol"]), cfg, team.profile()
-                ),
-                global_step,
+                profile_exploitability(game, schemes, cfg.resolved_protocol, team.profile()), global_step
             )
         bar.update(1)
-        if (it + 1) % cfg["checkpoint_interval"] == 0 or it + 1 == iterations or reached is not None:
+        if (it + 1) % cfg.checkpoint_interval == 0 or it + 1 == iterations or reached is not None:
             save_checkpoint(
                 ckpt_path,
                 learners=team.state_dict(),
@@ -323,7 +304,7 @@ def _run(
     bar.close()
     elapsed = time.perf_counter() - t0
 
-    summary = make_summary(game, cfg, team.profile(), global_step, reached, theory)
+    summary = make_summary(cfg, team.profile(), global_step, reached, theory)
     summary["history"] = history  # the exact values at every evaluation (step, user_value, each speaker's)
     if resumed:
         summary["resumed"] = resumed

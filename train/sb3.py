@@ -21,15 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from persuaders.agents.base import LearnerSpec, learner_class
+from persuaders.agents.base import LearnerSpec
+from persuaders.agents.ppo import PPOConfig
 from persuaders.compat import run_command
-from persuaders.envs.game.profiles import game_from_config
-from persuaders.envs.game.protocols import resolve_protocol
-from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError
 from persuaders.envs.payoff.exact import evaluate
 from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
-from persuaders.train.config import speaker_learner
+from persuaders.train.config import RunConfig
 from persuaders.train.rundir import CONFIG, SUMMARY, RunLock, prepare_run_dir, write_json, write_yaml
 from persuaders.train.summary import make_summary
 
@@ -42,7 +40,7 @@ def _require_sb3() -> None:
 
 
 def train_sb3(
-    cfg: dict[str, Any], run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
+    cfg: RunConfig, run_dir: str | Path, progress: bool = True, n_steps: int = 256, overwrite: bool = False
 ) -> dict[str, Any]:
     """Train the config's single PPO speaker with SB3; write and return ``summary.json``.
 
@@ -54,44 +52,43 @@ def train_sb3(
         return _train_sb3(cfg, Path(run_dir), progress, n_steps)
 
 
-def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int) -> dict[str, Any]:
+def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> dict[str, Any]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_yaml(run_dir / CONFIG, cfg)
-    torch.set_num_threads(cfg["threads"])
-    game = game_from_config(cfg)
-    learning = [n for n in game.speaker_names if speaker_learner(cfg, n) == "ppo"]
+    write_yaml(run_dir / CONFIG, cfg.to_dict())
+    torch.set_num_threads(cfg.threads)
+    game = cfg.resolved_game
+    learning = [n for n in game.speaker_names if cfg.speaker_learner(n).name == "ppo"]
     if len(learning) != 1:
         raise SpecError(
             "speakers",
             f"train.sb3 trains exactly one speaker; learners 'ppo': {learning or 'none'}; set the others' learner",
         )
     speaker = learning[0]
-    others = fixed_schemes(game, cfg, exclude=speaker)
-    env = SingleSpeakerEnv(
-        game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"]
-    )
-    p = cfg["ppo"]
+    others = fixed_schemes(cfg, exclude=speaker)
+    env = SingleSpeakerEnv(game, speaker, others, protocol=cfg.resolved_protocol, reward_mode=cfg.reward_mode)
+    p = cfg.speaker_learner(speaker).hyperparameters
+    assert isinstance(p, PPOConfig), f"learner 'ppo' has hyperparameters {type(p).__name__}, not PPOConfig"
     model = PPO(
         "MlpPolicy",
         env,
-        learning_rate=p["learning_rate"],
+        learning_rate=p.learning_rate,
         n_steps=n_steps,
-        batch_size=max(1, n_steps // p["num_minibatches"]),
-        n_epochs=p["update_epochs"],
-        gamma=p["gamma"],
-        gae_lambda=p["gae_lambda"],
-        clip_range=p["clip_coef"],
-        ent_coef=p["ent_coef"],
-        vf_coef=p["vf_coef"],
-        max_grad_norm=p["max_grad_norm"],
-        normalize_advantage=p["norm_adv"],
-        target_kl=p["target_kl"],
-        policy_kwargs={"net_arch": list(p["hidden_sizes"]), "log_std_init": p["init_log_std"]},
-        seed=cfg["seed"],
+        batch_size=max(1, n_steps // p.num_minibatches),
+        n_epochs=p.update_epochs,
+        gamma=p.gamma,
+        gae_lambda=p.gae_lambda,
+        clip_range=p.clip_coef,
+        ent_coef=p.ent_coef,
+        vf_coef=p.vf_coef,
+        max_grad_norm=p.max_grad_norm,
+        normalize_advantage=p.norm_adv,
+        target_kl=p.target_kl,
+        policy_kwargs={"net_arch": list(p.hidden_sizes), "log_std_init": p.init_log_std},
+        seed=cfg.seed,
         device="cpu",
         tensorboard_log=str(run_dir / "tb"),
         verbose=0,
@@ -105,49 +102,47 @@ def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int)
         return {**others, speaker: scheme}
 
     reached: dict[str, Any] | None = None
-    target = cfg["target"]
-    check_every = cfg["eval_interval"] * n_steps
+    target = cfg.target
+    check_every = cfg.eval_interval * n_steps
 
     class TargetStop(BaseCallback):
         def _on_step(self) -> bool:
             nonlocal reached
             if target is None or self.num_timesteps % check_every:
                 return True
-            value = evaluate(game, profile(), protocol=cfg["protocol"], n_eval=cfg["n_eval"]).speaker_values[
-                target["speaker"]
-            ]
-            self.logger.record(f"eval/{speaker}/value", value)
-            if abs(value - target["value"]) <= target["tol"]:
+            values = evaluate(game, profile(), protocol=cfg.resolved_protocol).speaker_values
+            self.logger.record(f"eval/{speaker}/value", values[target.speaker])
+            if target.reached(values):
                 reached = {"global_step": int(self.num_timesteps)}
                 return False
             return True
 
     model.learn(
-        total_timesteps=cfg["total_steps"],
+        total_timesteps=cfg.total_steps,
         callback=TargetStop(),
         progress_bar=progress and _has_rich(),
         tb_log_name="sb3_ppo",
     )
     model.save(run_dir / "sb3_model.zip")
-    summary = make_summary(game, cfg, profile(), int(model.num_timesteps), reached)
+    summary = make_summary(cfg, profile(), int(model.num_timesteps), reached)
     summary["trainer"] = "stable-baselines3"
     write_json(run_dir / SUMMARY, summary)
     return summary
 
 
-def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np.ndarray]:
-    """The committed schemes ``[R, X_i, M]`` of every speaker but ``exclude``; each must play a fixed learner."""
+def fixed_schemes(cfg: RunConfig, exclude: str) -> dict[str, np.ndarray]:
+    """The committed schemes ``[R, X_i, M]`` of every speaker of the config's game but ``exclude``;
+    each must play a fixed learner."""
+    game = cfg.resolved_game
     out: dict[str, np.ndarray] = {}
     for i, s in enumerate(game.speakers):
         if s.name == exclude:
             continue
-        name = speaker_learner(cfg, s.name)
-        cls = learner_class(name)
-        if cls.learns:
+        plays = cfg.speaker_learner(s.name)
+        if plays.cls.learns:
             raise SpecError(
-                f"speakers.{s.name}.learner", f"train.sb3 needs the other speakers fixed, got learner '{name}'"
+                f"speakers.{s.name}.learner", f"train.sb3 needs the other speakers fixed, got learner '{plays.name}'"
             )
-        options = {k: v for k, v in cfg["speakers"].get(s.name, {}).items() if k != "learner"}
         spec = LearnerSpec(
             game=game,
             speakers=(i,),
@@ -155,11 +150,11 @@ def fixed_schemes(game: Game, cfg: dict[str, Any], exclude: str) -> dict[str, np
             action_shape=(s.n_signals, game.messages),
             state_size=0,
             n_envs=1,
-            protocol=resolve_protocol(cfg["protocol"], cfg["n_eval"]),
-            options=options,
+            protocol=cfg.resolved_protocol,
+            options=plays.options,
         )
-        scheme = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name)).commitment(i)
-        assert scheme is not None, f"learner '{name}' learns nothing yet commits to no fixed scheme"
+        scheme = plays.cls(spec, plays.hyperparameters).commitment(i)
+        assert scheme is not None, f"learner '{plays.name}' learns nothing yet commits to no fixed scheme"
         out[s.name] = scheme
     return out
 

@@ -13,17 +13,18 @@ import numpy as np
 
 from persuaders.envs.game.conversation import BeliefState
 from persuaders.envs.game.observations import ObservationLayout
-from persuaders.envs.game.protocols import resolve_protocol
+from persuaders.envs.game.protocols import Protocol, resolve_protocol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.theory import analytic_quantities
 from persuaders.eval.theory.tables import format_rows, outcome_rows
+from persuaders.train.config import RunConfig
 
 __all__ = ["make_summary", "committed_schemes", "profile_exploitability", "format_outcome"]
 
 
-def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dict[str, list[Any]]:
+def committed_schemes(game: Game, profile: dict[str, Any], protocol: Protocol | str) -> dict[str, list[Any]]:
     """The final schemes ``[R][X][M]`` per speaker.
 
     Exact for rules that ignore the history (one round with a silent user, fixed speakers). A
@@ -59,9 +60,9 @@ def committed_schemes(game: Game, profile: dict[str, Any], protocol: Any) -> dic
 
 
 def profile_exploitability(
-    game: Game, schemes: dict[str, list[Any]], cfg: dict[str, Any], profile: dict[str, Any] | None = None
+    game: Game, schemes: dict[str, list[Any]], protocol: Protocol, profile: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Each speaker's best unilateral gain (:mod:`persuaders.eval.exploitability`), certified.
+    """Each speaker's best unilateral gain (:mod:`persuaders.eval.exploitability`) under ``protocol``, certified.
 
     In a game where a rule can depend on what was said (several rounds, or a user who speaks),
     the learned rules themselves (``profile``, functions of the observation) are assessed, each
@@ -71,9 +72,9 @@ def profile_exploitability(
     history = game.rounds > 1 or any(z > 1 for z in game.user_message_counts)
     try:
         if history and profile is not None:
-            res = exploitability(dict(profile), game, cfg["protocol"], cfg["n_eval"])
+            res = exploitability(dict(profile), game, protocol)
         else:
-            res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, cfg["protocol"], cfg["n_eval"])
+            res = exploitability({n: np.asarray(s) for n, s in schemes.items()}, game, protocol)
     except ValueError as exc:
         return {"error": str(exc)}
     out = res.to_dict()
@@ -82,29 +83,30 @@ def profile_exploitability(
 
 
 def make_summary(
-    game: Game,
-    cfg: dict[str, Any],
+    cfg: RunConfig,
     profile: dict[str, Any],
     global_step: int,
     reached: dict[str, Any] | None = None,
     theory: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The exact outcome of ``profile`` beside every analytic quantity (the ``summary.json`` layout)."""
-    final = evaluate(game, profile, protocol=cfg["protocol"], n_eval=cfg["n_eval"])
-    summary = {
+    """The exact outcome of ``profile`` in the config's game beside every analytic quantity (the
+    ``summary.json`` layout)."""
+    game = cfg.resolved_game
+    final = evaluate(game, profile, protocol=cfg.resolved_protocol)
+    summary: dict[str, Any] = {
         "game": game.name,
-        "protocol": cfg["protocol"],
-        "n_eval": cfg["n_eval"],
-        "reward_mode": cfg["reward_mode"],
-        "seed": cfg["seed"],
+        "protocol": cfg.protocol,
+        "n_eval": cfg.n_eval,
+        "reward_mode": cfg.reward_mode,
+        "seed": cfg.seed,
         "global_step": global_step,
         "user_value": final.user_value,
         "speaker_values": final.speaker_values,
         "bounds": theory if theory is not None else analytic_quantities(game),
-        "schemes": committed_schemes(game, profile, cfg["protocol"]),
+        "schemes": committed_schemes(game, profile, cfg.resolved_protocol),
         "target_reached": reached,
     }
-    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg, profile)
+    summary["exploitability"] = profile_exploitability(game, summary["schemes"], cfg.resolved_protocol, profile)
     if final.selection:
         summary["selection"] = final.selection
         summary["solo_user_values"] = final.solo_user_values

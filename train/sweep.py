@@ -71,7 +71,6 @@ finish before they are killed (their training checkpoints remain), and the table
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
 import time
@@ -118,9 +117,7 @@ def make_trainable(trials: dict[str, dict[str, Any]], sweep_dir: str) -> Callabl
             resume = (run_dir / CHECKPOINT).exists() and (run_dir / CONFIG).exists()
             # The trial directory is the sweep's own: a trial that stopped before its first
             # checkpoint starts again there (overwrite removes only its earlier run files).
-            summary = train(
-                copy.deepcopy(trial["config"]), run_dir, resume=resume, progress=False, overwrite=not resume
-            )
+            summary = train(trial["config"], run_dir, resume=resume, progress=False, overwrite=not resume)
         tune.report(trial_metrics(summary, reused, time.perf_counter() - t0, str(run_dir)))
 
     return persuasion_trial
@@ -185,7 +182,7 @@ def run_sweep(
             "random": sweep["random"],
             "num_samples": sweep["num_samples"],
             "seed": sweep["seed"],
-            "trials": trials,
+            "trials": [{**t, "config": t["config"].to_dict()} for t in trials],
         },
     )
     started = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -13,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.envs.game.profiles import game_from_config
 from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
-from persuaders.train.config import validate_config
+from persuaders.train.config import RunConfig, validate_config
 
 __all__ = [
     "SWEEP_KEYS",
@@ -39,7 +39,8 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     """Read and validate a sweep file; returns ``{name, base, grid, random, num_samples, seed, trials}``.
 
     ``trials`` is the plan: one entry per trial with its ``id``, swept ``params``, validated
-    training ``config`` and run-directory name ``dir`` (relative to the sweep directory).
+    training ``config`` (a :class:`~persuaders.train.config.RunConfig`) and run-directory name
+    ``dir`` (relative to the sweep directory).
     """
     p = Path(path)
     return validate_sweep(read_yaml_mapping(p, "config"), default_name=p.stem, relative_to=p.parent)
@@ -161,12 +162,11 @@ def expand(sweep: dict[str, Any]) -> list[dict[str, Any]]:
             for key, value in params.items():
                 _set(raw, key, value, "grid" if key in grid else "random")
             try:
-                cfg = validate_config(raw)
-                cfg["threads"] = 1
+                cfg = dataclasses.replace(validate_config(raw), threads=1)
                 _check_game(cfg)
             except SpecError as exc:
                 raise _blame(exc, params, grid) from None
-            digest = config_hash(cfg)
+            digest = config_hash(cfg.to_dict())
             if digest in seen:
                 raise SpecError("grid", f"trials {seen[digest]} and {len(trials)} would train the same config {params}")
             seen[digest] = len(trials)
@@ -209,9 +209,9 @@ def _set(raw: dict[str, Any], key: str, value: Any, section: str) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def _check_game(cfg: dict[str, Any]) -> None:
+def _check_game(cfg: RunConfig) -> None:
     """The game loads and the config's speakers exist in it (cheap; nothing is solved)."""
-    game_from_config(cfg)
+    _ = cfg.resolved_game
 
 
 def _blame(exc: SpecError, params: dict[str, Any], grid: dict[str, Any]) -> SpecError:

@@ -95,7 +95,7 @@ def collect_rows(trials: list[dict[str, Any]], out: Path, results: Any) -> list[
             "trial": t["id"],
             "params": t["params"],
             "run_dir": str(run_dir.relative_to(out)),
-            "game": str(t["config"]["game"]),
+            "game": t["config"].game,
         }
         summary_file = run_dir / SUMMARY
         r = tune_result.get(t["id"])

@@ -6,39 +6,36 @@ from typing import Any
 
 import torch
 
-from persuaders.agents.base import Learner, LearnerSpec, learner_class
-from persuaders.envs.game.spec import Game
+from persuaders.agents.base import Learner, LearnerSpec
 from persuaders.envs.game.users import UserModel
 from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
-from persuaders.train.config import speaker_learner
+from persuaders.train.config import RunConfig
 
 __all__ = ["Team"]
 
 
 class Team:
-    """Every speaker's learner (:mod:`persuaders.agents`), as the config says.
+    """Every speaker's learner (:mod:`persuaders.agents`), as the config says
+    (:meth:`~persuaders.train.config.RunConfig.speaker_learner`).
 
     Speakers with the same shareable learner share one instance when ``share_parameters`` is set;
     otherwise each speaker has its own. Learners are built in speaker order, so that a seed fixes
     their initial parameters. ``generator`` (minibatch shuffling) is shared by all of them.
     """
 
-    def __init__(self, game: Game, cfg: dict[str, Any], env: BatchedPersuasionEnv, generator: torch.Generator):
-        self.game = game
-        names = [speaker_learner(cfg, s.name) for s in game.speakers]
+    def __init__(self, cfg: RunConfig, env: BatchedPersuasionEnv, generator: torch.Generator):
+        game = self.game = cfg.resolved_game
+        plays = [cfg.speaker_learner(s.name) for s in game.speakers]
         groups: dict[str, list[int]] = {}
-        for i, name in enumerate(names):
-            cls = learner_class(name)
-            key = name if (cfg["share_parameters"] and cls.shareable) else f"{name}#{i}"
+        for i, p in enumerate(plays):
+            key = p.name if (cfg.share_parameters and p.cls.shareable) else f"{p.name}#{i}"
             groups.setdefault(key, []).append(i)
         built: dict[str, Learner] = {}
         self.by_speaker: list[Learner] = []
-        for i, name in enumerate(names):
+        for i, p in enumerate(plays):
             key = next(k for k, members in groups.items() if i in members)
             if key not in built:
-                cls = learner_class(name)
                 members = tuple(groups[key])
-                options = {k: v for k, v in cfg["speakers"].get(game.speakers[i].name, {}).items() if k != "learner"}
                 spec = LearnerSpec(
                     game=game,
                     speakers=members,
@@ -47,10 +44,10 @@ class Team:
                     state_size=env.state_size,
                     n_envs=env.n_envs,
                     protocol=env.protocol,
-                    options=options,
+                    options=p.options,
                     generator=generator,
                 )
-                built[key] = cls(spec, cls.config_class.from_mapping(cfg.get(name) or {}, name))
+                built[key] = p.cls(spec, p.hyperparameters)
             self.by_speaker.append(built[key])
         self.learners: list[Learner] = list(built.values())
         for learner in self.learners:
