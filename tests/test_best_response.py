@@ -24,6 +24,7 @@ from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response import NoSolver, ResponseProblem, best_response, response_solvers
 from tests.brute_rules import favourable_values, joint_table
 
+
 def full_information(game) -> float:
     """E_y v(e_y): the user's value when she learns the state (logit: softmax(lam u[., y]) . u[., y])."""
     u, lam = game.user.utility, game.user.model.rationality
