@@ -26,7 +26,7 @@ from persuaders.envs.game.users import LogitUser, quantal_response, register_use
 from persuaders.envs.payoff import evaluate
 from persuaders.eval import theory
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 

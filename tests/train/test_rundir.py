@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
     "--config",
     "kg_logit",

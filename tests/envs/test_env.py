@@ -564,7 +564,7 @@ def test_bad_game():
 
 def test_game_object_and_yaml_path():
     g = load_game("kg")
-    for spec in (g, str(Path(__file__).resolve().parent.parent / "configs" / "games" / "kg.yaml")):
+    for spec in (g, str(Path(__file__).resolve().parents[2] / "configs" / "games" / "kg.yaml")):
         env = persuasion_v0.parallel_env(game=spec)
         assert env.game.name == "kg" and env.possible_agents == ["prosecutor"]
 

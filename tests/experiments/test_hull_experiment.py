@@ -19,7 +19,7 @@ import pytest
 from persuaders.cli import hull as hull_cli
 from persuaders.eval.experiments import hull as hx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "data" / "hull_example.csv"
 TOL = 1e-9
 

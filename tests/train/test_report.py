@@ -9,7 +9,7 @@ from pathlib import Path
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_report_from_a_run_directory(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 from persuaders.envs.game.validation import SpecError
 from persuaders.eval.experiments.competition import load_competition_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_experiments(*args: str) -> subprocess.CompletedProcess:

@@ -25,7 +25,7 @@ from persuaders.eval.experiments import hull_datasets as hd
 from persuaders.eval.experiments import hull_personas as hp
 from persuaders.eval.experiments import hull_ratings as hr
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ML_SAMPLE = ROOT / "data" / "movielens_sample.csv"
 GSS_SAMPLE = ROOT / "data" / "gss_spending_sample.csv"
 NAN = np.nan

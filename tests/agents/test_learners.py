@@ -32,7 +32,7 @@ def run(tmp_path, *overrides: str, config: str | None = None) -> dict:
 def kg_config(name: str) -> str:
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parent.parent / "configs" / "train" / f"{name}.yaml")
+    return str(Path(__file__).resolve().parents[2] / "configs" / "train" / f"{name}.yaml")
 
 
 @pytest.mark.parametrize("seed", [0, 1])

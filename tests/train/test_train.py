@@ -16,7 +16,7 @@ import pytest
 from persuaders.envs.game.validation import SpecError
 from persuaders.train.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KG_LOGIT_OPTIMUM = (
     0.443670  # Kamenica-Gentzkow prosecutor against a logit judge, lam = 10 (docs/science.md, "Reference numbers")
 )
