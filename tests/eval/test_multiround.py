@@ -318,19 +318,11 @@ def _hull_pair_file(tmp_path, **changes):
 
 
 @pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
-def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
+def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol, cli):
     """The command on a game file: the JSON keys, and the known answer of hull_pair over two
     rounds (eps = 0, so the bounds say the user gets her full-information value 0.6)."""
-    import subprocess
-    import sys
-
     path = _hull_pair_file(tmp_path, rounds=2)
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--protocol", protocol, "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = cli(br_main, str(path), "--protocol", protocol, "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     for key in ("converged", "passes", "user_value", "speaker_values", "exploitability", "profile"):
@@ -339,25 +331,3 @@ def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
     e = out["exploitability"]
     assert e["certified"] and e["upper"] < 2e-6 and e["lower"] <= e["upper"]
     assert set(out["profile"]) == {"prosecution", "defence"}
-
-
-def test_command_names_a_bad_field_and_exits_2(tmp_path):
-    import subprocess
-    import sys
-
-    path = _hull_pair_file(tmp_path, rounds=0)
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert res.returncode == 2
-    assert "rounds" in res.stderr and "Traceback" not in res.stderr
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", "no_such_game"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert res.returncode == 2 and "no_such_game" in res.stderr and "Traceback" not in res.stderr

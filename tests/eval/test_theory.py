@@ -10,9 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +23,6 @@ from persuaders.envs.game.users import LogitUser, quantal_response, register_use
 from persuaders.envs.payoff import evaluate
 from persuaders.eval import theory
 
-ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
@@ -291,51 +287,18 @@ def test_analytic_quantities_keys_and_json():
 
 
 # ----------------------------------------------------------------------------------------- CLI
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.bounds", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_cli_json_for_kg():
-    out = _run_cli("kg", "--json")
-    assert out.returncode == 0, out.stderr
-    q = json.loads(out.stdout)
-    assert list(q)[:6] == [
-        "no_information",
-        "full_information",
-        "bayes_optimal",
-        "hull",
-        "single_sender",
-        "competition_bound",
-    ]
-    assert q["no_information"] == pytest.approx(0.7)
-    assert q["full_information"] == pytest.approx(1.0)
-    assert q["bayes_optimal"] == pytest.approx(1.0)
-    assert q["single_sender"]["prosecutor"]["sender_value"] == pytest.approx(0.6, abs=1e-8)
-    assert q["single_sender"]["prosecutor"]["user_value"] == pytest.approx(0.7, abs=1e-7)
-    assert q["hull"]["epsilon"] == pytest.approx(1.0, abs=1e-9)
-    assert q["cone"]["epsilon"] == pytest.approx(0.5, abs=1e-9)
-    assert q["competition_bound"] == pytest.approx(0.0, abs=1e-8)
-
-
-def test_cli_rejects_bad_game(tmp_path):
+def test_cli_rejects_bad_game(tmp_path, cli):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: bad\nstates: [a, b]\nprior: [0.5, 0.5]\nactions: [x, y]\n"
         "user: {name: judge, utility: [[1, 0]], rationality: inf}\n"
         "speakers: [{name: s, utility: [[0, 0], [1, 1]]}]\nmessages: 2\nrounds: 1\n"
     )
-    out = _run_cli(str(bad))
+    out = cli(bounds_main, str(bad))
     assert out.returncode != 0
     assert "user.utility" in out.stderr
     assert "Traceback" not in out.stderr
-    missing = _run_cli(str(tmp_path / "missing.yaml"))
+    missing = cli(bounds_main, str(tmp_path / "missing.yaml"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from persuaders.cli import hull as hull_cli
+from persuaders.cli.experiment import main as experiment_main
 from persuaders.eval.experiments import hull as hx
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "data" / "hull_example.csv"
 TOL = 1e-9
 
@@ -247,16 +246,9 @@ def test_loader_errors_name_the_fault(tmp_path, rows, user_column, expected):
         assert text in str(err.value)
 
 
-def test_cli_bad_table_exits_2_without_traceback(tmp_path):
+def test_cli_bad_table_exits_2_without_traceback(tmp_path, cli):
     p = _write(tmp_path / "bad.csv", [["item", "a", "user"], ["x", "0.1", "abc"]])
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.experiment", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    res = cli(experiment_main, "hull", "--csv", str(p), "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "column 'user'" in res.stderr and "line 2" in res.stderr

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from persuaders.envs.game.validation import SpecError
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install -e '.[ray]')")
 
@@ -173,18 +173,6 @@ def test_bundled_sweeps_validate():
     assert files
     for path in files:
         assert load_sweep(path)["trials"]
-
-
-def test_sweep_without_ray_says_how_to_install(tmp_path):
-    path = _write(tmp_path, TINY)
-    code = (
-        "import sys; sys.modules['ray'] = None; from persuaders.cli.sweep import main; "
-        f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert res.returncode == 2
-    assert "pip install 'competing-persuaders[ray]'" in res.stderr
-    assert not (tmp_path / "out").exists()
 
 
 def _rows(out: Path) -> dict[str, dict]:
