@@ -1,4 +1,4 @@
-"""What every test folder shares: the ``cli`` fixture.
+"""What every test folder shares: the Hypothesis profile and the ``cli`` fixture.
 
 The tests are grouped by the package's layers (tests/game, tests/payoff, tests/envs, tests/eval,
 tests/agents, tests/train, tests/experiments, tests/cli); ``pytest tests/eval`` runs one layer
@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests import hypothesis_profiles  # noqa: F401  # registers and loads HYPOTHESIS_PROFILE's profile
 from tests.commands import ROOT, Ran, run_main
 
 

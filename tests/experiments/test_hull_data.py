@@ -225,6 +225,7 @@ def test_bootstrap_interval_against_the_normal_approximation():
 
 
 # ------------------------------------------------------------------------------- command
+@pytest.mark.slow
 def test_command_on_movielens_sample(tmp_path, capsys):
     out, fig = tmp_path / "ml", tmp_path / "figs" / "hull_ml.png"
     argv = [
@@ -278,6 +279,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     assert json.loads((tmp_path / "again" / "results.json").read_text())["rows"] == rec["rows"]
 
 
+@pytest.mark.slow
 def test_command_on_gss_sample(tmp_path, capsys):
     out = tmp_path / "gss"
     assert (

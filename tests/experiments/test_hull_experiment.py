@@ -103,6 +103,7 @@ def test_three_items_hand_case_hull_and_cone_differ():
     assert hull.value == pytest.approx(grid_sup_distance(models, user), abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_lp_matches_grid_brute_force(seed):
     models, user = random_table(seed, k=3, items=7)
@@ -267,6 +268,7 @@ def test_cli_input_errors_in_process(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------- command
+@pytest.mark.slow
 def test_command_on_example_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "res"
     assert (

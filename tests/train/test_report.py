@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from persuaders.cli.report import main as report_main
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 
 
+@pytest.mark.slow
 def test_report_from_a_run_directory(tmp_path, cli):
     run = tmp_path / "run"
     train(

@@ -33,6 +33,7 @@ def ray_module():
 
 
 # ---------------------------------------------------------------------------------- RLlib
+@pytest.mark.slow
 @needs_ray
 def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_module):
     sys.path.insert(0, str(ROOT / "examples"))
@@ -184,6 +185,7 @@ def _summary(out: Path, rows: dict, trial: str) -> Path:
     return out / rows[trial]["run_dir"] / "summary.json"
 
 
+@pytest.mark.slow
 @needs_ray
 def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_module):
     """Interrupt a sweep (SIGINT) while its long trial trains; the rerun restores it from Tune's
@@ -248,6 +250,7 @@ def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_sweep_table_and_plots_from_rows(tmp_path):
     """results.csv/.md and one plot per swept key, for grid, random and categorical keys (no Ray needed)."""
     from persuaders.train.sweep import load_sweep, write_results
@@ -291,6 +294,7 @@ def test_sweep_table_and_plots_from_rows(tmp_path):
     assert plots == ["plot_game.regime.png", "plot_n_envs.png", "plot_ppo.learning_rate.png"]  # game.seed: a replicate
 
 
+@pytest.mark.slow
 @needs_ray
 def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
     """A head node started with RAY_AUTH_MODE=token refuses a driver without its token; the sweep

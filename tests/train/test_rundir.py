@@ -63,6 +63,7 @@ def test_a_non_empty_out_is_refused_and_left_as_it_was(tmp_path, run_train):
     assert (out / "config.yaml").read_text() == "mine: true\n" and (out / "tb" / "notes.txt").exists()
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_only_the_previous_runs_files(tmp_path, run_train):
     out = tmp_path / "run"
     first = run_train(*SMALL, "--out", str(out))
@@ -80,6 +81,7 @@ def test_overwrite_replaces_only_the_previous_runs_files(tmp_path, run_train):
     assert json.loads((out / "summary.json").read_text())["global_step"] == 8192
 
 
+@pytest.mark.slow
 def test_a_second_process_is_kept_out(tmp_path, run_train):
     out = tmp_path / "run"
     long = [a if a != "total_steps=8192" else "total_steps=4000000" for a in SMALL]
@@ -104,6 +106,7 @@ def test_a_second_process_is_kept_out(tmp_path, run_train):
     assert yaml.safe_load((out / "config.yaml").read_text())["total_steps"] == 4000000  # untouched by the refused runs
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path, run_train):
     out = tmp_path / "run"
     assert run_train(*SMALL, "--out", str(out)).returncode == 0
@@ -119,6 +122,7 @@ def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path, r
     assert yaml.safe_load((out / "config.yaml").read_text())["total_steps"] == 16384
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content", [b"", b"\x00\x01garbage" * 10, b"PK\x03\x04truncated"], ids=["empty", "random", "truncated-zip"]
 )
@@ -142,6 +146,7 @@ class _Exploit:
 MARKER = Path("/tmp") / f"persuaders_exploit_{os.getpid()}"
 
 
+@pytest.mark.slow
 def test_a_checkpoint_cannot_execute_code(tmp_path, run_train):
     """Checkpoints are read with weights_only=True: a pickled object in a received file is refused."""
     out = tmp_path / "run"

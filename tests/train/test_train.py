@@ -73,6 +73,7 @@ def test_unknown_speaker_in_config(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- learning
+@pytest.mark.slow
 def test_ppo_reaches_the_kg_logit_optimum(tmp_path, cli):
     """Independent PPO finds the Kamenica-Gentzkow optimum against a logit judge (within 0.01)."""
     from persuaders.train.loop import train
@@ -136,6 +137,7 @@ def _run(args, **kw):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_summary(tmp_path):
     from persuaders.train.loop import train
 
@@ -144,6 +146,7 @@ def test_same_seed_same_summary(tmp_path):
     assert a == b
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_the_same_summary(tmp_path):
     """A run killed (SIGKILL) after a checkpoint and resumed ends exactly like an uninterrupted one."""
     full = _run([*(arg for s in SMALL for arg in ("--set", s)), "--out", str(tmp_path / "full")])
@@ -185,6 +188,7 @@ def test_single_speaker_view_passes_env_checkers(game, speaker):
     gym_check(SingleSpeakerEnv(game, speaker), skip_render_check=True)
 
 
+@pytest.mark.slow
 def test_single_speaker_view_pays_the_exact_value_on_average():
     """With the others fixed, the view's mean reward is the exact value of the learner's scheme."""
     from persuaders.envs.payoff import evaluate
@@ -205,6 +209,7 @@ def test_single_speaker_view_pays_the_exact_value_on_average():
     assert abs(np.mean(rewards) - exact) <= 4 * se + 1e-12
 
 
+@pytest.mark.slow
 def test_shared_parameters_train_both_speakers(tmp_path):
     """One network with a speaker indicator serves both hull_pair_logit speakers."""
     from persuaders.train.loop import train
