@@ -5,7 +5,8 @@ tests of a command's behaviour call it here, in the test's own process, and read
 from pytest's capture (:func:`run_main`, the ``cli`` fixture of conftest.py): no interpreter start
 and no torch import per call. The installed console scripts themselves are run in a process of
 their own once each (:func:`run_console`, tests/cli/), as are the tests that need a second process
-(a run killed and resumed, a lock held by another process, Ctrl+C).
+(a run killed and resumed, a lock held by another process, a sweep interrupted by SIGINT, a fresh
+interpreter for a once-per-process warning).
 """
 
 from __future__ import annotations
