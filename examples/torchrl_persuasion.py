@@ -110,7 +110,7 @@ def make_env(
     par = persuasion_v0.parallel_env(game=game, protocol=protocol, reward_mode=reward_mode)
     with warnings.catch_warnings():
         # TorchRL notes that its wrapper is tested with PettingZoo 1.24.3; this project pins 1.27,
-        # with which the wrapper's specs, resets and steps are checked in tests/test_torchrl.py.
+        # with which the wrapper's specs, resets and steps are checked in tests/envs/test_torchrl.py.
         warnings.filterwarnings("ignore", message="PettingZoo in TorchRL is tested", category=UserWarning)
         return PettingZooWrapper(
             FlatSchemeLogits(par) if flat else par,

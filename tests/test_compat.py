@@ -23,6 +23,7 @@ OLD_TO_NEW = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("old", "new"), OLD_TO_NEW)
 def test_an_old_name_is_the_new_module_itself(old, new):
     # Run in a fresh interpreter: the warning is given once per process, at the first import.
@@ -63,6 +64,7 @@ def test_every_moved_module_resolves():
                     assert hasattr(module, name), f"{old}.{name}"
 
 
+@pytest.mark.slow
 def test_old_python_m_paths_run_their_command():
     res = subprocess.run(
         [sys.executable, "-m", "persuaders.eval.bounds", "kg", "--json"], capture_output=True, text=True, check=False

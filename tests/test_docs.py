@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -20,6 +22,7 @@ def python_blocks(page: Path) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```$", page.read_text(), flags=re.S | re.M)
 
 
+@pytest.mark.slow
 def test_extending_page_runs_as_written(tmp_path):
     blocks = python_blocks(DOCS / "extending.md")
     assert len(blocks) >= 6  # a game, its errors, a user model and its use, a protocol, a learner, training

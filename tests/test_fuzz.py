@@ -24,6 +24,7 @@ from persuaders.envs.payoff import evaluate
 from persuaders.envs.payoff.engine import EnumerationTooLarge
 from persuaders.eval.theory import analytic_quantities
 from persuaders.train.config import load_config, validate_config
+from tests.hypothesis_profiles import examples
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 BASES = {
@@ -136,7 +137,8 @@ def _use(game: Game) -> None:
     assert math.isfinite(out.user_value)
 
 
-@settings(max_examples=250, **SETTINGS)
+@pytest.mark.slow
+@settings(max_examples=examples(250), **SETTINGS)
 @given(mutated_games())
 def test_fuzzed_game_files_give_a_clear_error_or_a_valid_game(d):
     try:
@@ -148,7 +150,7 @@ def test_fuzzed_game_files_give_a_clear_error_or_a_valid_game(d):
     _use(game)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 def test_fuzzed_bytes_as_a_game_file_give_a_clear_error(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("g") / "game.yaml"
@@ -157,7 +159,8 @@ def test_fuzzed_bytes_as_a_game_file_give_a_clear_error(tmp_path_factory, conten
         load_game(str(path))
 
 
-@settings(max_examples=60, **SETTINGS)
+@pytest.mark.slow
+@settings(max_examples=examples(60), **SETTINGS)
 @given(mutated_games())
 def test_fuzzed_games_written_as_yaml_files(tmp_path_factory, d):
     path = tmp_path_factory.mktemp("g") / "game.yaml"
@@ -193,7 +196,7 @@ def mutated_configs(draw: Any) -> dict:
     return d
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(mutated_configs())
 def test_fuzzed_training_configs_give_a_clear_error_or_a_valid_config(d):
     try:
@@ -206,14 +209,14 @@ def test_fuzzed_training_configs_give_a_clear_error_or_a_valid_config(d):
     assert validate_config(cfg.to_dict()) == cfg  # the resolved config is itself valid
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(st.lists(st.text(alphabet="abcdefgnprstuvx_.=0123456789-[]{} ", max_size=24), max_size=4))
 def test_fuzzed_overrides_give_a_clear_error_or_a_valid_config(overrides):
     with contextlib.suppress(SpecError):
         load_config(None, ["game=kg", *overrides])
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120), **SETTINGS)
 @given(
     st.fixed_dictionaries(
         {},

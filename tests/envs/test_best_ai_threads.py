@@ -284,7 +284,7 @@ def within(samples: np.ndarray, expected: float, what: str) -> None:
 
 @pytest.mark.parametrize("reward_mode", ["sample", "expect_action", "expect_all"])
 @pytest.mark.parametrize("n_eval", ["exact", 3])
-@pytest.mark.parametrize("name", ["kg_witness", "hull_pair_private"])
+@pytest.mark.parametrize("name", ["kg_witness", pytest.param("hull_pair_private", marks=pytest.mark.slow)])
 def test_batched_means_match_exact(name, n_eval, reward_mode):
     game = load_game(name)
     tables = [witness_rule()] if name == "kg_witness" else [random_table(game, 20, 0), random_table(game, 21, 1)]
@@ -324,6 +324,7 @@ def test_witness_by_hand_in_the_environment():
     assert (said[~guilty_report & (env.states == 1), 1] == 1).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reward_mode", ["sample", "expect_all"])
 def test_pettingzoo_means_match_exact(reward_mode):
     game = load_game("kg_witness")

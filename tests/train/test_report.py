@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
+from persuaders.cli.report import main as report_main
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def test_report_from_a_run_directory(tmp_path):
+@pytest.mark.slow
+def test_report_from_a_run_directory(tmp_path, cli):
     run = tmp_path / "run"
     train(
         load_config(None, ["game=hull_pair", "n_envs=128", "total_steps=6400", "eval_interval=5"]), run, progress=False
     )
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.report", str(run)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    res = cli(report_main, str(run))
     assert res.returncode == 0, res.stderr
     md = (run / "report.md").read_text()
     assert "| user: full information | 0.600000 |" in md  # docs/science.md: the hull pair
@@ -32,14 +24,3 @@ def test_report_from_a_run_directory(tmp_path):
     for png in ("learning_curves.png", "schemes.png"):
         data = (run / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-
-
-def test_report_on_a_missing_run_exits_2(tmp_path):
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.report", str(tmp_path / "nothing")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert res.returncode == 2 and "Traceback" not in res.stderr

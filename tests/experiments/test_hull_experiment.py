@@ -9,17 +9,16 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from persuaders.cli import hull as hull_cli
+from persuaders.cli.experiment import main as experiment_main
 from persuaders.eval.experiments import hull as hx
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "hull_example.csv"
 TOL = 1e-9
 
@@ -104,6 +103,7 @@ def test_three_items_hand_case_hull_and_cone_differ():
     assert hull.value == pytest.approx(grid_sup_distance(models, user), abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_lp_matches_grid_brute_force(seed):
     models, user = random_table(seed, k=3, items=7)
@@ -247,16 +247,9 @@ def test_loader_errors_name_the_fault(tmp_path, rows, user_column, expected):
         assert text in str(err.value)
 
 
-def test_cli_bad_table_exits_2_without_traceback(tmp_path):
+def test_cli_bad_table_exits_2_without_traceback(tmp_path, cli):
     p = _write(tmp_path / "bad.csv", [["item", "a", "user"], ["x", "0.1", "abc"]])
-    res = subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.experiment", "hull", "--csv", str(p), "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    res = cli(experiment_main, "hull", "--csv", str(p), "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "column 'user'" in res.stderr and "line 2" in res.stderr
@@ -275,6 +268,7 @@ def test_cli_input_errors_in_process(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------- command
+@pytest.mark.slow
 def test_command_on_example_writes_all_outputs(tmp_path, capsys):
     out = tmp_path / "res"
     assert (

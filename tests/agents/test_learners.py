@@ -32,9 +32,10 @@ def run(tmp_path, *overrides: str, config: str | None = None) -> dict:
 def kg_config(name: str) -> str:
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parent.parent / "configs" / "train" / f"{name}.yaml")
+    return str(Path(__file__).resolve().parents[2] / "configs" / "train" / f"{name}.yaml")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_ppo_reaches_the_best_responders_optimum(tmp_path, seed):
     """The bundled kg recipe at half its budget: within 0.005 of 0.6, from below (a supremum)."""
@@ -43,6 +44,7 @@ def test_ppo_reaches_the_best_responders_optimum(tmp_path, seed):
     assert KG_OPT - 0.005 <= v <= KG_OPT + 1e-12, v
 
 
+@pytest.mark.slow
 def test_exact_gradient_learner_on_logit_and_best_responding_judges(tmp_path):
     s = run(tmp_path, "game=kg_logit", "learner=exact_gradient", "n_envs=64", "total_steps=64000", "eval_interval=50")
     assert s["speaker_values"]["prosecutor"] == pytest.approx(KG_LOGIT_OPT, abs=5e-4)
@@ -59,6 +61,7 @@ def test_exact_gradient_learner_on_logit_and_best_responding_judges(tmp_path):
     assert KG_OPT - 0.005 <= v <= KG_OPT + 1e-12, v
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("game", ["hull_pair", "prosecutor_defence"])
 def test_every_learner_reaches_the_equilibrium_of_best_response_dynamics(tmp_path, game):
     """Best responders, several speakers: PPO, MAPPO and the exact-gradient learner end within 0.01
@@ -75,6 +78,7 @@ def test_every_learner_reaches_the_equilibrium_of_best_response_dynamics(tmp_pat
         assert abs(s["user_value"] - target) <= 0.01, (learner, s["user_value"], target)
 
 
+@pytest.mark.slow
 def test_mappo_learns_the_logit_pair(tmp_path):
     s = run(tmp_path, "game=hull_pair_logit", "learner=mappo", "total_steps=300000", "eval_interval=100")
     assert abs(s["user_value"] - full_information_value(load_game("hull_pair_logit"))) <= 0.02
@@ -107,6 +111,7 @@ def test_the_environment_follows_the_user_model_it_is_given():
     np.testing.assert_allclose(r[:, 0], want, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_the_policy_noise_is_annealed_on_schedule(tmp_path):
     """20 iterations: the log std is learned for the first 10, then set linearly from its learned
     value ``v`` towards -4: ``v + (-4 - v) (f - 0.5) / 0.5`` at the iteration's fraction ``f``."""

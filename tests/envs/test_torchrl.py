@@ -19,10 +19,11 @@ torch = pytest.importorskip("torch")
 from persuaders.envs.game import load_game  # noqa: E402
 from persuaders.envs.game.observations import ObservationLayout  # noqa: E402
 
-# torchrl 0.14 deprecates its own weight updaters when torchrl.collectors is imported
-pytestmark = pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning")
+# A library's tests: slow (the full check runs them). torchrl 0.14 deprecates its own weight
+# updaters when torchrl.collectors is imported.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning")]
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "torchrl_persuasion.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "torchrl_persuasion.py"
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from persuaders.envs.game.protocols import sampled_selection
 from persuaders.envs.payoff import evaluate, history_distribution, solo_outcomes
 from persuaders.train.scoring import score_profile
 from tests.brute import brute_joint, brute_values, random_schemes, random_spec
+from tests.hypothesis_profiles import examples
 
 CASES = [
     dict(k=1),
@@ -82,7 +83,7 @@ def _policy(rng, game, i):
     return fn
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     k=st.integers(1, 3),

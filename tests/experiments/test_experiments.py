@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
+from persuaders.cli.experiment import main as experiment_main
 from persuaders.envs.game.validation import SpecError
 from persuaders.eval.experiments.competition import load_competition_config
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture
+def run_experiments(cli):
+    """``persuaders-experiment ARGS`` in this process from the repository root, output captured."""
+    return functools.partial(cli, experiment_main)
 
 
-def run_experiments(*args: str) -> subprocess.CompletedProcess:
-    """``persuaders-experiment ARGS`` from the repository root, output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.experiment", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-
-
-def test_competition_pipeline_tiny(tmp_path):
+def test_competition_pipeline_tiny(tmp_path, run_experiments):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({"k_values": [1, 2, 3], "games": 3, "workers": 1}))
     out = tmp_path / "out"
@@ -62,13 +54,14 @@ def test_competition_config_errors():
         load_competition_config(None, {"games": 0})
 
 
-def test_experiments_entry_point_lists_and_rejects():
+def test_experiments_entry_point_lists_and_rejects(run_experiments):
     res = run_experiments("sideways")
     assert res.returncode == 2 and "competition" in res.stderr and "hull" in res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_competition_across_rounds_and_states(tmp_path):
+@pytest.mark.slow
+def test_competition_across_rounds_and_states(tmp_path, run_experiments):
     """``--rounds 1 2 --states 2 3``: rows per (rounds, states, regime, k) carrying ``rounds`` and
     ``states``; with 2 messages a converged outcome inside the hull gives the user her
     full-information value wherever M^R >= |Y| (the best-AI bound, eps = 0)."""

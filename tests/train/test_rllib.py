@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from persuaders.envs.game.validation import SpecError
+from tests.commands import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not HAS_RAY, reason="ray is not installed (pip install -e '.[ray]')")
 
@@ -33,6 +33,7 @@ def ray_module():
 
 
 # ---------------------------------------------------------------------------------- RLlib
+@pytest.mark.slow
 @needs_ray
 def test_rllib_example_trains_one_policy_per_speaker_and_scores_exactly(ray_module):
     sys.path.insert(0, str(ROOT / "examples"))
@@ -175,18 +176,6 @@ def test_bundled_sweeps_validate():
         assert load_sweep(path)["trials"]
 
 
-def test_sweep_without_ray_says_how_to_install(tmp_path):
-    path = _write(tmp_path, TINY)
-    code = (
-        "import sys; sys.modules['ray'] = None; from persuaders.cli.sweep import main; "
-        f"sys.exit(main(['--config', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}]))"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert res.returncode == 2
-    assert "pip install 'competing-persuaders[ray]'" in res.stderr
-    assert not (tmp_path / "out").exists()
-
-
 def _rows(out: Path) -> dict[str, dict]:
     with open(out / "results.csv") as fh:
         return {r["trial"]: r for r in csv.DictReader(fh)}
@@ -196,6 +185,7 @@ def _summary(out: Path, rows: dict, trial: str) -> Path:
     return out / rows[trial]["run_dir"] / "summary.json"
 
 
+@pytest.mark.slow
 @needs_ray
 def test_sweep_reports_failures_and_resumes_after_interruption(tmp_path, ray_module):
     """Interrupt a sweep (SIGINT) while its long trial trains; the rerun restores it from Tune's
@@ -260,6 +250,7 @@ def test_sweep_cli_bad_file_exits_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_sweep_table_and_plots_from_rows(tmp_path):
     """results.csv/.md and one plot per swept key, for grid, random and categorical keys (no Ray needed)."""
     from persuaders.train.sweep import load_sweep, write_results
@@ -303,6 +294,7 @@ def test_sweep_table_and_plots_from_rows(tmp_path):
     assert plots == ["plot_game.regime.png", "plot_n_envs.png", "plot_ppo.learning_rate.png"]  # game.seed: a replicate
 
 
+@pytest.mark.slow
 @needs_ray
 def test_sweep_joins_a_cluster_with_token_authentication(tmp_path):
     """A head node started with RAY_AUTH_MODE=token refuses a driver without its token; the sweep

@@ -21,10 +21,14 @@ import pytest
 from persuaders.envs.game import load_game
 from persuaders.envs.payoff import evaluate
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # BenchMARL 1.5.2 builds torchrl's SyncDataCollector, which torchrl 0.11 deprecates
-pytestmark = pytest.mark.filterwarnings("ignore:SyncDataCollector has been deprecated:DeprecationWarning")
+# Each test loads a library and most train with it: all slow (the full check runs them)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:SyncDataCollector has been deprecated:DeprecationWarning"),
+]
 
 
 def load_example(name: str):

@@ -3,6 +3,7 @@ checkpoints that are safe to load."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -15,7 +16,9 @@ import pytest
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from persuaders.cli.train import main as train_main
+from tests.commands import ROOT, Ran
+
 SMALL = [
     "--config",
     "kg_logit",
@@ -31,18 +34,13 @@ SMALL = [
 ]
 
 
-def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "persuaders.cli.train", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
+@pytest.fixture
+def run_train(cli):
+    """``persuaders-train ARGS`` in this process (tests/commands.py), output captured."""
+    return functools.partial(cli, train_main)
 
 
-def assert_clear_error(res: subprocess.CompletedProcess, *words: str) -> None:
+def assert_clear_error(res: Ran, *words: str) -> None:
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr, res.stderr
     assert res.stderr.startswith("error: "), res.stderr
@@ -50,7 +48,7 @@ def assert_clear_error(res: subprocess.CompletedProcess, *words: str) -> None:
         assert w in res.stderr, res.stderr
 
 
-def test_a_non_empty_out_is_refused_and_left_as_it_was(tmp_path):
+def test_a_non_empty_out_is_refused_and_left_as_it_was(tmp_path, run_train):
     out = tmp_path / "run"
     (out / "tb").mkdir(parents=True)
     (out / "config.yaml").write_text("mine: true\n")
@@ -65,7 +63,8 @@ def test_a_non_empty_out_is_refused_and_left_as_it_was(tmp_path):
     assert (out / "config.yaml").read_text() == "mine: true\n" and (out / "tb" / "notes.txt").exists()
 
 
-def test_overwrite_replaces_only_the_previous_runs_files(tmp_path):
+@pytest.mark.slow
+def test_overwrite_replaces_only_the_previous_runs_files(tmp_path, run_train):
     out = tmp_path / "run"
     first = run_train(*SMALL, "--out", str(out))
     assert first.returncode == 0, first.stderr
@@ -82,7 +81,8 @@ def test_overwrite_replaces_only_the_previous_runs_files(tmp_path):
     assert json.loads((out / "summary.json").read_text())["global_step"] == 8192
 
 
-def test_a_second_process_is_kept_out(tmp_path):
+@pytest.mark.slow
+def test_a_second_process_is_kept_out(tmp_path, run_train):
     out = tmp_path / "run"
     long = [a if a != "total_steps=8192" else "total_steps=4000000" for a in SMALL]
     proc = subprocess.Popen(
@@ -106,7 +106,8 @@ def test_a_second_process_is_kept_out(tmp_path):
     assert yaml.safe_load((out / "config.yaml").read_text())["total_steps"] == 4000000  # untouched by the refused runs
 
 
-def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path):
+@pytest.mark.slow
+def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path, run_train):
     out = tmp_path / "run"
     assert run_train(*SMALL, "--out", str(out)).returncode == 0
     res = run_train("--resume", str(out), "--set", "seed=7", "--no-progress")
@@ -121,10 +122,11 @@ def test_resume_refuses_a_changed_setting_and_records_an_allowed_one(tmp_path):
     assert yaml.safe_load((out / "config.yaml").read_text())["total_steps"] == 16384
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content", [b"", b"\x00\x01garbage" * 10, b"PK\x03\x04truncated"], ids=["empty", "random", "truncated-zip"]
 )
-def test_a_corrupt_checkpoint_is_named(tmp_path, content):
+def test_a_corrupt_checkpoint_is_named(tmp_path, content, run_train):
     out = tmp_path / "run"
     assert run_train(*SMALL, "--out", str(out)).returncode == 0
     ckpt = out / "checkpoint.pt"
@@ -144,7 +146,8 @@ class _Exploit:
 MARKER = Path("/tmp") / f"persuaders_exploit_{os.getpid()}"
 
 
-def test_a_checkpoint_cannot_execute_code(tmp_path):
+@pytest.mark.slow
+def test_a_checkpoint_cannot_execute_code(tmp_path, run_train):
     """Checkpoints are read with weights_only=True: a pickled object in a received file is refused."""
     out = tmp_path / "run"
     assert run_train(*SMALL, "--out", str(out)).returncode == 0
@@ -157,7 +160,7 @@ def test_a_checkpoint_cannot_execute_code(tmp_path):
     assert not MARKER.exists()
 
 
-def test_an_unwritable_out_is_a_clear_error(tmp_path):
+def test_an_unwritable_out_is_a_clear_error(tmp_path, run_train):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)

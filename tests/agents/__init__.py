@@ -1,0 +1,1 @@
+"""Tests of the learners (persuaders.agents) reaching the theory."""

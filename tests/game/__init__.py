@@ -1,0 +1,1 @@
+"""Tests of the game layer (persuaders.envs.game): game files, validation, bundled and random games."""

@@ -1,0 +1,1 @@
+"""Tests of the payoff engine (persuaders.envs.payoff): the exact evaluator against brute-force joints."""
