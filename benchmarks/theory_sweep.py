@@ -25,14 +25,18 @@ tie-breaking). With ``delta_i`` that bound minus ``i``'s value as the evaluator 
 split evenly, as in the user's value), the profile is a ``delta``-equilibrium of the game the
 evaluator scores. (``delta_i`` exceeds ``gain_upper[i]`` where the profile leaves the user ties,
 which eval.exploitability breaks in each speaker's own favour.) A profile with every
-``delta_i <= 1e-5`` is an **equilibrium** and must meet the bound itself; on every converged
+``delta_i <= 1e-5`` (a best responder; ``1e-4`` for a logit user) is a **certified equilibrium**
+and must meet the bound itself; on every converged
 profile the theorem's proof gives ``user value >= bound - sum_i w_i delta_i`` (``w`` the cone
 fit's weights, docs/science.md, "The competition bound"), checked too. Prints the fraction
 satisfied (theory says 100% for both) and the distribution of the slack ``user value - bound``, per
 protocol and regime, and per cell; writes every record as JSON. A violation is a bug in the code or
 in the theory: the record says which game, so it can be replayed. A game whose dynamics run past
 ``--timeout`` seconds is recorded as stopped. ``--reuse RECORDS --rerun-rationality inf`` keeps an
-earlier run's records except those of the named user rationalities, which run again.
+earlier run's records except those of the named user rationalities, which run again. ``--ray``
+runs one Ray task per game (a local instance, or ``--ray ADDRESS`` to join a cluster); every run
+keeps a journal (``games.jsonl`` in ``--out``) from which the same command resumes without redoing
+finished games (eval.experiments.runner).
 """
 
 from __future__ import annotations
@@ -44,21 +48,26 @@ import math
 import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from persuaders.envs.game import random_game
 from persuaders.eval.dynamics.best_response import best_response_dynamics
+from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 
 TOL = 1e-6  # numerical tolerance on the bound (the dynamics stop at gains below 1e-6)
-EQUILIBRIUM = 1e-5  # certified exploitability at most this: an equilibrium (strict rules' margins are ~1e-6)
+#: Certified exploitability at most this: an equilibrium (strict rules' margins are ~1e-6 for a best
+#: responder; a logit user's certified brackets close to about 1e-7 per information set).
+EQUILIBRIUM = {"inf": 1e-5, "logit": 1e-4}
+
+
+def equilibrium_tolerance(lam: float | str) -> float:
+    return EQUILIBRIUM["inf"] if lam == "inf" else EQUILIBRIUM["logit"]
 
 
 class _Timeout(Exception):
@@ -103,6 +112,7 @@ def game_spec(
 
 def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str], float]) -> list[dict]:
     index, base_seed, cells, max_speakers, rationalities, timeout = args
+    signal.signal(signal.SIGALRM, _alarm)
     spec = game_spec(index, base_seed, cells, max_speakers, rationalities)
     game = random_game(
         spec["k"],
@@ -121,10 +131,9 @@ def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str]
         rec = dict(spec, protocol=protocol)
         bound = bound_fn(game)
         t0 = time.perf_counter()
-        signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            res = best_response_dynamics(game, protocol=protocol)
+            res = best_response_dynamics(game, protocol=protocol, tolerance=equilibrium_tolerance(spec["rationality"]))
         except ValueError as exc:  # a best response needing more messages than the game has
             rec.update(error=str(exc))
             out.append(rec)
@@ -137,6 +146,7 @@ def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str]
             signal.setitimer(signal.ITIMER_REAL, 0)
         rec["seconds"] = time.perf_counter() - t0
         rec.update(converged=bool(res.converged), user_value=float(res.user_value), bound=bound)
+        rec.update(reason=res.reason, start=res.start, starts_tried=len(res.attempts))
         expl = res.exploitability
         assert expl is not None  # check=True
         rec["exploitability_upper"] = float(expl.upper) if math.isfinite(expl.upper) else None
@@ -154,11 +164,16 @@ def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str]
             rec["slack"] = float(res.user_value - bound)
             rec["certified_slack"] = relax if math.isfinite(relax) else None
             rec["satisfied_relaxed"] = bool(res.user_value >= bound - relax - TOL) if math.isfinite(relax) else None
-            rec["equilibrium"] = bool(max(delta.values()) <= EQUILIBRIUM)
+            rec["equilibrium"] = bool(max(delta.values()) <= equilibrium_tolerance(spec["rationality"]))
             if rec["equilibrium"]:
                 rec["satisfied"] = bool(res.user_value >= bound - TOL)
         out.append(rec)
     return out
+
+
+def one_game_record(args: tuple[int, int, list[tuple[int, int]], int, list[float | str], float]) -> dict:
+    """:func:`one_game` as one record (the runner's unit: a game and both of its protocols)."""
+    return {"records": one_game(args)}
 
 
 def _row(label: str, rs: list[dict]) -> tuple[str, list[dict], list[dict]]:
@@ -197,6 +212,13 @@ def main() -> None:
     parser.add_argument("--rationality", nargs="+", default=["inf", "50", "10"], help="the user's lambdas, cycled")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per game and protocol")
     parser.add_argument("--out", default=str(ROOT / "results" / "theory_sweep"))
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="one Ray task per game: a local Ray instance, or join the cluster at ADDRESS (auto, HOST:PORT)",
+    )
     parser.add_argument("--reuse", help="records.json of an earlier run: keep its games except those re-run")
     parser.add_argument(
         "--rerun-rationality", nargs="+", default=[], help="with --reuse: the rationalities whose games run again"
@@ -223,12 +245,9 @@ def main() -> None:
         done = {r["index"] for r in kept}
         indices = [i for i in indices if i not in done]
     jobs = [(i, args.seed, cells, args.max_speakers, lams, args.timeout) for i in indices]
-    with ProcessPoolExecutor(args.workers) as pool:
-        records = [
-            r
-            for rs in tqdm(pool.map(one_game, jobs, chunksize=1), total=len(jobs), unit="game", file=sys.stderr)
-            for r in rs
-        ]
+    out.mkdir(parents=True, exist_ok=True)
+    games = run_games(one_game_record, jobs, workers=args.workers, ray=args.ray, journal=out / "games.jsonl")
+    records = [r for g in games for r in g["records"]]
     records = sorted(kept + records, key=lambda r: (r["index"], r["protocol"] != "simultaneous"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "records.json").write_text(json.dumps(records, indent=1) + "\n")
@@ -253,6 +272,7 @@ def main() -> None:
             rs = [r for r in records if (r["rounds"], r["states"], r["messages"]) == shape]
             print(_row("{}, {}, {}".format(*shape), rs)[0])
     total = sum(1 for r in records if r.get("equilibrium"))
+    print(f"\ncertified equilibria: {total} of {len(records)} runs ({total / max(1, len(records)):.2%})")
     checked = sum(1 for r in records if r.get("satisfied_relaxed") is not None)
     errors = [r for r in records if "error" in r]
     print(

@@ -35,6 +35,7 @@ def crash_once(job: tuple[Path, int]) -> dict:
     return {"n": n}
 
 
+@pytest.mark.slow
 def test_local_processes_give_the_records_in_job_order(tmp_path):
     one = run_games(play, JOBS, workers=1, progress=False)
     two = run_games(play, JOBS, workers=2, progress=False)

@@ -91,6 +91,7 @@ def lone_speaker_two_rounds(game, m, levels=5, n=9):
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_two_rounds_with_too_few_messages_are_solved_exactly(seed):
     """Three states, two messages, two rounds: one round cannot reveal the state, two can. The
@@ -109,6 +110,7 @@ def test_two_rounds_with_too_few_messages_are_solved_exactly(seed):
     assert value == pytest.approx(r.lower, abs=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
 def test_aligned_helper_reveals_the_state_over_two_rounds(protocol):
     """aligned3: a lone speaker whose utility is the user's (logit, lam = 10), three states, two
@@ -123,6 +125,7 @@ def test_aligned_helper_reveals_the_state_over_two_rounds(protocol):
     assert e.settled and e.upper <= 1e-5 and e.gap <= 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["simultaneous", "best_ai"])
 def test_tug_of_war_ends_at_full_revelation(protocol):
     """tug3: two speakers pulling the user up and down, a best responder, three states, two messages,
@@ -140,6 +143,7 @@ def test_tug_of_war_ends_at_full_revelation(protocol):
         assert res.attempts[0]["reason"] == "cycle"
 
 
+@pytest.mark.slow
 def test_verdict_fields_read_right():
     """`settled` (alias `certified`) means a closed bracket; `bounded` only a finite upper end."""
     game = load_game("kg_logit").replace(rounds=2)
