@@ -16,7 +16,7 @@ from persuaders.envs.game import SpecError
 from persuaders.envs.game.protocols import BestAI, Simultaneous
 from persuaders.train.config import RationalitySchedule, RunConfig, Target, load_config, validate_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "config.md"
 BUNDLED = sorted((ROOT / "configs" / "train").glob("*.yaml"))
 
