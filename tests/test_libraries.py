@@ -150,21 +150,26 @@ def test_agilerl_rollout_keeps_episode_boundaries(agilerl_example, name, monkeyp
             assert (r[~paid] == 0).all()  # paid at the end of an episode only
 
 
-def test_agilerl_scheme_reads_the_actor_mean(agilerl_example):
+def test_agilerl_policy_reads_the_actor_mean(agilerl_example):
+    """A speaker's policy is its actor's mean action at its own observation (the id included),
+    clipped to the box; scored, its scheme is the softmax of those logits row by row."""
     import torch
 
+    from persuaders.train.scoring import persuasion_env, score_env
+
     game = load_game("hull_pair_logit")
-    env = agilerl_example.persuasion_v0.parallel_env(game, action_format="flat", agent_id=True)
+    env = persuasion_env(game, action_format="flat", agent_id=True)
     algo = agilerl_example.make_ippo(env)
-    scheme = agilerl_example.scheme_function(algo, "defence", 1, 2, (2, 2))
-    obs, _ = env.reset(seed=0)
+    obs, _ = persuasion_env(game).reset(seed=0)
+    with_id = np.concatenate([obs["defence"], [0.0, 1.0]]).astype(np.float32)[None]
     actor = algo.actors["defence"]
     with torch.no_grad():
-        mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(obs["defence"][None])))
-    p = scheme(obs["defence"][None, :-2])  # the example appends the id itself
-    np.testing.assert_allclose(
-        p[0], agilerl_example.softmax(np.clip(mean.double().numpy(), -10, 10).reshape(2, 2)), atol=1e-6
-    )
+        mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(with_id))).double().numpy()
+    logits = agilerl_example.actor_policy(algo, "defence")(with_id)
+    np.testing.assert_allclose(logits, np.clip(mean, -10, 10))
+    _, schemes = score_env(env, agilerl_example.actor_policies(algo, game))
+    e = np.exp(logits.reshape(2, 2))
+    np.testing.assert_allclose(schemes["defence"], e / e.sum(axis=1, keepdims=True), atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------- BenchMARL
