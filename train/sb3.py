@@ -71,8 +71,17 @@ def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int)
         )
     speaker = learning[0]
     others = fixed_schemes(game, cfg, exclude=speaker)
+    # The PettingZoo environment's flat logits on the [-1, 1] box SB3 recommends (logits = 10 * action);
+    # SB3 clips every action it sends, and every deterministic action it predicts, to that box.
     env = SingleSpeakerEnv(
-        game, speaker, others, protocol=cfg["protocol"], n_eval=cfg["n_eval"], reward_mode=cfg["reward_mode"]
+        game,
+        speaker,
+        others,
+        protocol=cfg["protocol"],
+        n_eval=cfg["n_eval"],
+        reward_mode=cfg["reward_mode"],
+        action_format="flat",
+        unit_box=True,
     )
     p = cfg["ppo"]
     model = PPO(
