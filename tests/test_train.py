@@ -156,6 +156,44 @@ def _run(args, **kw):
     )
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_bar_only_on_a_terminal(tmp_path, terminal):
+    """persuaders-train draws its bar when stderr is a terminal (a 100-column pseudo-terminal here)
+    and stays silent when stderr is a pipe, without --no-progress."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    small = ["game=kg_logit", "n_envs=128", "total_steps=1280", "eval_interval=5"]
+    cmd = [sys.executable, "-m", "persuaders.cli.train", *(a for s in small for a in ("--set", s))]
+    cmd += ["--out", str(tmp_path / "run")]
+    if terminal:
+        parent, child = pty.openpty()
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=child)
+        os.close(child)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(parent, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(parent)
+        assert proc.wait(timeout=300) == 0
+        err = b"".join(chunks).decode(errors="replace")
+    else:
+        res = subprocess.run(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300, check=False
+        )
+        assert res.returncode == 0, res.stderr
+        err = res.stderr
+    assert ("kg_logit: 100%|" in err) == terminal, err[-2000:]
+
+
 def test_same_seed_same_summary(tmp_path):
     from persuaders.train.loop import train
 

@@ -134,7 +134,8 @@ def _train_sb3(cfg: dict[str, Any], run_dir: Path, progress: bool, n_steps: int)
     model.learn(
         total_timesteps=cfg["total_steps"],
         callback=TargetStop(),
-        progress_bar=progress and _has_rich(),
+        # SB3's bar draws with rich on stdout: only on a terminal, never in a log or a pipe
+        progress_bar=progress and sys.stdout.isatty() and _has_rich(),
         tb_log_name="sb3_ppo",
     )
     model.save(run_dir / "sb3_model.zip")

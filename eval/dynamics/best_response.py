@@ -129,7 +129,8 @@ def best_response_dynamics(
     than this, and the dynamics have converged after a pass where nobody moves. ``grid``:
     belief-grid size for a smooth response (default :data:`DEFAULT_GRID`). ``check``: also
     compute the final profile's exploitability with :mod:`persuaders.eval.exploitability`.
-    ``progress``: a progress bar on stderr while the general (multi-round) best responses run.
+    ``progress``: a progress bar on stderr while the general (multi-round) best responses run, when
+    stderr is a terminal.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)

@@ -335,7 +335,8 @@ def plot_competition_rounds(rows: list[dict[str, Any]], path: Path, cfg: dict[st
 
 def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> list[dict[str, Any]]:
     """Every game of the configuration (in ``workers`` processes), aggregated; writes ``results.csv``,
-    ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in ``out``."""
+    ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in ``out``.
+    ``progress`` shows a progress bar on stderr when stderr is a terminal."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = [
         (regime, k, g, cfg, r, n)
@@ -350,10 +351,15 @@ def run_competition(cfg: dict[str, Any], out: Path, progress: bool = True) -> li
     if cfg["workers"] > 1:
         with ProcessPoolExecutor(cfg["workers"]) as pool:
             records = list(
-                tqdm(pool.map(one_game, jobs, chunksize=8), total=len(jobs), disable=not progress, desc="competition")
+                tqdm(
+                    pool.map(one_game, jobs, chunksize=8),
+                    total=len(jobs),
+                    disable=None if progress else True,
+                    desc="competition",
+                )
             )
     else:
-        records = [one_game(j) for j in tqdm(jobs, disable=not progress, desc="competition")]
+        records = [one_game(j) for j in tqdm(jobs, disable=None if progress else True, desc="competition")]
     rows = aggregate(records)
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
