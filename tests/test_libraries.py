@@ -2,7 +2,8 @@
 
 Every test runs only where its library imports (``pytest.importorskip``): SuperSuit with
 stable-baselines3 (the main environment once both are installed, and the AgileRL environment),
-AgileRL and BenchMARL (each in an environment of its own, built by ``.ci/libraries``). Step counts
+Tianshou (the main environment, with the ``tianshou`` extra), AgileRL and BenchMARL (each in an
+environment of its own, built by ``.ci/libraries``). Step counts
 are tiny: the tests check the plumbing (spaces, agent ids, episode boundaries, the
 scheme read from each library's policy) and that the example's exact scores are
 :func:`persuaders.envs.payoff.evaluate` of the schemes it reports, not how well the library learns.
@@ -220,3 +221,51 @@ def test_benchmarl_example_scores_exactly(benchmarl_example, algorithm, capsys, 
     )
     assert res["frames"] == 64 and res["algorithm"] == algorithm
     check_exact_scoring(res)
+
+
+# ---------------------------------------------------------------------------------- Tianshou
+@pytest.fixture(scope="module")
+def tianshou_example():
+    pytest.importorskip("tianshou")
+    return load_example("tianshou_persuasion")
+
+
+def test_tianshou_example_scores_exactly(tianshou_example, capsys):
+    res = run_json(
+        tianshou_example,
+        ["--iterations", "2", "--steps-per-collect", "64", "--num-envs", "2", "--batch-size", "32", "--epochs", "1"],
+        capsys,
+    )
+    assert res["steps"] == 128 and len(res["history"]) == 2
+    check_exact_scoring(res)
+    # the actors' means start near zero logits: the uniform scheme, so the user gets no information
+    assert res["initial"]["user_value"] == pytest.approx(res["theory"]["no_information"], abs=5e-3)
+
+
+def test_tianshou_views_play_the_rivals_current_policy(tianshou_example):
+    """In prosecution's view the defence acts by its actor as it is now: once its mean is the
+    revealing logits (20, -20 | -20, 20) and prosecution babbles, a round pays prosecution its value
+    when the judge (logit, lam = 50) is told the state: with q = 1 / (1 + e^-10) she acquits the
+    innocent (prior 0.7, prosecution gets 0.2 against 0.8) and convicts the guilty (gets 1) with
+    probability q. (``expect_round``: a one-round game pays the exact value of the schemes.)"""
+    import torch
+
+    from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
+
+    game = load_game("hull_pair_logit")
+    algos = {
+        n: tianshou_example.make_algorithm(SingleSpeakerEnv(game, n, action_format="flat")) for n in game.speaker_names
+    }
+    views = tianshou_example.make_views(game, algos, "simultaneous", "expect_round", 1, 0)
+    with torch.no_grad():
+        for name, bias in [("prosecution", [0.0] * 4), ("defence", [20.0, -20.0, -20.0, 20.0])]:
+            last = algos[name].policy.actor.mu.model[-1]
+            last.weight.zero_()
+            last.bias.copy_(torch.tensor(bias))
+    q = 1 / (1 + np.exp(-10.0))
+    views["prosecution"].reset()
+    _, reward, terminated, _, _ = views["prosecution"].step(np.zeros((1, 4)))
+    assert terminated.all()
+    assert reward[0] == pytest.approx(0.7 * (0.2 * q + 0.8 * (1 - q)) + 0.3 * q, abs=1e-9)
+    for vec in views.values():
+        vec.close()
