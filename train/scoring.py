@@ -1,6 +1,6 @@
 """Scoring a learned profile: its exact payoffs and the schemes it committed to, beside the theory.
 
-A policy trained on :mod:`persuasion_v0 <persuaders.envs.persuasion.persuasion>` by another library
+A policy trained on persuasion_v0 (:mod:`persuaders.envs.persuasion.persuasion`) by another library
 is a function of the environment's observation giving the environment's action: scheme logits
 ``[X_i, M]`` (``action_format="matrix"``) or the same logits row by row (``"flat"``), from an
 observation that carries the speaker's one-hot id when the environment appends it
