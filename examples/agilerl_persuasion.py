@@ -27,10 +27,10 @@ What it shows
       ``IPPO.learn``) written out in :func:`rollout_and_learn`: AgileRL's packaged loop,
       ``train_multi_agent_on_policy``, loses the episode boundaries (see there) and does not learn
       on this environment;
-    * exact scoring: a speaker's committed scheme is the softmax of its actor's deterministic
-      action (the Gaussian's mean, clipped to the ±10 box as AgileRL's loop clips every action it
-      sends to the environment) at the speaker's observation with its id appended;
-      :func:`persuaders.train.scoring.score_profile` evaluates the profile exactly
+    * exact scoring: a speaker's policy is its actor's deterministic action (the Gaussian's mean,
+      clipped to the ±10 box as AgileRL's loop clips every action it sends to the environment) at
+      its observation; :func:`persuaders.train.scoring.score_env` appends each speaker's id, takes
+      the softmax of the flat logits row by row and evaluates the profile exactly
       (:func:`persuaders.envs.payoff.evaluate`), printed beside :func:`persuaders.eval.theory.analytic_quantities`.
 
 ``--steps`` counts environment steps, summed over the copies (as AgileRL's ``max_steps``: one step
@@ -52,29 +52,11 @@ import numpy as np
 
 from persuaders.envs import persuasion_v0
 from persuaders.envs.game import Game, load_game, protocols
-from persuaders.eval.theory import analytic_quantities
-from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
-from persuaders.train.scoring import score_profile
+from persuaders.train.scoring import format_learned_result, learned_result, persuasion_env, score_env
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def make_env(
-    game: Game | str = "hull_pair_logit",
-    protocol: str = "simultaneous",
-    reward_mode: str = "expect_all",
-    seed: int | None = 0,
-) -> persuasion_v0.PersuasionEnv:
-    """persuasion_v0 with flat actions and agent ids, reset once with ``seed`` (AgileRL's loop resets
-    without a seed, so the environment keeps this random state)."""
-    env = persuasion_v0.parallel_env(
-        game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
-    )
-    env.reset(seed=seed)
-    return env
+#: The environment AgileRL trains on: flat logits (its StochasticActor's Gaussian is over a flat Box)
+#: and the speaker's id appended to its observation.
+ENV_OPTIONS = {"action_format": "flat", "agent_id": True}
 
 
 def make_ippo(
@@ -110,33 +92,24 @@ def make_ippo(
 
 
 # ---------------------------------------------------------------------------------- scoring
-def scheme_function(algo: Any, name: str, index: int, n_speakers: int, shape: tuple[int, int]):
-    """Speaker ``name``'s committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the softmax of its
-    actor's mean action (clipped to the box) at the observation with the speaker's one-hot id appended."""
+def actor_policy(algo: Any, name: str):
+    """Speaker ``name``'s policy on the environment, ``obs [B, D] -> logits [B, X * M]``: its actor's
+    mean action, clipped to the box as the training loop clips the actions it sends."""
     import torch
 
-    network = name if name in algo.actors else algo.get_group_id(name)
-    actor = algo.actors[network]
+    actor = algo.actors[name if name in algo.actors else algo.get_group_id(name)]
     space = algo.possible_action_spaces[name]
-    one_hot = np.eye(n_speakers, dtype=np.float32)[index]
 
-    def scheme(obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs, dtype=np.float32)
-        full = np.concatenate([obs, np.broadcast_to(one_hot, (obs.shape[0], n_speakers))], axis=1)
+    def policy(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(full, device=algo.device)))
-        action = np.clip(mean.cpu().double().numpy(), space.low, space.high)
-        return softmax(action.reshape((obs.shape[0], *shape)))
+            mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(obs, device=algo.device)))
+        return np.clip(mean.cpu().double().numpy(), space.low, space.high)
 
-    return scheme
+    return policy
 
 
-def exact_profile_values(game: Game, algo: Any, protocol: str, seed: int = 0):
-    profile = {
-        s.name: scheme_function(algo, s.name, i, game.n_speakers, (s.n_signals, game.messages))
-        for i, s in enumerate(game.speakers)
-    }
-    return score_profile(game, profile, protocol=protocol, seed=seed)
+def actor_policies(algo: Any, game: Game) -> dict[str, Any]:
+    return {name: actor_policy(algo, name) for name in game.speaker_names}
 
 
 # ---------------------------------------------------------------------------------- training
@@ -180,16 +153,10 @@ def make_vec_env(game: Game, protocol: str, reward_mode: str, seed: int, num_env
     ``AsyncPettingZooVecEnv`` (worker processes) for more; copy ``i`` seeded with ``seed + i``."""
     from agilerl.vector import AsyncPettingZooVecEnv, PzDummyVecEnv
 
-    if num_envs == 1:
-        return PzDummyVecEnv(make_env(game, protocol=protocol, reward_mode=reward_mode, seed=seed))
-    vec = AsyncPettingZooVecEnv(
-        [
-            lambda: persuasion_v0.parallel_env(
-                game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
-            )
-        ]
-        * num_envs
-    )
+    options = dict(protocol=protocol, reward_mode=reward_mode, **ENV_OPTIONS)
+    if num_envs == 1:  # reset once with the seed: AgileRL's loop resets without one
+        return PzDummyVecEnv(persuasion_env(game, seed=seed, **options))
+    vec = AsyncPettingZooVecEnv([lambda: persuasion_env(game, **options)] * num_envs)
     vec.reset(seed=seed)
     return vec
 
@@ -264,29 +231,20 @@ def _train_and_score(game, steps, learn_step, num_envs, batch_size, epochs, lr, 
     g = load_game(game)
     vec_env = make_vec_env(g, protocol, reward_mode, seed, num_envs)
     try:
-        algo = make_ippo(
-            persuasion_v0.parallel_env(g, action_format="flat", agent_id=True),
-            lr=lr,
-            learn_step=learn_step,
-            batch_size=batch_size,
-            epochs=epochs,
-        )
-        initial, _ = exact_profile_values(g, algo, protocol, seed)
+        trained_on = persuasion_env(g, protocol=protocol, reward_mode=reward_mode, **ENV_OPTIONS)
+        algo = make_ippo(trained_on, lr=lr, learn_step=learn_step, batch_size=batch_size, epochs=epochs)
+        initial = score_env(trained_on, actor_policies(algo, g), seed)
         history = rollout_and_learn(algo, vec_env, steps, verbose=verbose)
     finally:
         vec_env.close()
-    exact, schemes = exact_profile_values(g, algo, protocol, seed)
+    final = score_env(trained_on, actor_policies(algo, g), seed)
     return {
         "game": g.name,
         "library": {"agilerl": _version("agilerl")},
         "steps": len(history) * -(learn_step // -num_envs) * num_envs,
         "num_envs": num_envs,
         "history": history,
-        "initial": {"user_value": initial.user_value, "speaker_values": dict(initial.speaker_values)},
-        "user_value": exact.user_value,
-        "speaker_values": dict(exact.speaker_values),
-        "schemes": schemes,
-        "theory": analytic_quantities(g),
+        **learned_result(g, initial, final),
         "seconds": time.perf_counter() - start,
     }
 
@@ -302,19 +260,8 @@ def _version(dist: str) -> str | None:
 
 def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
-    rows = outcome_rows(
-        res["theory"],
-        [
-            ("user: untrained profile (exact)", res["initial"]["user_value"]),
-            ("user: trained profile (exact)", res["user_value"]),
-        ],
-        {
-            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
-            for n, v in res["speaker_values"].items()
-        },
-    )
     title = f"AgileRL IPPO on {res['game']}, {res['steps']} steps, scored exactly ({res['seconds']:.1f} s):"
-    return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
+    return format_learned_result(title, res)
 
 
 def main(argv: list[str] | None = None) -> int:

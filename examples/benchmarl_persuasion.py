@@ -27,9 +27,9 @@ What it shows
     * BenchMARL's :class:`~benchmarl.experiment.Experiment` with its MAPPO (or IPPO) and MLP
       configs, on CPU, without loggers or checkpoints (its folder goes to a temporary
       directory unless ``--save-folder`` is given);
-    * exact scoring: a speaker's committed scheme is the softmax of its group policy's
-      deterministic action (``ExplorationType.DETERMINISTIC``: the TanhNormal's mode in the
-      box) at the speaker's observation; :func:`persuaders.train.scoring.score_profile`
+    * exact scoring: a speaker's policy is its group policy's deterministic action
+      (``ExplorationType.DETERMINISTIC``: the TanhNormal's mode in the box) at its observation;
+      :func:`persuaders.train.scoring.score_env` takes the softmax of the flat logits row by row and
       evaluates the profile exactly (:func:`persuaders.envs.payoff.evaluate`), printed beside
       :func:`persuaders.eval.theory.analytic_quantities`.
 
@@ -56,19 +56,12 @@ import numpy as np
 
 from persuaders.envs import persuasion_v0
 from persuaders.envs.game import Game, load_game, protocols
-from persuaders.eval.theory import analytic_quantities
-from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
-from persuaders.train.scoring import score_profile
+from persuaders.train.scoring import format_learned_result, learned_result, persuasion_env, score_env
 
 try:
     from benchmarl.environments import Task, TaskClass
 except ImportError:  # main() says what to install
     Task, TaskClass = object, object  # type: ignore[assignment,misc]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------------------------- the task
@@ -78,7 +71,7 @@ def make_env(config: dict[str, Any], seed: int | None = 0, device: Any = "cpu"):
     from torchrl.envs import PettingZooWrapper
     from torchrl.envs.utils import MarlGroupMapType
 
-    par = persuasion_v0.parallel_env(
+    par = persuasion_env(
         config["game"],
         protocol=config.get("protocol", "simultaneous"),
         reward_mode=config.get("reward_mode", "expect_all"),
@@ -186,31 +179,26 @@ def make_task(game: str, protocol: str = "simultaneous", reward_mode: str = "exp
 
 
 # ---------------------------------------------------------------------------------- scoring
-def scheme_function(group_policy: Any, group: str, shape: tuple[int, int]):
-    """The speaker's committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the softmax of its
-    group policy's deterministic action."""
+def group_policy(group_policy: Any, group: str):
+    """The speaker's policy on the environment, ``obs [B, D] -> logits [B, X * M]``: its group
+    policy's deterministic action."""
     import torch
     from tensordict import TensorDict
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-    def scheme(obs: np.ndarray) -> np.ndarray:
-        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)[:, None, :]  # [H, 1 agent, D]
+    def policy(obs: np.ndarray) -> np.ndarray:
+        obs_t = torch.as_tensor(obs)[:, None, :]  # [B, 1 agent, D]
         td = TensorDict(
             {group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1]
         )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
-            action = group_policy(td).get((group, "action"))[:, 0]
-        return softmax(action.double().numpy().reshape((-1, *shape)))
+            return group_policy(td).get((group, "action"))[:, 0].double().numpy()
 
-    return scheme
+    return policy
 
 
-def exact_profile_values(game: Game, experiment: Any, protocol: str, seed: int = 0):
-    profile = {
-        s.name: scheme_function(experiment.group_policies[s.name], s.name, (s.n_signals, game.messages))
-        for s in game.speakers
-    }
-    return score_profile(game, profile, protocol=protocol, seed=seed)
+def experiment_policies(experiment: Any, game: Game) -> dict[str, Any]:
+    return {name: group_policy(experiment.group_policies[name], name) for name in game.speaker_names}
 
 
 # ---------------------------------------------------------------------------------- training
@@ -332,6 +320,7 @@ def _train_and_score(
 
     start = time.perf_counter()
     g = load_game(game)
+    trained_on = persuasion_env(g, protocol=protocol, reward_mode=reward_mode, action_format="flat")
     torchrl_log = logging.getLogger("torchrl")  # its INFO lines go to stdout
     level = torchrl_log.level
     if not verbose:
@@ -353,44 +342,29 @@ def _train_and_score(
                 reward_mode=reward_mode,
                 save_folder=save_folder,
             )
-            initial, _ = exact_profile_values(g, experiment, protocol, seed)
+            initial = score_env(trained_on, experiment_policies(experiment, g), seed)
             experiment.run()
     finally:
         torchrl_log.setLevel(level)
-    exact, schemes = exact_profile_values(g, experiment, protocol, seed)
+    final = score_env(trained_on, experiment_policies(experiment, g), seed)
     return {
         "game": g.name,
         "library": {name: version(name) for name in ("benchmarl", "torchrl", "tensordict")},
         "algorithm": algorithm,
         "groups": {grp: list(names) for grp, names in experiment.group_map.items()},
         "frames": int(experiment.total_frames),
-        "initial": {"user_value": initial.user_value, "speaker_values": dict(initial.speaker_values)},
-        "user_value": exact.user_value,
-        "speaker_values": dict(exact.speaker_values),
-        "schemes": schemes,
-        "theory": analytic_quantities(g),
+        **learned_result(g, initial, final),
         "seconds": time.perf_counter() - start,
     }
 
 
 def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
-    rows = outcome_rows(
-        res["theory"],
-        [
-            ("user: untrained profile (exact)", res["initial"]["user_value"]),
-            ("user: trained profile (exact)", res["user_value"]),
-        ],
-        {
-            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
-            for n, v in res["speaker_values"].items()
-        },
-    )
     title = (
         f"BenchMARL {res['algorithm'].upper()} on {res['game']} (groups {res['groups']}), {res['frames']} frames, "
         f"scored exactly ({res['seconds']:.1f} s):"
     )
-    return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
+    return format_learned_result(title, res)
 
 
 def main(argv: list[str] | None = None) -> int:

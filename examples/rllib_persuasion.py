@@ -10,11 +10,13 @@ What it shows
     * one RLlib policy (an ``RLModule``) per speaker, ``policy_mapping_fn=lambda agent_id, *a, **k:
       agent_id``, trained by independent PPO on RLlib's default ("new") API stack
       (``RLModuleSpec`` / ``MultiRLModuleSpec``, ``EnvRunner`` and ``Learner``);
-    * exact scoring: each speaker's committed scheme is the softmax of its module's deterministic
-      action (the mean of its Gaussian over logits) at the speaker's observation, and
-      :func:`persuaders.envs.payoff.evaluate` gives the exact utilities of that profile, printed beside
-      :func:`eval.theory.analytic_quantities` (no-information and full-information values, the
-      competition bound ``full information - 2 eps``, single-sender optima).
+    * exact scoring: each speaker's policy on persuasion_v0 is its module's deterministic action
+      (the mean of its Gaussian over log-ratios) at its observation, as logits with the zero column
+      appended; :func:`persuaders.train.scoring.score_env` takes their softmax and evaluates the
+      profile exactly (:func:`persuaders.envs.payoff.evaluate`) before and after training, printed
+      beside :func:`persuaders.eval.theory.analytic_quantities` (no-information and
+      full-information values, the competition bound ``full information - 2 eps``, single-sender
+      optima).
 
 Two adaptations sit between the environment and RLlib (:class:`FlatSchemeLogits`):
 
@@ -44,6 +46,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +56,7 @@ from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
 from persuaders.envs.game import Game, load_game
-from persuaders.eval.theory import analytic_quantities
-from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
-from persuaders.train.scoring import score_profile
+from persuaders.train.scoring import format_learned_result, learned_result, persuasion_env, score_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,18 +84,19 @@ class FlatSchemeLogits(BaseParallelWrapper):
 
 
 def to_logits(z: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Scheme logits ``[X, M]`` from flat log-ratios ``[X * (M - 1)]`` (last logit of each row 0)."""
+    """Scheme logits ``[..., X, M]`` from flat log-ratios ``[..., X * (M - 1)]`` (last logit of each row 0)."""
     x, m = shape
-    z = np.asarray(z, dtype=np.float64).reshape(x, m - 1)
-    return np.concatenate([z, np.zeros((x, 1))], axis=1)
+    z = np.asarray(z, dtype=np.float64)
+    z = z.reshape((*z.shape[:-1], x, m - 1))
+    return np.concatenate([z, np.zeros((*z.shape[:-1], 1))], axis=-1)
 
 
 def make_env(env_config: dict) -> Any:
     """RLlib env creator: the wrapped PettingZoo env as an RLlib ``MultiAgentEnv``."""
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
-    par = persuasion_v0.parallel_env(
-        game=env_config.get("game", "hull_pair_logit"),
+    par = persuasion_env(
+        env_config.get("game", "hull_pair_logit"),
         protocol=env_config.get("protocol", "simultaneous"),
         reward_mode=env_config.get("reward_mode", "expect_all"),
     )
@@ -148,28 +150,31 @@ def build_config(
     )
 
 
-def module_scheme(module: Any, shape: tuple[int, int]):
-    """Speaker's committed scheme as a function ``obs [B, D] -> schemes [B, X, M]``.
-
-    The module's deterministic action (its action distribution's ``to_deterministic()``: the
-    Gaussian's mean) is the flat log-ratio vector; the scheme is the row-wise softmax.
-    """
+def module_policy(module: Any, shape: tuple[int, int]):
+    """Speaker's policy on persuasion_v0, ``obs [B, D] -> logits [B, X, M]``: the module's
+    deterministic action (its action distribution's ``to_deterministic()``: the Gaussian's mean),
+    the flat log-ratio vector, with the zero column appended."""
     import torch
     from ray.rllib.core.columns import Columns
 
     dist_cls = module.get_inference_action_dist_cls()
 
-    def scheme(obs: np.ndarray) -> np.ndarray:
+    def policy(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            out = module.forward_inference({Columns.OBS: torch.as_tensor(np.asarray(obs), dtype=torch.float32)})
+            out = module.forward_inference({Columns.OBS: torch.as_tensor(obs)})
             action = dist_cls.from_logits(out[Columns.ACTION_DIST_INPUTS]).to_deterministic().sample()
-        z = action.double().numpy()
-        logits = np.stack([to_logits(row, shape) for row in z])
-        logits -= logits.max(axis=-1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=-1, keepdims=True)
+        return to_logits(action.double().numpy(), shape)
 
-    return scheme
+    return policy
+
+
+def module_policies(algo: Any, game: Game) -> dict[str, Any]:
+    """Every speaker's :func:`module_policy`, from its RLlib module."""
+    modules = {name: algo.get_module(name) for name in game.speaker_names}
+    missing = [n for n, m in modules.items() if m is None]
+    if missing:
+        raise RuntimeError(f"no RLlib module for speaker(s) {', '.join(missing)}")
+    return {s.name: module_policy(modules[s.name], (s.n_signals, game.messages)) for s in game.speakers}
 
 
 def train_and_score(
@@ -184,13 +189,15 @@ def train_and_score(
 ) -> dict:
     """Train every speaker with RLlib PPO for ``iterations`` iterations and score the result exactly.
 
-    Returns ``{"game", "policies", "history", "user_value", "speaker_values", "schemes", "theory"}``:
-    ``history`` holds each iteration's mean episode return per speaker (sampled), the rest is exact.
+    Returns ``{"game", "policies", "history", "initial", "user_value", "speaker_values", "schemes",
+    "theory", "seconds"}``: ``history`` holds each iteration's mean episode return per speaker
+    (sampled), ``initial`` the exact values of the untrained profile, the rest is exact.
     Starts a local Ray instance if none is running (``num_cpus`` CPUs) and leaves it running.
     """
     import ray
     from ray.tune.registry import register_env
 
+    start = time.perf_counter()
     g = load_game(game)
     if not ray.is_initialized():
         ray.init(
@@ -199,8 +206,10 @@ def train_and_score(
     register_env(ENV_NAME, make_env)
     env_config = {"game": game, "protocol": protocol, "reward_mode": reward_mode}
     algo = build_config(g, env_config, seed=seed, **config_kwargs).build_algo()
+    trained_on = persuasion_env(g, protocol=protocol)  # under FlatSchemeLogits: logit matrices
     history = []
     try:
+        initial = score_env(trained_on, module_policies(algo, g), seed)
         for it in range(iterations):
             result = algo.train()
             returns = result.get("env_runners", {}).get("agent_episode_returns_mean", {})
@@ -211,13 +220,8 @@ def train_and_score(
                     f"iteration {it + 1}/{iterations}: mean episode return "
                     + ", ".join(f"{k} {v:.4f}" for k, v in returns.items())
                 )
-        modules = {name: algo.get_module(name) for name in g.speaker_names}
-        missing = [n for n, m in modules.items() if m is None]
-        if missing:
-            raise RuntimeError(f"no RLlib module for speaker(s) {', '.join(missing)}")
-        shapes = {s.name: (s.n_signals, g.messages) for s in g.speakers}
-        profile = {name: module_scheme(modules[name], shapes[name]) for name in g.speaker_names}
-        exact, schemes = score_profile(g, profile, protocol=protocol, seed=seed)
+        final = score_env(trained_on, module_policies(algo, g), seed)
+        policies = sorted(algo.config.policies)
     finally:
         logdir = getattr(algo, "logdir", None)
         algo.stop()
@@ -226,25 +230,16 @@ def train_and_score(
             os.rmdir(logdir)
     return {
         "game": g.name,
-        "policies": sorted(modules),
+        "policies": policies,
         "history": history,
-        "user_value": exact.user_value,
-        "speaker_values": dict(exact.speaker_values),
-        "schemes": schemes,
-        "theory": analytic_quantities(g),
+        **learned_result(g, initial, final),
+        "seconds": time.perf_counter() - start,
     }
 
 
 def format_result(res: dict) -> str:
-    """The learned exact outcome beside the theory."""
-    rows = outcome_rows(
-        res["theory"],
-        [("user: learned profile (exact)", res["user_value"])],
-        {n: [("learned (exact)", v)] for n, v in res["speaker_values"].items()},
-    )
-    lines = [format_rows(f"RLlib PPO on {res['game']}, scored exactly:", rows)]
-    lines += ["", format_schemes(res["schemes"])]
-    return "\n".join(lines)
+    """The exact outcome before and after training, beside the theory."""
+    return format_learned_result(f"RLlib PPO on {res['game']}, scored exactly ({res['seconds']:.1f} s):", res)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,12 +16,12 @@ What it shows
       ``VecMonitor`` for episode statistics;
     * SB3's ``PPO`` with one ``MlpPolicy`` shared by every speaker (parameter sharing: each speaker's
       transitions are the samples of its own sub-environment);
-    * exact scoring: a speaker's committed scheme is the softmax of the shared policy's
-      deterministic action (``predict(..., deterministic=True)``: the Gaussian's mean, clipped to the
-      ±10 box as SB3 clips every action it sends to the environment) at the speaker's observation
-      with its id appended; :func:`persuaders.train.scoring.score_profile` evaluates the profile of
-      these functions exactly (:func:`persuaders.envs.payoff.evaluate`) and reads the schemes at the first
-      observation, printed beside :func:`persuaders.eval.theory.analytic_quantities`.
+    * exact scoring: the shared policy's deterministic action (``predict(..., deterministic=True)``:
+      the Gaussian's mean, clipped to the ±10 box as SB3 clips every action it sends to the
+      environment) is every speaker's policy on the environment it trained on;
+      :func:`persuaders.train.scoring.score_env` appends each speaker's id, takes the softmax of the
+      flat logits row by row and evaluates the profile exactly (:func:`persuaders.envs.payoff.evaluate`),
+      printed beside :func:`persuaders.eval.theory.analytic_quantities`.
 
 ``--timesteps`` counts SB3's timesteps: one per speaker per environment step (with two speakers
 and one-round games, two timesteps are one episode).
@@ -43,14 +43,7 @@ import numpy as np
 
 from persuaders.envs import persuasion_v0
 from persuaders.envs.game import Game, load_game, protocols
-from persuaders.eval.theory import analytic_quantities
-from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
-from persuaders.train.scoring import score_profile
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+from persuaders.train.scoring import format_learned_result, learned_result, persuasion_env, score_env
 
 
 # ---------------------------------------------------------------------------------- environment
@@ -64,9 +57,7 @@ def make_vec_env(
     import supersuit as ss
     from stable_baselines3.common.vec_env import VecMonitor
 
-    par = persuasion_v0.parallel_env(
-        game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True
-    )
+    par = persuasion_env(game, protocol=protocol, reward_mode=reward_mode, action_format="flat", agent_id=True)
     shapes = {a: par.action_space(a).shape for a in par.possible_agents}
     if len(set(shapes.values())) > 1:
         raise ValueError(
@@ -99,26 +90,14 @@ def seed_vec_env(env, seed: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- scoring
-def scheme_function(model: Any, index: int, n_speakers: int, shape: tuple[int, int]):
-    """Speaker ``index``'s committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the shared
-    policy's deterministic action at the observation with the speaker's one-hot id appended."""
-    one_hot = np.eye(n_speakers, dtype=np.float32)[index]
+def shared_policies(model: Any, game: Game) -> dict[str, Any]:
+    """Every speaker's policy on the environment: the shared policy's deterministic action."""
 
-    def scheme(obs: np.ndarray) -> np.ndarray:
-        obs = np.asarray(obs, dtype=np.float32)
-        full = np.concatenate([obs, np.broadcast_to(one_hot, (obs.shape[0], n_speakers))], axis=1)
-        action, _ = model.predict(full, deterministic=True)
-        return softmax(np.asarray(action, dtype=np.float64).reshape((obs.shape[0], *shape)))
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(obs, deterministic=True)
+        return action
 
-    return scheme
-
-
-def exact_profile_values(game: Game, model: Any, protocol: str, seed: int = 0):
-    profile = {
-        s.name: scheme_function(model, i, game.n_speakers, (s.n_signals, game.messages))
-        for i, s in enumerate(game.speakers)
-    }
-    return score_profile(game, profile, protocol=protocol, seed=seed)
+    return dict.fromkeys(game.speaker_names, act)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -185,42 +164,28 @@ def _train_and_score(game, timesteps, copies, n_steps, batch_size, epochs, lr, s
         verbose=1 if verbose else 0,
     )
     model.action_space.seed(seed)
-    initial, _ = exact_profile_values(g, model, protocol, seed)
+    trained_on = persuasion_env(g, protocol=protocol, action_format="flat", agent_id=True)
+    initial = score_env(trained_on, shared_policies(model, g), seed)
     model.learn(total_timesteps=timesteps)
-    exact, schemes = exact_profile_values(g, model, protocol, seed)
+    final = score_env(trained_on, shared_policies(model, g), seed)
     env.close()
     return {
         "game": g.name,
         "library": {"supersuit": supersuit.__version__, "stable_baselines3": stable_baselines3.__version__},
         "timesteps": int(model.num_timesteps),
         "episodes": int(model.num_timesteps) // g.n_speakers // g.rounds,
-        "initial": {"user_value": initial.user_value, "speaker_values": dict(initial.speaker_values)},
-        "user_value": exact.user_value,
-        "speaker_values": dict(exact.speaker_values),
-        "schemes": schemes,
-        "theory": analytic_quantities(g),
+        **learned_result(g, initial, final),
         "seconds": time.perf_counter() - start,
     }
 
 
 def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
-    rows = outcome_rows(
-        res["theory"],
-        [
-            ("user: untrained profile (exact)", res["initial"]["user_value"]),
-            ("user: trained profile (exact)", res["user_value"]),
-        ],
-        {
-            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
-            for n, v in res["speaker_values"].items()
-        },
-    )
     title = (
         f"SuperSuit + SB3 PPO (one shared policy) on {res['game']}, {res['timesteps']} timesteps, "
         f"scored exactly ({res['seconds']:.1f} s):"
     )
-    return "\n".join([format_rows(title, rows), "", format_schemes(res["schemes"])])
+    return format_learned_result(title, res)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,11 @@ What it shows
       with generalised advantage estimation (``gamma = 1``: episodes are ``rounds`` steps long and
       paid at the end), each with its own optimiser: independent PPO, as :mod:`agents.ppo`;
     * rollouts from TorchRL's collector with the joint policy (every speaker's actor in sequence);
-    * exact scoring: a speaker's committed scheme is the softmax of its actor's deterministic
-      action (the Gaussian's mean) at its observation; :func:`persuaders.envs.payoff.evaluate` gives the exact
-      utilities of the profile before and after training, printed beside
-      :func:`eval.theory.analytic_quantities`.
+    * exact scoring: a speaker's policy on persuasion_v0 is its actor's deterministic action (the
+      Gaussian's mean) at its observation, as logits with the zero column appended;
+      :func:`persuaders.train.scoring.score_env` takes their softmax and evaluates the profile
+      exactly (:func:`persuaders.envs.payoff.evaluate`) before and after training, printed beside
+      :func:`persuaders.eval.theory.analytic_quantities`.
 
 Measured on 2 cores with seed 0 on hull_pair_logit (full information 0.600): the default 12
 iterations (about 30 s) leave the judge at the babbling value 0.539; 60 iterations (about 2.5
@@ -54,9 +55,7 @@ from pettingzoo.utils import BaseParallelWrapper
 
 from persuaders.envs import persuasion_v0
 from persuaders.envs.game import Game, load_game, protocols
-from persuaders.eval.theory import analytic_quantities
-from persuaders.eval.theory.tables import format_rows, format_schemes, outcome_rows
-from persuaders.train.scoring import score_profile
+from persuaders.train.scoring import format_learned_result, learned_result, persuasion_env, score_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,11 +87,6 @@ def to_logits(z: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.concatenate([z, np.zeros((*z.shape[:-1], 1))], axis=-1)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def make_env(
     game: Game | str = "hull_pair_logit",
     protocol: str = "simultaneous",
@@ -107,7 +101,7 @@ def make_env(
     from torchrl.envs import PettingZooWrapper
     from torchrl.envs.utils import MarlGroupMapType
 
-    par = persuasion_v0.parallel_env(game=game, protocol=protocol, reward_mode=reward_mode)
+    par = persuasion_env(game, protocol=protocol, reward_mode=reward_mode)
     with warnings.catch_warnings():
         # TorchRL notes that its wrapper is tested with PettingZoo 1.24.3; this project pins 1.27,
         # with which the wrapper's specs, resets and steps are checked in tests/envs/test_torchrl.py.
@@ -184,29 +178,27 @@ def make_loss(actor, critic, group: str, clip_epsilon: float = 0.2):
     return loss
 
 
-def scheme_function(actor, group: str, shape: tuple[int, int]):
-    """The speaker's committed scheme as ``obs [H, D] -> schemes [H, X, M]``: the softmax of the
-    actor's deterministic action (the Gaussian's mean), the form :func:`persuaders.envs.payoff.evaluate` takes."""
+def actor_policy(actor, group: str, shape: tuple[int, int]):
+    """The speaker's policy on persuasion_v0, ``obs [B, D] -> logits [B, X, M]``: the actor's
+    deterministic action (the Gaussian's mean) as log-ratios, with the zero column appended."""
     import torch
     from tensordict import TensorDict
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
-    def scheme(obs: np.ndarray) -> np.ndarray:
-        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)[:, None, :]  # [H, 1 agent, D]
+    def policy(obs: np.ndarray) -> np.ndarray:
+        obs_t = torch.as_tensor(obs)[:, None, :]  # [B, 1 agent, D]
         td = TensorDict(
             {group: TensorDict({"observation": obs_t}, batch_size=obs_t.shape[:2])}, batch_size=obs_t.shape[:1]
         )
         with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
             z = actor(td).get((group, "action"))[:, 0]
-        return softmax(to_logits(z.double().numpy(), shape))
+        return to_logits(z.double().numpy(), shape)
 
-    return scheme
+    return policy
 
 
-def exact_profile_values(game: Game, actors: dict, protocol: str) -> tuple[Any, dict]:
-    shapes = {s.name: (s.n_signals, game.messages) for s in game.speakers}
-    profile = {name: scheme_function(actors[name], name, shapes[name]) for name in game.speaker_names}
-    return score_profile(game, profile, protocol=protocol)
+def actor_policies(game: Game, actors: dict) -> dict[str, Any]:
+    return {s.name: actor_policy(actors[s.name], s.name, (s.n_signals, game.messages)) for s in game.speakers}
 
 
 # ---------------------------------------------------------------------------------- training
@@ -266,7 +258,8 @@ def _train_and_score(
     actors = {grp: a for grp, (a, _) in agents.items()}
     losses = {grp: make_loss(a, c, grp) for grp, (a, c) in agents.items()}
     optims = {grp: torch.optim.Adam(losses[grp].parameters(), lr=lr) for grp in groups}
-    initial, _ = exact_profile_values(g, actors, protocol)
+    trained_on = persuasion_env(g, protocol=protocol)  # under FlatSchemeLogits: logit matrices
+    initial = score_env(trained_on, actor_policies(g, actors))
 
     options = {}
     if "auto_register_policy_transforms" in inspect.signature(Collector.__init__).parameters:
@@ -312,40 +305,20 @@ def _train_and_score(
     finally:
         collector.shutdown()
         env.close()
-    exact, schemes = exact_profile_values(g, actors, protocol)
+    final = score_env(trained_on, actor_policies(g, actors))
     return {
         "game": g.name,
         "groups": group_map,
         "history": history,
-        "initial": {"user_value": initial.user_value, "speaker_values": dict(initial.speaker_values)},
-        "user_value": exact.user_value,
-        "speaker_values": dict(exact.speaker_values),
-        "schemes": schemes,
-        "theory": analytic_quantities(g),
+        **learned_result(g, initial, final),
         "seconds": time.perf_counter() - start,
     }
 
 
 def format_result(res: dict) -> str:
     """The exact outcome before and after training, beside the theory."""
-    rows = outcome_rows(
-        res["theory"],
-        [
-            ("user: untrained profile (exact)", res["initial"]["user_value"]),
-            ("user: trained profile (exact)", res["user_value"]),
-        ],
-        {
-            n: [("untrained (exact)", res["initial"]["speaker_values"][n]), ("trained (exact)", v)]
-            for n, v in res["speaker_values"].items()
-        },
-    )
-    lines = [
-        format_rows(
-            f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):", rows
-        )
-    ]
-    lines += ["", format_schemes(res["schemes"])]
-    return "\n".join(lines)
+    title = f"TorchRL PPO on {res['game']} (groups {res['groups']}), scored exactly ({res['seconds']:.1f} s):"
+    return format_learned_result(title, res)
 
 
 def main(argv: list[str] | None = None) -> int:

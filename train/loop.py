@@ -191,6 +191,7 @@ def train(
     but those of :data:`~persuaders.train.rundir.RESUMABLE_KEYS` (recorded in ``summary.json``). A
     lock keeps a second process out of ``run_dir``. Everything that can be checked (the config,
     the game's size for exact evaluation, the theory) is checked before anything is written.
+    ``progress`` shows a progress bar on stderr when stderr is a terminal (never in a log or a pipe).
     """
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
@@ -253,7 +254,13 @@ def _run(
         claim(run_dir, run_dir / CONFIG)
     log = _Logger(run_dir, cfg, resume, global_step, game.speaker_names)
 
-    bar = tqdm(total=iterations, initial=start_iter, disable=not progress, desc=f"{game.name}", dynamic_ncols=True)
+    bar = tqdm(
+        total=iterations,
+        initial=start_iter,
+        disable=None if progress else True,
+        desc=f"{game.name}",
+        dynamic_ncols=True,
+    )
     t0 = time.perf_counter()
     claimed = False
     for it in range(start_iter, iterations):

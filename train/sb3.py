@@ -69,7 +69,17 @@ def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> d
         )
     speaker = learning[0]
     others = fixed_schemes(cfg, exclude=speaker)
-    env = SingleSpeakerEnv(game, speaker, others, protocol=cfg.resolved_protocol, reward_mode=cfg.reward_mode)
+    # The PettingZoo environment's flat logits on the [-1, 1] box SB3 recommends (logits = 10 * action);
+    # SB3 clips every action it sends, and every deterministic action it predicts, to that box.
+    env = SingleSpeakerEnv(
+        game,
+        speaker,
+        others,
+        protocol=cfg.resolved_protocol,
+        reward_mode=cfg.reward_mode,
+        action_format="flat",
+        unit_box=True,
+    )
     p = cfg.speaker_learner(speaker).hyperparameters
     assert isinstance(p, PPOConfig), f"learner 'ppo' has hyperparameters {type(p).__name__}, not PPOConfig"
     model = PPO(
@@ -120,7 +130,8 @@ def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> d
     model.learn(
         total_timesteps=cfg.total_steps,
         callback=TargetStop(),
-        progress_bar=progress and _has_rich(),
+        # SB3's bar draws with rich on stdout: only on a terminal, never in a log or a pipe
+        progress_bar=progress and sys.stdout.isatty() and _has_rich(),
         tb_log_name="sb3_ppo",
     )
     model.save(run_dir / "sb3_model.zip")

@@ -200,7 +200,8 @@ def best_response_dynamics(
     :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
     is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
     starting profiles, tried in order until one converges. ``progress``: a progress bar on
-    stderr while the general (multi-round) best responses run.
+    stderr while the general (multi-round) best responses run, when
+    stderr is a terminal.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)

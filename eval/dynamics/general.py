@@ -195,7 +195,7 @@ def general_dynamics(
     module docstring).
 
     ``progress``: a bar on stderr counting the best responses solved (each an LP: seconds to
-    minutes in games of many rounds)."""
+    minutes in games of many rounds), when stderr is a terminal."""
     k = game.n_speakers
     bar = tqdm(desc="best responses", unit=" LP", disable=None if progress else True, leave=False)
 

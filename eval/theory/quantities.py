@@ -118,7 +118,8 @@ def single_sender_values(game: Game, progress: bool = False) -> dict[str, dict[s
     """Each speaker's single-sender optimum ``{speaker: {sender_value, user_value}}`` (unrounded).
 
     When the user model names no analytic solver both values are None and ``reason`` says why.
-    ``progress``: a progress bar on stderr when the speakers take more than a second.
+    ``progress``: a progress bar on stderr when the speakers take more than a second and stderr is
+    a terminal (never in a log or a pipe).
     """
     single: dict[str, dict[str, Any]] = {}
     for s in tqdm(
@@ -126,7 +127,7 @@ def single_sender_values(game: Game, progress: bool = False) -> dict[str, dict[s
         desc="single-sender optima",
         unit="speaker",
         delay=1.0,
-        disable=not progress,
+        disable=None if progress else True,  # None: off unless stderr is a terminal
         file=sys.stderr,
         leave=False,
     ):

@@ -2,7 +2,8 @@
 
 Every test runs only where its library imports (``pytest.importorskip``): SuperSuit with
 stable-baselines3 (the main environment once both are installed, and the AgileRL environment),
-AgileRL and BenchMARL (each in an environment of its own, built by ``.ci/libraries``). Step counts
+Tianshou (the main environment, with the ``tianshou`` extra), AgileRL and BenchMARL (each in an
+environment of its own, built by ``.ci/libraries``). Step counts
 are tiny: the tests check the plumbing (spaces, agent ids, episode boundaries, the
 scheme read from each library's policy) and that the example's exact scores are
 :func:`persuaders.envs.payoff.evaluate` of the schemes it reports, not how well the library learns.
@@ -154,21 +155,26 @@ def test_agilerl_rollout_keeps_episode_boundaries(agilerl_example, name, monkeyp
             assert (r[~paid] == 0).all()  # paid at the end of an episode only
 
 
-def test_agilerl_scheme_reads_the_actor_mean(agilerl_example):
+def test_agilerl_policy_reads_the_actor_mean(agilerl_example):
+    """A speaker's policy is its actor's mean action at its own observation (the id included),
+    clipped to the box; scored, its scheme is the softmax of those logits row by row."""
     import torch
 
+    from persuaders.train.scoring import persuasion_env, score_env
+
     game = load_game("hull_pair_logit")
-    env = agilerl_example.persuasion_v0.parallel_env(game, action_format="flat", agent_id=True)
+    env = persuasion_env(game, action_format="flat", agent_id=True)
     algo = agilerl_example.make_ippo(env)
-    scheme = agilerl_example.scheme_function(algo, "defence", 1, 2, (2, 2))
-    obs, _ = env.reset(seed=0)
+    obs, _ = persuasion_env(game).reset(seed=0)
+    with_id = np.concatenate([obs["defence"], [0.0, 1.0]]).astype(np.float32)[None]
     actor = algo.actors["defence"]
     with torch.no_grad():
-        mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(obs["defence"][None])))
-    p = scheme(obs["defence"][None, :-2])  # the example appends the id itself
-    np.testing.assert_allclose(
-        p[0], agilerl_example.softmax(np.clip(mean.double().numpy(), -10, 10).reshape(2, 2)), atol=1e-6
-    )
+        mean = actor.head_net.wrapped(actor.extract_features(torch.as_tensor(with_id))).double().numpy()
+    logits = agilerl_example.actor_policy(algo, "defence")(with_id)
+    np.testing.assert_allclose(logits, np.clip(mean, -10, 10))
+    _, schemes = score_env(env, agilerl_example.actor_policies(algo, game))
+    e = np.exp(logits.reshape(2, 2))
+    np.testing.assert_allclose(schemes["defence"], e / e.sum(axis=1, keepdims=True), atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------- BenchMARL
@@ -219,3 +225,51 @@ def test_benchmarl_example_scores_exactly(benchmarl_example, algorithm, capsys, 
     )
     assert res["frames"] == 64 and res["algorithm"] == algorithm
     check_exact_scoring(res)
+
+
+# ---------------------------------------------------------------------------------- Tianshou
+@pytest.fixture(scope="module")
+def tianshou_example():
+    pytest.importorskip("tianshou")
+    return load_example("tianshou_persuasion")
+
+
+def test_tianshou_example_scores_exactly(tianshou_example, capsys):
+    res = run_json(
+        tianshou_example,
+        ["--iterations", "2", "--steps-per-collect", "64", "--num-envs", "2", "--batch-size", "32", "--epochs", "1"],
+        capsys,
+    )
+    assert res["steps"] == 128 and len(res["history"]) == 2
+    check_exact_scoring(res)
+    # the actors' means start near zero logits: the uniform scheme, so the user gets no information
+    assert res["initial"]["user_value"] == pytest.approx(res["theory"]["no_information"], abs=5e-3)
+
+
+def test_tianshou_views_play_the_rivals_current_policy(tianshou_example):
+    """In prosecution's view the defence acts by its actor as it is now: once its mean is the
+    revealing logits (20, -20 | -20, 20) and prosecution babbles, a round pays prosecution its value
+    when the judge (logit, lam = 50) is told the state: with q = 1 / (1 + e^-10) she acquits the
+    innocent (prior 0.7, prosecution gets 0.2 against 0.8) and convicts the guilty (gets 1) with
+    probability q. (``expect_round``: a one-round game pays the exact value of the schemes.)"""
+    import torch
+
+    from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
+
+    game = load_game("hull_pair_logit")
+    algos = {
+        n: tianshou_example.make_algorithm(SingleSpeakerEnv(game, n, action_format="flat")) for n in game.speaker_names
+    }
+    views = tianshou_example.make_views(game, algos, "simultaneous", "expect_round", 1, 0)
+    with torch.no_grad():
+        for name, bias in [("prosecution", [0.0] * 4), ("defence", [20.0, -20.0, -20.0, 20.0])]:
+            last = algos[name].policy.actor.mu.model[-1]
+            last.weight.zero_()
+            last.bias.copy_(torch.tensor(bias))
+    q = 1 / (1 + np.exp(-10.0))
+    views["prosecution"].reset()
+    _, reward, terminated, _, _ = views["prosecution"].step(np.zeros((1, 4)))
+    assert terminated.all()
+    assert reward[0] == pytest.approx(0.7 * (0.2 * q + 0.8 * (1 - q)) + 0.3 * q, abs=1e-9)
+    for vec in views.values():
+        vec.close()

@@ -84,14 +84,20 @@ def test_raw_env_has_logit_matrix_actions(example):
     env.close()
 
 
-def test_scheme_function_gives_probability_rows(example):
+def test_actor_policy_gives_the_environments_logits(example):
+    """A speaker's policy gives persuasion_v0's logit matrices (the log-ratios with the zero column);
+    scored, its scheme puts sigmoid(z) on message 0 of each two-message row."""
+    from persuaders.train.scoring import policy_scheme
+
     game = load_game("hull_pair_logit")
     env = example.make_env(game, seed=0)
     actor, _ = example.make_agent(env, "prosecution")
-    scheme = example.scheme_function(actor, "prosecution", (2, 2))
+    policy = example.actor_policy(actor, "prosecution", (2, 2))
     obs = np.random.default_rng(0).random((5, env.observation_spec["prosecution", "observation"].shape[-1]))
-    p = scheme(obs)
-    assert p.shape == (5, 2, 2)
+    logits = policy(obs.astype(np.float32))
+    assert logits.shape == (5, 2, 2) and (logits[..., 1] == 0).all()
+    p = policy_scheme(game, 0, policy)(obs)
+    np.testing.assert_allclose(p[..., 0], 1 / (1 + np.exp(-logits[..., 0])), atol=1e-12)
     np.testing.assert_allclose(p.sum(axis=-1), 1.0, atol=1e-12)
     env.close()
 

@@ -125,6 +125,88 @@ def test_score_profile_full_revelation_on_kg(protocol):
     assert schemes == {"prosecutor": reveal.tolist()}
 
 
+# hull_pair_logit against its logit judge (lam = 50, utility 0.6 for the right verdict, 0.4 for the
+# wrong one; prior 0.7 innocent). Told the state, she is right with q = 1 / (1 + e^-(50 * 0.2)): her
+# full-information value 0.4 + 0.2 q = 0.599991 (persuaders-bounds). Told nothing, she acquits with
+# p = 1 / (1 + e^-(50 * (0.7 - 0.3) * 0.2)) and gets her no-information value 0.46 + 0.08 p = 0.538561.
+Q_TOLD = 1 / (1 + np.exp(-10.0))
+P_ACQUIT = 1 / (1 + np.exp(-4.0))
+HULL_PAIR_FULL = {
+    "judge": 0.4 + 0.2 * Q_TOLD,
+    # prosecution pays 0.2 / 0.8 for acquit / convict of an innocent, 0 / 1 of a guilty defendant
+    "prosecution": 0.7 * (0.2 * Q_TOLD + 0.8 * (1 - Q_TOLD)) + 0.3 * Q_TOLD,
+    # defence pays 1 / 0 for acquit / convict of an innocent, 0.8 / 0.2 of a guilty defendant
+    "defence": 0.7 * Q_TOLD + 0.3 * (0.2 * Q_TOLD + 0.8 * (1 - Q_TOLD)),
+}
+HULL_PAIR_NONE = 0.46 + 0.08 * P_ACQUIT
+
+
+def _reveal_or_babble(action_format: str, reveal: bool):
+    """Logits in the environment's action format: each signal its own message (±20, so that the
+    softmax is 0 and 1 to double precision) or every logit 0 (babbling)."""
+    logits = 40.0 * (np.eye(2) - 0.5) if reveal else np.zeros((2, 2))
+    return logits if action_format == "matrix" else logits.reshape(4)
+
+
+@pytest.mark.parametrize("action_format", ["matrix", "flat"])
+@pytest.mark.parametrize("agent_id", [False, True])
+@pytest.mark.parametrize("revealer", [None, "prosecution", "defence"])
+def test_env_policies_score_as_they_act(action_format, agent_id, revealer):
+    """Policies defined on persuasion_v0's own observations and actions (``agent_id``, ``action_format``)
+    score to the values computed by hand above: one speaker revealing the state gives the judge her
+    full-information value, both babbling her no-information value. With ``agent_id`` one shared
+    policy reads the speaker from the one-hot the environment appends; every policy receives the
+    environment's first observation exactly (float32, the id included)."""
+    from persuaders.envs import persuasion_v0
+    from persuaders.train.scoring import score_env
+
+    env = persuasion_v0.parallel_env("hull_pair_logit", action_format=action_format, agent_id=agent_id)
+    first, _ = persuasion_v0.parallel_env("hull_pair_logit", action_format=action_format, agent_id=agent_id).reset(
+        seed=0
+    )
+    names = env.possible_agents
+    width = env.observation_space(names[0]).shape[0]
+    seen: dict[str, list[np.ndarray]] = {n: [] for n in names}
+
+    def policy_for(name: str | None):
+        def policy(obs):
+            assert obs.dtype == np.float32 and obs.shape[1:] == (width,)
+            speaker = names[int(obs[0, -2:].argmax())] if agent_id else name
+            seen[speaker].append(obs)
+            return np.stack([_reveal_or_babble(action_format, speaker == revealer)] * len(obs))
+
+        return policy
+
+    shared = policy_for(None)
+    policies = {n: shared if agent_id else policy_for(n) for n in names}
+    exact, schemes = score_env(env, policies)
+    if revealer is None:
+        assert exact.user_value == pytest.approx(HULL_PAIR_NONE, abs=1e-12)
+        assert exact.user_value == pytest.approx(0.538561, abs=1e-6)
+    else:
+        assert exact.user_value == pytest.approx(HULL_PAIR_FULL["judge"], abs=1e-12)
+        assert exact.user_value == pytest.approx(0.599991, abs=1e-6)
+        for name in names:
+            assert exact.speaker_values[name] == pytest.approx(HULL_PAIR_FULL[name], abs=1e-12)
+    for name in names:
+        want = np.eye(2) if name == revealer else np.full((2, 2), 0.5)
+        np.testing.assert_allclose(schemes[name], want, atol=1e-15)
+        assert any(np.array_equal(o[0], first[name]) for o in seen[name])  # the env's observation, as is
+    # the same policies through score_profile with the options spelled out
+    again, _ = score_profile(env.game, policies, agent_id=agent_id, action_format=action_format)
+    assert again.user_value == exact.user_value
+
+
+def test_env_policy_of_the_wrong_shape_is_named():
+    from persuaders.train.scoring import score_profile as score
+
+    flat = {n: (lambda obs: np.zeros((len(obs), 4))) for n in ("prosecution", "defence")}
+    with pytest.raises(ValueError, match=r"speaker 'prosecution': expected matrix actions of shape \(\d+, 2, 2\)"):
+        score(load_game("hull_pair_logit"), flat, action_format="matrix")
+    with pytest.raises(ValueError, match=r"action_format: expected None or one of matrix, flat, got 'rows'"):
+        score(load_game("hull_pair_logit"), flat, action_format="rows")
+
+
 def test_callable_equals_fixed_scheme():
     game = load_game("hull_pair_private")
     rng = np.random.default_rng(0)

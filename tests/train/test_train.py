@@ -139,6 +139,45 @@ def _run(args, **kw):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_bar_only_on_a_terminal(tmp_path, terminal):
+    """persuaders-train draws its bar when stderr is a terminal (a 100-column pseudo-terminal here)
+    and stays silent when stderr is a pipe, without --no-progress."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    small = ["game=kg_logit", "n_envs=128", "total_steps=1280", "eval_interval=5"]
+    cmd = [sys.executable, "-m", "persuaders.cli.train", *(a for s in small for a in ("--set", s))]
+    cmd += ["--out", str(tmp_path / "run")]
+    if terminal:
+        parent, child = pty.openpty()
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=child)
+        os.close(child)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(parent, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(parent)
+        assert proc.wait(timeout=300) == 0
+        err = b"".join(chunks).decode(errors="replace")
+    else:
+        res = subprocess.run(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300, check=False
+        )
+        assert res.returncode == 0, res.stderr
+        err = res.stderr
+    assert ("kg_logit: 100%|" in err) == terminal, err[-2000:]
+
+
+@pytest.mark.slow
 def test_same_seed_same_summary(tmp_path):
     from persuaders.train.loop import train
 
@@ -180,34 +219,105 @@ def test_kill_and_resume_gives_the_same_summary(tmp_path):
     ],
 )
 def test_single_speaker_view_passes_env_checkers(game, speaker):
+    """The PettingZoo environment's own box (SB3's checker only recommends a [-1, 1] box, which
+    ``unit_box`` gives: with it, and flat actions as persuaders-sb3 trains, nothing is left to warn)."""
+    import warnings
+
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env
 
     from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
 
-    check_env(SingleSpeakerEnv(game, speaker), warn=True)
+    with pytest.warns(UserWarning, match="symmetric and normalized Box action space"):
+        check_env(SingleSpeakerEnv(game, speaker), warn=True)
     gym_check(SingleSpeakerEnv(game, speaker), skip_render_check=True)
+    for options in ({"action_format": "flat", "unit_box": True}, {"agent_id": True, "unit_box": True}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            check_env(SingleSpeakerEnv(game, speaker, **options), warn=True)
+            gym_check(SingleSpeakerEnv(game, speaker, **options), skip_render_check=True)
+
+
+@pytest.mark.parametrize("action_format", ["matrix", "flat"])
+@pytest.mark.parametrize("agent_id", [False, True])
+@pytest.mark.parametrize("game", ["hull_pair_private", "prosecutor_defence", "noisy_advisors"])
+def test_a_policy_carries_over_between_the_pettingzoo_and_single_speaker_views(game, action_format, agent_id):
+    """One policy (observation -> logits, a fixed linear map of the observation) acts the same in
+    persuasion_v0 and in the single-speaker view made with the same options: the view's
+    observations and action box are the PettingZoo environment's, and with the same seed, the same
+    rival (playing fixed logits there, their scheme here) and the same actions, every episode
+    pays the same rewards and ends in the same state and verdict."""
+    from persuaders.envs import persuasion_v0
+    from persuaders.envs.game.schemes import softmax_rows
+    from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
+
+    options = {"action_format": action_format, "agent_id": agent_id, "reward_mode": "expect_all"}
+    par = persuasion_v0.parallel_env(game, **options)
+    learner, rival = par.possible_agents[:2]
+    g = par.game
+    single = SingleSpeakerEnv(g, learner, {rival: _rival_scheme(g, rival)}, **options)
+    assert single.observation_space == par.observation_space(learner)
+    assert single.action_space == par.action_space(learner)
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(int(np.prod(single.action_space.shape)), single.observation_space.shape[0]))
+
+    def policy(obs):
+        return (weights @ obs).reshape(single.action_space.shape)
+
+    rival_logits = np.log(_rival_scheme(g, rival))
+    if action_format == "flat":
+        rival_logits = rival_logits.reshape(-1)
+    for seed in range(5):
+        obs, _ = par.reset(seed=seed)
+        view_obs, _ = single.reset(seed=seed)
+        for _ in range(g.rounds):
+            np.testing.assert_array_equal(view_obs, obs[learner])
+            action = policy(obs[learner])
+            obs, rewards, _, _, infos = par.step({learner: action, rival: rival_logits})
+            view_obs, reward, done, _, info = single.step(action)
+            assert reward == pytest.approx(rewards[learner], abs=1e-12)
+        assert done and info["ended"]
+        assert (info["state"], info["user_action"]) == (infos[learner]["state"], infos[learner]["user_action"])
+    # the scheme the view reads from an action is the PettingZoo environment's softmax of its rows
+    x, m = single.scheme_shape
+    np.testing.assert_allclose(single.scheme_from_action(action), softmax_rows(np.reshape(action, (x, m))))
+
+
+def _rival_scheme(game, name: str) -> np.ndarray:
+    """A fixed informative scheme with every probability positive: 0.8 on message x mod M."""
+    x, m = game.speakers[game.speaker_index(name)].n_signals, game.messages
+    scheme = np.full((x, m), 0.2 / (m - 1))
+    scheme[np.arange(x), np.arange(x) % m] = 0.8
+    return scheme
 
 
 @pytest.mark.slow
 def test_single_speaker_view_pays_the_exact_value_on_average():
-    """With the others fixed, the view's mean reward is the exact value of the learner's scheme."""
+    """With the others fixed, the view's mean reward is the exact value of the learner's scheme;
+    on the unit box an action is a tenth of the same logits."""
     from persuaders.envs.payoff import evaluate
     from persuaders.envs.persuasion.single_speaker import SingleSpeakerEnv
 
-    env = SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}, reward_mode="expect_action")
-    action = np.array([1.0, -1.0, -0.2, 0.2])  # logits 10*[[1,-1],[-0.2,0.2]]
-    scheme = env.scheme_from_action(action)
-    exact = evaluate(env.game, {"prosecution": scheme, "defence": np.eye(2)}).speaker_values["prosecution"]
-    rewards = []
-    env.reset(seed=0)
-    for _ in range(3000):
-        _, r, term, _, _ = env.step(action)
-        rewards.append(r)
-        if term:
-            env.reset()
-    se = np.std(rewards) / np.sqrt(len(rewards))
-    assert abs(np.mean(rewards) - exact) <= 4 * se + 1e-12
+    logits = np.array([[10.0, -10.0], [-2.0, 2.0]])
+    for env, action in [
+        (SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}), logits),
+        (
+            SingleSpeakerEnv("hull_pair", "prosecution", {"defence": np.eye(2)}, action_format="flat", unit_box=True),
+            logits.reshape(4) / 10,
+        ),
+    ]:
+        scheme = env.scheme_from_action(action)
+        np.testing.assert_allclose(scheme[0], [1 / (1 + np.exp(-20)), 1 / (1 + np.exp(20))])
+        exact = evaluate(env.game, {"prosecution": scheme, "defence": np.eye(2)}).speaker_values["prosecution"]
+        rewards = []
+        env.reset(seed=0)
+        for _ in range(3000):
+            _, r, term, _, _ = env.step(action)
+            rewards.append(r)
+            if term:
+                env.reset()
+        se = np.std(rewards) / np.sqrt(len(rewards))
+        assert abs(np.mean(rewards) - exact) <= 4 * se + 1e-12
 
 
 @pytest.mark.slow
