@@ -338,8 +338,8 @@ def run_competition(
     """Every game of the configuration (in ``workers`` processes, or as Ray tasks with ``ray``: an
     address or ``local``; :mod:`persuaders.eval.experiments.runner`), aggregated; writes
     ``results.csv``, ``results.json``, ``games.json``, ``config.yaml`` and ``competition.png`` in
-    ``out``, and ``games.jsonl``, the journal from which an interrupted run resumes. ``progress`` shows a progress bar on stderr
-    when stderr is a terminal."""
+    ``out``, and ``games.jsonl``, the journal from which an interrupted run resumes. ``progress``
+    shows a progress bar on stderr when stderr is a terminal."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = [
         (regime, k, g, cfg, r, n)
