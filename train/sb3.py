@@ -53,7 +53,6 @@ def train_sb3(
 
 
 def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> dict[str, Any]:
-    from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
     run_dir = Path(run_dir)
@@ -80,29 +79,7 @@ def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> d
         action_format="flat",
         unit_box=True,
     )
-    p = cfg.speaker_learner(speaker).hyperparameters
-    assert isinstance(p, PPOConfig), f"learner 'ppo' has hyperparameters {type(p).__name__}, not PPOConfig"
-    model = PPO(
-        "MlpPolicy",
-        env,
-        learning_rate=p.learning_rate,
-        n_steps=n_steps,
-        batch_size=max(1, n_steps // p.num_minibatches),
-        n_epochs=p.update_epochs,
-        gamma=p.gamma,
-        gae_lambda=p.gae_lambda,
-        clip_range=p.clip_coef,
-        ent_coef=p.ent_coef,
-        vf_coef=p.vf_coef,
-        max_grad_norm=p.max_grad_norm,
-        normalize_advantage=p.norm_adv,
-        target_kl=p.target_kl,
-        policy_kwargs={"net_arch": list(p.hidden_sizes), "log_std_init": p.init_log_std},
-        seed=cfg.seed,
-        device="cpu",
-        tensorboard_log=str(run_dir / "tb"),
-        verbose=0,
-    )
+    model = _ppo_model(cfg, speaker, env, n_steps, run_dir)
 
     def profile() -> dict[str, Any]:
         def scheme(obs: np.ndarray) -> np.ndarray:
@@ -139,6 +116,36 @@ def _train_sb3(cfg: RunConfig, run_dir: Path, progress: bool, n_steps: int) -> d
     summary["trainer"] = "stable-baselines3"
     write_json(run_dir / SUMMARY, summary)
     return summary
+
+
+def _ppo_model(cfg: RunConfig, speaker: str, env: SingleSpeakerEnv, n_steps: int, run_dir: Path) -> Any:
+    """SB3's PPO on the single-speaker view, with the speaker's hyperparameters of the config
+    (a minibatch of ``n_steps // num_minibatches`` samples, SB3's name ``batch_size``)."""
+    from stable_baselines3 import PPO
+
+    p = cfg.speaker_learner(speaker).hyperparameters
+    assert isinstance(p, PPOConfig), f"learner 'ppo' has hyperparameters {type(p).__name__}, not PPOConfig"
+    return PPO(
+        "MlpPolicy",
+        env,
+        learning_rate=p.learning_rate,
+        n_steps=n_steps,
+        batch_size=max(1, n_steps // p.num_minibatches),
+        n_epochs=p.update_epochs,
+        gamma=p.gamma,
+        gae_lambda=p.gae_lambda,
+        clip_range=p.clip_coef,
+        ent_coef=p.ent_coef,
+        vf_coef=p.vf_coef,
+        max_grad_norm=p.max_grad_norm,
+        normalize_advantage=p.norm_adv,
+        target_kl=p.target_kl,
+        policy_kwargs={"net_arch": list(p.hidden_sizes), "log_std_init": p.init_log_std},
+        seed=cfg.seed,
+        device="cpu",
+        tensorboard_log=str(run_dir / "tb"),
+        verbose=0,
+    )
 
 
 def fixed_schemes(cfg: RunConfig, exclude: str) -> dict[str, np.ndarray]:
