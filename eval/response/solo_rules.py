@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import minimize_scalar
 
 from persuaders.envs.game.schemes import Scheme, babbling_scheme
 from persuaders.envs.game.spec import Game
@@ -76,6 +77,9 @@ REDUCED_COST_TOL = 1e-7
 PRICE_TOL, PRICING_ROUNDS = 1e-9, 8
 #: Multipliers of the user's value tried for the Lagrangian bound of a floor the grid cannot meet.
 LAGRANGE_LADDER = (1.0, 10.0, 100.0, 1e3, 1e4)
+# The Lagrangian bound's multiplier, refined between the rungs (Brent's bounded search, relative tolerance):
+LAGRANGE_XTOL = 1e-6
+LAGRANGE_ITERATIONS = 40
 
 
 class SoloRule:
@@ -368,8 +372,9 @@ class SoloThread:
     def _grid_infeasible_bound(self, floor: float, user_objective: bool) -> float:
         """The grid meets no floor: ``-inf`` (no rule meets it) if the user's certified maximum is
         below it; else, for the speaker's own value, the least Lagrangian bound
-        ``max_rules sum (G_i + nu G_u) - nu floor`` over a ladder of ``nu >= 0`` (weak duality: any
-        ``nu`` bounds every rule that meets the floor; ``nu = 0`` is the bound without it). A floor
+        ``max_rules sum (G_i + nu G_u) - nu floor`` over ``nu >= 0`` (weak duality: any ``nu`` bounds
+        every rule that meets the floor; ``nu = 0`` is the bound without it), searched on a ladder
+        and refined between the rungs beside its best (the bound is convex in ``nu``). A floor
         within the certificate's precision of the user's maximum (the end of a best-AI race) is
         then bounded by the speaker's value among the rules best for her, not by its free optimum."""
         top = self.upper(None, user_objective=True)
@@ -378,9 +383,21 @@ class SoloThread:
         if user_objective:
             return top
         best = self.upper(None)
-        for nu in LAGRANGE_LADDER:
-            best = min(best, self._lagrangian(nu) - nu * floor)
-        return best
+        ladder = [best] + [self._lagrangian(nu) - nu * floor for nu in LAGRANGE_LADDER]
+        k = int(np.argmin(ladder))
+        if k == 0:
+            return best
+        # The bound is convex in nu (a maximum of affine functions, less nu * floor): refine it
+        # between the rungs beside the best one (every nu evaluated is a valid bound).
+        lo = 0.0 if k == 1 else LAGRANGE_LADDER[k - 2]
+        hi = LAGRANGE_LADDER[min(k, len(LAGRANGE_LADDER) - 1)]
+        fit = minimize_scalar(
+            lambda nu: self._lagrangian(nu) - nu * floor,
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": LAGRANGE_XTOL * max(1.0, hi), "maxiter": LAGRANGE_ITERATIONS},
+        )
+        return float(min(ladder[k], fit.fun))
 
     def _lagrangian(self, nu: float) -> float:
         """A certified upper bound of ``sum (G_i + nu G_u)`` over every rule (the grid LP without a

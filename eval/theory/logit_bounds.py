@@ -42,6 +42,7 @@ __all__ = [
     "certified_argmax_smooth",
     "certified_max",
     "lipschitz_constant",
+    "posterior_spread",
     "smooth_values",
     "stick_breaking",
 ]
@@ -170,7 +171,12 @@ class SmoothObjective:
     actions in one state): two covariances of ranges ``R_W, R_u`` and a third moment. Homogeneity
     gives ``grad^2 F(b) = P^T grad^2 f P / |b|`` with ``|P z|_1 <= 2 |z|_1``, so on a set where type
     ``tau`` keeps mass at least ``m_tau``, ``h`` curves by at most
-    ``4 kappa2 sum_tau max_x omega_tau(x)^2 / m_tau`` per ``|dq|_1^2`` (``omega_tau(x) = sum_y C[tau, x, y]``).
+    ``kappa2 sum_tau delta_tau^2 max_x omega_tau(x)^2 / m_tau`` per ``|dq|_1^2``
+    (``omega_tau(x) = sum_y C[tau, x, y]``): ``P dz = sum_x dq_x omega_tau(x) (p_x - p)`` with ``p_x``
+    the type's posterior after signal ``x`` alone, so ``|P dz|_1 <= delta_tau max_x omega_tau(x)
+    |dq|_1`` with ``delta_tau <= 2`` the l1 diameter of the ``p_x`` (:func:`posterior_spread`). A type
+    whose posterior no signal moves (``delta_tau = 0``: what it hears from others already settles
+    its belief) is linear in ``q`` and adds no curvature at all.
     """
 
     def __init__(
@@ -182,6 +188,7 @@ class SmoothObjective:
         self.lam = float(lam)
         self.linear = np.asarray(linear, dtype=np.float64)
         self.omega = self.c.sum(axis=2)  # [T, X]
+        self.spread = posterior_spread(self.c)  # [T]
         spread_w = float((self.w.max(axis=0) - self.w.min(axis=0)).max())
         spread_u = float((self.u.max(axis=0) - self.u.min(axis=0)).max())
         self.kappa2 = self.lam * spread_w * spread_u / 2.0 + self.lam**2 * spread_w * spread_u**2
@@ -221,10 +228,11 @@ class SmoothObjective:
         each type at the box's corners ``[N, 2^d, X]`` (mass is multilinear in the stick-breaking
         coordinates, so its least value on a box is at a corner); ``inf`` where a type can vanish."""
         least = np.einsum("nkx,tx->nkt", corners, self.omega).min(axis=1)  # [N, T]
-        top = self.omega.max(axis=1) ** 2  # [T]
+        top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
         with np.errstate(divide="ignore"):
             ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
-        out: np.ndarray = 4.0 * self.kappa2 * ratio.sum(axis=1)
+        ratio[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves adds no curvature
+        out: np.ndarray = self.kappa2 * ratio.sum(axis=1)
         return out
 
 
@@ -242,6 +250,18 @@ def _stick_jacobian(s: np.ndarray) -> np.ndarray:
     return jac
 
 
+def posterior_spread(c: np.ndarray) -> np.ndarray:
+    """Per type ``tau`` of ``c`` ``[T, X, Y]``, the l1 diameter ``max_{x, x'} |p_x - p_x'|_1`` of its
+    posteriors ``p_x = C[tau, x] / omega_tau(x)`` over the signals ``x`` it can hear (at most 2)."""
+    omega = c.sum(axis=2)
+    live = omega > 0
+    post = c / np.where(live, omega, 1.0)[..., None]  # [T, X, Y]
+    diff = np.abs(post[:, :, None, :] - post[:, None, :, :]).sum(axis=3)  # [T, X, X]
+    both = live[:, :, None] & live[:, None, :]
+    out: np.ndarray = np.where(both, diff, 0.0).max(axis=(1, 2)) if c.shape[1] else np.zeros(len(c))
+    return out
+
+
 def certified_argmax_smooth(
     obj: SmoothObjective, n: int, eps: float, budget: int = MAX_EVALUATIONS
 ) -> tuple[float, float, np.ndarray]:
@@ -250,7 +270,7 @@ def certified_argmax_smooth(
     On a cube of half-width ``w`` around ``s`` (stick-breaking coordinates, ``d = n - 1``), with
     ``q'' `` the second derivative of the map (entries at most 1, ``|q''|_1 <= (d + 1) |ds|_1^2``,
     and ``sum q'' = 0`` so the gradient enters only through its spread, at most ``2 L``) and
-    ``|dq|_1 <= 2 |ds|_1``::
+    ``|dq|_1 <= 2 |ds|_1`` (with two signals the map is affine and ``q'' = 0``)::
 
         h <= h(s) + |grad_s h(s)|_1 w + (4 H + L (d + 1)) (d w)^2 / 2,
 
@@ -262,6 +282,7 @@ def certified_argmax_smooth(
         v = float(obj.values(np.ones((1, 1)))[0])
         return v, v, np.ones(1)
     d = n - 1
+    bend = obj.lip * (d + 1) if d > 1 else 0.0  # the map's own curvature: none with two signals (it is affine)
     k0 = max(2, round(512 ** (1.0 / d)))
     axes = (np.arange(k0) + 0.5) / k0
     centres = np.stack(np.meshgrid(*([axes] * d), indexing="ij"), axis=-1).reshape(-1, d)
@@ -278,7 +299,7 @@ def certified_argmax_smooth(
         grad_s = np.einsum("nkd,nk->nd", _stick_jacobian(centres), grad_q)
         corners = stick_breaking(np.clip(centres[:, None, :] + half * signs[None], 0.0, 1.0).reshape(-1, d))
         curv = obj.curvature(corners.reshape(len(centres), len(signs), n))
-        second = (4.0 * curv + obj.lip * (d + 1)) * (d * half) ** 2 / 2.0
+        second = (4.0 * curv + bend) * (d * half) ** 2 / 2.0
         quad = vals + np.abs(grad_s).sum(axis=1) * half + second
         bound = np.minimum(quad, vals + 2.0 * obj.lip * d * half)
         open_ = bound > best + eps
