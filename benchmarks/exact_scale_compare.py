@@ -31,13 +31,15 @@ THIS = {
     "simultaneous": (
         "from persuaders.eval.response import ResponseProblem, best_response\n"
         "from persuaders.envs.game.schemes import babbling_scheme\n"
-        "r = best_response(ResponseProblem.make(g, [babbling_scheme(g, 0), babbling_scheme(g, 1)], 0, 'simultaneous'))\n"
+        "s = [babbling_scheme(g, 0), babbling_scheme(g, 1)]\n"
+        "r = best_response(ResponseProblem.make(g, s, 0, 'simultaneous'))\n"
         "upper, lower = r.upper, r.lower\n"
     ),
     "best_ai": (
         "from persuaders.eval.response import ResponseProblem, best_response\n"
         "from persuaders.envs.game.schemes import babbling_scheme\n"
-        "r = best_response(ResponseProblem.make(g, [babbling_scheme(g, 0), babbling_scheme(g, 1)], 0, 'best_ai'))\n"
+        "s = [babbling_scheme(g, 0), babbling_scheme(g, 1)]\n"
+        "r = best_response(ResponseProblem.make(g, s, 0, 'best_ai'))\n"
         "upper, lower = r.upper, r.lower\n"
     ),
 }
@@ -57,7 +59,10 @@ BASELINE = {
         "upper, lower = d.upper, d.lower\n"
     ),
 }
-TIMED = "import time, json\n{game}t = time.perf_counter()\n{solve}print(json.dumps([time.perf_counter() - t, upper - lower]))\n"
+TIMED = (
+    "import time, json\n{game}t = time.perf_counter()\n{solve}"
+    "print(json.dumps([time.perf_counter() - t, upper - lower]))\n"
+)
 
 
 def timed(python: str, code: str, budget: float) -> tuple[float, float] | None:
@@ -97,7 +102,8 @@ def main() -> None:
                 (ms, mg), (bs, bg) = cell(mine), cell(base)
                 ratio = f"{mine[0] / base[0]:.2f}" if mine and base else ""
                 user = "best response" if lam == "inf" else f"logit {lam}"
-                print(f"| {protocol} | {user} | {states} | {rounds} | {ms} | {bs} | {ratio} | {mg} | {bg} |", flush=True)
+                row = [protocol, user, states, rounds, ms, bs, ratio, mg, bg]
+                print("| " + " | ".join(str(x) for x in row) + " |", flush=True)
                 if mine is None and base is None:
                     break
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
