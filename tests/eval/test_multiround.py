@@ -122,19 +122,19 @@ def test_one_sender_cannot_beat_the_one_shot_value(talk):
 def test_one_round_reproduces_the_auxiliary_game_lps():
     """One round: the sequence-form LP is the obedience LP (best responder) and the
     concavification (logit, within its certified bounds) on the auxiliary game."""
-    for lam in ("inf", 10.0):
+    for lam, k in (("inf", 2), (10.0, 3)):  # the auxiliary obedience LP of three best-responded speakers is large
         for seed in range(3):
-            game = random_game(3, 2, 3, seed=seed, regime="outside", rationality=lam, messages=3)
+            game = random_game(k, 2, 3, seed=seed, regime="outside", rationality=lam, messages=3)
             rng = np.random.default_rng(seed)
-            schemes = [rng.dirichlet(np.ones(3), size=2)[None] for _ in range(3)]
-            for i in range(3):
+            schemes = [rng.dirichlet(np.ones(3), size=2)[None] for _ in range(k)]
+            for i in range(k):
                 one = simultaneous_deviation(game, i, schemes, 0.0, solver="theory")
                 new = multiround_best_response(game, i, schemes)
                 if lam == "inf":
                     assert new.upper == pytest.approx(one.best, abs=1e-9) and new.exact
                 else:
                     assert new.lower - 1e-9 <= one.best <= new.upper + 1e-9
-                    assert new.upper - new.lower < 1e-5  # the certificate's branch and bound stops at its budget
+                    assert new.upper - new.lower < 1e-7  # the certificate's precision, 1e-8 per information set
 
 
 def test_history_dependent_rules_are_scored_as_the_evaluator_scores_them():
