@@ -29,6 +29,11 @@ again from the next of ``starts`` (babbling, full revelation, seeded random rule
 ``passes`` counts passes at the literal increment; ``accelerated_passes`` the kept accelerated
 ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage and start.
 
+**Non-Bayesian users** (docs/science.md, "Non-Bayesian users"). Under ``simultaneous`` a user
+with a Bayesian equivalent is replaced by it for the dynamics and the certificate (the outcomes are
+the same); the final ``user_value`` is evaluated with her own model and utility, while ``history``
+records the equivalent user's values. A user without one has no exact dynamics (an error says so).
+
 ``persuaders-dynamics GAME [--protocol P] [--json]`` runs them on a game.
 """
 
@@ -40,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persuaders.envs.game.catalog import load_game
+from persuaders.envs.game.nonbayesian import bayesian_equivalent_game
 from persuaders.envs.game.protocols import BestAI, Protocol, Simultaneous, resolve_protocol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
@@ -152,6 +158,14 @@ def _run(
     return best_ai_dynamics(game, tol, max_passes, grid, start)
 
 
+def _analysis_game(game: Game, proto: Protocol) -> Game:
+    """The game the dynamics run on: a non-Bayesian user's Bayesian equivalent under a joint
+    protocol (the same outcomes; module docstring), else the game itself."""
+    if proto.joint and not game.user.model.bayesian:
+        return bayesian_equivalent_game(game) or game
+    return game
+
+
 def _verdict(run: DynamicsOutcome, expl: Exploitability | None, tolerance: float) -> tuple[bool, str | None]:
     """(converged, reason): converged when every certified upper gain is within the tolerance."""
     if expl is None:
@@ -207,6 +221,7 @@ def best_response_dynamics(
     proto = _dynamics_protocol(protocol)
     _check_options(tol, tolerance, max_passes, grid)
     names = [check_start(s) for s in starts] or ["babbling"]
+    original, game = game, _analysis_game(game, proto)
     model = game.user.model
     if model.analytic is None:
         raise ValueError(
@@ -238,7 +253,7 @@ def best_response_dynamics(
         if converged or not check:
             break
     converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
-    final = evaluate(game, run.schemes, proto)
+    final = evaluate(original, run.schemes, proto)  # her welfare with her own utility and model
     return BRDynamicsResult(
         game=game.name,
         protocol=proto.name,
