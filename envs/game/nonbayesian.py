@@ -24,13 +24,16 @@ and a built-in model) who acts *identically* at every posterior:
   u[a, y] / Z(p)`` with ``Z(p) > 0`` the same for every action, so the argmax is that of a
   Bayesian with ``u~[a, y] = u[a, y] mu0(y)^(alpha-1) / c`` (``c = max_y mu0(y)^(alpha-1)``).
   Under logit ``Z(p)`` rescales the rationality belief by belief, so only ``alpha = 1`` qualifies;
-* ``grether`` with ``alpha = beta = 1`` (Bayes).
+* ``grether`` with ``alpha = beta = 1`` (Bayes);
+* any of them with two states and ``rationality = inf``: ``p~`` is increasing in ``p = P(state 1)``,
+  so each action is optimal on an interval of posteriors, and a Bayesian best responder whose
+  lines have the same breakpoints acts identically (:func:`threshold_equivalent`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +52,50 @@ from persuaders.envs.game.validation import SpecError, as_float
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PerceivingUser", "GretherUser", "ShrinkageUser", "bayesian_equivalent_game"]
+__all__ = ["PerceivingUser", "GretherUser", "ShrinkageUser", "bayesian_equivalent_game", "threshold_equivalent"]
+
+
+def _envelope(u: np.ndarray) -> list[tuple[float, int]]:
+    """The upper envelope of the lines ``EU_a(s) = u[a, 0] + s (u[a, 1] - u[a, 0])`` over ``s`` in
+    [0, 1]: ``[(s_start, a), ...]`` in increasing ``s`` (of tied identical lines, the first)."""
+    b, m = u[:, 0], u[:, 1] - u[:, 0]
+    s, out = 0.0, []
+    cur = max(range(len(b)), key=lambda a: (b[a], m[a], -a))
+    while True:
+        out.append((s, cur))
+        # the first crossing by a steeper line; of lines crossing there, the steepest wins after it
+        cands = [((b[cur] - b[a]) / (m[a] - m[cur]), -m[a], a) for a in range(len(b)) if m[a] > m[cur] + 1e-15]
+        cands = [c for c in cands if c[0] >= s - 1e-15]
+        if not cands or min(cands)[0] >= 1.0:
+            return out
+        x, _, cur = min(cands)
+        s = max(x, s)
+
+
+def threshold_equivalent(utility: np.ndarray, inverse: Callable[[float], float]) -> tuple[np.ndarray, UserModel]:
+    """A Bayesian best responder acting as a two-state user who best-responds to ``s = phi(p)``,
+    ``phi`` increasing with inverse ``inverse`` (``p = P(state 1)``).
+
+    Her action is optimal on an interval of ``s``, hence on the interval of ``p`` its ends map to.
+    Lines ``L_i(p) = i p + b_i`` with ``b_0 = 0`` and ``b_i = b_(i-1) - t_(i-1)`` (``t`` the
+    breakpoints in ``p``) have exactly those breakpoints and that order, so ``u~[a] = (b_i, b_i + i)``
+    for the ``i``-th action of the envelope, identical utility rows sharing it, and a line below the
+    envelope for actions never optimal; the rows are scaled into [-1, 1].
+    """
+    env = _envelope(utility)
+    breaks = [inverse(s) for s, _ in env[1:]]
+    tilde = np.empty_like(utility)
+    b = 0.0
+    lines = {}
+    for i, (_, a) in enumerate(env):
+        if i:
+            b -= breaks[i - 1]
+        lines[a] = (b, b + i)
+    floor = min(min(v) for v in lines.values()) - 1.0
+    for a in range(len(utility)):
+        same = [e for e in lines if np.array_equal(utility[e], utility[a])]
+        tilde[a] = lines[same[0]] if same else (floor, floor)
+    return tilde / np.abs(tilde).max(), BestResponseUser()
 
 
 class PerceivingUser(UserModel):
@@ -128,6 +174,27 @@ class PerceivingUser(UserModel):
         """Unknown relative to the *true* expected utilities (she acts on ``p~``, not ``p``)."""
         return None if not self.bayesian else self.base().value_loss(n_actions)
 
+    def two_state_equivalent(self, utility: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, UserModel] | None:
+        """With two states and the best response, a Bayesian best responder who acts identically
+        (module docstring), or None in any other case."""
+        if not (self.best_response and len(prior) == 2):
+            return None
+        return threshold_equivalent(np.asarray(utility, dtype=np.float64), lambda s: self._inverse(s, prior))
+
+    def _inverse(self, s: float, prior: np.ndarray) -> float:
+        """The posterior ``p = P(state 1)`` at which she perceives ``s`` (bisection: ``perceive`` is
+        increasing in ``p`` for two states)."""
+        lo, hi = 0.0, 1.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if self.perceive(np.array([1.0 - mid, mid]), prior)[1] < s:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 1e-17:
+                break
+        return 0.5 * (lo + hi)
+
     def label(self) -> str:
         params = ", ".join(f"{o[0]} = {getattr(self, o[0]):g}" for o in self.own)
         return f"{self.name} ({params}, lam = {self.lam:g})"
@@ -178,7 +245,7 @@ class GretherUser(PerceivingUser):
         if self.beta == 1.0 and self.best_response:
             scale = np.asarray(prior, dtype=np.float64) ** (self.alpha - 1.0)
             return u * (scale / scale.max())[None, :], BestResponseUser()
-        return None
+        return self.two_state_equivalent(u, prior)
 
 
 class ShrinkageUser(PerceivingUser):

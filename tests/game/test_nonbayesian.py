@@ -218,3 +218,27 @@ def test_torch_payoff_matches_numpy_and_has_gradients(model):
     value.backward()
     assert float(value) == pytest.approx(evaluate(game, schemes).speaker_values[game.speaker_names[0]], abs=1e-12)
     assert all(torch.isfinite(x.grad).all() for x in t.values())
+
+
+TWO_STATE_BR = [GretherUser(math.inf, 1.0, 0.5), GretherUser(math.inf, 0.4, 2.0), ShrinkageUser(math.inf, 0.5)]
+
+
+@pytest.mark.parametrize("model", TWO_STATE_BR, ids=lambda m: m.label())
+@pytest.mark.parametrize("seed", range(4))
+def test_two_state_best_responders_have_a_threshold_equivalent(model, seed):
+    game = _with_user(random_game(2, 2, 4, seed=seed), model)
+    eq = bayesian_equivalent_game(game)
+    assert eq is not None and eq.user.model.bayesian
+    # the same action at every posterior of a fine grid (away from the breakpoints' tie windows)
+    p = np.linspace(0.0, 1.0, 2001)
+    post = np.stack([1 - p, p], axis=1)
+    a = response_at(post, game.user.utility, model, game.prior)
+    b = response_at(post, eq.user.utility, eq.user.model)
+    clear = (a.max(axis=1) == 1.0) & (b.max(axis=1) == 1.0)
+    assert clear.mean() > 0.99 and np.array_equal(a[clear], b[clear])
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        schemes = _random_schemes(game, rng)
+        x, y = evaluate(game, schemes), evaluate(eq, schemes)
+        for n in game.speaker_names:
+            assert abs(x.speaker_values[n] - y.speaker_values[n]) < 1e-9
