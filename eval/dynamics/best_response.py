@@ -255,7 +255,7 @@ def best_response_dynamics(
     converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
     final = evaluate(original, run.schemes, proto)  # her welfare with her own utility and model
     return BRDynamicsResult(
-        game=game.name,
+        game=original.name,
         protocol=proto.name,
         converged=converged,
         passes=run.passes,

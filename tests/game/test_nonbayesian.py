@@ -242,3 +242,18 @@ def test_two_state_best_responders_have_a_threshold_equivalent(model, seed):
         x, y = evaluate(game, schemes), evaluate(eq, schemes)
         for n in game.speaker_names:
             assert abs(x.speaker_values[n] - y.speaker_values[n]) < 1e-9
+
+
+@pytest.mark.slow
+def test_dynamics_through_the_equivalent_report_her_welfare():
+    from persuaders.eval.dynamics.best_response import best_response_dynamics
+
+    game = _with_user(
+        random_game(2, 2, 3, seed=3, regime="outside", epsilon=0.25, messages=3), ShrinkageUser(math.inf, 0.3)
+    )
+    res = best_response_dynamics(game, protocol="simultaneous")
+    assert res.converged and res.game == game.name
+    # her welfare at the final profile is evaluated with her own model and utility
+    assert res.user_value == pytest.approx(evaluate(game, res.schemes).user_value, abs=1e-12)
+    with pytest.raises(ValueError, match="exact best responses"):
+        best_response_dynamics(_with_user(game, GretherUser(5.0, 0.5, 1.5)), protocol="simultaneous")
