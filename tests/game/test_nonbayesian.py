@@ -255,5 +255,18 @@ def test_dynamics_through_the_equivalent_report_her_welfare():
     assert res.converged and res.game == game.name
     # her welfare at the final profile is evaluated with her own model and utility
     assert res.user_value == pytest.approx(evaluate(game, res.schemes).user_value, abs=1e-12)
-    with pytest.raises(ValueError, match="exact best responses"):
-        best_response_dynamics(_with_user(game, GretherUser(5.0, 0.5, 1.5)), protocol="simultaneous")
+
+
+@pytest.mark.slow
+def test_dynamics_without_an_equivalent_are_numerical_and_uncertified():
+    from persuaders.eval.dynamics.best_response import best_response_dynamics
+
+    game = _with_user(random_game(1, 2, 2, seed=1, regime="outside", epsilon=0.25), GretherUser(5.0, 0.5, 1.5))
+    res = best_response_dynamics(game, protocol="simultaneous")
+    assert res.engine == "numerical" and not res.converged and res.reason in ("uncertified", "gain found")
+    assert res.exploitability is not None and res.exploitability.status == "lower bound"
+    assert res.user_value == pytest.approx(evaluate(game, res.schemes).user_value, abs=1e-12)
+    # the speaker does at least as well as babbling, where it started
+    babble = evaluate(game, [np.full((s.n_signals, game.messages), 1 / game.messages) for s in game.speakers])
+    name = game.speaker_names[0]
+    assert res.speaker_values[name] >= babble.speaker_values[name] - 1e-9
