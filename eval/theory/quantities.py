@@ -212,6 +212,11 @@ def validity(game: Game) -> dict[str, str]:
             if has_eq
             else "not certified: numerical search only (a lower bound)"
         ),
+        "dynamics": (
+            "exact: through the Bayesian-equivalent game (simultaneous protocol)"
+            if has_eq
+            else "not certified: on numerical best responses"
+        ),
     }
 
 
