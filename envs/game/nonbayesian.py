@@ -157,6 +157,10 @@ class PerceivingUser(UserModel):
         return math.isinf(self.lam)
 
     @property
+    def best_responder(self) -> bool:  # type: ignore[override]  # discontinuous: the numerical search anneals it
+        return self.best_response
+
+    @property
     def rationality(self) -> float:
         return self.lam
 
