@@ -270,3 +270,26 @@ def test_dynamics_without_an_equivalent_are_numerical_and_uncertified():
     babble = evaluate(game, [np.full((s.n_signals, game.messages), 1 / game.messages) for s in game.speakers])
     name = game.speaker_names[0]
     assert res.speaker_values[name] >= babble.speaker_values[name] - 1e-9
+
+
+def test_grether_weighs_the_cumulative_likelihood_over_rounds():
+    # Two rounds, one speaker who sees the state: P(y, m1, m2) = mu(y) pi1[y, m1] pi2[y, m2]; she acts
+    # once, at the end, on p~ ∝ mu^alpha (pi1[y, m1] pi2[y, m2])^beta.
+    game = _with_user(random_game(1, 2, 3, seed=5, rounds=2, messages=2), GretherUser(6.0, 0.5, 1.7))
+    rng = np.random.default_rng(5)
+    scheme = rng.dirichlet(np.ones(2), size=(2, 2))  # [R, X, M]
+    m, mu, u, us = game.user.model, game.prior, game.user.utility, game.speakers[0].utility
+    user = spk = 0.0
+    for m1 in range(2):
+        for m2 in range(2):
+            lik = scheme[0][:, m1] * scheme[1][:, m2]
+            w = mu**m.alpha * lik**m.beta
+            eu = u @ (w / w.sum())
+            q = np.exp(m.lam * (eu - eu.max()))
+            q /= q.sum()
+            joint = mu * lik
+            user += float(sum(joint[y] * q @ u[:, y] for y in range(2)))
+            spk += float(sum(joint[y] * q @ us[:, y] for y in range(2)))
+    out = evaluate(game, [scheme])
+    assert out.user_value == pytest.approx(user, abs=1e-12)
+    assert out.speaker_values[game.speaker_names[0]] == pytest.approx(spk, abs=1e-12)
