@@ -97,7 +97,9 @@ def main() -> None:
                 (ms, mg), (bs, bg) = cell(mine), cell(base)
                 ratio = f"{mine[0] / base[0]:.2f}" if mine and base else ""
                 user = "best response" if lam == "inf" else f"logit {lam}"
-                print(f"| {protocol} | {user} | {states} | {rounds} | {ms} | {bs} | {ratio} | {mg} | {bg} |", flush=True)
+                print(
+                    f"| {protocol} | {user} | {states} | {rounds} | {ms} | {bs} | {ratio} | {mg} | {bg} |", flush=True
+                )
                 if mine is None and base is None:
                     break
     print(f"\n{time.perf_counter() - t0:.0f} s in all")

@@ -63,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.resume:
+            for option, given in (("--config", args.config), ("--out", args.out)):
+                if given:
+                    raise SpecError(
+                        option,
+                        "cannot be combined with --resume: a resumed run keeps its own config.yaml and folder "
+                        "(change resumable settings with --set; start a new run with --config/--out)",
+                    )
             run_dir = Path(args.resume)
             if not (run_dir / CONFIG).exists():
                 raise SpecError("--resume", f"{run_dir} holds no {CONFIG}: not a run directory")

@@ -38,8 +38,9 @@ import yaml
 from persuaders.agents.base import Learner, LearnerConfig, learner_class, learners
 from persuaders.envs.game.profiles import game_from_config, read_config
 from persuaders.envs.game.protocols import REWARD_MODES, Protocol, protocols, resolve_protocol
+from persuaders.envs.game.safe_yaml import parse_yaml
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, as_seed, check_keys
 
 __all__ = [
     "RunConfig",
@@ -341,6 +342,7 @@ class RunConfig:
         for f in _FIELDS.values():
             if f.metadata.get("minimum") is not None:
                 self._set(f.name, as_int(getattr(self, f.name), f.name, minimum=f.metadata["minimum"]))
+        self._set("seed", as_seed(self.seed, "seed"))
         if not isinstance(self.share_parameters, bool):
             raise SpecError("share_parameters", f"expected true or false, got {self.share_parameters!r}")
         if self.target is not None and not isinstance(self.target, Target):
@@ -379,6 +381,15 @@ class RunConfig:
             n: s for n, s in sections.items() if n not in given_sections
         }
         self._set("hyperparameters", ordered)
+        samples = self.n_envs * self.rollout_episodes  # each speaker's fewest samples per update
+        for name, section in ordered.items():
+            minibatches = getattr(section, "num_minibatches", None)
+            if isinstance(minibatches, int) and minibatches > samples:
+                raise SpecError(
+                    f"{name}.num_minibatches",
+                    f"{minibatches} minibatches exceed the samples per update "
+                    f"(n_envs x rollout_episodes = {self.n_envs} x {self.rollout_episodes} = {samples})",
+                )
 
     @functools.cached_property
     def resolved_game(self) -> Game:
@@ -437,8 +448,10 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
         raise SpecError("--set", f"expected key=value, got {item!r}")
     key, text = item.split("=", 1)
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = parse_yaml(text, f"--set {key.strip()}", key.strip() or "--set")
+    except SpecError as exc:
+        if "not valid YAML" not in exc.message:
+            raise  # an alias, a duplicate key or deep nesting: refused, never expanded
         value = text
     parts = key.strip().split(".")
     if not all(parts):

@@ -13,9 +13,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from persuaders.envs.game.random_games import random_game_from_string
+from persuaders.envs.game.safe_yaml import parse_yaml
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError
 
@@ -61,10 +60,7 @@ def read_game_text(source: Traversable | Path, label: str) -> Any:
         raise SpecError("game", f"{label} is not a text (UTF-8) file") from None
     except OSError as exc:
         raise SpecError("game", f"cannot read {label}: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError("game", f"{label} is not valid YAML: {exc}") from None
+    return parse_yaml(text, label, "game")
 
 
 def load_game(game: Game | str | Path | Mapping[str, Any]) -> Game:

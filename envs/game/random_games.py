@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.game.limits import check_count, check_entries, game_entries
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError, as_int
 
@@ -51,6 +52,15 @@ def random_game(
     n_states = as_int(n_states, "states", minimum=2)
     n_actions = as_int(n_actions, "actions", minimum=2)
     seed = as_int(seed, "seed", minimum=0)
+    for value, name in ((k, "speakers"), (n_states, "states"), (n_actions, "actions")):
+        check_count(value, "k" if name == "speakers" else name, name)
+    m = as_int(messages, "messages", minimum=1) if messages is not None else n_states
+    r = as_int(rounds, "rounds", minimum=1)
+    check_entries(
+        game_entries(n_states, n_actions, [n_states] * k, m, r),
+        "states",
+        f"a random game with {k} speakers, {n_states} states, {n_actions} actions, {m} messages and {r} rounds",
+    )
     if regime not in REGIMES:
         raise SpecError("regime", f"expected one of {', '.join(REGIMES)}, got {regime!r}")
     n = n_actions * n_states

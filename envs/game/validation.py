@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 #: Tolerance for "sums to one" checks on priors and channel rows.
 SUM_TOL = 1e-6
@@ -72,6 +71,18 @@ def as_int(value: Any, field: str, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise SpecError(field, f"must be >= {minimum}, got {number}")
     return number
+
+
+#: The largest seed accepted: seeds are unsigned 32-bit integers (numpy's and torch's common range).
+MAX_SEED = 2**32 - 1
+
+
+def as_seed(value: Any, field: str = "seed") -> int:
+    """A seed: an integer in ``[0, MAX_SEED]`` (named in the error, never numpy's or torch's overflow)."""
+    seed = as_int(value, field, minimum=0)
+    if seed > MAX_SEED:
+        raise SpecError(field, f"must be at most {MAX_SEED} (2**32 - 1), got {float(seed):.6g}")
+    return seed
 
 
 def as_float(
@@ -188,18 +199,15 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
 
 
 def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
+    """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback).
+
+    The file is read by :func:`persuaders.envs.game.safe_yaml.read_yaml` (no aliases, no duplicate
+    keys, bounded depth and size).
+    """
+    from persuaders.envs.game.safe_yaml import read_yaml  # it builds on this module
+
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(field, f"{p} does not exist")
-    try:
-        data = yaml.safe_load(p.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SpecError(field, f"{p} is not a text (UTF-8) file") from None
-    except OSError as exc:
-        raise SpecError(field, f"cannot read {p}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(field, f"{p} is not valid YAML: {exc}") from None
+    data = read_yaml(p, field)
     data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise SpecError(field, f"{p} must hold a mapping, got {type(data).__name__}")

@@ -44,7 +44,7 @@ import numpy as np
 import yaml
 
 from persuaders.envs.game.random_games import random_game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys, read_yaml_mapping
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -91,10 +91,7 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
     then the ``overrides`` that are not None; a bad key or value raises :class:`SpecError` naming it."""
     raw: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError("config", f"{p} does not exist")
-        raw = yaml.safe_load(p.read_text()) or {}
+        raw = read_yaml_mapping(path, "config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     check_keys(raw, "", COMPETITION_DEFAULTS.keys())
     cfg = {**COMPETITION_DEFAULTS, **raw}

@@ -39,7 +39,7 @@ import yaml
 
 from persuaders.envs.game.random_games import random_game
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys, read_yaml_mapping
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -80,13 +80,7 @@ def load_sensitivity_config(path: str | Path | None, overrides: dict[str, Any]) 
     """Read and validate a sensitivity config (keys of :data:`SENSITIVITY_DEFAULTS`), with overrides."""
     raw: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError("config", f"{p} does not exist")
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise SpecError("config", f"{p} must hold a mapping of settings, not {type(loaded).__name__}")
-        raw = loaded
+        raw = read_yaml_mapping(path, "config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     check_keys(raw, "", SENSITIVITY_DEFAULTS.keys())
     cfg = {**SENSITIVITY_DEFAULTS, **raw}
