@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.game.limits import check_entries
 from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
 from persuaders.train.config import RunConfig, validate_config
 
@@ -66,6 +67,8 @@ def validate_sweep(raw: dict[str, Any], default_name: str = "sweep", relative_to
         raise SpecError(
             "num_samples", "repeating a grid without random: keys would train identical runs; sweep seed instead"
         )
+    combos = num_samples * math.prod(len(values) for values in grid.values())
+    check_entries(combos, "grid", "the sweep (num_samples x the grid's combinations)", "games")
     sweep = {"name": name, "base": base, "grid": grid, "random": random, "num_samples": num_samples, "seed": seed}
     sweep["trials"] = expand(sweep)
     return sweep

@@ -115,7 +115,7 @@ def check_count(value: int, field: str, name: str) -> int:
     """``value`` (a count of states, rounds, ...) if it is at most ``limits.<name>``, else :class:`SpecError`."""
     limit = int(getattr(_current(), name))
     if value > limit:
-        raise SpecError(field, f"{value} {name} exceed the limit of {limit} ({_hint(name)})")
+        raise SpecError(field, f"{value} is more than the limit of {limit} {name} ({_hint(name)})")
     return value
 
 

@@ -85,6 +85,16 @@ def as_seed(value: Any, field: str = "seed") -> int:
     return seed
 
 
+def as_real_array(value: Any, field: str) -> np.ndarray:
+    """``value`` as a float64 array; complex numbers are refused (never silently cut to their real part)."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise SpecError(field, "expected real numbers, got complex values")
+    if arr.dtype == object and any(isinstance(x, complex) for x in arr.reshape(-1)):
+        raise SpecError(field, "expected real numbers, got complex values")
+    return np.asarray(arr, dtype=np.float64)
+
+
 def as_float(
     value: Any,
     field: str,

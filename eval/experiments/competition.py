@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.envs.game.random_games import random_game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys, read_yaml_mapping
+from persuaders.envs.game.limits import check_entries
+from persuaders.envs.game.random_games import check_random_game_size, random_game
+from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys, read_yaml_mapping
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -125,7 +126,20 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
         cfg[key] = [as_int(v, key, minimum=2 if key == "states" else 1) for v in cfg[key]]
     if cfg["protocol"] not in ("best_ai", "simultaneous"):
         raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
+    _check_size(cfg)
     return cfg
+
+
+def _check_size(cfg: dict[str, Any]) -> None:
+    """Refuse, before any game is drawn, an experiment larger than the limits (docs/trust.md)."""
+    cfg["seed"] = as_seed(cfg["seed"], "seed")
+    for k in cfg["k_values"]:
+        for n_y in cfg["states"]:
+            for rounds in cfg["rounds"]:
+                field = "states" if n_y > cfg["n_states"] or rounds == 1 else "rounds"
+                check_random_game_size(k, n_y, cfg["n_actions"], cfg["messages"], rounds, field)
+    runs = cfg["games"] * len(cfg["regimes"]) * len(cfg["k_values"]) * len(cfg["states"]) * len(cfg["rounds"])
+    check_entries(runs, "games", "the experiment (games x regimes x k_values x states x rounds)", "games")
 
 
 #: A converged outcome counts as full information when the user's value is within this of it

@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.limits import check_entries
+from persuaders.envs.game.random_games import check_random_game_size, random_game
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys, read_yaml_mapping
+from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys, read_yaml_mapping
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -106,6 +107,11 @@ def load_sensitivity_config(path: str | Path | None, overrides: dict[str, Any]) 
         cfg["messages"] = as_int(cfg["messages"], "messages", minimum=1)
     if cfg["protocol"] not in ("best_ai", "simultaneous"):
         raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
+    cfg["seed"] = as_seed(cfg["seed"], "seed")
+    for k in cfg["k_values"]:
+        check_random_game_size(k, cfg["n_states"], cfg["n_actions"], cfg["messages"], 1, "n_states")
+    runs = cfg["games"] * len(cfg["k_values"]) * len(cfg["deltas"])
+    check_entries(runs, "games", "the experiment (games x k_values x deltas)", "games")
     return cfg
 
 
