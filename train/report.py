@@ -203,12 +203,14 @@ def attach_exploitability(summary: dict[str, Any], game: Game | None) -> None:
 def _mapping(value: Any, field: str, path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SpecError(field, f"{path}: expected a mapping, got {type(value).__name__}")
-    return value
+    out: dict[str, Any] = value
+    return out
 
 
 def check_summary(summary: Any, path: Path) -> dict[str, Any]:
     """The entries of a ``summary.json`` that a report reads, checked: a missing or mistyped one is named."""
-    summary = _mapping(summary, "summary", path)
+    out = _mapping(summary, "summary", path)
+    summary = out
     for key in ("game", "protocol", "user_value", "speaker_values", "schemes", "bounds"):
         if key not in summary:
             raise SpecError(f"summary.{key}", f"{path} has no '{key}': not a summary.json written by a run")
@@ -226,7 +228,7 @@ def check_summary(summary: Any, path: Path) -> dict[str, Any]:
     single = _mapping(bounds.get("single_sender"), "summary.bounds.single_sender", path)
     for name in values:
         _mapping(single.get(name), f"summary.bounds.single_sender.{name}", path)
-    return summary
+    return out
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
