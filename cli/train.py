@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = Path(args.resume)
             if not (run_dir / CONFIG).exists():
                 raise SpecError("--resume", f"{run_dir} holds no {CONFIG}: not a run directory")
-            cfg = load_config(run_dir / CONFIG, args.overrides)
+            cfg = load_config(run_dir / CONFIG, args.overrides, confine_paths=False)
         else:
             if not args.config and not any(o.startswith("game=") for o in args.overrides):
                 raise SpecError("--config", "give a config file or at least --set game=NAME")

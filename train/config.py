@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 
 from persuaders.agents.base import Learner, LearnerConfig, learner_class, learners
+from persuaders.envs.game.catalog import game_in_file
 from persuaders.envs.game.profiles import game_from_config, read_config
 from persuaders.envs.game.protocols import REWARD_MODES, Protocol, protocols, resolve_protocol
 from persuaders.envs.game.safe_yaml import parse_yaml
@@ -434,9 +435,21 @@ _KEYS = tuple(name for name, f in _FIELDS.items() if f.metadata.get("key") is No
 
 
 # ---------------------------------------------------------------------------------- reading
-def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate."""
+def load_config(
+    path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), confine_paths: bool = True
+) -> RunConfig:
+    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate.
+
+    With ``confine_paths``, a game file the config file names (``game: games/mine.yaml``) is
+    resolved against the config file's folder and may not leave it (docs/trust.md); a game given
+    in ``overrides`` (the command line's ``--set game=PATH``) is taken as it is. A run directory's
+    own ``config.yaml`` (``--resume``) records the path its run was given and is read with
+    ``confine_paths=False``.
+    """
     raw = read_config(path, "config") if path is not None else {}
+    given_game = any(item.split("=", 1)[0].strip() == "game" for item in overrides)
+    if path is not None and confine_paths and "game" in raw and not given_game:
+        raw["game"] = game_in_file(raw["game"], Path(path).parent, str(path))
     for item in overrides:
         apply_override(raw, item)
     return validate_config(raw)
