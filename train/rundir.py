@@ -174,7 +174,8 @@ def claim(run_dir: Path, *paths: Path) -> None:
 def owned_files(run_dir: Path) -> list[Path]:
     """The files in ``run_dir`` that the library wrote there (its manifest ``.run_files.json``)."""
     run_dir = Path(run_dir)
-    return [run_dir / f for f in _manifest(run_dir) if (run_dir / f).is_file() or (run_dir / f).is_symlink()]
+    names = dict.fromkeys(os.path.normpath(f) for f in _manifest(run_dir))  # each file once, in order
+    return [run_dir / f for f in names if (run_dir / f).is_file() or (run_dir / f).is_symlink()]
 
 
 def prepare_run_dir(
@@ -204,7 +205,7 @@ def prepare_run_dir(
             f"there (nothing else is touched), or --resume {run_dir} to continue that run, or choose another --out",
         )
     for path in owned_files(run_dir):  # every entry checked first: a bad one deletes nothing
-        path.unlink()
+        path.unlink(missing_ok=True)
     for parent in sorted({p.parent for p in run_dir.rglob("*") if p.is_file()} | {run_dir / TENSORBOARD}, reverse=True):
         if parent != run_dir and not parent.is_symlink() and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()

@@ -101,6 +101,9 @@ def _initial() -> Limits:
 limits = _initial()
 
 
+_UNITS = {"grid": "grid points", "games": "games or runs"}
+
+
 def _hint(name: str) -> str:
     return f"set PERSUADERS_MAX_{name.upper()} (or persuaders.envs.game.limits.limits.{name}) to raise it"
 
@@ -115,7 +118,7 @@ def check_count(value: int, field: str, name: str) -> int:
     """``value`` (a count of states, rounds, ...) if it is at most ``limits.<name>``, else :class:`SpecError`."""
     limit = int(getattr(_current(), name))
     if value > limit:
-        raise SpecError(field, f"{value} is more than the limit of {limit} {name} ({_hint(name)})")
+        raise SpecError(field, f"{value} is more than the limit of {limit} {_UNITS.get(name, name)} ({_hint(name)})")
     return value
 
 
