@@ -386,11 +386,8 @@ class RunConfig:
         for name, section in ordered.items():
             minibatches = getattr(section, "num_minibatches", None)
             if isinstance(minibatches, int) and minibatches > samples:
-                raise SpecError(
-                    f"{name}.num_minibatches",
-                    f"{minibatches} minibatches exceed the samples per update "
-                    f"(n_envs x rollout_episodes = {self.n_envs} x {self.rollout_episodes} = {samples})",
-                )
+                each = f"n_envs x rollout_episodes = {self.n_envs} x {self.rollout_episodes} = {samples}"
+                raise SpecError(f"{name}.num_minibatches", f"{minibatches} exceed the samples per update ({each})")
 
     @functools.cached_property
     def resolved_game(self) -> Game:
@@ -438,14 +435,9 @@ _KEYS = tuple(name for name, f in _FIELDS.items() if f.metadata.get("key") is No
 def load_config(
     path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), confine_paths: bool = True
 ) -> RunConfig:
-    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate.
-
-    With ``confine_paths``, a game file the config file names (``game: games/mine.yaml``) is
-    resolved against the config file's folder and may not leave it (docs/trust.md); a game given
-    in ``overrides`` (the command line's ``--set game=PATH``) is taken as it is. A run directory's
-    own ``config.yaml`` (``--resume``) records the path its run was given and is read with
-    ``confine_paths=False``.
-    """
+    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate;
+    with ``confine_paths``, a game file the config file names resolves against its folder and may
+    not leave it (docs/trust.md); a run's own ``config.yaml`` (``--resume``) is read without it."""
     raw = read_config(path, "config") if path is not None else {}
     given_game = any(item.split("=", 1)[0].strip() == "game" for item in overrides)
     if path is not None and confine_paths and "game" in raw and not given_game:

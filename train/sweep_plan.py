@@ -16,7 +16,8 @@ import numpy as np
 
 from persuaders.envs.game.catalog import game_in_file, path_in_file
 from persuaders.envs.game.limits import check_entries
-from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
+from persuaders.envs.game.safe_yaml import read_yaml_mapping
+from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number
 from persuaders.train.config import RunConfig, validate_config
 
 __all__ = [

@@ -19,10 +19,10 @@ import numpy as np
 
 from persuaders.envs.game.catalog import load_game
 from persuaders.envs.game.protocols import Protocol, resolve_protocol
-from persuaders.envs.game.safe_yaml import parse_json, read_yaml
+from persuaders.envs.game.safe_yaml import parse_json, read_yaml, read_yaml_mapping
 from persuaders.envs.game.schemes import check_scheme
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, read_yaml_mapping
+from persuaders.envs.game.validation import SpecError
 
 __all__ = ["CONFIG", "SUMMARY", "read_json", "read_config", "game_from_config", "ProfileSpec", "load_profile"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from yaml.nodes import MappingNode, Node
 from persuaders.envs.game.limits import limits
 from persuaders.envs.game.validation import SpecError
 
-__all__ = ["parse_yaml", "read_yaml", "parse_json", "SafeYAMLLoader"]
+__all__ = ["parse_yaml", "read_yaml", "read_yaml_mapping", "parse_json", "SafeYAMLLoader"]
 
 
 class _Refused(yaml.YAMLError):
@@ -137,6 +137,15 @@ def read_yaml(path: str | Path, field: str, label: str | None = None) -> Any:
     except UnicodeDecodeError:
         raise SpecError(field, f"{label} is not a text (UTF-8) file") from None
     return parse_yaml(text, label, field)
+
+
+def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
+    """Read a YAML file (:func:`read_yaml`) that must hold a mapping; errors name ``field``."""
+    data = read_yaml(path, field)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise SpecError(field, f"{path} must hold a mapping, got {type(data).__name__}")
+    return dict(data)
 
 
 def _no_duplicates(label: str, field: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:

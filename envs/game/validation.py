@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,19 +205,3 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
         r = int(np.argmax(bad))
         where = f" row {r}" if arr.shape[0] > 1 else ""
         raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
-
-
-def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback).
-
-    The file is read by :func:`persuaders.envs.game.safe_yaml.read_yaml` (no aliases, no duplicate
-    keys, bounded depth and size).
-    """
-    from persuaders.envs.game.safe_yaml import read_yaml  # it builds on this module
-
-    p = Path(path)
-    data = read_yaml(p, field)
-    data = {} if data is None else data
-    if not isinstance(data, Mapping):
-        raise SpecError(field, f"{p} must hold a mapping, got {type(data).__name__}")
-    return dict(data)

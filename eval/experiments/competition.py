@@ -45,7 +45,8 @@ import yaml
 
 from persuaders.envs.game.limits import check_entries
 from persuaders.envs.game.random_games import check_random_game_size, random_game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys, read_yaml_mapping
+from persuaders.envs.game.safe_yaml import read_yaml_mapping
+from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
