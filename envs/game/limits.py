@@ -14,7 +14,8 @@ arrays and one profile of schemes hold:
 
 with ``Y`` states, ``A`` actions, ``k`` speakers with ``X_i`` signals (``X_i = Y`` when a speaker
 sees the state), the user's ``X_0`` signals and ``Z`` messages per round, ``M`` messages and ``R``
-rounds (docs/trust.md, "Limits"). A belief grid of ``G`` points per axis over ``d`` free
+rounds (docs/trust.md, "Limits"). The work of the theory is bounded through the size of its
+largest linear program (:func:`lp_size`). A belief grid of ``G`` points per axis over ``d`` free
 coordinates holds ``G ** d`` points; a sweep of ``n`` games over ``Y`` states holds ``n * Y``.
 
 :data:`limits` is the one setting. Each field starts from the environment variable
@@ -30,7 +31,7 @@ from dataclasses import dataclass, fields
 
 from persuaders.envs.game.validation import SpecError
 
-__all__ = ["Limits", "limits", "check_count", "check_entries", "game_entries"]
+__all__ = ["Limits", "limits", "check_count", "check_entries", "game_entries", "lp_size"]
 
 _DEFAULTS = {
     "states": 10_000,
@@ -40,6 +41,7 @@ _DEFAULTS = {
     "rounds": 1_000,
     "speakers": 100,
     "entries": 50_000_000,
+    "lp_size": 300_000_000,
     "grid": 100_000,
     "games": 100_000,
     "yaml_bytes": 16 * 1024 * 1024,
@@ -67,7 +69,9 @@ class Limits:
 
     ``states``, ``actions``, ``signals``, ``messages``, ``rounds``, ``speakers``: the largest count of each
     in a game; ``entries``: the largest number of array entries a game and one profile of schemes
-    hold (module docstring; 50 million entries is 400 MB of float64); ``grid``: the largest number of
+    hold (module docstring; 50 million entries is 400 MB of float64); ``lp_size``: the largest
+    single-sender obedience linear program the theory builds for a game, in rows x columns
+    (:func:`lp_size`; at the default it solves in seconds); ``grid``: the largest number of
     belief-grid points (``G ** d``); ``games``: the largest number of games in a sweep or experiment;
     ``yaml_bytes`` and ``yaml_depth``: the largest YAML file read and its deepest nesting.
     """
@@ -79,6 +83,7 @@ class Limits:
     rounds: int = _DEFAULTS["rounds"]
     speakers: int = _DEFAULTS["speakers"]
     entries: int = _DEFAULTS["entries"]
+    lp_size: int = _DEFAULTS["lp_size"]
     grid: int = _DEFAULTS["grid"]
     games: int = _DEFAULTS["games"]
     yaml_bytes: int = _DEFAULTS["yaml_bytes"]
@@ -101,7 +106,7 @@ def _initial() -> Limits:
 limits = _initial()
 
 
-_UNITS = {"grid": "grid points", "games": "games or runs"}
+_UNITS = {"grid": "grid points", "games": "games or runs", "lp_size": "rows x columns"}
 
 
 def _hint(name: str) -> str:
@@ -127,7 +132,8 @@ def check_entries(entries: float, field: str, what: str, name: str = "entries") 
     limit = int(getattr(_current(), name))
     if entries > limit:
         shown = f"{entries:.3g}" if entries >= 1e6 else str(int(entries))
-        raise SpecError(field, f"{what} would hold {shown} {name}, more than the limit of {limit} ({_hint(name)})")
+        unit = _UNITS.get(name, name)
+        raise SpecError(field, f"{what} would hold {shown} {unit}, more than the limit of {limit} ({_hint(name)})")
 
 
 def game_entries(
@@ -146,3 +152,21 @@ def game_entries(
     y, a, k, r, m = float(n_states), float(n_actions), len(signals), float(rounds), float(messages)
     x = float(math.fsum(signals))
     return y * (a * (k + 1) + user_signals + x) + r * (x * m + user_signals * user_messages)
+
+
+def lp_size(n_actions: int, signals: list[int], user_signals: int = 1) -> float:
+    """Rows x columns of the largest single-sender obedience linear program (docs/science.md): for
+    speaker ``i``, ``A (A - 1) X_0 X_i`` obedience rows over ``A^X_0 X_i`` recommendation variables.
+
+    Its solve time grows quickly with this size (a few seconds at 3e8 rows x columns on one core,
+    over a minute at 2e9), so it is the work :data:`limits` bounds for the theory. Huge sizes give
+    ``inf``, never an overflow.
+    """
+    a, x0 = float(n_actions), float(user_signals)
+    if not signals or n_actions < 2:
+        return 0.0
+    x = float(max(signals))
+    exponent = x0 * math.log(a)
+    if exponent > 600:
+        return math.inf
+    return float(a * (a - 1) * x0 * x * a**x0 * x)

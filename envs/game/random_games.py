@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.envs.game.limits import check_count, check_entries, game_entries
+from persuaders.envs.game.limits import check_count, check_entries, game_entries, lp_size
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError, as_int, as_seed
 
@@ -114,6 +114,12 @@ def check_random_game_size(
         game_entries(n_states, n_actions, [n_states] * k, m, r),
         field or "states",
         f"a random game with {k} speakers, {n_states} states, {n_actions} actions, {m} messages and {r} rounds",
+    )
+    check_entries(
+        lp_size(n_actions, [n_states]),
+        field or "actions",
+        f"the theory's linear program for {n_actions} actions and {n_states} states",
+        "lp_size",
     )
 
 

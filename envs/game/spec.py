@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.envs.game.limits import check_count, check_entries, game_entries
+from persuaders.envs.game.limits import check_count, check_entries, game_entries, lp_size
 from persuaders.envs.game.users import UserModel, user_model_class, user_model_from_rationality
 from persuaders.envs.game.validation import (
     SpecError,
@@ -294,6 +294,9 @@ def _check_sizes(data: Mapping[str, Any], n_y: int, n_a: int, messages: int, rou
     entries = game_entries(n_y, n_a, signals, messages, rounds, x0, z)
     sizes = f"{n_y} states, {len(speakers)} speakers, {messages} messages, {rounds} rounds"
     check_entries(entries, "game", f"the game ({sizes})")
+    check_entries(
+        lp_size(n_a, signals, x0), "actions", f"the theory's linear program ({n_a} actions, {sizes})", "lp_size"
+    )
 
 
 def _conversation(rule: Any, x0: int, rounds: int) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ import pytest
 
 from persuaders.envs.game import Game, SpecError, load_game
 from persuaders.envs.game.catalog import path_in_file
-from persuaders.envs.game.limits import Limits, game_entries, limits
+from persuaders.envs.game.limits import Limits, game_entries, limits, lp_size
 from persuaders.envs.game.random_games import random_game
 from persuaders.envs.game.safe_yaml import parse_json, parse_yaml, read_yaml
 from persuaders.envs.game.validation import MAX_SEED, as_real_array, as_seed
@@ -129,6 +129,21 @@ def test_random_games_are_refused_before_any_draw(monkeypatch):
     with pytest.raises(SpecError, match=r"would hold 58 entries"):
         random_game(2, 3)
     assert random_game(2, 2).n_states == 2  # 2 * (2 * 3 + 1 + 4) + (4 * 2 + 1) = 31 entries
+
+
+def test_the_theory_linear_program_is_bounded_by_rows_times_columns(monkeypatch):
+    """Obedience LP of a speaker seeing Y states among A actions, silent user (X0 = 1):
+    A (A - 1) Y rows over A Y columns."""
+    assert lp_size(2, [2]) == 2 * 1 * 2 * (2 * 2)
+    assert lp_size(60, [100, 3]) == 60 * 59 * 100 * (60 * 100)
+    assert lp_size(10, [2], user_signals=2) == 10 * 9 * 2 * 2 * (10**2 * 2)
+    assert lp_size(1000, [2], user_signals=10_000) == float("inf")
+    with pytest.raises(SpecError, match=r"linear program .* would hold 2\.12e\+09 rows x columns, more than the limit"):
+        random_game(2, 100, 60)
+    d = random_game(2, 100, 30).to_dict()  # 30 * 29 * 100 * 3000 = 2.61e8 rows x columns: within the limit
+    monkeypatch.setattr(limits, "lp_size", 261_000_000 - 1)
+    with pytest.raises(SpecError, match=r"^actions: the theory's linear program \(30 actions"):
+        Game.from_dict(d)
 
 
 # ---------------------------------------------------------------------------------- paths and values

@@ -78,7 +78,9 @@ def test_a_sweep_too_large_is_refused_before_its_trials_are_built(tmp_path):
             {"base": {"game": "kg_logit"}, "grid": {"seed": list(range(1000)), "n_envs": list(range(1, 201))}}
         )
     )
-    with pytest.raises(SpecError, match=r"^grid: the sweep .* would hold 200000 games, more than the limit of 100000"):
+    with pytest.raises(
+        SpecError, match=r"^grid: the sweep .* would hold 200000 games or runs, more than the limit of 100000"
+    ):
         load_sweep(tmp_path / "s.yaml")
 
 
