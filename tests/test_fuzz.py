@@ -339,6 +339,19 @@ def _summary(tmp: Path, drop: str = "speaker_values", text: str | None = None) -
     return str(tmp / "run")
 
 
+def _linked(tmp: Path, name: str) -> str:
+    """A run folder whose ``name`` is a symlink to a folder or file outside it."""
+    run = Path(_summary(tmp, drop=""))
+    target = tmp / "outside.txt"
+    if name != "tb":
+        (run / name).unlink(missing_ok=True)
+    else:
+        target = tmp / "elsewhere"
+        target.mkdir()
+    (run / name).symlink_to(target)
+    return str(run)
+
+
 UNTRUSTED = {
     # tampered manifests and run folders
     "manifest-relative-escape": ("run_files", _train_case(lambda t: _run_tampered(t, lambda t: "../outside.txt"))),
@@ -405,6 +418,8 @@ UNTRUSTED = {
         _cmd("exploitability", _write("s.yaml", "prosecutor: [[1, 0], [0, 1]]\n"), "--game", "kg", "--n-eval", "abc"),
     ),
     "report-no-speaker-values": ("speaker_values", _cmd("report", _summary)),
+    "report-tb-symlinked-out": ("tb", _cmd("report", lambda t: _linked(t, "tb"))),
+    "profile-symlinked-out": ("profile", _cmd("exploitability", lambda t: _linked(t, "summary.json"))),
     "report-duplicate-key": ("summary", _cmd("report", lambda t: _summary(t, text='{"game": "kg", "game": "x"}'))),
     "hull-seed-negative": ("--seed", _cmd("hull", "--seed", "-1")),
 }

@@ -26,7 +26,7 @@ from persuaders.envs.game.profiles import game_from_config, read_config, read_js
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError, is_number
 from persuaders.eval.exploitability import exploitability
-from persuaders.train.rundir import CONFIG, SUMMARY, TENSORBOARD, atomic_write, claim, owned_files
+from persuaders.train.rundir import CONFIG, SUMMARY, TENSORBOARD, atomic_write, check_boundary, claim, owned_files
 
 #: The files a report writes (beside its run's files; see persuaders.train.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
@@ -236,6 +236,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir
     summary_path = run_dir / SUMMARY
+    check_boundary(run_dir)
+    check_boundary(out)
     if not summary_path.exists():
         raise SpecError("run_dir", f"{run_dir} holds no {SUMMARY}: not a finished run directory")
     owned = {p.name for p in owned_files(out)}

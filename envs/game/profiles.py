@@ -117,6 +117,10 @@ def load_profile(
         if path.is_dir():
             if not (path / SUMMARY).exists():
                 raise SpecError("profile", f"run directory {path} has no {SUMMARY}")
+            for name in (SUMMARY, CONFIG):  # a run directory is a boundary (docs/trust.md)
+                inner = path / name
+                if inner.is_symlink() and path.resolve() not in inner.resolve().parents:
+                    raise SpecError("profile", f"{inner} is a symlink leading out of the run directory")
             config_path = path / CONFIG if (path / CONFIG).exists() else None
             path = path / SUMMARY
         if not path.exists():
