@@ -104,7 +104,9 @@ class Target:
         return out
 
     def reached(self, speaker_values: Mapping[str, float]) -> bool:
-        """Whether exact speaker values meet the target."""
+        """Whether exact speaker values meet the target; a speaker missing from them is named."""
+        if self.speaker not in speaker_values:
+            raise SpecError("target.speaker", f"no such speaker; speakers are {', '.join(speaker_values)}")
         return abs(speaker_values[self.speaker] - self.value) <= self.tol
 
     def to_dict(self) -> dict[str, Any]:
@@ -382,12 +384,10 @@ class RunConfig:
             n: s for n, s in sections.items() if n not in given_sections
         }
         self._set("hyperparameters", ordered)
-        samples = self.n_envs * self.rollout_episodes  # each speaker's fewest samples per update
-        for name, section in ordered.items():
-            minibatches = getattr(section, "num_minibatches", None)
-            if isinstance(minibatches, int) and minibatches > samples:
-                each = f"n_envs x rollout_episodes = {self.n_envs} x {self.rollout_episodes} = {samples}"
-                raise SpecError(f"{name}.num_minibatches", f"{minibatches} exceed the samples per update ({each})")
+        n = self.n_envs * self.rollout_episodes  # each speaker's fewest samples per update: one an episode
+        for name, mb in ((key, getattr(section, "num_minibatches", None)) for key, section in ordered.items()):
+            if isinstance(mb, int) and mb > n:
+                raise SpecError(f"{name}.num_minibatches", f"{mb} exceed the {n} samples (n_envs x rollout_episodes)")
 
     @functools.cached_property
     def resolved_game(self) -> Game:

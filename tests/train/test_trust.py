@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from persuaders.envs.game import SpecError
-from persuaders.train.config import load_config
+from persuaders.train.config import Target, load_config
 from persuaders.train.loop import train
 from persuaders.train.report import check_summary
 from persuaders.train.sweep_plan import load_sweep
@@ -31,7 +31,9 @@ def test_minibatches_may_fill_but_not_exceed_the_samples_of_an_update():
     """Each speaker's update has at least n_envs x rollout_episodes samples (one per episode)."""
     base = ["game=kg_logit", "n_envs=64", "rollout_episodes=2"]
     assert load_config(None, [*base, "ppo.num_minibatches=128"]).hyperparameters["ppo"].num_minibatches == 128
-    with pytest.raises(SpecError, match=r"^ppo\.num_minibatches: 129 exceed the samples per update \(.* = 128\)$"):
+    with pytest.raises(
+        SpecError, match=r"^ppo\.num_minibatches: 129 exceed the 128 samples \(n_envs x rollout_episodes\)$"
+    ):
         load_config(None, [*base, "ppo.num_minibatches=129"])
 
 
@@ -117,3 +119,10 @@ def test_a_summary_missing_an_entry_is_named(tmp_path):
             del summary[key]
         with pytest.raises(SpecError, match="^" + re.escape(field) + ": "):
             check_summary(summary, path)
+
+
+def test_a_target_speaker_missing_from_the_values_is_named():
+    target = Target.from_mapping({"speaker": "judge", "value": 1, "tol": 0.1})
+    with pytest.raises(SpecError, match=r"^target\.speaker: no such speaker; speakers are prosecutor$"):
+        target.reached({"prosecutor": 0.5})
+    assert Target.from_mapping({"speaker": "p", "value": 0.5, "tol": 0.1}).reached({"p": 0.55})
