@@ -307,6 +307,13 @@ def _symlinked_summary(tmp: Path) -> list[str]:
     return ["--config", "kg_logit", "--out", str(tmp / "run"), "--overwrite", "--no-progress"]
 
 
+def _deep_manifest(tmp: Path) -> list[str]:
+    """A manifest nested 100,000 levels deep: read as no manifest, so nothing is the library's to delete."""
+    _fake_run(tmp / "run", [])
+    (tmp / "run" / ".run_files.json").write_text("[" * 100_000 + "]" * 100_000)
+    return ["--config", "kg_logit", "--out", str(tmp / "run"), "--overwrite", "--no-progress"]
+
+
 def _symlinked_lock(tmp: Path) -> list[str]:
     (tmp / "run").mkdir()
     (tmp / "run" / ".lock").symlink_to(tmp / "outside.txt")
@@ -357,6 +364,7 @@ UNTRUSTED = {
     "manifest-relative-escape": ("run_files", _train_case(lambda t: _run_tampered(t, lambda t: "../outside.txt"))),
     "manifest-absolute": ("run_files", _train_case(lambda t: _run_tampered(t, lambda t: str(t / "outside.txt")))),
     "manifest-symlink-out": ("run_files", _train_case(lambda t: _run_tampered(t, lambda t: "out/outside.txt", True))),
+    "manifest-deep-json": ("--out", _train_case(_deep_manifest)),
     "summary-symlinked-out": ("summary.json", _train_case(_symlinked_summary)),
     "lock-symlinked-out": (".lock", _train_case(_symlinked_lock)),
     "resume-without-checkpoint": (
@@ -438,6 +446,8 @@ def test_untrusted_input_ends_in_one_named_error_and_touches_nothing_outside(cas
     assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), res.stderr
     assert field in lines[0], lines[0]
     assert _snapshot(tmp_path, skip=tmp_path / "run") == before
+    if case in ("manifest-deep-json", "manifest-relative-escape", "manifest-absolute", "manifest-symlink-out"):
+        assert (tmp_path / "run" / "config.yaml").read_text() == "game: kg_logit\n"  # nothing deleted inside either
     assert _snapshot(tmp_path.parent, skip=tmp_path) == siblings
     assert (tmp_path / "outside.txt").read_text() == "mine\n"
 

@@ -28,6 +28,7 @@ from typing import IO, Any
 import yaml
 
 from persuaders.envs.game.profiles import CONFIG, SUMMARY
+from persuaders.envs.game.safe_yaml import parse_json
 from persuaders.envs.game.validation import SpecError
 
 __all__ = [
@@ -149,9 +150,9 @@ def _manifest(run_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     try:
-        data = json.loads(path.read_text())
-    except (ValueError, OSError):
-        return []  # a corrupt manifest: nothing is taken as the library's
+        data = parse_json(path.read_text(), str(path), MANIFEST)
+    except (SpecError, UnicodeDecodeError, OSError):
+        return []  # a corrupt manifest (or one with duplicate keys or deep nesting): nothing is the library's
     files = data.get("files", []) if isinstance(data, dict) else []
     if not isinstance(files, list):
         raise SpecError(MANIFEST, f"'files' in {path} must be a list of names, got {type(files).__name__}")
