@@ -6,7 +6,6 @@ may escape, and a valid game must get its analytic quantities and an exact evalu
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib
 import json
@@ -163,6 +162,7 @@ def test_fuzzed_bytes_as_a_game_file_give_a_clear_error(tmp_path_factory, conten
     path.write_bytes(content)
     with pytest.raises(SpecError, match="^game"):
         load_game(str(path))
+    event("error")
 
 
 @pytest.mark.slow
@@ -173,11 +173,14 @@ def test_fuzzed_games_written_as_yaml_files(tmp_path_factory, d):
     try:
         path.write_text(yaml.safe_dump(d))
     except (ValueError, yaml.YAMLError):  # nan/inf keys and the like that YAML cannot represent
+        event("not writable as YAML")
         return
     try:
         game = load_game(str(path))
     except SpecError:
+        event("error")
         return
+    event("valid game")
     _use(game)
 
 
@@ -218,8 +221,12 @@ def test_fuzzed_training_configs_give_a_clear_error_or_a_valid_config(d):
 @settings(max_examples=examples(150), **SETTINGS)
 @given(st.lists(st.text(alphabet="abcdefgnprstuvx_.=0123456789-[]{} ", max_size=24), max_size=4))
 def test_fuzzed_overrides_give_a_clear_error_or_a_valid_config(overrides):
-    with contextlib.suppress(SpecError):
+    try:
         load_config(None, ["game=kg", *overrides])
+    except SpecError:
+        event("error")
+        return
+    event("valid config")
 
 
 @settings(max_examples=examples(120), **SETTINGS)
@@ -241,7 +248,9 @@ def test_fuzzed_environment_options_give_a_clear_error_or_an_environment(options
         env = persuasion_v0.parallel_env("hull_pair_private", **options)
     except ValueError as exc:  # SpecError included: the message names the option
         assert any(key in str(exc) for key in options), (options, str(exc))
+        event("error")
         return
+    event("valid environment")
     env.reset(seed=0)
     while env.agents:
         env.step({a: np.zeros(env.action_space(a).shape) for a in env.agents})
