@@ -470,7 +470,12 @@ ENTRIES = st.one_of(
 
 
 @settings(max_examples=examples(120), **SETTINGS)
-@given(st.lists(ENTRIES, max_size=5))
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(["config.yaml", "summary.json", "tb/events.1"]), max_size=4),
+        st.lists(ENTRIES, max_size=5),
+    )
+)
 def test_fuzzed_manifests_delete_only_inside_the_run_folder(tmp_path_factory, entries):
     """Any manifest: --overwrite removes only listed files inside the folder, or refuses and removes nothing."""
     from persuaders.train.rundir import prepare_run_dir
@@ -500,6 +505,7 @@ def test_fuzzed_manifests_delete_only_inside_the_run_folder(tmp_path_factory, en
     else:
         event("cleaned")
         assert (run / "notes.txt").read_text() == "notes.txt"  # never listed: kept
+        assert not any((run / e).exists() for e in entries)  # every listed file is gone
     assert _snapshot(root, skip=run) == outside
 
 
