@@ -28,10 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from persuaders.cli.common import command
 from persuaders.envs.game.catalog import load_game
+from persuaders.envs.game.safe_yaml import parse_yaml
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.users import user_model_class
 from persuaders.envs.game.validation import SpecError
@@ -163,7 +162,7 @@ def _run_simulate(argv: Sequence[str]) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             raise SpecError("--set", f"expected KEY=VALUE, got {item!r}")
-        fields[key.strip()] = yaml.safe_load(value.strip())  # 8 -> int, 0.6 -> float, inf -> "inf"
+        fields[key.strip()] = parse_yaml(value.strip(), f"--set {key.strip()}", "--set")  # 8, 0.6, 1e-3, inf
     cls = user_model_class(args.model, "--model")
     model = cls.from_fields(fields, "--set")
     if args.decisions < 1 or args.participants < 1 or args.participants > args.decisions:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from persuaders.cli.common import command
+from persuaders.envs.game.validation import MAX_SEED
 from persuaders.eval.experiments.hull import (
     DEFAULT_MODELS,
     DEFAULT_ORDERINGS,
@@ -249,6 +250,8 @@ def _record(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 computation error, 2 bad input)."""
     args = _parser().parse_args(argv)
+    if not 0 <= args.seed <= MAX_SEED:
+        return _input_error(f"--seed: must be an integer in [0, {MAX_SEED}], got {args.seed}")
     if args.dataset is not None:
         return run_dataset(args)
     args.orderings = DEFAULT_ORDERINGS if args.orderings is None else args.orderings

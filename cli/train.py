@@ -63,10 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.resume:
+            for option, given in (("--config", args.config), ("--out", args.out)):
+                if given:
+                    raise SpecError(
+                        option,
+                        "cannot be combined with --resume: a resumed run keeps its own config.yaml and folder "
+                        "(change resumable settings with --set; start a new run with --config/--out)",
+                    )
             run_dir = Path(args.resume)
             if not (run_dir / CONFIG).exists():
                 raise SpecError("--resume", f"{run_dir} holds no {CONFIG}: not a run directory")
-            cfg = load_config(run_dir / CONFIG, args.overrides)
+            cfg = load_config(run_dir / CONFIG, args.overrides, confine_paths=False)
         else:
             if not args.config and not any(o.startswith("game=") for o in args.overrides):
                 raise SpecError("--config", "give a config file or at least --set game=NAME")

@@ -36,10 +36,12 @@ from typing import Any, Literal
 import yaml
 
 from persuaders.agents.base import Learner, LearnerConfig, learner_class, learners
+from persuaders.envs.game.catalog import game_in_file
 from persuaders.envs.game.profiles import game_from_config, read_config
 from persuaders.envs.game.protocols import REWARD_MODES, Protocol, protocols, resolve_protocol
+from persuaders.envs.game.safe_yaml import parse_yaml
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_choice, as_float, as_int, as_seed, check_keys
 
 __all__ = [
     "RunConfig",
@@ -102,7 +104,9 @@ class Target:
         return out
 
     def reached(self, speaker_values: Mapping[str, float]) -> bool:
-        """Whether exact speaker values meet the target."""
+        """Whether exact speaker values meet the target; a speaker missing from them is named."""
+        if self.speaker not in speaker_values:
+            raise SpecError("target.speaker", f"no such speaker; speakers are {', '.join(speaker_values)}")
         return abs(speaker_values[self.speaker] - self.value) <= self.tol
 
     def to_dict(self) -> dict[str, Any]:
@@ -341,6 +345,7 @@ class RunConfig:
         for f in _FIELDS.values():
             if f.metadata.get("minimum") is not None:
                 self._set(f.name, as_int(getattr(self, f.name), f.name, minimum=f.metadata["minimum"]))
+        self._set("seed", as_seed(self.seed, "seed"))
         if not isinstance(self.share_parameters, bool):
             raise SpecError("share_parameters", f"expected true or false, got {self.share_parameters!r}")
         if self.target is not None and not isinstance(self.target, Target):
@@ -379,6 +384,10 @@ class RunConfig:
             n: s for n, s in sections.items() if n not in given_sections
         }
         self._set("hyperparameters", ordered)
+        n = self.n_envs * self.rollout_episodes  # each speaker's fewest samples per update: one an episode
+        for name, mb in ((key, getattr(section, "num_minibatches", None)) for key, section in ordered.items()):
+            if isinstance(mb, int) and mb > n:
+                raise SpecError(f"{name}.num_minibatches", f"{mb} exceed the {n} samples (n_envs x rollout_episodes)")
 
     @functools.cached_property
     def resolved_game(self) -> Game:
@@ -423,9 +432,16 @@ _KEYS = tuple(name for name, f in _FIELDS.items() if f.metadata.get("key") is No
 
 
 # ---------------------------------------------------------------------------------- reading
-def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate."""
+def load_config(
+    path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), confine_paths: bool = True
+) -> RunConfig:
+    """Read a config file (none: only the overrides), apply ``key=value`` overrides, and validate;
+    with ``confine_paths``, a game file the config file names resolves against its folder and may
+    not leave it (docs/trust.md); a run's own ``config.yaml`` (``--resume``) is read without it."""
     raw = read_config(path, "config") if path is not None else {}
+    given_game = any(item.split("=", 1)[0].strip() == "game" for item in overrides)
+    if path is not None and confine_paths and "game" in raw and not given_game:
+        raw["game"] = game_in_file(raw["game"], Path(path).parent, str(path))
     for item in overrides:
         apply_override(raw, item)
     return validate_config(raw)
@@ -437,8 +453,10 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
         raise SpecError("--set", f"expected key=value, got {item!r}")
     key, text = item.split("=", 1)
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = parse_yaml(text, f"--set {key.strip()}", key.strip() or "--set")
+    except SpecError as exc:
+        if "not valid YAML" not in exc.message:
+            raise  # an alias, a duplicate key or deep nesting: refused, never expanded
         value = text
     parts = key.strip().split(".")
     if not all(parts):

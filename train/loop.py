@@ -52,6 +52,7 @@ from persuaders.train.rundir import (
     TENSORBOARD,
     TIMING,
     RunLock,
+    check_boundary,
     claim,
     prepare_run_dir,
     resume_changes,
@@ -207,6 +208,11 @@ def train(
     with RunLock(run_dir):
         changes: dict[str, Any] = {}
         if resume:
+            check_boundary(run_dir)
+            if not (run_dir / CHECKPOINT).is_file():
+                raise SpecError(
+                    "--resume", f"{run_dir} holds no {CHECKPOINT}: nothing to resume (start a new run with --out)"
+                )
             saved = validate_config(read_config(run_dir / CONFIG, "--resume"))
             changes = resume_changes(saved.to_dict(), cfg.to_dict())
         else:

@@ -24,9 +24,9 @@ import matplotlib.pyplot as plt
 
 from persuaders.envs.game.profiles import game_from_config, read_config, read_json
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError
+from persuaders.envs.game.validation import SpecError, is_number
 from persuaders.eval.exploitability import exploitability
-from persuaders.train.rundir import CONFIG, SUMMARY, TENSORBOARD, atomic_write, claim, owned_files
+from persuaders.train.rundir import CONFIG, SUMMARY, TENSORBOARD, atomic_write, check_boundary, claim, owned_files
 
 #: The files a report writes (beside its run's files; see persuaders.train.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
@@ -200,11 +200,44 @@ def attach_exploitability(summary: dict[str, Any], game: Game | None) -> None:
     summary["exploitability"] = res.to_dict()
 
 
+def _mapping(value: Any, field: str, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SpecError(field, f"{path}: expected a mapping, got {type(value).__name__}")
+    out: dict[str, Any] = value
+    return out
+
+
+def check_summary(summary: Any, path: Path) -> dict[str, Any]:
+    """The entries of a ``summary.json`` that a report reads, checked: a missing or mistyped one is named."""
+    out = _mapping(summary, "summary", path)
+    summary = out
+    for key in ("game", "protocol", "user_value", "speaker_values", "schemes", "bounds"):
+        if key not in summary:
+            raise SpecError(f"summary.{key}", f"{path} has no '{key}': not a summary.json written by a run")
+    for key in ("game", "protocol"):
+        if not isinstance(summary[key], str):
+            raise SpecError(f"summary.{key}", f"{path}: expected a name, got {summary[key]!r}")
+    if not is_number(summary["user_value"]):
+        raise SpecError("summary.user_value", f"{path}: expected a number, got {summary['user_value']!r}")
+    values = _mapping(summary["speaker_values"], "summary.speaker_values", path)
+    for name, v in values.items():
+        if not is_number(v):
+            raise SpecError(f"summary.speaker_values.{name}", f"{path}: expected a number, got {v!r}")
+    _mapping(summary["schemes"], "summary.schemes", path)
+    bounds = _mapping(summary["bounds"], "summary.bounds", path)
+    single = _mapping(bounds.get("single_sender"), "summary.bounds.single_sender", path)
+    for name in values:
+        _mapping(single.get(name), f"summary.bounds.single_sender.{name}", path)
+    return out
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.md`` and its figures for a run directory; returns the report's path."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir
     summary_path = run_dir / SUMMARY
+    check_boundary(run_dir)
+    check_boundary(out)
     if not summary_path.exists():
         raise SpecError("run_dir", f"{run_dir} holds no {SUMMARY}: not a finished run directory")
     owned = {p.name for p in owned_files(out)}
@@ -212,12 +245,16 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         if (out / name).exists() and name not in owned:
             raise SpecError("--out", f"{out / name} was not written by this library; it is kept: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    summary = read_json(summary_path, "summary")
+    summary = check_summary(read_json(summary_path, "summary"), summary_path)
     game = _game_of(run_dir)
     attach_exploitability(summary, game)
     curves = read_curves(run_dir / TENSORBOARD) if (run_dir / TENSORBOARD).exists() else {}
-    plot_curves(curves, summary, out / "learning_curves.png")
-    plot_schemes(game, summary, out / "schemes.png")
+    try:
+        plot_curves(curves, summary, out / "learning_curves.png")
+        plot_schemes(game, summary, out / "schemes.png")
+        table = outcome_table(summary)
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a summary edited by hand
+        raise SpecError("summary", f"{summary_path} lacks or mistypes the entry {exc}") from None
     cfg_text = (run_dir / CONFIG).read_text() if (run_dir / CONFIG).exists() else ""
     md = [
         f"# Run report: {summary['game']} ({summary['protocol']})",
@@ -228,7 +265,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         "",
         "## Outcome against theory",
         "",
-        outcome_table(summary),
+        table,
         "",
         "## Learning curves",
         "",

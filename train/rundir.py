@@ -17,21 +17,25 @@ missing or corrupt file into a :class:`SpecError` that names it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
 import yaml
 
 from persuaders.envs.game.profiles import CONFIG, SUMMARY
+from persuaders.envs.game.safe_yaml import parse_json
 from persuaders.envs.game.validation import SpecError
 
 __all__ = [
     "RESUMABLE_KEYS",
     "RunLock",
+    "inside",
+    "check_boundary",
     "prepare_run_dir",
     "resume_changes",
     "owned_files",
@@ -99,16 +103,62 @@ def write_yaml(path: Path, data: Any) -> None:
     atomic_write(path, lambda fh: fh.write(yaml.safe_dump(data, sort_keys=False).encode()))
 
 
+# ---------------------------------------------------------------------------------- the boundary
+def _within(run_dir: Path, path: Path) -> bool:
+    """True when ``path``, with every symlink followed, lies in ``run_dir`` (itself resolved)."""
+    try:
+        path.resolve().relative_to(run_dir.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def inside(run_dir: Path, entry: Any, field: str = MANIFEST) -> Path:
+    """The path of ``entry`` (a name relative to ``run_dir``) if it stays inside ``run_dir``, else :class:`SpecError`.
+
+    A run directory may come from someone else (docs/trust.md): an entry that is not a relative
+    path, holds ``..``, is absolute, or leads out through a symlink is refused, naming the entry.
+    """
+    run_dir = Path(run_dir)
+    if not isinstance(entry, str) or entry in ("", "."):
+        raise SpecError(field, f"entry {entry!r} in {run_dir} is not a file name inside the run directory")
+    rel = PurePath(entry)
+    if rel.is_absolute() or rel.anchor or ".." in rel.parts or "\x00" in entry:
+        raise SpecError(field, f"entry {entry!r} leaves the run directory {run_dir}: nothing was deleted")
+    path = run_dir / rel
+    if not _within(run_dir, path):
+        raise SpecError(field, f"entry {entry!r} leads out of the run directory {run_dir} through a symlink")
+    return path
+
+
+def check_boundary(run_dir: Path) -> None:
+    """Refuse a run directory whose own files (:data:`RUN_FILES`, ``tb/``, the manifest, the lock)
+    are symlinks leading out of it: reading, writing or removing them would reach other files."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return
+    for name in (MANIFEST, LOCK, TENSORBOARD, *RUN_FILES):
+        path = run_dir / name
+        if path.is_symlink() and not _within(run_dir, path):
+            raise SpecError(name, f"{path} is a symlink leading out of the run directory; remove it")
+
+
 # ---------------------------------------------------------------------------------- run directories
 def _manifest(run_dir: Path) -> list[str]:
+    """The manifest's entries, each checked to stay inside ``run_dir`` (all of them, before any use)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         return []
     try:
-        data = json.loads(path.read_text())
-        return [str(f) for f in data.get("files", [])]
-    except (ValueError, OSError, AttributeError):
-        return []
+        data = parse_json(path.read_text(), str(path), MANIFEST)
+    except (SpecError, UnicodeDecodeError, OSError):
+        return []  # a corrupt manifest (or one with duplicate keys or deep nesting): nothing is the library's
+    files = data.get("files", []) if isinstance(data, dict) else []
+    if not isinstance(files, list):
+        raise SpecError(MANIFEST, f"'files' in {path} must be a list of names, got {type(files).__name__}")
+    for entry in files:
+        inside(Path(run_dir), entry)
+    return [str(f) for f in files]
 
 
 def claim(run_dir: Path, *paths: Path) -> None:
@@ -125,7 +175,8 @@ def claim(run_dir: Path, *paths: Path) -> None:
 def owned_files(run_dir: Path) -> list[Path]:
     """The files in ``run_dir`` that the library wrote there (its manifest ``.run_files.json``)."""
     run_dir = Path(run_dir)
-    return [run_dir / f for f in _manifest(run_dir) if (run_dir / f).is_file()]
+    names = dict.fromkeys(os.path.normpath(f) for f in _manifest(run_dir))  # each file once, in order
+    return [run_dir / f for f in names if (run_dir / f).is_file() or (run_dir / f).is_symlink()]
 
 
 def prepare_run_dir(
@@ -143,6 +194,7 @@ def prepare_run_dir(
         raise SpecError("--out", f"{run_dir} exists and is not a directory")
     if not run_dir.exists():
         return
+    check_boundary(run_dir)
     entries = sorted(p.name for p in run_dir.iterdir() if p.name not in (LOCK, MANIFEST))
     if not entries:
         return
@@ -153,10 +205,10 @@ def prepare_run_dir(
             f"{run_dir} is not empty ({shown}); pass --overwrite to replace the files a previous run wrote "
             f"there (nothing else is touched), or --resume {run_dir} to continue that run, or choose another --out",
         )
-    for path in owned_files(run_dir):
-        path.unlink()
+    for path in owned_files(run_dir):  # every entry checked first: a bad one deletes nothing
+        path.unlink(missing_ok=True)
     for parent in sorted({p.parent for p in run_dir.rglob("*") if p.is_file()} | {run_dir / TENSORBOARD}, reverse=True):
-        if parent != run_dir and parent.is_dir() and not any(parent.iterdir()):
+        if parent != run_dir and not parent.is_symlink() and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
     (run_dir / MANIFEST).unlink(missing_ok=True)
     foreign = [name for name in writes if (run_dir / name).exists()]
@@ -183,8 +235,16 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl  # POSIX; the lock is a no-op where fcntl is missing (Windows)
 
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise SpecError("--out", f"{self.path.parent} exists and is not a directory: choose a folder")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        check_boundary(self.path.parent)
+        try:  # never through a symlink: the lock file is truncated and written
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise SpecError(LOCK, f"{self.path} is a symlink; remove it") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number, read_yaml_mapping
+from persuaders.envs.game.catalog import game_in_file, path_in_file
+from persuaders.envs.game.limits import check_entries
+from persuaders.envs.game.safe_yaml import read_yaml_mapping
+from persuaders.envs.game.validation import SpecError, as_int, check_keys, is_number
 from persuaders.train.config import RunConfig, validate_config
 
 __all__ = [
@@ -54,6 +57,8 @@ def validate_sweep(raw: dict[str, Any], default_name: str = "sweep", relative_to
         raise SpecError("name", f"expected a name of letters, digits, '_', '-' or '.', got {name!r}")
     base = _load_base(raw["base"], Path(relative_to))
     grid = _validate_grid(raw.get("grid") or {})
+    if "game" in grid:  # game files named in the sweep file stay inside its folder
+        grid["game"] = [game_in_file(v, Path(relative_to), "the sweep file", "grid.game") for v in grid["game"]]
     random = _validate_random(raw.get("random") or {})
     if not grid and not random:
         raise SpecError("grid", "a sweep needs at least one key under grid: or random:")
@@ -66,19 +71,28 @@ def validate_sweep(raw: dict[str, Any], default_name: str = "sweep", relative_to
         raise SpecError(
             "num_samples", "repeating a grid without random: keys would train identical runs; sweep seed instead"
         )
+    combos = num_samples * math.prod(len(values) for values in grid.values())
+    check_entries(combos, "grid", "the sweep (num_samples x the grid's combinations)", "games")
     sweep = {"name": name, "base": base, "grid": grid, "random": random, "num_samples": num_samples, "seed": seed}
     sweep["trials"] = expand(sweep)
     return sweep
 
 
 def _load_base(base: Any, relative_to: Path) -> dict[str, Any]:
+    """The sweep's base config: a mapping, or a config file named relative to the sweep file's folder
+    (and inside it); a game file either names is resolved the same way (docs/trust.md)."""
     if isinstance(base, dict):
-        return copy.deepcopy(base)
-    if not isinstance(base, str) or not base:
+        out = copy.deepcopy(base)
+        folder, named_in = relative_to, "the sweep's base"
+    elif not isinstance(base, str) or not base:
         raise SpecError("base", f"expected a training config path or a mapping of training-config keys, got {base!r}")
-    candidates = [Path(base), relative_to / base]
-    path = next((c for c in candidates if c.is_file()), Path(base))
-    return read_yaml_mapping(path, "base")
+    else:
+        path = path_in_file(base, relative_to, "base", "the sweep file")
+        out = read_yaml_mapping(path, "base")
+        folder, named_in = path.parent, str(path)
+    if "game" in out:
+        out["game"] = game_in_file(out["game"], folder, named_in, "base.game")
+    return out
 
 
 def _check_key(section: str, key: Any) -> str:

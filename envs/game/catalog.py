@@ -13,13 +13,20 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from persuaders.envs.game.random_games import random_game_from_string
+from persuaders.envs.game.safe_yaml import parse_yaml
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError
 
-__all__ = ["load_game", "bundled_games", "bundled_game_file", "bundled_config_file", "bundled_configs"]
+__all__ = [
+    "load_game",
+    "bundled_games",
+    "bundled_game_file",
+    "bundled_config_file",
+    "bundled_configs",
+    "path_in_file",
+    "game_in_file",
+]
 
 #: The package that holds the bundled YAML files (``games/``, ``train/``, ``sweeps/``, ``experiments/``).
 CONFIG_PACKAGE = "persuaders.configs"
@@ -61,10 +68,40 @@ def read_game_text(source: Traversable | Path, label: str) -> Any:
         raise SpecError("game", f"{label} is not a text (UTF-8) file") from None
     except OSError as exc:
         raise SpecError("game", f"cannot read {label}: {exc.strerror or exc}") from None
+    return parse_yaml(text, label, "game")
+
+
+def path_in_file(value: str, folder: Path, field: str, named_in: str) -> Path:
+    """A path written inside the file ``named_in``: resolved against its ``folder``, and refused when it
+    leaves that folder (absolute, ``..``, or a symlink leading out).
+
+    A file someone else wrote may name other files; it may not reach files outside its own folder
+    (docs/trust.md). A path given on the command line is the user's own and is not checked here.
+    """
+    rel = Path(value)
+    hint = "give the path on the command line (--set game=PATH) to use a file elsewhere"
+    if rel.is_absolute() or ".." in rel.parts:
+        raise SpecError(field, f"{value!r} in {named_in} leaves the folder of that file; {hint}")
+    path = folder / rel
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError("game", f"{label} is not valid YAML: {exc}") from None
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        raise SpecError(
+            field, f"{value!r} in {named_in} leads out of the folder of that file (symlink); {hint}"
+        ) from None
+    return path
+
+
+def game_in_file(value: Any, folder: Path, named_in: str, field: str = "game") -> Any:
+    """The ``game:`` a config file names, with a file path resolved by :func:`path_in_file`.
+
+    Bundled names, ``random:...`` strings and mappings are returned as they are.
+    """
+    if not isinstance(value, str) or value.startswith("random:"):
+        return value
+    if not Path(value).suffix and bundled_game_file(value) is not None:
+        return value
+    return str(path_in_file(value, folder, field, named_in))
 
 
 def load_game(game: Game | str | Path | Mapping[str, Any]) -> Game:

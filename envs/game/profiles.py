@@ -10,20 +10,19 @@ reads the game a training config names. A missing, unreadable or corrupt file ra
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from persuaders.envs.game.catalog import load_game
 from persuaders.envs.game.protocols import Protocol, resolve_protocol
+from persuaders.envs.game.safe_yaml import parse_json, read_yaml, read_yaml_mapping
 from persuaders.envs.game.schemes import check_scheme
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, read_yaml_mapping
+from persuaders.envs.game.validation import SpecError
 
 __all__ = ["CONFIG", "SUMMARY", "read_json", "read_config", "game_from_config", "ProfileSpec", "load_profile"]
 
@@ -47,10 +46,7 @@ def _read_text(path: Path, field: str) -> str:
 def read_json(path: str | Path, field: str = "file") -> Any:
     """Parse a JSON file; a missing, unreadable or corrupt one raises :class:`SpecError` naming it."""
     path = Path(path)
-    try:
-        return json.loads(_read_text(path, field))
-    except json.JSONDecodeError as exc:
-        raise SpecError(field, f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_json(_read_text(path, field), str(path), field)
 
 
 def read_config(path: str | Path, field: str = "config") -> dict[str, Any]:
@@ -96,10 +92,7 @@ class ProfileSpec:
 def _read_mapping(path: Path) -> Any:
     if path.suffix == ".json":
         return read_json(path, "profile")
-    try:
-        return yaml.safe_load(_read_text(path, "profile"))
-    except yaml.YAMLError as exc:
-        raise SpecError("profile", f"{path} is not valid YAML: {exc}") from None
+    return read_yaml(path, "profile")
 
 
 def load_profile(
@@ -124,6 +117,10 @@ def load_profile(
         if path.is_dir():
             if not (path / SUMMARY).exists():
                 raise SpecError("profile", f"run directory {path} has no {SUMMARY}")
+            for name in (SUMMARY, CONFIG):  # a run directory is a boundary (docs/trust.md)
+                inner = path / name
+                if inner.is_symlink() and path.resolve() not in inner.resolve().parents:
+                    raise SpecError("profile", f"{inner} is a symlink leading out of the run directory")
             config_path = path / CONFIG if (path / CONFIG).exists() else None
             path = path / SUMMARY
         if not path.exists():

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from persuaders.envs.game.limits import check_count, check_entries, game_entries, lp_size
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_int
+from persuaders.envs.game.validation import SpecError, as_int, as_seed
 
 REGIMES = ("inside", "outside")
 
@@ -50,7 +51,8 @@ def random_game(
     k = as_int(k, "k", minimum=1)
     n_states = as_int(n_states, "states", minimum=2)
     n_actions = as_int(n_actions, "actions", minimum=2)
-    seed = as_int(seed, "seed", minimum=0)
+    seed = as_seed(seed, "seed")
+    check_random_game_size(k, n_states, n_actions, messages, rounds)
     if regime not in REGIMES:
         raise SpecError("regime", f"expected one of {', '.join(REGIMES)}, got {regime!r}")
     n = n_actions * n_states
@@ -93,6 +95,32 @@ def random_game(
         "visibility": visibility,
     }
     return Game.from_dict(spec)
+
+
+def check_random_game_size(
+    k: int, n_states: int, n_actions: int, messages: int | None = None, rounds: int = 1, field: str = ""
+) -> None:
+    """Refuse (before any draw) a random game larger than :data:`~persuaders.envs.game.limits.limits`.
+
+    ``field`` prefixes the names in the error (e.g. ``"states"`` for an experiment's list of sizes).
+    """
+    for value, name, key in ((k, "speakers", "k"), (n_states, "states", "states"), (n_actions, "actions", "actions")):
+        check_count(value, field or key, name)
+    m = as_int(messages, field or "messages", minimum=1) if messages is not None else n_states
+    r = as_int(rounds, field or "rounds", minimum=1)
+    check_count(m, field or "messages", "messages")
+    check_count(r, field or "rounds", "rounds")
+    check_entries(
+        game_entries(n_states, n_actions, [n_states] * k, m, r),
+        field or "states",
+        f"a random game with {k} speakers, {n_states} states, {n_actions} actions, {m} messages and {r} rounds",
+    )
+    check_entries(
+        lp_size(n_actions, [n_states]),
+        field or "actions",
+        f"the theory's linear program for {n_actions} actions and {n_states} states",
+        "lp_size",
+    )
 
 
 def random_game_from_string(text: str) -> Game:

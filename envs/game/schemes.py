@@ -14,14 +14,13 @@ Fixed schemes:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import yaml
 
+from persuaders.envs.game.safe_yaml import parse_json, read_yaml
 from persuaders.envs.game.validation import SpecError
 
 if TYPE_CHECKING:
@@ -137,11 +136,14 @@ def load_schemes_file(game: Game, path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise SpecError("path", f"schemes file {path} does not exist")
-    try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise SpecError("path", f"{path} is not a readable schemes file: {exc}") from None
+    if path.suffix == ".json":
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise SpecError("path", f"{path} is not a readable schemes file: {exc}") from None
+        data = parse_json(text, str(path), "path")
+    else:
+        data = read_yaml(path, "path")
     if isinstance(data, Mapping) and isinstance(data.get("schemes"), Mapping):
         data = data["schemes"]  # a summary.json
     if not isinstance(data, Mapping):

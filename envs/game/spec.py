@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from persuaders.envs.game.limits import check_count, check_entries, game_entries, lp_size
 from persuaders.envs.game.users import UserModel, user_model_class, user_model_from_rationality
 from persuaders.envs.game.validation import (
     SpecError,
@@ -157,6 +158,7 @@ class Game:
         messages = as_int(data["messages"], "messages", minimum=1)
         rounds = as_int(data["rounds"], "rounds", minimum=1)
         visibility = as_choice(data.get("visibility", "public") or "public", "visibility", VISIBILITIES)
+        _check_sizes(data, n_y, n_a, messages, rounds)
 
         user = _user_from_dict(data["user"], n_y, n_a, rounds)
         speakers = _speakers_from_dict(data["speakers"], n_y, n_a)
@@ -263,6 +265,38 @@ def _utility(value: Any, field: str, n_a: int, n_y: int) -> np.ndarray:
             "(a best response does not change with the scale; the theory takes them in [0, 1])",
         )
     return u
+
+
+def _signals(section: Any, n_y: int) -> int:
+    """The number of signals a ``user``/speaker section declares (its observation's columns; ``n_y`` without one)."""
+    obs = section.get("observation") if isinstance(section, Mapping) else None
+    if isinstance(obs, (list, tuple)) and obs and isinstance(obs[0], (list, tuple)):
+        return len(obs[0])
+    return n_y if obs is None else 1
+
+
+def _check_sizes(data: Mapping[str, Any], n_y: int, n_a: int, messages: int, rounds: int) -> None:
+    """Refuse, before any array is built, a game larger than :data:`~persuaders.envs.game.limits.limits`."""
+    check_count(n_y, "states", "states")
+    check_count(n_a, "actions", "actions")
+    check_count(messages, "messages", "messages")
+    check_count(rounds, "rounds", "rounds")
+    raw = data["speakers"]
+    speakers = list(raw) if isinstance(raw, (list, tuple)) else []
+    check_count(len(speakers), "speakers", "speakers")
+    signals = [_signals(s, n_y) for s in speakers]
+    for i, x in enumerate(signals):
+        check_count(x, f"speakers[{i}].observation", "signals")
+    user = data["user"]
+    x0 = _signals(user, 1)
+    conv = user.get("conversation") if isinstance(user, Mapping) else None
+    z = n_y if conv == "reveal" else 1
+    entries = game_entries(n_y, n_a, signals, messages, rounds, x0, z)
+    sizes = f"{n_y} states, {len(speakers)} speakers, {messages} messages, {rounds} rounds"
+    check_entries(entries, "game", f"the game ({sizes})")
+    check_entries(
+        lp_size(n_a, signals, x0), "actions", f"the theory's linear program ({n_a} actions, {sizes})", "lp_size"
+    )
 
 
 def _conversation(rule: Any, x0: int, rounds: int) -> list[np.ndarray]:

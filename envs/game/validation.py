@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 #: Tolerance for "sums to one" checks on priors and channel rows.
 SUM_TOL = 1e-6
@@ -72,6 +70,28 @@ def as_int(value: Any, field: str, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise SpecError(field, f"must be >= {minimum}, got {number}")
     return number
+
+
+#: The largest seed accepted: seeds are unsigned 32-bit integers (numpy's and torch's common range).
+MAX_SEED = 2**32 - 1
+
+
+def as_seed(value: Any, field: str = "seed") -> int:
+    """A seed: an integer in ``[0, MAX_SEED]`` (named in the error, never numpy's or torch's overflow)."""
+    seed = as_int(value, field, minimum=0)
+    if seed > MAX_SEED:
+        raise SpecError(field, f"must be at most {MAX_SEED} (2**32 - 1), got {float(seed):.6g}")
+    return seed
+
+
+def as_real_array(value: Any, field: str) -> np.ndarray:
+    """``value`` as a float64 array; complex numbers are refused (never silently cut to their real part)."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise SpecError(field, "expected real numbers, got complex values")
+    if arr.dtype == object and any(isinstance(x, complex) for x in arr.reshape(-1)):
+        raise SpecError(field, "expected real numbers, got complex values")
+    return np.asarray(arr, dtype=np.float64)
 
 
 def as_float(
@@ -185,22 +205,3 @@ def _check_rows(arr: np.ndarray, field: str, label: str) -> None:
         r = int(np.argmax(bad))
         where = f" row {r}" if arr.shape[0] > 1 else ""
         raise SpecError(field, f"{label}{where} must sum to 1, sums to {sums[r]:.6g}")
-
-
-def read_yaml_mapping(path: str | Path, field: str) -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; errors name ``field`` (never a YAML traceback)."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(field, f"{p} does not exist")
-    try:
-        data = yaml.safe_load(p.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SpecError(field, f"{p} is not a text (UTF-8) file") from None
-    except OSError as exc:
-        raise SpecError(field, f"cannot read {p}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(field, f"{p} is not valid YAML: {exc}") from None
-    data = {} if data is None else data
-    if not isinstance(data, Mapping):
-        raise SpecError(field, f"{p} must hold a mapping, got {type(data).__name__}")
-    return dict(data)

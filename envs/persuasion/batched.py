@@ -64,6 +64,7 @@ from persuaders.envs.game.protocols import (
 )
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.users import UserModel, response_at
+from persuaders.envs.game.validation import as_seed
 from persuaders.envs.persuasion.arrays import (
     expected_last_round,
     normalise,
@@ -207,7 +208,7 @@ class BatchedPersuasionEnv:
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start ``n_envs`` fresh episodes (re-seeding the generator if ``seed`` is given)."""
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self.rng = np.random.default_rng(as_seed(seed, "seed"))
         self._new_episodes()
         self._started = True
         return self.observe()

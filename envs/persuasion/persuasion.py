@@ -66,6 +66,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from persuaders.envs.game.catalog import load_game
 from persuaders.envs.game.protocols import REWARD_MODES, Protocol, resolve_protocol
 from persuaders.envs.game.spec import Game
+from persuaders.envs.game.validation import SpecError, as_real_array, as_seed
 from persuaders.envs.persuasion.batched import BatchedPersuasionEnv
 from persuaders.envs.persuasion.transcript import Transcript
 
@@ -190,6 +191,8 @@ class PersuasionEnv(ParallelEnv, EzPickle):  # type: ignore[misc]  # PettingZoo 
 
         ``options`` is accepted for API compatibility and not used.
         """
+        if seed is not None:
+            seed = as_seed(seed, "seed")
         if seed is not None or not self._seeded:
             self.sim.rng = np.random.default_rng(seed)
             self._seeded = True
@@ -270,7 +273,9 @@ class PersuasionEnv(ParallelEnv, EzPickle):  # type: ignore[misc]  # PettingZoo 
             if a is None:
                 raise ValueError(f"speaker {name!r}: missing action; expected {self._what(want)}")
             try:
-                logits = np.asarray(a, dtype=np.float64)
+                logits = as_real_array(a, f"speaker {name!r}: action")
+            except SpecError:
+                raise
             except (TypeError, ValueError):
                 raise ValueError(f"speaker {name!r}: action is not numeric; expected {self._what(want)}") from None
             if logits.shape != want:

@@ -27,6 +27,7 @@ from persuaders.envs.game.catalog import load_game
 from persuaders.envs.game.protocols import Protocol
 from persuaders.envs.game.schemes import babbling_scheme, check_scheme, scheme_to_logits, softmax_rows
 from persuaders.envs.game.spec import Game
+from persuaders.envs.game.validation import as_real_array
 from persuaders.envs.persuasion.persuasion import LOGIT_BOUND, PersuasionEnv
 
 OtherPolicy = np.ndarray | Callable[[np.ndarray], np.ndarray]
@@ -112,7 +113,7 @@ class SingleSpeakerEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._obs[self.speaker], infos[self.speaker]
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        a = np.asarray(action, dtype=np.float64)
+        a = as_real_array(action, f"action of speaker '{self.speaker}'")
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
             raise ValueError(
                 f"action of speaker '{self.speaker}': expected finite values of shape {self.action_space.shape}, "

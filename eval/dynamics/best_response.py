@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persuaders.envs.game.catalog import load_game
+from persuaders.envs.game.limits import check_count
 from persuaders.envs.game.nonbayesian import bayesian_equivalent_game
 from persuaders.envs.game.protocols import BestAI, Protocol, Simultaneous, resolve_protocol
 from persuaders.envs.game.spec import Game
@@ -149,6 +150,8 @@ def _check_options(tol: float, tolerance: float, max_passes: int, grid: int | No
         raise ValueError(f"max_passes: must be an integer >= 1, got {max_passes!r}")
     if grid is not None and not (isinstance(grid, int) and grid >= 3):
         raise ValueError(f"grid: must be an integer >= 3, got {grid!r}")
+    if grid is not None:
+        check_count(grid, "grid", "grid")
 
 
 def _run(

@@ -50,10 +50,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.limits import check_entries
+from persuaders.envs.game.random_games import check_random_game_size, random_game
+from persuaders.envs.game.safe_yaml import read_yaml_mapping
 from persuaders.envs.game.spec import Game
 from persuaders.envs.game.users import UserModel, user_model_class
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -101,10 +103,7 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
     then the ``overrides`` that are not None; a bad key or value raises :class:`SpecError` naming it."""
     raw: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError("config", f"{p} does not exist")
-        raw = yaml.safe_load(p.read_text()) or {}
+        raw = read_yaml_mapping(path, "config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     check_keys(raw, "", COMPETITION_DEFAULTS.keys())
     cfg = {**COMPETITION_DEFAULTS, **raw}
@@ -140,6 +139,7 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
         raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
     if cfg["user"] is not None:
         user_model(cfg)  # validates the model and its parameters
+    _check_size(cfg)
     return cfg
 
 
@@ -172,6 +172,18 @@ def _with_user(game: Game, cfg: dict[str, Any]) -> tuple[Game, dict[str, Any]]:
         "own_bound": competition_bound(theirs),
         "bayes_bound": competition_bound(game),
     }
+
+
+def _check_size(cfg: dict[str, Any]) -> None:
+    """Refuse, before any game is drawn, an experiment larger than the limits (docs/trust.md)."""
+    cfg["seed"] = as_seed(cfg["seed"], "seed")
+    for k in cfg["k_values"]:
+        for n_y in cfg["states"]:
+            for rounds in cfg["rounds"]:
+                field = "states" if n_y > cfg["n_states"] or rounds == 1 else "rounds"
+                check_random_game_size(k, n_y, cfg["n_actions"], cfg["messages"], rounds, field)
+    runs = cfg["games"] * len(cfg["regimes"]) * len(cfg["k_values"]) * len(cfg["states"]) * len(cfg["rounds"])
+    check_entries(runs, "games", "the experiment (games x regimes x k_values x states x rounds)", "games")
 
 
 #: A converged outcome counts as full information when the user's value is within this of it

@@ -54,7 +54,7 @@ def _read_journal(path: Path, print_: str) -> dict[int, Record]:
         return done
     try:
         head = json.loads(lines[0])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise SpecError("journal", f"{path} is not a journal of games (its first line is not JSON)") from None
     if not isinstance(head, dict) or head.get("jobs") != print_:
         theirs = head.get("jobs") if isinstance(head, dict) else head
@@ -67,7 +67,7 @@ def _read_journal(path: Path, print_: str) -> dict[int, Record]:
         try:
             entry = json.loads(line)
             done[int(entry["index"])] = entry["record"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError):
             if n == len(lines):  # a line cut short by an interruption: that game runs again
                 continue
             raise SpecError("journal", f"{path}, line {n}: not a finished game") from None

@@ -37,9 +37,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.limits import check_entries
+from persuaders.envs.game.random_games import check_random_game_size, random_game
+from persuaders.envs.game.safe_yaml import read_yaml_mapping
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
+from persuaders.envs.game.validation import SpecError, as_float, as_int, as_seed, check_keys
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
 from persuaders.eval.theory import (
@@ -80,13 +82,7 @@ def load_sensitivity_config(path: str | Path | None, overrides: dict[str, Any]) 
     """Read and validate a sensitivity config (keys of :data:`SENSITIVITY_DEFAULTS`), with overrides."""
     raw: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError("config", f"{p} does not exist")
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise SpecError("config", f"{p} must hold a mapping of settings, not {type(loaded).__name__}")
-        raw = loaded
+        raw = read_yaml_mapping(path, "config")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     check_keys(raw, "", SENSITIVITY_DEFAULTS.keys())
     cfg = {**SENSITIVITY_DEFAULTS, **raw}
@@ -112,6 +108,11 @@ def load_sensitivity_config(path: str | Path | None, overrides: dict[str, Any]) 
         cfg["messages"] = as_int(cfg["messages"], "messages", minimum=1)
     if cfg["protocol"] not in ("best_ai", "simultaneous"):
         raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
+    cfg["seed"] = as_seed(cfg["seed"], "seed")
+    for k in cfg["k_values"]:
+        check_random_game_size(k, cfg["n_states"], cfg["n_actions"], cfg["messages"], 1, "n_states")
+    runs = cfg["games"] * len(cfg["k_values"]) * len(cfg["deltas"])
+    check_entries(runs, "games", "the experiment (games x k_values x deltas)", "games")
     return cfg
 
 

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from persuaders.envs.game.limits import check_count
 from persuaders.envs.game.protocols import SCORE_TOL, exact_selection
 from persuaders.envs.game.spec import Game
 from persuaders.eval.response.base import Response, ResponseProblem, ResponseSolver, register_solver
@@ -73,6 +74,7 @@ class SelectionLine:
     """
 
     def __init__(self, game: Game, grid: int):
+        check_count(grid, "grid", "grid")  # memory grows with the grid: refused before any line is built
         self.game = game
         types = _solo_types(game)
         utils = game.speaker_utilities
