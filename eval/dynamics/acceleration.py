@@ -11,7 +11,11 @@ increment (times 4 per kept pass): each speaker still decides as in the literal 
 challenger's beat is then made by the larger increment (capped at its largest achievable user
 value). A pass is kept while it stays such a race pass among the recent movers; otherwise it is
 undone together with the accelerated pass before it (which may have jumped past the point where
-the race changes) and the increment is divided by 8. In ``simultaneous``, a best responder's
+the race changes) and the increment is divided by 8. A race that creeps at the largest increment
+(each speaker's beat capped at what it can still give the user, so that every kept pass raises
+the user's value by less than ``stall``, :data:`STALL_PASSES` times in a row) has no pure
+resting point the acceleration can reach: the loop stops (``stalled race``) and the verdict is
+left to the certificate. In ``simultaneous``, a best responder's
 ties make a similar race (each speaker nudging a posterior across an indifference belief by the
 offset); there the offset is scaled the same way. :func:`accelerated_passes` runs this loop for
 either protocol's state.
@@ -25,7 +29,11 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-__all__ = ["DynamicsState", "DynamicsOutcome", "Passes", "accelerated_passes"]
+__all__ = ["STALL_PASSES", "DynamicsState", "DynamicsOutcome", "Passes", "accelerated_passes"]
+
+#: Kept passes at the largest increment, in a row, each raising the user's value by less than
+#: ``stall``, after which a race is declared stalled.
+STALL_PASSES = 5
 
 
 class DynamicsState(TypingProtocol):
@@ -41,7 +49,7 @@ class DynamicsState(TypingProtocol):
 class DynamicsOutcome(NamedTuple):
     """The final schemes ``[X_i, M]`` by speaker name and the loop's counts (see :func:`accelerated_passes`);
     ``stop`` says why the loop ended: ``no move`` (a pass in which nobody moved), ``cycle`` (the same
-    values three times) or ``max passes``."""
+    values three times), ``stalled race`` or ``max passes``."""
 
     schemes: dict[str, np.ndarray]
     converged: bool
@@ -55,7 +63,7 @@ class DynamicsOutcome(NamedTuple):
 class Passes(NamedTuple):
     """What :func:`accelerated_passes` did: whether a pass ended with nobody moving, the passes at the
     literal increment and the accelerated ones, the user's value after each kept pass, and why it
-    stopped (``no move``, ``cycle`` or ``max passes``)."""
+    stopped (``no move``, ``cycle``, ``stalled race`` or ``max passes``)."""
 
     converged: bool
     passes: int
@@ -71,6 +79,7 @@ def accelerated_passes(
     max_scale: float,
     rollback: bool = True,
     signature: Callable[[], Any] | None = None,
+    stall: float = 0.0,
 ) -> Passes:
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
@@ -81,7 +90,9 @@ def accelerated_passes(
     passes. Any other pass is undone (with ``rollback``, together with the accelerated pass
     before it, which may have jumped past the point where the race changes) and the scale is
     divided by 8. With ``signature``, a state seen three times (a best-response cycle) ends the
-    loop. Returns the :class:`Passes`.
+    loop. With ``stall > 0``, :data:`STALL_PASSES` kept passes in a row at ``max_scale`` that each
+    raise the user's value by less than ``stall`` end it too (``stalled race``, module docstring).
+    Returns the :class:`Passes`.
     """
     scale = 1.0
     kept: list[tuple[frozenset[int], bool, float, Any]] = []
@@ -90,6 +101,7 @@ def accelerated_passes(
     converged = False
     stop = "max passes"
     seen: dict[Any, int] = {}
+    stalled = 0
     for _ in range(200 * max_passes):
         if passes >= max_passes or accel >= 20 * max_passes:
             break
@@ -102,7 +114,13 @@ def accelerated_passes(
             if steady:
                 accel += 1
                 kept.append((movers, race, scale, snap))
+                before = history[-1] if history else None
                 history.append(state.user_value())
+                creeping = scale >= max_scale and before is not None and abs(history[-1] - before) < stall
+                stalled = stalled + 1 if creeping else 0
+                if stalled >= STALL_PASSES:
+                    stop = "stalled race"
+                    break
                 scale = min(4.0 * scale, max_scale)
                 if signature is not None:
                     sig = signature()

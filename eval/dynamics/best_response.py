@@ -18,7 +18,8 @@ best responses (:mod:`persuaders.eval.dynamics.general`: sequence-form LPs and t
 **Verdicts** (docs/science.md, "Verdicts of the dynamics"). The final profile's exploitability is
 certified (:func:`persuaders.eval.exploitability.exploitability`); ``converged`` is True only when
 every speaker's certified upper gain is at most ``tolerance``. Otherwise ``reason`` says why:
-``cycle``, ``max passes``, ``gain found`` (the certificate found a gain above the tolerance that
+``cycle``, ``max passes``, ``stalled race`` (a best-AI race creeping at its largest increment),
+``gain found`` (the certificate found a gain above the tolerance that
 the run did not take: a line run is then continued on the general best responses, whose moves
 are the certificate's own rules) or ``uncertified`` (nobody gains more than the tolerance by any
 rule found, but the certified bracket stays above it). Dynamics that do not converge are started

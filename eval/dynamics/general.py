@@ -227,7 +227,7 @@ def general_dynamics(
         def signature() -> tuple[float, ...]:
             return tuple(np.round([st.user_value()] + [st.payoff(i) for i in range(k)], 12))
 
-        run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, signature=signature)
+        run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, signature=signature, stall=tol)
     bar.close()
     schemes = {s.name: st.rules[i] for i, s in enumerate(game.speakers)}
     return DynamicsOutcome(schemes, run.converged, run.passes, run.accelerated, run.history, st.restricted, run.stop)
