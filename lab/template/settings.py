@@ -31,13 +31,14 @@ SESSION_CONFIGS = [
     for name in _TREATMENTS
 ]
 
-# seed: draws of states and messages (None: fresh randomness); bot_rationality: the logit
-# rationality of the bots (`otree test`), "inf" for a best-responding bot.
+# seed: draws of states and messages (empty: fresh randomness); bot_rationality: the logit
+# rationality of the bots (`otree test`), "inf" for a best-responding bot. Both can be set from
+# the environment (LAB_SEED, LAB_BOT_RATIONALITY) for a bot run.
 SESSION_CONFIG_DEFAULTS = dict(
     real_world_currency_per_point=_DESIGN["payment_per_point"],
     participation_fee=0.00,
-    seed=None,
-    bot_rationality="inf",
+    seed=environ.get("LAB_SEED", ""),
+    bot_rationality=environ.get("LAB_BOT_RATIONALITY", "inf"),
     doc="Persuasion lab: the participant plays the user against committed speakers.",
 )
 
