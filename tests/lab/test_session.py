@@ -101,3 +101,29 @@ def test_bots_play_every_treatment_and_the_export_is_exact(tmp_path):
         assert [float(r[f"prior_{y}"]) for y in game.states] == pytest.approx(list(game.prior))
         a, y = game.actions.index(r["action"]), game.states.index(r["state"])
         assert float(r["points"]) == pytest.approx(10 * game.user.utility[a, y])
+
+
+def test_create_from_a_run_directory_keeps_its_committed_schemes(tmp_path):
+    """A run directory (summary.json with the schemes beside config.yaml) gives the design its schemes."""
+    run = tmp_path / "kg__seed0"
+    run.mkdir()
+    scheme = [[4 / 7, 3 / 7], [0.0, 1.0]]
+    (run / "summary.json").write_text(json.dumps({"game": "kg", "schemes": {"prosecutor": scheme}}))
+    (run / "config.yaml").write_text("game: kg\n")
+    create(tmp_path / "lab", "--game", "kg", "--run", str(run), "--trials", "4")
+    design = read_design(tmp_path / "lab")
+    assert design.trials == 4 and design.game.name == "kg"
+    np.testing.assert_array_equal(design.schemes[0], [scheme])
+
+
+def test_a_round_page_receives_only_the_rounds_revealed_so_far(tmp_path):
+    from persuaders.lab.pages import transcript
+
+    gpath, spath = write_game_and_schemes(tmp_path)
+    create(tmp_path / "lab", "--game", str(gpath), "--schemes", str(spath), "--speakers", "bold")
+    design = read_design(tmp_path / "lab")
+    (bold_only,) = design.treatments
+    messages = [[-1, 2], [-1, 0]]
+    first = transcript(design, bold_only, messages, 0)
+    assert first == [{"round": 1, "said": [{"speaker": "bold", "message": "C", "sep": ""}]}]
+    assert [r["round"] for r in transcript(design, bold_only, messages, 1)] == [1, 2]
