@@ -3,8 +3,9 @@
 Each function returns plain data for an oTree page's ``vars_for_template``; none of them is
 given the trial's state or a message of a round not yet revealed, so nothing the participant
 must not see yet can reach the browser. :func:`bot_choice` is the simulated participant of the
-bots and the pilot: the exact posterior of what she heard (docs/science.md, "The exact belief
-update") and a logit response ``softmax(lambda EU)`` to it ("User models").
+bots and the pilot: from the likelihood ``L`` of what she heard (docs/science.md, "The exact belief
+update") she forms Grether's weighted belief ``p~(y) ∝ mu0(y)^alpha L(y)^beta`` (``alpha = beta =
+1`` is the exact posterior) and responds by a logit ``softmax(lambda EU_p~)`` ("User models").
 """
 
 from __future__ import annotations
@@ -104,11 +105,21 @@ def bot_choice(
     messages: Sequence[Sequence[int]],
     rationality: float,
     rng: np.random.Generator,
+    alpha: float = 1.0,
+    beta: float = 1.0,
 ) -> int:
-    """A simulated participant's action: ``a ~ softmax(lambda EU_post)`` at the exact posterior of
-    what she heard (``lambda = inf``: the best response, ties split evenly)."""
+    """A simulated participant's action: ``a ~ softmax(lambda EU_p~)`` at Grether's belief
+    ``p~ ∝ mu0^alpha L^beta`` of what she heard (module docstring; ``alpha = beta = 1``: the exact
+    posterior; ``lambda = inf``: the best response, ties split evenly)."""
     g = design.game
-    post = posterior(g, heard_likelihood(g, design.schemes, user_signal, messages))
-    eu = expected_utilities(post, g.user.utility)
+    lik = heard_likelihood(g, design.schemes, user_signal, messages)
+    if alpha == 1.0 and beta == 1.0:
+        belief = posterior(g, lik)
+    else:
+        with np.errstate(divide="ignore"):
+            log_w = alpha * np.log(g.prior) + beta * np.log(lik)
+        w = np.exp(log_w - log_w.max())
+        belief = w / w.sum()
+    eu = expected_utilities(belief, g.user.utility)
     probs = quantal_response(eu, float(rationality))
     return int(rng.choice(len(probs), p=probs / probs.sum()))

@@ -31,14 +31,17 @@ SESSION_CONFIGS = [
     for name in _TREATMENTS
 ]
 
-# seed: draws of states and messages (empty: fresh randomness); bot_rationality: the logit
-# rationality of the bots (`otree test`), "inf" for a best-responding bot. Both can be set from
-# the environment (LAB_SEED, LAB_BOT_RATIONALITY) for a bot run.
+# seed: draws of states and messages (empty: fresh randomness); bot_rationality, bot_alpha,
+# bot_beta: the user model of the bots (`otree test`): a logit response ("inf": the best response)
+# at Grether's belief mu0^alpha L^beta (1, 1: the exact posterior). All can be set from the
+# environment (LAB_SEED, LAB_BOT_RATIONALITY, LAB_BOT_ALPHA, LAB_BOT_BETA) for a bot run.
 SESSION_CONFIG_DEFAULTS = dict(
     real_world_currency_per_point=_DESIGN["payment_per_point"],
     participation_fee=0.00,
     seed=environ.get("LAB_SEED", ""),
     bot_rationality=environ.get("LAB_BOT_RATIONALITY", "inf"),
+    bot_alpha=environ.get("LAB_BOT_ALPHA", "1"),
+    bot_beta=environ.get("LAB_BOT_BETA", "1"),
     doc="Persuasion lab: the participant plays the user against committed speakers.",
 )
 

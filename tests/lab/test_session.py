@@ -127,3 +127,22 @@ def test_a_round_page_receives_only_the_rounds_revealed_so_far(tmp_path):
     first = transcript(design, bold_only, messages, 0)
     assert first == [{"round": 1, "said": [{"speaker": "bold", "message": "C", "sep": ""}]}]
     assert [r["round"] for r in transcript(design, bold_only, messages, 1)] == [1, 2]
+
+
+def test_the_bots_choose_by_grether_weights_and_a_logit(tmp_path):
+    """kg with "B" from the scheme [[4/7, 3/7], [0, 1]]: L = (3/7, 1); with alpha 0.5, beta 2 the
+    weighted belief in guilt is sqrt(.3) / (sqrt(.3) + sqrt(.7) (3/7)^2), and a logit of
+    rationality 5 convicts with probability 1 / (1 + exp(-5 (2 p - 1)))."""
+    from persuaders.lab.pages import bot_choice
+
+    (tmp_path / "s.yaml").write_text("prosecutor: [[0.5714285714285714, 0.42857142857142855], [0, 1]]\n")
+    create(tmp_path / "lab", "--game", "kg", "--schemes", str(tmp_path / "s.yaml"))
+    design = read_design(tmp_path / "lab")
+    p = np.sqrt(0.3) / (np.sqrt(0.3) + np.sqrt(0.7) * (3 / 7) ** 2)
+    convict = 1 / (1 + np.exp(-5 * (2 * p - 1)))
+    rng = np.random.default_rng(0)
+    n = 4000
+    hits = sum(bot_choice(design, 0, [[1]], 5.0, rng, alpha=0.5, beta=2.0) for _ in range(n))
+    assert abs(hits / n - convict) < 4 * np.sqrt(convict * (1 - convict) / n)
+    bayes = sum(bot_choice(design, 0, [[1]], 5.0, rng) for _ in range(n))  # posterior 1/2: a coin
+    assert abs(bayes / n - 0.5) < 4 * np.sqrt(0.25 / n)
