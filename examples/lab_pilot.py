@@ -55,16 +55,29 @@ def _otree() -> str:
     return found
 
 
-def play(game: str, out: Path, participants: int, trials: int, rationality: float, seed: int) -> Path:
-    """Steps 1-3 of the module docstring; returns the choice-data CSV."""
+def play(
+    game: str,
+    out: Path,
+    participants: int,
+    trials: int,
+    rationality: float,
+    seed: int,
+    profile: tuple[str, str] = ("--profile", "full_revelation"),
+    alpha: float = 1.0,
+    beta: float = 1.0,
+) -> Path:
+    """Steps 1-3 of the module docstring; returns the choice-data CSV. ``profile`` is the option
+    of ``persuaders-lab create`` that gives the schemes (``--run``, ``--schemes`` or ``--profile``)."""
     project = out / "project"
-    assert (
-        lab_main(
-            ["create", "--game", game, "--profile", "full_revelation", "--trials", str(trials), "--out", str(project)]
-        )
-        == 0
-    )
-    env = {**os.environ, "LAB_SEED": str(seed), "LAB_BOT_RATIONALITY": str(rationality)}
+    if lab_main(["create", "--game", game, *profile, "--trials", str(trials), "--out", str(project)]) != 0:
+        raise SystemExit(2)
+    env = {
+        **os.environ,
+        "LAB_SEED": str(seed),
+        "LAB_BOT_RATIONALITY": str(rationality),
+        "LAB_BOT_ALPHA": str(alpha),
+        "LAB_BOT_BETA": str(beta),
+    }
     subprocess.run(
         [_otree(), "test", "persuade", str(participants), "--export", str(out / "otree_export")],
         cwd=project,
@@ -73,10 +86,8 @@ def play(game: str, out: Path, participants: int, trials: int, rationality: floa
         capture_output=True,
     )
     choices = out / "choices.csv"
-    assert (
-        lab_main(["export", str(project), "--data", str(out / "otree_export" / "persuade.csv"), "--out", str(choices)])
-        == 0
-    )
+    if lab_main(["export", str(project), "--data", str(out / "otree_export" / "persuade.csv"), "--out", str(choices)]):
+        raise SystemExit(2)
     return choices
 
 
