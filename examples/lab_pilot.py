@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -145,12 +146,33 @@ def figure(ll, fit: Fit, true: float, path: Path) -> None:  # type: ignore[no-un
     plt.close(fig)
 
 
+def fit_with_command(game: str, choices: Path) -> dict | None:  # type: ignore[type-arg]
+    """``persuaders-fit CHOICES --game GAME --models logit,grether --json`` (docs/fitting.md), when
+    that command is installed; None otherwise."""
+    exe = shutil.which("persuaders-fit", path=str(Path(sys.executable).parent)) or shutil.which("persuaders-fit")
+    if exe is None:
+        return None
+    res = subprocess.run(
+        [exe, str(choices), "--game", game, "--models", "logit,grether", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out: dict = json.loads(res.stdout)  # type: ignore[type-arg]
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--game", default="noisy_advisors")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--run", help="a training run's directory: its committed schemes")
+    src.add_argument("--schemes", help="a schemes file")
     p.add_argument("--participants", type=int, default=40)
     p.add_argument("--trials", type=int, default=15)
     p.add_argument("--rationality", type=float, default=10.0)
+    p.add_argument("--alpha", type=float, default=1.0, help="the bots' Grether weight on the prior (1: Bayes)")
+    p.add_argument("--beta", type=float, default=1.0, help="the bots' Grether weight on the evidence (1: Bayes)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="pilot")
     p.add_argument("--figure", default=None)
@@ -158,11 +180,32 @@ def main() -> None:
     out = Path(args.out)
     if out.exists():
         raise SystemExit(f"error: out: {out} already exists; choose another --out")
-    choices = play(args.game, out, args.participants, args.trials, args.rationality, args.seed)
+    profile = (
+        ("--run", args.run)
+        if args.run
+        else ("--schemes", args.schemes)
+        if args.schemes
+        else ("--profile", "full_revelation")
+    )
+    choices = play(
+        args.game, out, args.participants, args.trials, args.rationality, args.seed, profile, args.alpha, args.beta
+    )
     with choices.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     fit, ll = fit_rationality(load_game(args.game), rows)
-    print(f"decisions: {fit.n}; true rationality {args.rationality:g}; fitted {fit.rationality:.3f} ± {fit.stderr:.3f}")
+    print(f"decisions: {fit.n}; bots: rationality {args.rationality:g}, alpha {args.alpha:g}, beta {args.beta:g}")
+    print(f"logit fit of this script: rationality {fit.rationality:.3f} ± {fit.stderr:.3f}")
+    fitted = fit_with_command(args.game, choices)
+    if fitted is not None:
+        for name, m in fitted["models"].items():
+            params = ", ".join(
+                f"{k} {v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{k} {v:.3f}"
+                for k, v in m["params"].items()
+                for lo, hi in [m["ci"][k]]
+            )
+            print(
+                f"persuaders-fit {name}: {params}; BIC {m['bic']:.1f}{' (chosen)' if name == fitted['chosen'] else ''}"
+            )
     if args.figure:
         figure(ll, fit, args.rationality, Path(args.figure))
         print(f"figure: {args.figure}")

@@ -224,6 +224,7 @@ def test_twenty_participants_at_once_lose_no_row(server, tmp_path):
     exported = [r for r in read_csv(out) if r["participant"] in codes]
     assert len(exported) == 20 * TRIALS
     assert {r["treatment"] for r in exported} == {"all__shown", "all__hidden"}
+    assert all(r["show_schemes"] == ("1" if r["treatment"] == "all__shown" else "0") for r in exported)
     for r in exported:  # kg: the prosecutor sees the state, so lik(y) = pi[y, m]
         (m,) = json.loads(r["messages"])[0]
         assert float(r["likelihood_innocent"]) == pytest.approx(KG_SCHEME["prosecutor"][0][m], abs=1e-15)

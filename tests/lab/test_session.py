@@ -92,6 +92,8 @@ def test_bots_play_every_treatment_and_the_export_is_exact(tmp_path):
         messages = json.loads(stored["player.messages"])
         assert json.loads(r["messages"]) == messages
         cautious_only = r["treatment"].startswith("cautious")
+        assert r["show_schemes"] == ("1" if r["treatment"].endswith("__shown") else "0")
+        assert r["speakers"] == ("cautious" if cautious_only else "cautious,bold")
         assert all((m[1] < 0) == cautious_only and m[0] >= 0 for m in messages)
         schemes = json.loads(stored["player.schemes"])
         assert sorted(schemes) == (["cautious"] if cautious_only else ["bold", "cautious"])
