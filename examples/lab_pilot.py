@@ -146,6 +146,31 @@ def figure(ll, fit: Fit, true: float, path: Path) -> None:  # type: ignore[no-un
     plt.close(fig)
 
 
+def figure_fit(fitted: dict, truth: dict[str, float], path: Path) -> None:  # type: ignore[type-arg]
+    """The Grether fit of ``persuaders-fit`` beside the bots' true parameters: one panel per
+    parameter, the estimate with its 95% interval and the true value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = fitted["models"]["grether"]
+    fig, axes = plt.subplots(1, len(truth), figsize=(2.4 * len(truth), 3))
+    for ax, (k, true) in zip(axes, truth.items(), strict=True):
+        lo, hi = m["ci"][k]
+        v = m["params"][k]
+        ax.errorbar([0], [v], yerr=[[v - lo], [hi - v]], fmt="o", color="#c0392b", capsize=6, label="fitted, 95%")
+        ax.axhline(true, color="k", ls="--", label="true")
+        ax.set_xticks([])
+        ax.set_title(k)
+    axes[0].legend(loc="best", fontsize=8)
+    fig.suptitle("Grether bots in the lab: persuaders-fit on the export")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def fit_with_command(game: str, choices: Path) -> dict | None:  # type: ignore[type-arg]
     """``persuaders-fit CHOICES --game GAME --models logit,grether --json`` (docs/fitting.md), when
     that command is installed; None otherwise."""
@@ -207,7 +232,11 @@ def main() -> None:
                 f"persuaders-fit {name}: {params}; BIC {m['bic']:.1f}{' (chosen)' if name == fitted['chosen'] else ''}"
             )
     if args.figure:
-        figure(ll, fit, args.rationality, Path(args.figure))
+        if fitted is not None and (args.alpha, args.beta) != (1.0, 1.0):
+            truth = {"alpha": args.alpha, "beta": args.beta, "rationality": args.rationality}
+            figure_fit(fitted, truth, Path(args.figure))
+        else:
+            figure(ll, fit, args.rationality, Path(args.figure))
         print(f"figure: {args.figure}")
 
 
