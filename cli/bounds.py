@@ -70,8 +70,11 @@ def format_table(game: Game, q: dict[str, Any]) -> str:
     failure = bound_premise_failure(game)
     note = f"premise fails: {failure}" if failure else "full information - 2 x cone eps, in every equilibrium"
     lines.append(f"{'competition bound':<{width}}{_num(q['competition_bound']):>10}  {note}")
-    note = f"premise fails: {why}" if why else "same bound, best-AI selection with exact evaluation"
+    note = f"premise fails: {failure}" if failure else "same bound, best-AI selection with exact evaluation"
     lines.append(f"{'best-AI bound':<{width}}{_num(q['best_ai_bound']):>10}  {note}")
+    if q.get("validity"):
+        lines += ["", f"non-Bayesian user {game.user.model.label()}: what holds (docs/science.md, Non-Bayesian users)"]
+        lines += [f"  {key:<{width - 2}}{why}" for key, why in q["validity"].items()]
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ The science is in docs/science.md; the main names are re-exported here::
     from persuaders.envs.game import load_game, random_game, register_user_model, register_protocol
 """
 
+from persuaders.envs.game import nonbayesian as _nonbayesian  # registers grether and shrinkage
 from persuaders.envs.game.catalog import bundled_games, load_game
 from persuaders.envs.game.protocols import (
     BestAI,
@@ -21,6 +22,8 @@ from persuaders.envs.game.spec import Game, SpeakerSpec, UserSpec
 from persuaders.envs.game.users import BestResponseUser, LogitUser, UserModel, register_user_model, user_models
 from persuaders.envs.game.validation import SpecError
 
+GretherUser, ShrinkageUser = _nonbayesian.GretherUser, _nonbayesian.ShrinkageUser
+
 __all__ = [
     "Game",
     "UserSpec",
@@ -32,6 +35,8 @@ __all__ = [
     "UserModel",
     "LogitUser",
     "BestResponseUser",
+    "GretherUser",
+    "ShrinkageUser",
     "register_user_model",
     "user_models",
     "Protocol",

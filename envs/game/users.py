@@ -45,6 +45,7 @@ __all__ = [
     "quantal_response",
     "favourable_response",
     "expected_utilities",
+    "perceived",
     "response_at",
     "user_value",
     "sender_value",
@@ -124,6 +125,25 @@ class UserModel(ABC):
     def fields(self) -> dict[str, Any]:
         """The game-file keys (beside ``model``) that rebuild this model."""
         return {}
+
+    @property
+    def bayesian(self) -> bool:
+        """True when she acts on the Bayesian posterior itself (:meth:`perceive` is the identity)."""
+        return True
+
+    def perceive(self, posterior: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """The belief ``[..., Y]`` she acts on at the Bayesian posterior ``[..., Y]`` given the common
+        prior ``[Y]`` (docs/science.md, "Non-Bayesian users"); the identity for a Bayesian user."""
+        return np.asarray(posterior, dtype=np.float64)
+
+    def perceive_torch(self, posterior: torch.Tensor, prior: Any) -> torch.Tensor:
+        """:meth:`perceive` on torch tensors, differentiable in the posterior."""
+        return posterior
+
+    def bayesian_equivalent(self, utility: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, UserModel] | None:
+        """A Bayesian user ``(u~ [A, Y], model)`` who acts exactly as this one at every posterior,
+        or None when there is none. A Bayesian model is its own equivalent."""
+        return (np.asarray(utility, dtype=np.float64).copy(), self) if self.bayesian else None
 
     @abstractmethod
     def respond(self, eu: np.ndarray) -> np.ndarray:
@@ -282,20 +302,42 @@ register_user_model(BestResponseUser)
 
 
 # ---------------------------------------------------------------------------------- values
-def response_at(posterior: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
-    """The user's action probabilities at each posterior (batch over leading axes)."""
-    return model.respond(expected_utilities(posterior, utility))
+def perceived(posterior: np.ndarray, model: UserModel, prior: np.ndarray | None) -> np.ndarray:
+    """The belief she acts on at ``posterior`` (:meth:`UserModel.perceive`); a non-Bayesian model
+    needs the common ``prior`` (a ``ValueError`` says so when it is missing)."""
+    if model.bayesian:
+        return np.asarray(posterior, dtype=np.float64)
+    if prior is None:
+        raise ValueError(f"prior: user model {model.label()!r} is not Bayesian and needs the common prior")
+    return model.perceive(posterior, prior)
 
 
-def user_value(posterior: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
-    """``v(p) = sum_a P(a) EU_p(a)``: the user's expected utility at belief ``p``."""
+def response_at(
+    posterior: np.ndarray, utility: np.ndarray, model: UserModel, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """The user's action probabilities at each Bayesian posterior (batch over leading axes):
+    ``r(perceive(p, mu0))``; ``prior`` ``mu0`` is needed for a non-Bayesian model."""
+    return model.respond(expected_utilities(perceived(posterior, model, prior), utility))
+
+
+def user_value(
+    posterior: np.ndarray, utility: np.ndarray, model: UserModel, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """``v(p) = sum_a P(a | p) EU_p(a)``: the user's expected utility at the Bayesian posterior ``p``
+    (she acts on her perceived belief, her utility is judged at ``p``)."""
     eu = expected_utilities(posterior, utility)
-    out: np.ndarray = (model.respond(eu) * eu).sum(axis=-1)
+    out: np.ndarray = (response_at(posterior, utility, model, prior) * eu).sum(axis=-1)
     return out
 
 
-def sender_value(posterior: np.ndarray, user_utility: np.ndarray, utility: np.ndarray, model: UserModel) -> np.ndarray:
-    """``sum_a P(a) E_p U(a)``: a speaker's expected utility when the user acts at belief ``p``."""
-    q = response_at(posterior, user_utility, model)
+def sender_value(
+    posterior: np.ndarray,
+    user_utility: np.ndarray,
+    utility: np.ndarray,
+    model: UserModel,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """``sum_a P(a | p) E_p U(a)``: a speaker's expected utility when the user acts at belief ``p``."""
+    q = response_at(posterior, user_utility, model, prior)
     out: np.ndarray = (q * expected_utilities(posterior, utility)).sum(axis=-1)
     return out

@@ -327,6 +327,13 @@ class ExactEngine:
         mass = joint.sum(-2)[..., None, :]  # [B, H, 1, X0]: P(x0, h)
         positive = mass > 0
         post = xp.where(positive, joint / xp.where(positive, mass, 1.0), 1.0 / self.game.n_states)
+        if not model.bayesian:  # she acts on her perceived belief (docs/science.md, "Non-Bayesian users")
+            belief = post.swapaxes(-1, -2)  # [B, H, X0, Y]
+            if xp.name == "numpy":
+                belief = model.perceive(belief, self.game.prior)
+            else:
+                belief = model.perceive_torch(belief, self.game.prior)
+            post = belief.swapaxes(-1, -2)
         eu = xp.einsum("bhyx,ay->bhxa", post, self._u)
         q = model.respond(eu) if xp.name == "numpy" else model.respond_torch(eu, sharpness=sharpness)
         return xp.einsum("bhyx,bhxa->bay", joint, q)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import response_at
 
 __all__ = [
     "expected_last_round",
@@ -126,6 +127,6 @@ def expected_last_round(game: Game, channels: np.ndarray, p: np.ndarray, q0: np.
     joint = wx * q0[:, None, None, :]  # P(y, x0, m | so far), unnormalised
     joint /= joint.sum(axis=(1, 2, 3), keepdims=True)
     post = normalise(np.swapaxes(wx, 2, 3))  # [N, H, X0, Y]
-    q = game.user.model.respond(post @ game.user.utility.T)  # [N, H, X0, A]
+    q = response_at(post, game.user.utility, game.user.model, game.prior)  # [N, H, X0, A]
     out: np.ndarray = np.einsum("nhyx,nhxa,kay->nk", joint, q, game.speaker_utilities, optimize=True)
     return out

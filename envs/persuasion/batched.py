@@ -63,7 +63,7 @@ from persuaders.envs.game.protocols import (
     resolve_protocol,
 )
 from persuaders.envs.game.spec import Game
-from persuaders.envs.game.users import UserModel
+from persuaders.envs.game.users import UserModel, response_at
 from persuaders.envs.persuasion.arrays import (
     expected_last_round,
     normalise,
@@ -523,7 +523,7 @@ class BatchedPersuasionEnv:
         o0 = g.user.observation  # [Y, X0]
         w = g.prior[None, :] * lik  # [N, Y]
         post = normalise_positive(w if self._user_uninformed else w * o0[:, x0].T)
-        probs = model.respond(post @ g.user.utility.T)  # [N, A]
+        probs = response_at(post, g.user.utility, model, g.prior)  # [N, A]
         a = sample_index(self.rng, probs)
         u_y = g.user.utility[:, y].T  # [N, A]
         if self.reward_mode == "sample":
@@ -536,7 +536,7 @@ class BatchedPersuasionEnv:
             joint = wx * q0[:, None, :]
             joint /= joint.sum(axis=(1, 2), keepdims=True)
             posts = normalise(wx.transpose(0, 2, 1))  # [N, X0, Y]
-            q = model.respond(posts @ g.user.utility.T)  # [N, X0, A]
+            q = response_at(posts, g.user.utility, model, g.prior)  # [N, X0, A]
             # sum_{y, x0, a} joint[n, y, x0] q[n, x0, a] U[i, a, y]
             qu = np.einsum("nxa,kay->nkxy", q, self._utils)
             rewards = np.einsum("nyx,nkxy->nk", joint, qu)

@@ -35,6 +35,7 @@ import numpy as np
 from persuaders.envs.game.conversation import signal_map
 from persuaders.envs.game.observations import ObservationLayout, ThreadTree
 from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import response_at
 from persuaders.envs.payoff.engine import check_enumerable
 from persuaders.envs.payoff.exact import ThreadValues
 from persuaders.envs.persuasion.arrays import normalise, padded_channels, sample_index
@@ -234,7 +235,7 @@ class ThreadWalk:
         else:
             lik = np.matmul(p[:, :, :, None, :], self._channels_t[None, :, None])[..., 0, :]  # [N, k, E, Y]
         post = normalise(g.prior * lik * g.user.observation[:, x0].transpose(1, 2, 3, 0))
-        a = sample_index(rng, g.user.model.respond(post @ g.user.utility.T))
+        a = sample_index(rng, response_at(post, g.user.utility, g.user.model, g.prior))
         out: np.ndarray = g.user.utility[a, y]
         return out
 

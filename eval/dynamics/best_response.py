@@ -29,6 +29,13 @@ again from the next of ``starts`` (babbling, full revelation, seeded random rule
 ``passes`` counts passes at the literal increment; ``accelerated_passes`` the kept accelerated
 ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage and start.
 
+**Non-Bayesian users** (docs/science.md, "Non-Bayesian users"). Under ``simultaneous`` a user
+with a Bayesian equivalent is replaced by it for the dynamics and the certificate (the outcomes are
+the same); the final ``user_value`` is evaluated with her own model and utility, while ``history``
+records the equivalent user's values. A user without one (and with a differentiable response) gets
+:func:`numerical_dynamics`: numerical best responses, never certified (``converged`` False,
+``engine`` ``numerical``).
+
 ``persuaders-dynamics GAME [--protocol P] [--json]`` runs them on a game.
 """
 
@@ -40,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persuaders.envs.game.catalog import load_game
+from persuaders.envs.game.nonbayesian import bayesian_equivalent_game
 from persuaders.envs.game.protocols import BestAI, Protocol, Simultaneous, resolve_protocol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
@@ -51,6 +59,7 @@ from persuaders.eval.dynamics.starts import DEFAULT_STARTS, check_start, start_p
 from persuaders.eval.exploitability import Exploitability, exploitability
 from persuaders.eval.response.deviation import ETA
 from persuaders.eval.response.line_solvers import DEFAULT_GRID, on_belief_line
+from persuaders.eval.response.numerical_deviation import numerical_best_response, torch_response_available
 from persuaders.eval.response.rules import rule_to_jsonable
 
 __all__ = [
@@ -152,6 +161,66 @@ def _run(
     return best_ai_dynamics(game, tol, max_passes, grid, start)
 
 
+#: Passes of the numerical fallback (each best response is a multi-start gradient search).
+NUMERICAL_PASSES = 10
+
+
+def numerical_dynamics(
+    game: Game, proto: Protocol, tol: float, max_passes: int, tolerance: float, *, starts: int = 8, steps: int = 200
+) -> BRDynamicsResult:
+    """Gauss-Seidel dynamics of open-loop schemes on numerical best responses (multi-start gradient
+    ascent on the differentiable payoff, :func:`~persuaders.eval.response.numerical_deviation.numerical_best_response`),
+    for a user model with no exact solver (a non-Bayesian user without a Bayesian equivalent).
+
+    From babbling, each speaker in turn moves to the best scheme found when it gains more than
+    ``tol``; the run stops after a pass without a move or ``max_passes`` passes. A search finds
+    lower bounds only, so the outcome is never certified: ``converged`` is False, with reason
+    ``uncertified`` (no gain above ``tolerance`` found by the final exploitability search) or
+    ``gain found``; ``engine`` is ``numerical``.
+    """
+    names = list(game.speaker_names)
+    schemes = start_profile(game, "babbling")
+    history, passes = [], 0
+    for passes in range(1, max_passes + 1):
+        moved = False
+        for i, name in enumerate(names):
+            now = evaluate(game, schemes, proto).speaker_values[name]
+            best, scheme = numerical_best_response(
+                game, i, schemes, proto, starts=starts, steps=steps, seed=passes * len(names) + i
+            )
+            if best > now + tol:
+                schemes[i], moved = scheme, True
+        history.append(evaluate(game, schemes, proto).user_value)
+        if not moved:
+            break
+    expl = exploitability(schemes, game, protocol=proto, tol=tolerance, method="numerical", starts=starts, steps=steps)
+    final = evaluate(game, schemes, proto)
+    reason = "gain found" if expl.lower > tolerance else "uncertified"
+    return BRDynamicsResult(
+        game=game.name,
+        protocol=proto.name,
+        converged=False,
+        passes=passes,
+        schemes=dict(zip(names, schemes, strict=True)),
+        user_value=final.user_value,
+        speaker_values=final.speaker_values,
+        exploitability=expl,
+        history=history,
+        selection=final.selection,
+        engine="numerical",
+        reason=reason,
+        tolerance=tolerance,
+    )
+
+
+def _analysis_game(game: Game, proto: Protocol) -> Game:
+    """The game the dynamics run on: a non-Bayesian user's Bayesian equivalent under a joint
+    protocol (the same outcomes; module docstring), else the game itself."""
+    if proto.joint and not game.user.model.bayesian:
+        return bayesian_equivalent_game(game) or game
+    return game
+
+
 def _verdict(run: DynamicsOutcome, expl: Exploitability | None, tolerance: float) -> tuple[bool, str | None]:
     """(converged, reason): converged when every certified upper gain is within the tolerance."""
     if expl is None:
@@ -200,14 +269,15 @@ def best_response_dynamics(
     :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
     is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
     starting profiles, tried in order until one converges. ``progress``: a progress bar on
-    stderr while the general (multi-round) best responses run, when
-    stderr is a terminal.
+    stderr while the general (multi-round) best responses run, when stderr is a terminal.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)
     _check_options(tol, tolerance, max_passes, grid)
     names = [check_start(s) for s in starts] or ["babbling"]
-    model = game.user.model
+    original, game = game, _analysis_game(game, proto)
+    if (model := game.user.model).analytic is None and not model.bayesian and torch_response_available(model, 2):
+        return numerical_dynamics(original, proto, tol, min(max_passes, NUMERICAL_PASSES), tolerance)
     if model.analytic is None:
         raise ValueError(
             f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
@@ -238,9 +308,9 @@ def best_response_dynamics(
         if converged or not check:
             break
     converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
-    final = evaluate(game, run.schemes, proto)
+    final = evaluate(original, run.schemes, proto)  # her welfare with her own utility and model
     return BRDynamicsResult(
-        game=game.name,
+        game=original.name,
         protocol=proto.name,
         converged=converged,
         passes=run.passes,

@@ -27,6 +27,13 @@ general best responses (docs/science.md, "Experiments across rounds and states")
 Rows then also carry ``rounds``, ``states`` and ``messages``, and the mean certified
 exploitability (upper bound) of the converged outcomes.
 
+A non-Bayesian user (``user: {model: grether, alpha: 0.5, beta: 1}``, docs/science.md,
+"Non-Bayesian users") replaces the random game's Bayesian user in the dynamics; the normalisation
+keeps the Bayesian user's no- and full-information values (a common scale), and each game also
+records her own values and bound and the Bayesian user's bound (``bayes_bound``). Exact dynamics
+need a Bayesian equivalent: the ``simultaneous`` protocol, and (beyond shrinkage and Grether with
+``beta = 1``) two states under the best response.
+
 ``persuaders-experiment hull`` is the convex-hull experiment (Experiment 2,
 :mod:`persuaders.eval.experiments.hull`); docs/science.md, "Experiments", describes both.
 """
@@ -44,6 +51,8 @@ import numpy as np
 import yaml
 
 from persuaders.envs.game.random_games import random_game
+from persuaders.envs.game.spec import Game
+from persuaders.envs.game.users import UserModel, user_model_class
 from persuaders.envs.game.validation import SpecError, as_float, as_int, check_keys
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.experiments.runner import run_games
@@ -83,6 +92,7 @@ COMPETITION_DEFAULTS: dict[str, Any] = {
     "rounds": [1],
     "states": None,  # default [n_states]
     "protocol": "best_ai",
+    "user": None,  # a non-Bayesian user {model: grether, alpha: ..., beta: ...}; None: the Bayesian user
 }
 
 
@@ -128,7 +138,40 @@ def load_competition_config(path: str | Path | None, overrides: dict[str, Any]) 
         cfg[key] = [as_int(v, key, minimum=2 if key == "states" else 1) for v in cfg[key]]
     if cfg["protocol"] not in ("best_ai", "simultaneous"):
         raise SpecError("protocol", f"expected best_ai or simultaneous, got {cfg['protocol']!r}")
+    if cfg["user"] is not None:
+        user_model(cfg)  # validates the model and its parameters
     return cfg
+
+
+def user_model(cfg: dict[str, Any]) -> UserModel | None:
+    """The non-Bayesian user of the configuration (``user: {model: NAME, <parameters>}``, with the
+    configuration's ``rationality``), or None for the Bayesian user of the random games."""
+    spec = cfg.get("user")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or "model" not in spec:
+        raise SpecError("user", "expected a mapping {model: NAME, <its parameters>} or null")
+    cls = user_model_class(spec["model"], "user.model")
+    fields = {k: v for k, v in spec.items() if k != "model"}
+    fields.setdefault("rationality", cfg["rationality"])
+    return cls.from_fields(fields, "user")
+
+
+def _with_user(game: Game, cfg: dict[str, Any]) -> tuple[Game, dict[str, Any]]:
+    """The game with the configuration's non-Bayesian user (docs/science.md, "Non-Bayesian users"),
+    and what to record beside: her own no- and full-information values and competition bound, and
+    the Bayesian user's bound (``bayes_bound``), which she may fall short of."""
+    model = user_model(cfg)
+    if model is None:
+        return game, {}
+    theirs = game.replace(user_model=model)
+    return theirs, {
+        "user_model": model.label(),
+        "own_no_information": no_information_value(theirs),
+        "own_full_information": full_information_value(theirs),
+        "own_bound": competition_bound(theirs),
+        "bayes_bound": competition_bound(game),
+    }
 
 
 #: A converged outcome counts as full information when the user's value is within this of it
@@ -170,8 +213,9 @@ def one_game(args: tuple[Any, ...]) -> dict[str, Any]:
     else:
         raise RuntimeError(f"no game with information worth {cfg['min_information_value']} found for {regime}, k={k}")
     protocol = cfg.get("protocol", "best_ai")
-    res = best_response_dynamics(game, protocol=protocol, tol=cfg["tol"], max_passes=cfg["max_passes"])
-    bound = best_ai_bound(game) if protocol == "best_ai" else competition_bound(game)
+    played, extra = _with_user(game, cfg)
+    res = best_response_dynamics(played, protocol=protocol, tol=cfg["tol"], max_passes=cfg["max_passes"])
+    bound = best_ai_bound(played) if protocol == "best_ai" else competition_bound(played)
     ex = res.exploitability
     out = {
         "regime": regime,
@@ -195,6 +239,7 @@ def one_game(args: tuple[Any, ...]) -> dict[str, Any]:
         protocol=protocol,
         engine=res.engine,
         exploitability_upper=None if ex is None or not math.isfinite(ex.upper) else float(ex.upper),
+        **extra,
     )
     return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from persuaders.envs.game.users import UserModel, favourable_response
+from persuaders.envs.game.users import UserModel, favourable_response, response_at
 
 __all__ = ["PROB_TOL", "normalise_rows", "values_over_types"]
 
@@ -36,6 +36,7 @@ def values_over_types(
     model: UserModel,
     utils: np.ndarray | None = None,
     favour: int | None = None,
+    prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The user's value and the expected ``utils[j]`` at state beliefs ``p`` ``[..., Y]``, averaged over her types.
 
@@ -48,7 +49,9 @@ def values_over_types(
 
     ``favour``: for a best-responding user, break her ties in favour of ``utils[favour]`` (the
     convention of the persuasion LP suprema, :func:`~persuaders.envs.game.users.favourable_response`);
-    otherwise ties are split evenly. Returns ``v`` ``[...]`` and ``g`` ``[..., J]``.
+    otherwise ties are split evenly. ``prior``: the common prior, needed by a non-Bayesian model
+    (she acts on ``perceive(p_t, prior)``, docs/science.md, "Non-Bayesian users").
+    Returns ``v`` ``[...]`` and ``g`` ``[..., J]``.
     """
     p = np.asarray(p, dtype=np.float64)
     types = np.asarray(types, dtype=np.float64)
@@ -63,7 +66,7 @@ def values_over_types(
     if favour is not None and model.best_responder:
         q = favourable_response(eu, post @ utils[favour].T)
     else:
-        q = model.respond(eu)
+        q = response_at(post, utility, model, prior)
     v = (pt * (q * eu).sum(axis=-1)).sum(axis=1)
     g = np.einsum("nt,nta,nty,jay->nj", pt, q, post, utils)
     return v.reshape(lead), g.reshape((*lead, utils.shape[0]))

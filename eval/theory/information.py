@@ -33,7 +33,7 @@ def no_information_value(game: Game) -> float:
     ``P(x0) = sum_y mu0(y) O_0[y, x0]`` and ``P(y | x0) ∝ mu0(y) O_0[y, x0]``; with no private
     signal this is ``v(mu0)``.
     """
-    v, _ = values_over_types(game.prior, game.user.observation, game.user.utility, game.user.model)
+    v, _ = values_over_types(game.prior, game.user.observation, game.user.utility, game.user.model, prior=game.prior)
     return float(v)
 
 
@@ -51,7 +51,7 @@ def full_information_value(game: Game, model: UserModel | None = None) -> float:
     u = game.user.utility
     n_y = game.n_states
     if any(s.sees_state for s in game.speakers):
-        return float(game.prior @ user_value(np.eye(n_y), u, model))
+        return float(game.prior @ user_value(np.eye(n_y), u, model, game.prior))
     channels = [game.user.observation] + [s.observation for s in game.speakers]
     n_profiles = math.prod(int(c.shape[1]) for c in channels)
     if n_profiles > MAX_PROFILES:
@@ -65,7 +65,7 @@ def full_information_value(game: Game, model: UserModel | None = None) -> float:
         joint = (joint[:, :, None] * c[:, None, :]).reshape(n_y, -1)
         joint = joint[:, joint.sum(axis=0) > 0]  # drop impossible profiles as we go
     post, prob = normalise_rows(joint.T)
-    return float(prob @ user_value(post, u, model))
+    return float(prob @ user_value(post, u, model, game.prior))
 
 
 def bayes_optimal_value(game: Game) -> float:

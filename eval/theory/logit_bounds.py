@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from persuaders.envs.game.users import LogitUser, UserModel
+from persuaders.envs.game.users import LogitUser, UserModel, response_at
 from persuaders.eval.theory.geometry import grid_resolution, simplex_grid
 
 __all__ = [
@@ -50,15 +50,18 @@ __all__ = [
 MAX_EVALUATIONS = 400_000
 
 
-def smooth_values(q: np.ndarray, c: np.ndarray, u: np.ndarray, utils: np.ndarray, model: UserModel) -> np.ndarray:
-    """``G[j](q)`` ``[V, J]``: the expected ``utils[j]`` when the user acts by ``model`` at each type's posterior."""
+def smooth_values(
+    q: np.ndarray, c: np.ndarray, u: np.ndarray, utils: np.ndarray, model: UserModel, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """``G[j](q)`` ``[V, J]``: the expected ``utils[j]`` when the user acts by ``model`` at each type's posterior
+    (a non-Bayesian model needs the common ``prior``: docs/science.md, "Non-Bayesian users")."""
     out = np.empty((len(q), len(utils)))
     step = max(1, 200_000 // max(1, c.shape[0] * c.shape[2]))
     for lo in range(0, len(q), step):
         b = np.einsum("vx,txy->vty", q[lo : lo + step], c)
         mass = b.sum(axis=2)
         post = b / np.where(mass > 0, mass, 1.0)[..., None]
-        s = model.respond(post @ u.T)
+        s = response_at(post, u, model, prior)
         out[lo : lo + step] = np.einsum("vt,vta,vty,jay->vj", mass, s, post, utils)
     return out
 

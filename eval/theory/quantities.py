@@ -15,12 +15,14 @@ their own modules of :mod:`persuaders.eval.theory`):
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from persuaders.envs.game.nonbayesian import bayesian_equivalent_game
 from persuaders.envs.game.spec import Game
 from persuaders.eval.theory.beliefs import PROB_TOL
 from persuaders.eval.theory.hull import HullFit, fit_hull, hull_distance
@@ -42,6 +44,7 @@ __all__ = [
     "bound_fit",
     "bound_premise_failure",
     "analytic_quantities",
+    "validity",
 ]
 
 #: Decimals kept in :func:`analytic_quantities` (the LPs are solved to about 1e-9 or better).
@@ -147,7 +150,8 @@ def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
     {``epsilon``, ``weights``, ``offset``}, ``single_sender`` {speaker: {``sender_value``,
     ``user_value``}} (both None, with a ``reason``, for a user model with no analytic
     single-sender solver), ``competition_bound`` (``None`` when its premises fail), ``cone``
-    {``epsilon``, ``weights``, ``offset``}, ``best_ai_bound``. Values are rounded to
+    {``epsilon``, ``weights``, ``offset``}, ``best_ai_bound``, and for a non-Bayesian user model
+    ``validity`` (:func:`validity`: which of these hold for her). Values are rounded to
     :data:`JSON_DECIMALS` decimals, below the linear programs' tolerance, so that an exact answer
     (0.7) is not printed as its solver rendering (0.700000000001). ``progress`` shows a progress
     bar on stderr for long computations (many speakers).
@@ -168,7 +172,52 @@ def analytic_quantities(game: Game, progress: bool = False) -> dict[str, Any]:
             "best_ai_bound": best_ai_bound(game) if bound is not None else None,
         }
     )
+    if not game.user.model.bayesian:
+        out["validity"] = validity(game)
     return out
+
+
+def validity(game: Game) -> dict[str, str]:
+    """Which quantities hold for the game's user model, and why (docs/science.md, "Non-Bayesian users").
+
+    For a Bayesian user everything holds. A non-Bayesian user acts on ``perceive(p, mu0)``, a
+    function of the Bayesian posterior ``p``: the information values are computed with her own
+    response; the hull and cone distances do not involve her; the single-sender optimum is the
+    concavification of a response that is a function of the posterior (the splitting argument),
+    valid for a continuous (finite-rationality) response; the competition and best-AI bounds use
+    her response only at ``p = delta_y`` (full revelation), a fixed distribution, so they hold with
+    the full-information value computed with her response; the logit loss (``v(p) >= max_a EU_p(a)
+    - ln|A| / lam``) compares with her *true* expected utilities and is not guaranteed.
+    """
+    model = game.user.model
+    if model.bayesian:
+        return {}
+    smooth = math.isfinite(model.rationality or math.inf)
+    has_eq = bayesian_equivalent_game(game) is not None
+    return {
+        "no_information": "valid: computed with her perceived-belief response",
+        "full_information": "valid: computed with her perceived-belief response",
+        "bayes_optimal": "valid: does not involve her model",
+        "logit_loss": "not guaranteed: she does not act on the Bayesian posterior",
+        "hull": "valid: does not involve her model",
+        "single_sender": (
+            "valid: concavification (splitting argument; her response is a continuous function of the posterior)"
+            if smooth
+            else "unavailable: a best response to a perceived belief has no analytic solver here"
+        ),
+        "competition_bound": "valid: the proof uses her response only at full revelation, r(perceive(delta_y))",
+        "best_ai_bound": "valid: the proof uses her response only at full revelation, r(perceive(delta_y))",
+        "exploitability": (
+            "exact: through the Bayesian-equivalent game (simultaneous protocol)"
+            if has_eq
+            else "not certified: numerical search only (a lower bound)"
+        ),
+        "dynamics": (
+            "exact: through the Bayesian-equivalent game (simultaneous protocol)"
+            if has_eq
+            else "not certified: on numerical best responses"
+        ),
+    }
 
 
 def _rounded(x: Any) -> Any:

@@ -273,10 +273,10 @@ def _concavification_component(c: _Component, method: str) -> tuple[float, float
     u, model = game.user.utility, game.user.model
 
     def g_send(q: np.ndarray) -> np.ndarray:
-        return values_over_types(q @ c.post_x, c.o0, u, model, spk.utility[None])[1][..., 0]
+        return values_over_types(q @ c.post_x, c.o0, u, model, spk.utility[None], prior=game.prior)[1][..., 0]
 
     def g_user(q: np.ndarray) -> np.ndarray:
-        return values_over_types(q @ c.post_x, c.o0, u, model)[0]
+        return values_over_types(q @ c.post_x, c.o0, u, model, prior=game.prior)[0]
 
     n_x = c.keep.size
     if n_x == 1:
@@ -350,6 +350,9 @@ def single_sender_optimum(
       20001-point grid, refined). More: an LP over a simplex grid of at most ~20000 beliefs
       (vertices and ``q0`` included), then refined locally. ``user_value = sum_j tau_j h(q_j)``,
       ``h`` her value at ``q_j``, at the chosen solution.
+    * a non-Bayesian user with a finite rationality (she acts by logit on ``perceive(p, mu0)``,
+      a continuous function of the Bayesian posterior): the same concavification, since the
+      splitting argument only needs a response that is a function of the posterior;
     * no analytic solver (``analytic`` None): raises :class:`NoAnalyticOptimum` (a ``ValueError``).
 
     What the user says before the speaker speaks is a garbling ``z`` of ``x0`` that the speaker
@@ -368,7 +371,9 @@ def single_sender_optimum(
     if method not in ("auto", "grid", "exact"):
         raise ValueError(f"method must be auto, grid or exact, got {method!r}")
     model = game.user.model
-    if model.analytic not in ("obedience", "concavification"):
+    if not model.bayesian and math.isfinite(model.rationality or math.inf):
+        pass  # a smooth response to a perceived belief: concavification (docs/science.md, "Non-Bayesian users")
+    elif model.analytic not in ("obedience", "concavification"):
         raise NoAnalyticOptimum(
             f"user model {model.label()!r} names no analytic single-sender solver (analytic = {model.analytic!r}): "
             "there is no single-sender optimum to report"

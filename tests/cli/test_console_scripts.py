@@ -127,6 +127,31 @@ def test_persuaders_dynamics(tmp_path):
 
 
 @pytest.mark.slow
+def test_persuaders_fit(tmp_path):
+    """Simulated choices are written and fitted; a missing data file exits with status 2, one line."""
+    data = tmp_path / "c.csv"
+    res = run_console(
+        "persuaders-fit",
+        "simulate",
+        "--game",
+        "kg",
+        "--model",
+        "logit",
+        "--set",
+        "rationality=5",
+        "--decisions",
+        "200",
+        "--out",
+        str(data),
+    )
+    assert res.returncode == 0, res.stderr
+    res = run_console("persuaders-fit", str(data), "--game", "kg", "--models", "logit", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["chosen"] == "logit"
+    res = run_console("persuaders-fit", str(tmp_path / "none.csv"), "--game", "kg")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
 def test_persuaders_report(tmp_path):
     """A missing run directory exits with status 2, no traceback."""
     res = run_console("persuaders-report", str(tmp_path / "nothing"))
