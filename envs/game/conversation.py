@@ -74,8 +74,12 @@ class BeliefState:
         ]
         self.lik = np.ones((game.n_speakers + 1, batch, y))  # party-major: each party's L_j is contiguous
 
-    def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> None:
-        """Party ``j`` (0 = user) said ``msg`` [B] under ``scheme`` [B, X_j, M] (or [X_j, M])."""
+    def update(self, j: int, scheme: np.ndarray, msg: np.ndarray) -> np.ndarray:
+        """Party ``j`` (0 = user) said ``msg`` [B] under ``scheme`` [B, X_j, M] (or [X_j, M]).
+
+        Returns ``l(y)`` [B, Y], the message's probability in each state given party ``j``'s
+        earlier messages (before any rescaling): the product of these over a party's rounds is its
+        likelihood ``L_j(y)`` exactly (docs/science.md, "The exact belief update")."""
         scheme = np.asarray(scheme, dtype=np.float64)
         col = scheme[:, msg].T if scheme.ndim == 2 else scheme[np.arange(self.batch), :, msg]  # [B, X_j]
         f = self.signal_of_state[j]
@@ -92,6 +96,8 @@ class BeliefState:
         lik = self.lik[j] * p_msg
         top = lik.max(axis=-1, keepdims=True)
         np.divide(lik, np.where(top > 0, top, 1.0), out=self.lik[j])
+        out: np.ndarray = p_msg
+        return out
 
     def belief(self, parties: Sequence[int]) -> np.ndarray:
         """``b(y) ∝ mu0(y) prod_{j in parties} L_j(y)`` for an observer who heard ``parties``."""

