@@ -72,6 +72,15 @@ class Passes(NamedTuple):
     stop: str
 
 
+def _revisited(signature: Callable[[], Any] | None, seen: dict[Any, int]) -> bool:
+    """Count the state's ``signature()`` in ``seen``; True at its third visit (a best-response cycle)."""
+    if signature is None:
+        return False
+    sig = signature()
+    seen[sig] = seen.get(sig, 0) + 1
+    return seen[sig] >= 3
+
+
 def accelerated_passes(
     state: DynamicsState,
     step: Callable[[float], tuple[Sequence[Any], bool, bool]],
@@ -122,12 +131,9 @@ def accelerated_passes(
                     stop = "stalled race"
                     break
                 scale = min(4.0 * scale, max_scale)
-                if signature is not None:
-                    sig = signature()
-                    seen[sig] = seen.get(sig, 0) + 1
-                    if seen[sig] >= 3:
-                        stop = "cycle"
-                        break
+                if _revisited(signature, seen):
+                    stop = "cycle"
+                    break
             else:
                 state.restore(snap)
                 if rollback and kept and kept[-1][2] > 1.0:
@@ -147,10 +153,7 @@ def accelerated_passes(
             scale = 4.0
         kept.append((movers, race, 1.0, snap))
         history.append(state.user_value())
-        if signature is not None:
-            sig = signature()
-            seen[sig] = seen.get(sig, 0) + 1
-            if seen[sig] >= 3:
-                stop = "cycle"
-                break
+        if _revisited(signature, seen):
+            stop = "cycle"
+            break
     return Passes(converged, passes, accel, history, stop)
