@@ -3,7 +3,7 @@
 A game file, a ``random:...`` string or a command-line option can ask for sizes that would keep a
 command busy for hours or exhaust the machine's memory (``rounds: 1000000000``,
 ``random:k=2,states=100000``, ``--grid 1000000000``). Every such size is checked where it enters
-(:meth:`~persuaders.envs.game.Game.from_dict`, :func:`~persuaders.envs.game.random_games.random_game`,
+(:meth:`~persuaders.envs.game.spec.Game.from_dict`, :func:`~persuaders.envs.game.random_games.random_game`,
 the option checks of the commands) against :data:`limits`, and refused in one line that names the
 field and the limit, before any array is allocated.
 
