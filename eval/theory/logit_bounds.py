@@ -169,9 +169,12 @@ class SmoothObjective:
     ``G(q) = sum_tau F(b_tau)``, ``b_tau = q . C[tau]``, ``F(b) = |b| f(b / |b|)``,
     ``f(p) = sum_a s_a(p) p . W_a``, ``s = softmax(lam p . u)``. Its gradient is
     ``dF/db = f(p) 1 + (I - 1 p^T) grad f``, ``grad f = E_s[W] + lam Cov_s(p . W, u)``, and along any
-    direction ``v``, ``|v^T grad^2 f v| <= kappa2 |v|_1^2`` with
-    ``kappa2 = lam R_W R_u / 2 + lam^2 R_W R_u^2`` (``R`` the largest spread of a utility over the
-    actions in one state): two covariances of ranges ``R_W, R_u`` and a third moment. Homogeneity
+    direction ``v``, ``v^T grad^2 f v = 2 lam Cov_s(X, Y) + lam^2 E_s[(X - X_bar)^2 (E - E_bar)]`` with
+    ``X_a = u_a . v``, ``Y_a = W_a . v``, ``E_a = p . W_a``. Every variance under ``s`` is at most
+    ``nu`` times the squared range, ``nu = min(1/4, 1 - s_max)`` (Popoviciu; or the mass off the
+    likeliest action), so ``|v^T grad^2 f v| <= (2 lam R_W R_u + lam^2 R_W R_u^2) nu |v|_1^2``
+    (``R`` the largest spread of a utility over the actions in one state): ``kappa2`` is its value at
+    ``nu = 1/4``, and :meth:`curvature` bounds ``nu`` per box. Homogeneity
     gives ``grad^2 F(b) = P^T grad^2 f P / |b|`` with ``|P z|_1 <= 2 |z|_1``, so on a set where type
     ``tau`` keeps mass at least ``m_tau``, ``h`` curves by at most
     ``kappa2 sum_tau delta_tau^2 max_x omega_tau(x)^2 / m_tau`` per ``|dq|_1^2``
@@ -194,7 +197,11 @@ class SmoothObjective:
         self.spread = posterior_spread(self.c)  # [T]
         spread_w = float((self.w.max(axis=0) - self.w.min(axis=0)).max())
         spread_u = float((self.u.max(axis=0) - self.u.min(axis=0)).max())
-        self.kappa2 = self.lam * spread_w * spread_u / 2.0 + self.lam**2 * spread_w * spread_u**2
+        # f'' <= (2 lam R_W R_u + lam^2 R_W R_u^2) nu |v|_1^2, nu = min(1/4, 1 - s_max): see the docstring
+        self.kappa_nu = 2.0 * self.lam * spread_w * spread_u + self.lam**2 * spread_w * spread_u**2
+        self.kappa2 = self.kappa_nu / 4.0  # nu = 1/4 (Popoviciu): the bound anywhere on the simplex
+        d = self.u[:, None, :] - self.u[None, :, :]  # [A, A, Y]
+        self.pair_span = d.max(axis=2) - d.min(axis=2)  # max_y (u_a - u_b) - min_y (u_a - u_b)
         self.lip = lipschitz_constant(self.c, self.u, np.asarray(utils), np.asarray(weights), lam, self.linear)
 
     def _parts(self, q: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -226,31 +233,44 @@ class SmoothObjective:
         grad = np.einsum("txy,vty->vx", self.c, g) + self.linear
         return value, grad
 
-    def curvature(self, corners: np.ndarray) -> np.ndarray:
-        """Per box, a bound on ``d^2 h / dt^2`` along ``q(t)`` per ``|dq/dt|_1^2``, from the least mass of
-        each type at the box's corners ``[N, 2^d, X]`` (mass is multilinear in the stick-breaking
-        coordinates, so its least value on a box is at a corner); ``inf`` where a type can vanish."""
+    def curvature(self, corners: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+        """Per box, a bound on ``d^2 h / dt^2`` along ``q(t)`` per ``|dq/dt|_1^2`` on the box, from its
+        corners ``[N, K, X]`` (the stick-breaking cube's ``2^d`` corners, or a segment's two ends) and,
+        optionally, its centre ``[N, X]``.
+
+        Mass is linear in ``q`` and ``q`` multilinear in the stick-breaking coordinates, so a type's
+        least mass ``m_tau`` on a box is at a corner, and so is the largest ``|q - centre|_1``
+        (``r_q``). With the centre, each type's ``nu = min(1/4, 1 - s_max)`` is bounded on the box:
+        its posterior moves by at most ``rho = delta_tau max_x omega_tau(x) r_q / m_tau`` (in ``l1``),
+        so each logit gap ``z_b - z_a*`` (``a*`` the centre's likeliest action) by at most
+        ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``. Where the
+        user is decisive the curvature vanishes (docs/science.md, "Logit users: certified bounds").
+        ``inf`` where a type can vanish.
+        """
         least = np.einsum("nkx,tx->nkt", corners, self.omega).min(axis=1)  # [N, T]
         top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
         with np.errstate(divide="ignore"):
             ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
         ratio[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves adds no curvature
-        out: np.ndarray = self.kappa2 * ratio.sum(axis=1)
+        nu = np.full(least.shape, 0.25)
+        if centre is not None:
+            r_q = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
+            b = np.einsum("nx,txy->nty", centre, self.c)
+            mass = b.sum(axis=2)
+            post = b / np.where(mass > 0, mass, 1.0)[..., None]
+            z = self.lam * post @ self.u.T  # [N, T, A]
+            star = z.argmax(axis=2)
+            gap = z - np.take_along_axis(z, star[..., None], axis=2)  # <= 0, 0 at a*
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rho = np.where(least > 1e-300, self.spread * self.omega.max(axis=1) * r_q[:, None] / least, np.inf)
+            rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
+            span = self.pair_span[:, star].transpose(1, 2, 0)  # [N, T, A]: span(u_b - u_a*)
+            with np.errstate(over="ignore"):
+                terms = np.exp(gap + self.lam * span * rho[..., None] / 2.0)
+            np.put_along_axis(terms, star[..., None], 0.0, axis=2)
+            nu = np.minimum(nu, terms.sum(axis=2))
+        out: np.ndarray = np.where(nu > 0.0, self.kappa_nu * nu * ratio, 0.0).sum(axis=1)  # one action: linear
         return out
-
-
-def _stick_jacobian(s: np.ndarray) -> np.ndarray:
-    """``d q / d s`` ``[N, d + 1, d]`` of :func:`stick_breaking`: column ``i`` is ``r_i`` at ``q_i`` and
-    ``-q_k / (1 - s_i)`` at every later ``k`` (``r_i = prod_{j<i} (1 - s_j)``)."""
-    n, d = s.shape
-    q = stick_breaking(s)
-    jac = np.zeros((n, d + 1, d))
-    rest = np.ones(n)
-    for i in range(d):
-        jac[:, i, i] = rest
-        jac[:, i + 1 :, i] = -q[:, i + 1 :] / np.maximum(1.0 - s[:, i], 1e-300)[:, None]
-        rest = rest * (1.0 - s[:, i])
-    return jac
 
 
 def posterior_spread(c: np.ndarray) -> np.ndarray:
@@ -265,53 +285,75 @@ def posterior_spread(c: np.ndarray) -> np.ndarray:
     return out
 
 
+def _bisect(cells: np.ndarray) -> np.ndarray:
+    """Children ``[2N, n, n]`` of simplices ``[N, n, n]`` (vertices as rows): each is cut at the
+    midpoint of its longest edge (in ``l1``), which keeps the cells' shapes bounded."""
+    n = cells.shape[1]
+    diff = np.abs(cells[:, :, None, :] - cells[:, None, :, :]).sum(axis=3).reshape(len(cells), -1)
+    edge = diff.argmax(axis=1)
+    a, b = edge // n, edge % n
+    rows = np.arange(len(cells))
+    mid = (cells[rows, a] + cells[rows, b]) / 2.0
+    left, right = cells.copy(), cells.copy()
+    left[rows, a] = mid
+    right[rows, b] = mid
+    return np.concatenate([left, right])
+
+
 def certified_argmax_smooth(
     obj: SmoothObjective, n: int, eps: float, budget: int = MAX_EVALUATIONS
 ) -> tuple[float, float, np.ndarray]:
     """:func:`certified_argmax` of a :class:`SmoothObjective`, with second-order bounds.
 
-    On a cube of half-width ``w`` around ``s`` (stick-breaking coordinates, ``d = n - 1``), with
-    ``q'' `` the second derivative of the map (entries at most 1, ``|q''|_1 <= (d + 1) |ds|_1^2``,
-    and ``sum q'' = 0`` so the gradient enters only through its spread, at most ``2 L``) and
-    ``|dq|_1 <= 2 |ds|_1`` (with two signals the map is affine and ``q'' = 0``)::
+    Branch and bound on simplices (the belief simplex cut by longest-edge bisection, so ``q`` is
+    affine on each cell and no map adds curvature). On a cell with vertices ``v_j`` and barycentre
+    ``c``, Taylor's theorem with the curvature bound ``H`` of :meth:`SmoothObjective.curvature` on
+    the cell gives, for every ``q`` in it (the linear term is largest at a vertex, ``|q - c|_1`` too)::
 
-        h <= h(s) + |grad_s h(s)|_1 w + (4 H + L (d + 1)) (d w)^2 / 2,
+        h(q) <= h(c) + max_j grad h(c) . (v_j - c) + H R^2 / 2,   R = max_j |v_j - c|_1,
 
-    ``H`` the curvature bound of :meth:`SmoothObjective.curvature` on the cube; the Lipschitz
-    bound ``h(s) + 2 L d w`` is used where it is smaller (near faces where a type's mass
-    vanishes, ``H`` is infinite). Converges quadratically where the maximum's types keep mass.
+    and the Lipschitz bound ``h(c) + L R`` is used where it is smaller (near faces where a type's
+    mass vanishes ``H`` is infinite). Cells that could beat the best value found by more than
+    ``eps`` are split, those of the highest bound first, until none is left or ``budget``
+    evaluations are spent; the upper end is then the highest open bound. Converges quadratically
+    where the maximum's types keep mass, and the curvature vanishes where the user is decisive.
     """
     if n == 1:
         v = float(obj.values(np.ones((1, 1)))[0])
         return v, v, np.ones(1)
-    d = n - 1
-    bend = obj.lip * (d + 1) if d > 1 else 0.0  # the map's own curvature: none with two signals (it is affine)
-    k0 = max(2, round(512 ** (1.0 / d)))
-    axes = (np.arange(k0) + 0.5) / k0
-    centres = np.stack(np.meshgrid(*([axes] * d), indexing="ij"), axis=-1).reshape(-1, d)
-    half = 0.5 / k0
-    signs = np.stack(np.meshgrid(*([np.array([-1.0, 1.0])] * d), indexing="ij"), axis=-1).reshape(-1, d)
-    best, arg, used = -np.inf, centres[0], 0
+    cells = np.eye(n)[None]
+    while len(cells) < 256:
+        cells = _bisect(cells)
+    best, arg, used = -np.inf, np.full(n, 1.0 / n), 0
+    pool_cells, pool_bound = np.zeros((0, n, n)), np.zeros(0)
     while True:
-        q = stick_breaking(centres)
-        vals, grad_q = obj.value_and_gradient(q)
-        used += len(centres)
+        centre = cells.mean(axis=1)
+        vals, grad = obj.value_and_gradient(centre)
+        used += len(cells)
         b = int(np.argmax(vals))
         if vals[b] > best:
-            best, arg = float(vals[b]), centres[b].copy()
-        grad_s = np.einsum("nkd,nk->nd", _stick_jacobian(centres), grad_q)
-        corners = stick_breaking(np.clip(centres[:, None, :] + half * signs[None], 0.0, 1.0).reshape(-1, d))
-        curv = obj.curvature(corners.reshape(len(centres), len(signs), n))
-        second = (4.0 * curv + bend) * (d * half) ** 2 / 2.0
-        quad = vals + np.abs(grad_s).sum(axis=1) * half + second
-        bound = np.minimum(quad, vals + 2.0 * obj.lip * d * half)
-        open_ = bound > best + eps
-        if not open_.any():
-            return best, best + eps, stick_breaking(arg[None])[0]
-        if used + open_.sum() * 2**d > budget:
-            return best, float(max(best, bound[open_].max())), stick_breaking(arg[None])[0]
-        half /= 2.0
-        centres = (centres[open_][:, None, :] + signs[None] * half).reshape(-1, d)
+            best, arg = float(vals[b]), centre[b].copy()
+        offsets = cells - centre[:, None, :]
+        radius = np.abs(offsets).sum(axis=2).max(axis=1)
+        linear = np.einsum("nkx,nx->nk", offsets, grad).max(axis=1)
+        curv = obj.curvature(cells, centre)
+        with np.errstate(invalid="ignore"):
+            quad = vals + linear + curv * radius**2 / 2.0
+        bound = np.fmin(quad, vals + obj.lip * radius)
+        pool_cells = np.concatenate([pool_cells, cells])
+        pool_bound = np.concatenate([pool_bound, bound])
+        keep = pool_bound > best + eps
+        pool_cells, pool_bound = pool_cells[keep], pool_bound[keep]
+        if len(pool_bound) == 0:
+            return best, best + eps, arg
+        batch = min(len(pool_bound), max(256, len(pool_bound) // 4), (budget - used) // 2)
+        if batch <= 0:
+            return best, float(max(best + eps, pool_bound.max())), arg
+        top = np.argpartition(-pool_bound, batch - 1)[:batch] if batch < len(pool_bound) else np.arange(batch)
+        cells = _bisect(pool_cells[top])
+        rest = np.ones(len(pool_bound), dtype=bool)
+        rest[top] = False
+        pool_cells, pool_bound = pool_cells[rest], pool_bound[rest]
 
 
 def belief_grid(n: int, max_points: int = 3000) -> np.ndarray:
