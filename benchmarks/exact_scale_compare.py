@@ -27,6 +27,8 @@ GAME = (
     "from persuaders.envs.game.random_games import random_game\n"
     "g = random_game(2, {states}, 3, seed=7, regime='inside', rationality={lam!r}, messages=2, rounds={rounds})\n"
 )
+#: The same game under the previous release's module name (``persuaders.game``).
+BASELINE_GAME = GAME.replace("persuaders.envs.game.", "persuaders.game.")
 THIS = {
     "simultaneous": (
         "from persuaders.eval.response import ResponseProblem, best_response\n"
@@ -92,9 +94,10 @@ def main() -> None:
     for (protocol, lam), max_rounds in ROUNDS.items():
         for states in args.states:
             for rounds in range(1, max_rounds + 1):
-                game = GAME.format(states=states, lam="inf" if lam == "inf" else float(lam), rounds=rounds)
+                fields = {"states": states, "lam": "inf" if lam == "inf" else float(lam), "rounds": rounds}
+                game, base_game = GAME.format(**fields), BASELINE_GAME.format(**fields)
                 mine = timed(sys.executable, TIMED.format(game=game, solve=THIS[protocol]), args.budget)
-                base = timed(args.baseline, TIMED.format(game=game, solve=BASELINE[protocol]), args.budget)
+                base = timed(args.baseline, TIMED.format(game=base_game, solve=BASELINE[protocol]), args.budget)
 
                 def cell(r: tuple[float, float] | None) -> tuple[str, str]:
                     return ("over budget", "") if r is None else (f"{r[0]:.2f}", f"{r[1]:.1e}")
