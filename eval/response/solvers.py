@@ -23,6 +23,10 @@ numerical           any protocol, fixed schemes, a user model with a          mu
                                                                               above it where it holds
 ==================  ========================================================  =======================
 
+Two more fallbacks are registered in :mod:`.line_solvers`: ``belief_line_joint`` and
+``belief_line_selection`` (one round, speakers with two signals: the belief line the one-round
+dynamics move on).
+
 A user model declares what it supports through :attr:`~persuaders.envs.game.users.UserModel.analytic`
 (``obedience``, ``concavification`` or None) and its torch response; a protocol through
 :attr:`~persuaders.envs.game.protocols.Protocol.joint` (one conversation) or as a
