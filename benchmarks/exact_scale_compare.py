@@ -5,7 +5,8 @@
 The games of benchmarks/exact_scale.py (seeded random games, 2 speakers, 3 actions, 2 messages
 per round, speakers who see the state, inside the hull), growing one round at a time. For each, one
 best response of speaker 0 (the other babbling) is timed in a fresh process of each version, the
-two runs alternating so that both see the same load; each process stops at the budget. This
+two runs alternating so that both see the same load; each process stops at the budget, and the
+clock starts after the imports. This
 version answers through the best-response interface (every applicable solver, the exact
 ``M``-message programs and the certified logit bounds); the baseline through its own
 multi-round solvers (``persuaders.eval.multiround`` and ``persuaders.eval.solo_rules``, the module
@@ -62,9 +63,18 @@ BASELINE = {
     ),
 }
 TIMED = (
-    "import time, json\n{game}t = time.perf_counter()\n{solve}"
+    "import time, json\n{game}{imports}t = time.perf_counter()\n{solve}"
     "print(json.dumps([time.perf_counter() - t, upper - lower]))\n"
 )
+
+
+def program(game: str, solve: str) -> str:
+    """The timed program: the game and the solver's imports first, so that the clock measures the
+    best response alone (not the import of a version's modules)."""
+    lines = solve.splitlines(keepends=True)
+    imports = "".join(line for line in lines if line.startswith(("from ", "import ")))
+    rest = "".join(line for line in lines if not line.startswith(("from ", "import ")))
+    return TIMED.format(game=game, imports=imports, solve=rest)
 
 
 def timed(python: str, code: str, budget: float) -> tuple[float, float] | None:
@@ -96,8 +106,8 @@ def main() -> None:
             for rounds in range(1, max_rounds + 1):
                 fields = {"states": states, "lam": "inf" if lam == "inf" else float(lam), "rounds": rounds}
                 game, base_game = GAME.format(**fields), BASELINE_GAME.format(**fields)
-                mine = timed(sys.executable, TIMED.format(game=game, solve=THIS[protocol]), args.budget)
-                base = timed(args.baseline, TIMED.format(game=base_game, solve=BASELINE[protocol]), args.budget)
+                mine = timed(sys.executable, program(game, THIS[protocol]), args.budget)
+                base = timed(args.baseline, program(base_game, BASELINE[protocol]), args.budget)
 
                 def cell(r: tuple[float, float] | None) -> tuple[str, str]:
                     return ("over budget", "") if r is None else (f"{r[0]:.2f}", f"{r[1]:.1e}")
