@@ -17,6 +17,7 @@ from pathlib import Path
 
 from persuaders.train.config import load_config
 from persuaders.train.loop import train
+from persuaders.train.summary import exploitability_label
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,11 +44,7 @@ def main() -> None:
             f"{n}: {v:.4f} / {b['single_sender'][n]['sender_value']:.4f}" for n, v in s["speaker_values"].items()
         )
         ex = s["exploitability"]
-        exs = (
-            f"{ex['exploitability']:.4f}" + ("" if all(ex["exact"].values()) else " (lower bound)")
-            if "exploitability" in ex
-            else "n/a"
-        )
+        exs = f"{ex['exploitability']:.4f}" + exploitability_label(ex) if "exploitability" in ex else "n/a"
         print(
             f"| {Path(path).stem} | {s['protocol']} | {s['user_value']:.4f} | {b['no_information']:.4f} "
             f"| {b['full_information']:.4f} | "

@@ -27,6 +27,7 @@ from persuaders.envs.game.spec import Game
 from persuaders.envs.game.validation import SpecError, is_number
 from persuaders.eval.exploitability import exploitability
 from persuaders.train.rundir import CONFIG, SUMMARY, TENSORBOARD, atomic_write, check_boundary, claim, owned_files
+from persuaders.train.summary import exploitability_label
 
 #: The files a report writes (beside its run's files; see persuaders.train.rundir).
 REPORT_FILES = ("report.md", "learning_curves.png", "schemes.png")
@@ -165,15 +166,11 @@ def outcome_table(summary: dict[str, Any]) -> str:
     ex = summary.get("exploitability")
     if ex and "exploitability" in ex:
         for name, g in ex["gain"].items():
-            flag = "" if ex["exact"][name] else " (lower bound)"
+            flag = exploitability_label(ex, name)
             rows.append((f"{name}: best unilateral gain{flag} [{ex['method'][name].split(' ')[0]}]", g))
-        rows.append(
-            (
-                "exploitability (largest gain)" + ("" if all(ex["exact"].values()) else ", a lower bound"),
-                ex["exploitability"],
-            )
-        )
-        if not all(ex["exact"].values()) and ex.get("upper") is not None:
+        label = exploitability_label(ex)
+        rows.append(("exploitability (largest gain)" + label, ex["exploitability"]))
+        if label and ex.get("upper") is not None:
             rows.append(("exploitability: certified upper bound (gap)", f"{_cell(ex['upper'])} (gap {ex['gap']:.3g})"))
     elif ex:
         rows.append(("exploitability", f"not computed: {ex.get('error')}"))

@@ -113,6 +113,23 @@ def make_summary(
     return summary
 
 
+def exploitability_label(ex: dict[str, Any], speaker: str | None = None) -> str:
+    """How far a stored exploitability (its JSON form) is known, as a suffix for a table label:
+    ``""`` when settled (the certified bracket is within its tolerance), ``" (bracket)"`` when a
+    finite upper bound brackets it, ``" (lower bound)"`` otherwise (docs/science.md,
+    "Exploitability"). With ``speaker``, that speaker's gain alone."""
+    tol = float(ex.get("tolerance", 0.0))
+    if speaker is not None:
+        upper, lower = ex.get("gain_upper", {}).get(speaker), ex.get("gain_lower", {}).get(speaker, 0.0)
+        if upper is None:
+            return "" if ex.get("exact", {}).get(speaker) else " (lower bound)"
+        return "" if upper - lower <= tol else " (bracket)"
+    status = ex.get("status")
+    if status is None:  # a summary written before the status field
+        return "" if all(ex.get("exact", {}).values()) else " (lower bound)"
+    return {"settled": "", "bracket": " (bracket)"}.get(status, " (lower bound)")
+
+
 def format_outcome(summary: dict[str, Any]) -> str:
     """The learned outcome beside the theory, as a small table."""
     rows = outcome_rows(
@@ -122,7 +139,8 @@ def format_outcome(summary: dict[str, Any]) -> str:
     )
     ex = summary.get("exploitability", {})
     if "exploitability" in ex:
-        rows.append(("exploitability" + ("" if all(ex["exact"].values()) else " (lower bound)"), ex["exploitability"]))
-        if not all(ex["exact"].values()) and ex.get("upper") is not None:
+        label = exploitability_label(ex)
+        rows.append(("exploitability" + label, ex["exploitability"]))
+        if label and ex.get("upper") is not None:
             rows.append(("exploitability: certified upper bound", ex["upper"]))
     return format_rows(f"Learned outcome on {summary['game']} ({summary['protocol']}), exact:", rows, width=38)
