@@ -174,7 +174,7 @@ class SmoothObjective:
     ``nu`` times the squared range, ``nu = min(1/4, 1 - s_max)`` (Popoviciu; or the mass off the
     likeliest action), so ``|v^T grad^2 f v| <= (2 lam R_W R_u + lam^2 R_W R_u^2) nu |v|_1^2``
     (``R`` the largest spread of a utility over the actions in one state): ``kappa2`` is its value at
-    ``nu = 1/4``, and :meth:`curvature` bounds ``nu`` per box. Homogeneity
+    ``nu = 1/4``, and :meth:`curvature` bounds ``nu`` per cell. Homogeneity
     gives ``grad^2 F(b) = P^T grad^2 f P / |b|`` with ``|P z|_1 <= 2 |z|_1``, so on a set where type
     ``tau`` keeps mass at least ``m_tau``, ``h`` curves by at most
     ``kappa2 sum_tau delta_tau^2 max_x omega_tau(x)^2 / m_tau`` per ``|dq|_1^2``
@@ -234,13 +234,13 @@ class SmoothObjective:
         return value, grad
 
     def curvature(self, corners: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
-        """Per box, a bound on ``d^2 h / dt^2`` along ``q(t)`` per ``|dq/dt|_1^2`` on the box, from its
-        corners ``[N, K, X]`` (the stick-breaking cube's ``2^d`` corners, or a segment's two ends) and,
+        """Per cell, a bound on ``d^2 h / dt^2`` along ``q(t)`` per ``|dq/dt|_1^2`` on the cell (the
+        convex hull of its vertices ``[N, K, X]``: a simplex's, or a segment's two ends) and,
         optionally, its centre ``[N, X]``.
 
-        Mass is linear in ``q`` and ``q`` multilinear in the stick-breaking coordinates, so a type's
-        least mass ``m_tau`` on a box is at a corner, and so is the largest ``|q - centre|_1``
-        (``r_q``). With the centre, each type's ``nu = min(1/4, 1 - s_max)`` is bounded on the box:
+        Mass is linear in ``q``, so a type's least mass ``m_tau`` on a cell is at a vertex, and so is
+        the largest ``|q - centre|_1`` (``r_q``, a convex function). With the centre, each type's
+        ``nu = min(1/4, 1 - s_max)`` is bounded on the cell:
         its posterior moves by at most ``rho = delta_tau max_x omega_tau(x) r_q / m_tau`` (in ``l1``),
         so each logit gap ``z_b - z_a*`` (``a*`` the centre's likeliest action) by at most
         ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``. Where the
