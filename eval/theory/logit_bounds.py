@@ -51,6 +51,15 @@ __all__ = [
 MAX_EVALUATIONS = 400_000
 
 
+def _type_posteriors(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each type's mass ``|b_tau|`` ``[V, T]`` and posterior ``b_tau / |b_tau|`` ``[V, T, Y]`` at signal
+    masses ``q`` ``[V, X]``, ``b_tau = q . C[tau]`` (a type without mass gets ``0``)."""
+    b = np.einsum("vx,txy->vty", q, c)
+    mass = b.sum(axis=2)
+    post = b / np.where(mass > 0, mass, 1.0)[..., None]
+    return mass, post
+
+
 def smooth_values(
     q: np.ndarray, c: np.ndarray, u: np.ndarray, utils: np.ndarray, model: UserModel, prior: np.ndarray | None = None
 ) -> np.ndarray:
@@ -59,9 +68,7 @@ def smooth_values(
     out = np.empty((len(q), len(utils)))
     step = max(1, 200_000 // max(1, c.shape[0] * c.shape[2]))
     for lo in range(0, len(q), step):
-        b = np.einsum("vx,txy->vty", q[lo : lo + step], c)
-        mass = b.sum(axis=2)
-        post = b / np.where(mass > 0, mass, 1.0)[..., None]
+        mass, post = _type_posteriors(q[lo : lo + step], c)
         s = response_at(post, u, model, prior)
         out[lo : lo + step] = np.einsum("vt,vta,vty,jay->vj", mass, s, post, utils)
     return out
@@ -204,12 +211,14 @@ class SmoothObjective:
         self.pair_span = d.max(axis=2) - d.min(axis=2)  # max_y (u_a - u_b) - min_y (u_a - u_b)
         self.lip = lipschitz_constant(self.c, self.u, np.asarray(utils), np.asarray(weights), lam, self.linear)
 
+    def _logit_gaps(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each type's mass, posterior and logits less their largest, ``z - max_a z`` ``[V, T, A]``."""
+        mass, post = _type_posteriors(q, self.c)
+        z = self.lam * post @ self.u.T
+        return mass, post, z - z.max(axis=2, keepdims=True)
+
     def _parts(self, q: np.ndarray) -> tuple[np.ndarray, ...]:
-        b = np.einsum("vx,txy->vty", q, self.c)
-        mass = b.sum(axis=2)
-        post = b / np.where(mass > 0, mass, 1.0)[..., None]
-        z = self.lam * post @ self.u.T  # [V, T, A]
-        z -= z.max(axis=2, keepdims=True)
+        mass, post, z = self._logit_gaps(q)
         s = np.exp(z)
         s /= s.sum(axis=2, keepdims=True)
         e = post @ self.w.T  # [V, T, A]: p . W_a
@@ -255,12 +264,8 @@ class SmoothObjective:
         nu = np.full(least.shape, 0.25)
         if centre is not None:
             r_q = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
-            b = np.einsum("nx,txy->nty", centre, self.c)
-            mass = b.sum(axis=2)
-            post = b / np.where(mass > 0, mass, 1.0)[..., None]
-            z = self.lam * post @ self.u.T  # [N, T, A]
-            star = z.argmax(axis=2)
-            gap = z - np.take_along_axis(z, star[..., None], axis=2)  # <= 0, 0 at a*
+            gap = self._logit_gaps(centre)[2]  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
+            star = gap.argmax(axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rho = np.where(least > 1e-300, self.spread * self.omega.max(axis=1) * r_q[:, None] / least, np.inf)
             rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
