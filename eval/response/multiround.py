@@ -43,7 +43,7 @@ from persuaders.eval.theory.logit_bounds import (
     SmoothObjective,
     belief_grid,
     certifiable_rationality,
-    certified_argmax_smooth,
+    certified_lift,
     smooth_values,
 )
 
@@ -218,13 +218,14 @@ def _certify(
     if lam is None:
         return math.inf, []
     phi = sol.phi.copy()
+    masses = lp.masses(sol)
     found = []
     for n, c in enumerate(cols.c):
         if len(c) == 0:
             continue
         obj = SmoothObjective(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
-        best, top, arg = certified_argmax_smooth(obj, tree.n_signals, CERT_EPS)
-        phi[n] += max(0.0, top)
+        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n])
+        phi[n] += lift
         found.append((n, best, arg))
     return lp.dual_bound(phi), found
 

@@ -59,7 +59,7 @@ from persuaders.eval.theory.logit_bounds import (
     SmoothObjective,
     belief_grid,
     certifiable_rationality,
-    certified_argmax_smooth,
+    certified_lift,
     smooth_values,
 )
 
@@ -359,13 +359,14 @@ class SoloThread:
         wi, wu = (0.0, sign) if user_objective else (1.0, 0.0)
         wu += nu
         phi = sol.phi.copy()
+        masses = self.lp.masses(sol)
         found = []
         for n, c in enumerate(self.c):
             if len(c) == 0:
                 continue
             obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
-            best, top, arg = certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)
-            phi[n] += max(0.0, top)
+            best, lift, arg = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n])
+            phi[n] += lift
             found.append((n, best, arg))
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0), found
 
@@ -408,10 +409,11 @@ class SoloThread:
         lam = certifiable_rationality(self.game.user.model)
         assert lam is not None, "only called for a certifiable user model"
         phi = sol.phi.copy()
+        masses = self.lp.masses(sol)
         for n, c in enumerate(self.c):
             if len(c):
                 obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([1.0, nu]), lam, -phi[n])
-                phi[n] += max(0.0, certified_argmax_smooth(obj, self.tree.n_signals, CERT_EPS)[1])
+                phi[n] += certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n])[1]
         return self.lp.dual_bound(phi)
 
     def _grid_rule(

@@ -35,11 +35,13 @@ from persuaders.envs.game.users import LogitUser, UserModel, response_at
 from persuaders.eval.theory.geometry import grid_resolution, simplex_grid
 
 __all__ = [
+    "SliceObjective",
     "SmoothObjective",
     "belief_grid",
     "certifiable_rationality",
     "certified_argmax",
     "certified_argmax_smooth",
+    "certified_lift",
     "certified_max",
     "lipschitz_constant",
     "posterior_spread",
@@ -49,6 +51,11 @@ __all__ = [
 
 #: Evaluations the branch and bound may spend on one maximisation.
 MAX_EVALUATIONS = 400_000
+#: A maximisation whose bracket is still wider than :data:`COARSE_GAP` after ``MAX_EVALUATIONS``
+#: may go on to this many evaluations (until the bracket is that narrow).
+EXTENDED_EVALUATIONS = 2_000_000
+#: The bracket width below which a maximisation stops at the regular budget.
+COARSE_GAP = 1e-6
 
 
 def _type_posteriors(q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -264,17 +271,73 @@ class SmoothObjective:
         nu = np.full(least.shape, 0.25)
         if centre is not None:
             r_q = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
-            gap = self._logit_gaps(centre)[2]  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
-            star = gap.argmax(axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rho = np.where(least > 1e-300, self.spread * self.omega.max(axis=1) * r_q[:, None] / least, np.inf)
-            rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
-            span = self.pair_span[:, star].transpose(1, 2, 0)  # [N, T, A]: span(u_b - u_a*)
-            with np.errstate(over="ignore"):
-                terms = np.exp(gap + self.lam * span * rho[..., None] / 2.0)
-            np.put_along_axis(terms, star[..., None], 0.0, axis=2)
-            nu = np.minimum(nu, terms.sum(axis=2))
+            nu = self.spread_nu(centre, rho)
         out: np.ndarray = np.where(nu > 0.0, self.kappa_nu * nu * ratio, 0.0).sum(axis=1)  # one action: linear
+        return out
+
+    def spread_nu(self, centre: np.ndarray, rho: np.ndarray) -> np.ndarray:
+        """Per point ``[N, X]`` and type, a bound on ``nu = min(1/4, 1 - s_max)`` over every posterior
+        within ``rho`` ``[N, T]`` (in ``l1``) of the type's posterior at ``centre``: each logit gap
+        ``z_b - z_a*`` (``a*`` the centre's likeliest action) moves by at most
+        ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``."""
+        gap = self._logit_gaps(centre)[2]  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
+        star = gap.argmax(axis=2)
+        rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
+        span = self.pair_span[:, star].transpose(1, 2, 0)  # [N, T, A]: span(u_b - u_a*)
+        with np.errstate(over="ignore"):
+            terms = np.exp(gap + self.lam * span * rho[..., None] / 2.0)
+        np.put_along_axis(terms, star[..., None], 0.0, axis=2)
+        out: np.ndarray = np.minimum(0.25, terms.sum(axis=2))
+        return out
+
+
+class SliceObjective:
+    """A one-type :class:`SmoothObjective` on the slice where the type's mass is one, the same
+    branch-and-bound interface without the perspective factor (docs/science.md, "Logit users:
+    certified bounds").
+
+    With ``omega(x) > 0`` the type's weight on signal ``x`` and ``p_x = C[x] / omega(x)`` its
+    posterior after ``x`` alone, a point ``l`` of the simplex stands for the masses ``r = l / omega``
+    (so ``omega . r = 1``), whose posterior ``p(l) = sum_x l_x p_x`` is affine in ``l``. By homogeneity
+    ``k(l) = h(r) = h(q) / (omega . q)`` for ``q`` proportional to ``r``, so ``max_l k`` is the least
+    ``t`` with ``h(q) <= t omega . q`` on every ``q``: a lift of the duals along ``omega`` (a
+    uniform lift ``max_q h`` pays ``1 / (omega . q)`` in curvature). On the slice ``F(b) = f(b)``
+    (``|b| = 1``) and ``|dp|_1 <= delta |dl|_1 / 2`` (``delta`` the l1 diameter of the ``p_x``;
+    ``dl`` sums to zero), so ``d^2 k / dt^2 <= kappa_nu nu (delta / 2)^2 |dl/dt|_1^2`` everywhere.
+    """
+
+    def __init__(self, obj: SmoothObjective):
+        if obj.c.shape[0] != 1 or not (obj.omega[0] > 0).all():
+            raise ValueError("SliceObjective needs one type that hears every signal (omega > 0)")
+        self.obj = obj
+        self.omega = obj.omega[0]
+        self.half = float(obj.spread[0]) / 2.0
+        self.lip = obj.lip / float(self.omega.min())  # |dr|_1 <= |dl|_1 / min omega
+
+    def masses(self, point: np.ndarray) -> np.ndarray:
+        """Signal masses ``q`` on the simplex proportional to ``r = l / omega``."""
+        r = point / self.omega
+        out: np.ndarray = r / r.sum(axis=-1, keepdims=True)
+        return out
+
+    def values(self, point: np.ndarray) -> np.ndarray:
+        return self.obj.values(point / self.omega)
+
+    def value_and_gradient(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value, grad = self.obj.value_and_gradient(point / self.omega)
+        return value, grad / self.omega
+
+    def curvature(self, corners: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+        """A bound on ``d^2 k / dt^2`` per ``|dl/dt|_1^2`` on each cell (class docstring)."""
+        if self.half == 0.0:  # no signal moves the posterior: k is linear
+            return np.zeros(len(corners))
+        nu = np.full(len(corners), 0.25)
+        if centre is not None:
+            r_l = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)
+            nu = self.obj.spread_nu(centre / self.omega, (self.half * r_l)[:, None])[:, 0]
+        out: np.ndarray = self.obj.kappa_nu * nu * self.half**2
         return out
 
 
@@ -306,7 +369,13 @@ def _bisect(cells: np.ndarray) -> np.ndarray:
 
 
 def certified_argmax_smooth(
-    obj: SmoothObjective, n: int, eps: float, budget: int = MAX_EVALUATIONS
+    obj: SmoothObjective | SliceObjective,
+    n: int,
+    eps: float,
+    budget: int = MAX_EVALUATIONS,
+    *,
+    extended: int = EXTENDED_EVALUATIONS,
+    coarse: float = COARSE_GAP,
 ) -> tuple[float, float, np.ndarray]:
     """:func:`certified_argmax` of a :class:`SmoothObjective`, with second-order bounds.
 
@@ -320,8 +389,9 @@ def certified_argmax_smooth(
     and the Lipschitz bound ``h(c) + L R`` is used where it is smaller (near faces where a type's
     mass vanishes ``H`` is infinite). Cells that could beat the best value found by more than
     ``eps`` are split, those of the highest bound first, until none is left or ``budget``
-    evaluations are spent; the upper end is then the highest open bound. Converges quadratically
-    where the maximum's types keep mass, and the curvature vanishes where the user is decisive.
+    evaluations are spent (up to ``extended`` while the bracket is wider than ``coarse``); the upper
+    end is then the highest open bound. Converges quadratically where the maximum's types keep
+    mass, and the curvature vanishes where the user is decisive.
     """
     if n == 1:
         v = float(obj.values(np.ones((1, 1)))[0])
@@ -351,7 +421,8 @@ def certified_argmax_smooth(
         pool_cells, pool_bound = pool_cells[keep], pool_bound[keep]
         if len(pool_bound) == 0:
             return best, best + eps, arg
-        batch = min(len(pool_bound), max(256, len(pool_bound) // 4), (budget - used) // 2)
+        limit = budget if pool_bound.max() <= best + coarse else max(budget, extended)
+        batch = min(len(pool_bound), max(256, len(pool_bound) // 4), (limit - used) // 2)
         if batch <= 0:
             return best, float(max(best + eps, pool_bound.max())), arg
         top = np.argpartition(-pool_bound, batch - 1)[:batch] if batch < len(pool_bound) else np.arange(batch)
@@ -359,6 +430,43 @@ def certified_argmax_smooth(
         rest = np.ones(len(pool_bound), dtype=bool)
         rest[top] = False
         pool_cells, pool_bound = pool_cells[rest], pool_bound[rest]
+
+
+def certified_lift(
+    obj: SmoothObjective, n: int, eps: float, budget: int = MAX_EVALUATIONS, mass: np.ndarray | None = None
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """A certified linear majorant of ``h`` on the simplex: ``(best, d, q)`` with ``h(q') <= d . q'``
+    for every ``q'``, ``best`` the largest value found (positive: the point ``q`` beats the duals and
+    is a column to add).
+
+    Lifting duals ``phi`` to ``phi + d`` keeps them feasible, so the dual bound stays an upper bound
+    (weak duality). Two lifts are certified:
+
+    * uniform, ``d = max_q h(q) 1``;
+    * along the weights ``omega`` of a lone type that hears every signal, ``d = max_l k(l) omega`` on
+      the :class:`SliceObjective` (the scale-free maximum of ``h / omega . q``, whose branch and bound
+      has no perspective factor, so it closes where the uniform one stays open).
+
+    With one type both are computed (the uniform one, a comparison, on a quarter of the budget) and
+    the one that costs less at ``mass`` (the masses the dual bound will charge, ``d . mass``) is
+    returned (the slice when ``mass`` is None); otherwise the uniform one. ``best`` is in the units
+    of its maximisation (per unit of the type's mass, or of the signal masses): its sign is what
+    pricing reads. Negative maxima lift by zero. Only the slice
+    gets the extended budget (:func:`certified_argmax_smooth`): several types' brackets mostly stay
+    open however many cells they get.
+    """
+    if n > 1 and obj.c.shape[0] == 1 and (obj.omega[0] > 0).all():
+        sliced = SliceObjective(obj)
+        best, top, point = certified_argmax_smooth(sliced, n, eps, budget)
+        lift = max(0.0, top) * sliced.omega
+        if mass is None:
+            return best, lift, sliced.masses(point)
+        best_u, top_u, q_u = certified_argmax_smooth(obj, n, eps, budget // 4, extended=budget // 4)
+        if max(0.0, top_u) * float(np.sum(mass)) < float(lift @ mass):
+            return best_u, np.full(n, max(0.0, top_u)), q_u
+        return best, lift, sliced.masses(point)
+    best, top, q = certified_argmax_smooth(obj, n, eps, budget, extended=budget)
+    return best, np.full(n, max(0.0, top)), q
 
 
 def belief_grid(n: int, max_points: int = 3000) -> np.ndarray:

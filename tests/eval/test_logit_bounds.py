@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from persuaders.eval.theory.logit_bounds import SmoothObjective, certified_argmax_smooth, posterior_spread
+from persuaders.eval.theory.logit_bounds import (
+    SliceObjective,
+    SmoothObjective,
+    certified_argmax_smooth,
+    certified_lift,
+    posterior_spread,
+)
 
 
 def _objective(
@@ -103,3 +109,61 @@ def test_four_signals_certified_top_bounds_every_sampled_point():
         assert top >= sampled - 1e-12
         assert best <= top and abs(float(obj.values(arg[None])[0]) - best) < 1e-12
         assert top - max(best, sampled) <= 1e-3
+
+
+def _one_type(rng: np.random.Generator, signals: int, lam: float = 10.0) -> SmoothObjective:
+    """A lone speaker who sees the state, with a skewed prior: ``C = diag(prior)``, one type whose
+    mass ``prior . q`` gets small near the rare states' vertices (a large perspective factor)."""
+    prior = rng.dirichlet(np.full(signals, 0.6))
+    prior = np.maximum(prior, 0.01) / np.maximum(prior, 0.01).sum()
+    u = rng.random((3, signals))
+    utils = rng.random((1, 3, signals))
+    return SmoothObjective(np.diag(prior)[None], u, utils, np.ones(1), lam, -rng.random(signals) * 0.6)
+
+
+@pytest.mark.parametrize("signals", [3, 4])
+def test_slice_lift_majorises_every_sampled_point(signals):
+    """``h(q) <= d . q`` for the lift ``d`` of one type (along its weights ``omega``), on 200,000
+    sampled masses, and the lift is tight: some sampled point comes within the bracket of it."""
+    rng = np.random.default_rng(20 + signals)
+    for _ in range(3):
+        obj = _one_type(rng, signals)
+        best, d, q = certified_lift(obj, signals, 1e-8)
+        assert np.all(d >= 0) and d.shape == (signals,)
+        sample = np.concatenate(
+            [np.eye(signals), rng.dirichlet(np.ones(signals), 150_000), rng.dirichlet(np.full(signals, 0.2), 50_000)]
+        )
+        excess = obj.values(sample) - sample @ d
+        assert excess.max() <= 1e-12
+        if best > 0:  # d = t omega with t the certified top of h / (omega . q): met at q, up to the bracket
+            omega = obj.omega[0]
+            assert float(obj.values(q[None])[0]) / float(q @ omega) == pytest.approx(best, abs=1e-12)
+            assert d @ q - float(obj.values(q[None])[0]) <= 2e-6 * float(q @ omega)
+
+
+def test_slice_curvature_dominates_second_differences():
+    """On the slice ``l -> h(l / omega)`` the curvature bound holds along random segments, long
+    ones (the global bound) and short ones (the per-cell ``nu``)."""
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        sliced = SliceObjective(_one_type(rng, 4, lam=20.0))
+        for short in (False, True):
+            for _ in range(40):
+                a, b = rng.dirichlet(np.ones(4)), rng.dirichlet(np.ones(4))
+                if short:
+                    b = a + 0.02 * (b - a)
+                direction = b - a
+                step = 0.05 if short else 1e-3
+                mid = a[None] + np.array([0.0, 0.5, 1.0])[:, None] * direction[None]
+                pts = np.concatenate([mid - step * direction, mid, mid + step * direction])
+                v = sliced.values(pts).reshape(3, -1)
+                second = (v[0] - 2 * v[1] + v[2]) / (step**2 * np.abs(direction).sum() ** 2)
+                corners = np.stack([a - step * direction, b + step * direction])[None]
+                bound = sliced.curvature(corners, ((a + b) / 2)[None] if short else None)[0]
+                assert np.all(np.abs(second) <= bound * (1 + 1e-6) + 1e-5), (second, bound)
+
+
+def test_slice_needs_one_type_that_hears_every_signal():
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="one type"):
+        SliceObjective(_objective(rng, 2, 3, 3))
