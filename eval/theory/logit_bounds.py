@@ -447,19 +447,20 @@ def certified_lift(
       the :class:`SliceObjective` (the scale-free maximum of ``h / omega . q``, whose branch and bound
       has no perspective factor, so it closes where the uniform one stays open).
 
-    With one type both are computed (the uniform one, a comparison, on a quarter of the budget) and
-    the one that costs less at ``mass`` (the masses the dual bound will charge, ``d . mass``) is
-    returned (the slice when ``mass`` is None); otherwise the uniform one. ``best`` is in the units
-    of its maximisation (per unit of the type's mass, or of the signal masses): its sign is what
-    pricing reads. Negative maxima lift by zero. Only the slice
-    gets the extended budget (:func:`certified_argmax_smooth`): several types' brackets mostly stay
-    open however many cells they get.
+    With one such type the slice comes first, to precision ``eps / max omega`` (the same precision
+    as the uniform lift's on the simplex); where its lift costs more than ``eps`` per unit of
+    ``mass`` (the masses the dual bound will charge, ``d . mass``), the uniform one is certified too
+    (on a quarter of the budget) and the cheaper of the two returned (the slice when ``mass`` is
+    None). Otherwise the uniform one. ``best`` is in the units of its maximisation (per unit of the
+    type's mass, or of signal mass): its sign is what pricing reads. Negative maxima lift by zero.
+    Only the slice gets the extended budget (:func:`certified_argmax_smooth`): several types'
+    brackets mostly stay open however many cells they get.
     """
     if n > 1 and obj.c.shape[0] == 1 and (obj.omega[0] > 0).all():
         sliced = SliceObjective(obj)
-        best, top, point = certified_argmax_smooth(sliced, n, eps, budget)
+        best, top, point = certified_argmax_smooth(sliced, n, eps / float(sliced.omega.max()), budget)
         lift = max(0.0, top) * sliced.omega
-        if mass is None:
+        if mass is None or float(lift @ mass) <= eps * float(np.sum(mass)):  # the uniform one cannot save more
             return best, lift, sliced.masses(point)
         best_u, top_u, q_u = certified_argmax_smooth(obj, n, eps, budget // 4, extended=budget // 4)
         if max(0.0, top_u) * float(np.sum(mass)) < float(lift @ mass):
