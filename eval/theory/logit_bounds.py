@@ -217,6 +217,12 @@ class SmoothObjective:
         d = self.u[:, None, :] - self.u[None, :, :]  # [A, A, Y]
         self.pair_span = d.max(axis=2) - d.min(axis=2)  # max_y (u_a - u_b) - min_y (u_a - u_b)
         self.lip = lipschitz_constant(self.c, self.u, np.asarray(utils), np.asarray(weights), lam, self.linear)
+        # |dF/db_y| of the centred G (utilities less their midpoints), summed over the weighted utilities
+        r_u = float(self.u.max() - self.u.min())
+        self.kappa_centred = sum(
+            abs(float(wj)) * (float(np.ptp(uj)) / 2.0 + self.lam * r_u * float(np.ptp(uj)) / 2.0)
+            for wj, uj in zip(np.asarray(weights), np.asarray(utils), strict=True)
+        )
 
     def _logit_gaps(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each type's mass, posterior and logits less their largest, ``z - max_a z`` ``[V, T, A]``."""
@@ -314,7 +320,10 @@ class SliceObjective:
         self.obj = obj
         self.omega = obj.omega[0]
         self.half = float(obj.spread[0]) / 2.0
-        self.lip = obj.lip / float(self.omega.min())  # |dr|_1 <= |dl|_1 / min omega
+        # k(l) = f(p(l)) + sum_x l_x linear_x / omega_x with dl summing to zero: the centred part of f
+        # moves by at most kappa |dp|_1 <= kappa delta |dl|_1 / 2 (its midpoints add a constant on the
+        # slice), the linear part by at most half its spread times |dl|_1
+        self.lip = obj.kappa_centred * self.half + float(np.ptp(obj.linear / self.omega)) / 2.0
 
     def masses(self, point: np.ndarray) -> np.ndarray:
         """Signal masses ``q`` on the simplex proportional to ``r = l / omega``."""

@@ -167,6 +167,19 @@ def test_slice_curvature_dominates_second_differences():
                 assert np.all(np.abs(second) <= bound * (1 + 1e-6) + 1e-5), (second, bound)
 
 
+def test_slice_lipschitz_constant_dominates_differences():
+    """``|k(l) - k(l')| <= L |l - l'|_1`` for random pairs of the slice's simplex, near ones too."""
+    rng = np.random.default_rng(8)
+    for _ in range(6):
+        sliced = SliceObjective(_one_type(rng, 4))
+        a = rng.dirichlet(np.ones(4), 20_000)
+        b = np.concatenate(
+            [rng.dirichlet(np.ones(4), 10_000), a[10_000:] + 1e-3 * (rng.dirichlet(np.ones(4), 10_000) - a[10_000:])]
+        )
+        ratio = np.abs(sliced.values(a) - sliced.values(b)) / np.abs(a - b).sum(axis=1)
+        assert ratio.max() <= sliced.lip * (1 + 1e-9)
+
+
 def test_slice_needs_one_type_that_hears_every_signal():
     rng = np.random.default_rng(1)
     with pytest.raises(ValueError, match="one type"):
