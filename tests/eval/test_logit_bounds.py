@@ -8,6 +8,8 @@ curvature bound must dominate the second differences of ``h`` along random segme
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,19 @@ def _simplex_grid(n: int, k: int) -> np.ndarray:
         return np.stack([1 - t, t], axis=1)
     pts = [(i, j, k - 1 - i - j) for i in range(k) for j in range(k - i)]
     return np.array(pts, dtype=float) / (k - 1)
+
+
+def _second_differences(
+    values: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray, step: float, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central second differences of ``values`` along the segment ``a -> b`` at its points ``t``, per
+    ``|dq|_1^2`` (``step`` in units of the segment), and the segment's ends widened by ``step`` as
+    one cell ``[1, 2, X]``: an independent estimate of the curvature the bounds must dominate."""
+    direction = b - a
+    mid = a[None] + t[:, None] * direction[None]
+    v = values(np.concatenate([mid - step * direction, mid, mid + step * direction])).reshape(3, -1)
+    second = (v[0] - 2 * v[1] + v[2]) / (step**2 * np.abs(direction).sum() ** 2)
+    return second, np.stack([a - step * direction, b + step * direction])[None]
 
 
 @pytest.mark.parametrize("signals, flat", [(2, 0), (2, 3), (3, 0), (3, 2)])
@@ -79,16 +94,10 @@ def test_curvature_bound_dominates_second_differences(signals, short):
         b = rng.dirichlet(np.ones(signals))
         if short:
             b = a + 0.02 * (b - a)
-        direction = b - a
         step = 0.05 if short else 1e-3  # in units of the segment: about 1e-3 in l1 either way
-        t = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
-        mid = a[None] + t[:, None] * direction[None]
-        pts = np.concatenate([mid - step * direction, mid, mid + step * direction])
-        v = obj.values(pts).reshape(3, -1)
-        second = (v[0] - 2 * v[1] + v[2]) / (step**2 * np.abs(direction).sum() ** 2)
         # mass is linear along the segment: its least is at an end, and so is the largest distance
         # from the midpoint
-        corners = np.stack([a - step * direction, b + step * direction])[None]
+        second, corners = _second_differences(obj.values, a, b, step, np.array([0.0, 0.25, 0.5, 0.75, 1.0]))
         bound = obj.curvature(corners, ((a + b) / 2)[None] if short else None)[0]
         assert np.all(np.abs(second) <= bound * (1 + 1e-6) + 1e-5), (second, bound)
         decisive += bool(bound < obj.curvature(corners)[0] / 2)
@@ -156,13 +165,8 @@ def test_slice_curvature_dominates_second_differences():
                 a, b = rng.dirichlet(np.ones(4)), rng.dirichlet(np.ones(4))
                 if short:
                     b = a + 0.02 * (b - a)
-                direction = b - a
                 step = 0.05 if short else 1e-3
-                mid = a[None] + np.array([0.0, 0.5, 1.0])[:, None] * direction[None]
-                pts = np.concatenate([mid - step * direction, mid, mid + step * direction])
-                v = sliced.values(pts).reshape(3, -1)
-                second = (v[0] - 2 * v[1] + v[2]) / (step**2 * np.abs(direction).sum() ** 2)
-                corners = np.stack([a - step * direction, b + step * direction])[None]
+                second, corners = _second_differences(sliced.values, a, b, step, np.array([0.0, 0.5, 1.0]))
                 bound = sliced.curvature(corners, ((a + b) / 2)[None] if short else None)[0]
                 assert np.all(np.abs(second) <= bound * (1 + 1e-6) + 1e-5), (second, bound)
 
