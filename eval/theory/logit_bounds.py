@@ -242,8 +242,8 @@ class SmoothObjective:
         out: np.ndarray = np.einsum("vt,vta,vta->v", mass, s, e) + q @ self.linear
         return out
 
-    def value_and_gradient(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``h(q)`` ``[V]`` and ``grad_q h`` ``[V, X]`` at points with every type's mass positive."""
+    def _type_gradients(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each type's mass ``[V, T]``, ``f`` at its posterior ``[V, T]`` and ``dF/db`` ``[V, T, Y]``."""
         mass, post, s, e = self._parts(q)
         f = (s * e).sum(axis=2)  # [V, T]
         ew = np.einsum("vta,ay->vty", s, self.w)
@@ -251,6 +251,11 @@ class SmoothObjective:
         cov = np.einsum("vta,vta,vtay->vty", s, e - f[..., None], self.u[None, None] - ubar[:, :, None, :])
         grad_f = ew + self.lam * cov
         g = f[..., None] + grad_f - (post * grad_f).sum(axis=2, keepdims=True)  # dF/db [V, T, Y]
+        return mass, f, g
+
+    def value_and_gradient(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``h(q)`` ``[V]`` and ``grad_q h`` ``[V, X]`` at points with every type's mass positive."""
+        mass, f, g = self._type_gradients(q)
         value = (mass * f).sum(axis=1) + q @ self.linear
         grad = np.einsum("txy,vty->vx", self.c, g) + self.linear
         return value, grad
@@ -282,6 +287,59 @@ class SmoothObjective:
             nu = self.spread_nu(centre, rho)
         out: np.ndarray = np.where(nu > 0.0, self.kappa_nu * nu * ratio, 0.0).sum(axis=1)  # one action: linear
         return out
+
+    def cell_bounds(self, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cell (vertices ``corners`` ``[N, K, X]``): its barycentre ``c``, ``h(c)``, and an upper
+        bound of ``h`` on the cell, type by type (docs/science.md, "Logit users: certified bounds").
+
+        The posterior map ``q -> p_tau(q)`` is projective, so the cell's posteriors fill the convex
+        hull of those at its vertices (the vertices where the type has mass); they stay within
+        ``D_tau`` (the largest vertex distance) of ``p_c``, and ``m_tau`` is at most its largest vertex
+        value. Each type's term ``F(b_tau) = m_tau f(p_tau)`` is bounded in one of two ways, both
+        linear in ``q`` plus a constant:
+
+        * **tangent**: by homogeneity the tangent of ``F`` at ``b_tau(c)`` is
+          ``m_tau (f(p_c) + grad f(p_c) . (p - p_c))``, leaving at most
+          ``max m_tau min(kappa_nu nu D_tau^2 / 2, 2 kappa D_tau)`` (``nu`` bounded over the ball by
+          :meth:`spread_nu`, ``kappa`` the Lipschitz constant of the centred ``f``), or the type's
+          curvature bound of :meth:`curvature` times ``|q - c|_1^2 / 2`` where smaller;
+        * **ceiling**: ``f(p) <= max_a p . W_a``, a convex function of ``p``, so
+          ``F(b_tau) <= m_tau(q) max_j max_a p_tau(v_j) . W_a``: no perspective factor and no
+          Lipschitz constant, the bound for a type whose posterior swings across the cell while its
+          mass is small (near a face where it vanishes).
+
+        A type takes the ceiling where that lies below its tangent bound at every vertex; the linear
+        parts are summed and maximised over the vertices. The Lipschitz bound ``h(c) + L R`` is used
+        where smaller.
+        """
+        centre = corners.mean(axis=1)
+        c_mass, c_f, g = self._type_gradients(centre)
+        vals = (c_mass * c_f).sum(axis=1) + centre @ self.linear
+        b = np.einsum("nkx,txy->nkty", corners, self.c)
+        mass = b.sum(axis=3)  # [N, K, T]
+        post = b / np.where(mass > 0, mass, 1.0)[..., None]
+        c_post = np.einsum("nx,txy->nty", centre, self.c) / np.where(c_mass > 0, c_mass, 1.0)[..., None]
+        live = mass > 0
+        d_tau = np.where(live, np.abs(post - c_post[:, None]).sum(axis=3), 0.0).max(axis=1)  # [N, T]
+        top_mass = mass.max(axis=1)  # [N, T]
+        nu = self.spread_nu(centre, d_tau)
+        rest = top_mass * np.minimum(self.kappa_nu * nu * d_tau**2 / 2.0, 2.0 * self.kappa_centred * d_tau)
+        least = mass.min(axis=1)
+        top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
+        radius = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
+            curved = np.where(nu > 0.0, self.kappa_nu * nu * ratio * radius[:, None] ** 2 / 2.0, 0.0)
+        rest = np.fmin(rest, curved)
+        rest[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves is linear in q
+        tangent = np.einsum("nkty,nty->nkt", b, g)  # [N, K, T]
+        ceiling = np.where(live, np.einsum("nkty,ay->nkta", post, self.w).max(axis=3), -np.inf).max(axis=1)
+        ceiling = np.where(np.isfinite(ceiling), ceiling, 0.0)  # [N, T]; a type without mass adds nothing
+        roof = mass * ceiling[:, None, :]  # [N, K, T]
+        use_roof = ((roof - tangent).max(axis=1) < rest) & (top_mass > 0)  # [N, T]
+        per_vertex = np.where(use_roof[:, None, :], roof, tangent).sum(axis=2) + corners @ self.linear
+        bound = per_vertex.max(axis=1) + np.where(use_roof, 0.0, rest).sum(axis=1)
+        return centre, vals, np.fmin(bound, vals + self.lip * radius)
 
     def spread_nu(self, centre: np.ndarray, rho: np.ndarray) -> np.ndarray:
         """Per point ``[N, X]`` and type, a bound on ``nu = min(1/4, 1 - s_max)`` over every posterior
@@ -349,6 +407,18 @@ class SliceObjective:
         out: np.ndarray = self.obj.kappa_nu * nu * self.half**2
         return out
 
+    def cell_bounds(self, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cell: its barycentre ``c``, ``k(c)`` and the bound of Taylor's theorem,
+        ``k(c) + max_j grad k(c) . (v_j - c) + H R^2 / 2`` (``H`` of :meth:`curvature`, ``R`` the
+        largest vertex distance from ``c``), or the Lipschitz bound ``k(c) + L R`` where smaller."""
+        centre = corners.mean(axis=1)
+        vals, grad = self.value_and_gradient(centre)
+        offsets = corners - centre[:, None, :]
+        radius = np.abs(offsets).sum(axis=2).max(axis=1)
+        linear = np.einsum("nkx,nx->nk", offsets, grad).max(axis=1)
+        quad = vals + linear + self.curvature(corners, centre) * radius**2 / 2.0
+        return centre, vals, np.fmin(quad, vals + self.lip * radius)
+
 
 def posterior_spread(c: np.ndarray) -> np.ndarray:
     """Per type ``tau`` of ``c`` ``[T, X, Y]``, the l1 diameter ``max_{x, x'} |p_x - p_x'|_1`` of its
@@ -389,14 +459,16 @@ def certified_argmax_smooth(
     """:func:`certified_argmax` of a :class:`SmoothObjective`, with second-order bounds.
 
     Branch and bound on simplices (the belief simplex cut by longest-edge bisection, so ``q`` is
-    affine on each cell and no map adds curvature). On a cell with vertices ``v_j`` and barycentre
-    ``c``, Taylor's theorem with the curvature bound ``H`` of :meth:`SmoothObjective.curvature` on
-    the cell gives, for every ``q`` in it (the linear term is largest at a vertex, ``|q - c|_1`` too)::
+    affine on each cell and no map adds curvature). Each cell's upper bound is the objective's
+    ``cell_bounds``: on a cell with vertices ``v_j`` and barycentre ``c``, Taylor's theorem with a
+    curvature bound ``H`` gives, for every ``q`` in it (the linear term is largest at a vertex,
+    ``|q - c|_1`` too)::
 
         h(q) <= h(c) + max_j grad h(c) . (v_j - c) + H R^2 / 2,   R = max_j |v_j - c|_1,
 
-    and the Lipschitz bound ``h(c) + L R`` is used where it is smaller (near faces where a type's
-    mass vanishes ``H`` is infinite). Cells that could beat the best value found by more than
+    (:meth:`SliceObjective.cell_bounds`; :meth:`SmoothObjective.cell_bounds` bounds the remainder
+    type by type, without the perspective factor), and the Lipschitz bound ``h(c) + L R`` is used
+    where it is smaller. Cells that could beat the best value found by more than
     ``eps`` are split, those of the highest bound first, until none is left or ``budget``
     evaluations are spent (up to ``extended`` while the bracket is wider than ``coarse``); the upper
     end is then the highest open bound. Converges quadratically where the maximum's types keep
@@ -411,19 +483,11 @@ def certified_argmax_smooth(
     best, arg, used = -np.inf, np.full(n, 1.0 / n), 0
     pool_cells, pool_bound = np.zeros((0, n, n)), np.zeros(0)
     while True:
-        centre = cells.mean(axis=1)
-        vals, grad = obj.value_and_gradient(centre)
+        centre, vals, bound = obj.cell_bounds(cells)
         used += len(cells)
         b = int(np.argmax(vals))
         if vals[b] > best:
             best, arg = float(vals[b]), centre[b].copy()
-        offsets = cells - centre[:, None, :]
-        radius = np.abs(offsets).sum(axis=2).max(axis=1)
-        linear = np.einsum("nkx,nx->nk", offsets, grad).max(axis=1)
-        curv = obj.curvature(cells, centre)
-        with np.errstate(invalid="ignore"):
-            quad = vals + linear + curv * radius**2 / 2.0
-        bound = np.fmin(quad, vals + obj.lip * radius)
         pool_cells = np.concatenate([pool_cells, cells])
         pool_bound = np.concatenate([pool_bound, bound])
         keep = pool_bound > best + eps

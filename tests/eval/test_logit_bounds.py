@@ -188,3 +188,41 @@ def test_slice_needs_one_type_that_hears_every_signal():
     rng = np.random.default_rng(1)
     with pytest.raises(ValueError, match="one type"):
         SliceObjective(_objective(rng, 2, 3, 3))
+
+
+def _cells_with_inside_points(
+    rng: np.random.Generator, signals: int, count: int, per_cell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random simplices ``[count, signals, signals]`` of the signal simplex (large ones, small ones,
+    and small ones with a vertex on a face, where a type may lose its mass) and ``per_cell`` points of
+    each ``[count, per_cell, signals]`` (vertices first, then random barycentric mixtures)."""
+    cells = []
+    for k in range(count):
+        centre = rng.dirichlet(np.full(signals, 0.3))
+        size = [1.0, 0.1, 0.01][k % 3]
+        corners = centre[None] + size * (rng.dirichlet(np.ones(signals), signals) - centre[None])
+        if k % 2:  # pin one vertex to a face: zero on a random signal
+            corners[0, rng.integers(signals)] = 0.0
+            corners[0] /= corners[0].sum()
+        cells.append(corners)
+    cells_arr = np.array(cells)
+    vertices = np.broadcast_to(np.eye(signals), (count, signals, signals))
+    weights = np.concatenate([vertices, rng.dirichlet(np.full(signals, 0.5), (count, per_cell - signals))], axis=1)
+    return cells_arr, np.einsum("nmk,nkx->nmx", weights, cells_arr)
+
+
+@pytest.mark.parametrize("signals, types", [(3, 3), (4, 2), (4, 4)])
+def test_cell_bounds_dominate_every_sampled_point_of_the_cell(signals, types):
+    """The per-cell upper bound of the branch and bound (tangent or ceiling per type) is above ``h``
+    at every sampled point of the cell, on cells where a type's mass vanishes at a vertex too, for a
+    decisive user (``lam = 40``) and a moderate one; its centre value is ``h`` at the barycentre."""
+    rng = np.random.default_rng(30 + signals + types)
+    for lam in (10.0, 40.0):
+        obj = _objective(rng, types, signals, 3, lam=lam)
+        cells, inside = _cells_with_inside_points(rng, signals, 300, 400)
+        centre, vals, bound = obj.cell_bounds(cells)
+        assert np.allclose(centre, cells.mean(axis=1)) and np.allclose(vals, obj.values(centre), atol=1e-12)
+        sampled = obj.values(inside.reshape(-1, signals)).reshape(len(cells), -1).max(axis=1)
+        assert np.all(sampled <= bound + 1e-12), float((sampled - bound).max())
+        small = np.abs(cells - centre[:, None]).sum(axis=2).max(axis=1) < 0.05
+        assert np.median((bound - sampled)[small]) < 0.05  # the bound is informative on small cells
