@@ -91,15 +91,23 @@ def lipschitz_constant(
     ``(max l - min l) / 2`` on the simplex (differences of beliefs sum to zero).
     """
     omega = c.sum(axis=(0, 2))  # [X]
-    r_u = float(u.max() - u.min())
     lin = np.array(linear, dtype=np.float64)
     total = 0.0
-    for wj, uj in zip(weights, utils, strict=True):
-        r_j = float(uj.max() - uj.min())
-        c0 = float(uj.max() + uj.min()) / 2.0
-        total += abs(wj) * (r_j / 2.0 + lam * r_u * r_j / 2.0) * float(omega.max())
-        lin = lin + wj * c0 * omega
+    for wj, uj, kappa_j in zip(weights, utils, _centred_kappas(u, utils, weights, lam), strict=True):
+        total += kappa_j * float(omega.max())
+        lin = lin + wj * float(uj.max() + uj.min()) / 2.0 * omega
     return total + float(lin.max() - lin.min()) / 2.0
+
+
+def _centred_kappas(u: np.ndarray, utils: np.ndarray, weights: np.ndarray, lam: float) -> list[float]:
+    """Per weighted utility, ``|weights[j]| (R_j / 2 + lam R_u R_j / 2)``: its share of the bound on
+    ``|dF / db_y|`` of the centred ``G`` (module docstring); their sum is also the ``l1``-Lipschitz
+    constant of the centred ``f`` on the belief simplex."""
+    r_u = float(u.max() - u.min())
+    return [
+        abs(wj) * (float(uj.max() - uj.min()) / 2.0 + lam * r_u * float(uj.max() - uj.min()) / 2.0)
+        for wj, uj in zip(weights, utils, strict=True)
+    ]
 
 
 def stick_breaking(s: np.ndarray) -> np.ndarray:
@@ -218,11 +226,7 @@ class SmoothObjective:
         self.pair_span = d.max(axis=2) - d.min(axis=2)  # max_y (u_a - u_b) - min_y (u_a - u_b)
         self.lip = lipschitz_constant(self.c, self.u, np.asarray(utils), np.asarray(weights), lam, self.linear)
         # |dF/db_y| of the centred G (utilities less their midpoints), summed over the weighted utilities
-        r_u = float(self.u.max() - self.u.min())
-        self.kappa_centred = sum(
-            abs(float(wj)) * (float(np.ptp(uj)) / 2.0 + self.lam * r_u * float(np.ptp(uj)) / 2.0)
-            for wj, uj in zip(np.asarray(weights), np.asarray(utils), strict=True)
-        )
+        self.kappa_centred = sum(_centred_kappas(self.u, np.asarray(utils), np.asarray(weights), self.lam))
 
     def _logit_gaps(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each type's mass, posterior and logits less their largest, ``z - max_a z`` ``[V, T, A]``."""
