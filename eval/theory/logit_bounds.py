@@ -235,31 +235,33 @@ class SmoothObjective:
         return mass, post, z - z.max(axis=2, keepdims=True)
 
     def _parts(self, q: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each type's mass, posterior, logit gaps, response ``s`` and ``E_a = p . W_a`` at ``q``."""
         mass, post, z = self._logit_gaps(q)
         s = np.exp(z)
         s /= s.sum(axis=2, keepdims=True)
         e = post @ self.w.T  # [V, T, A]: p . W_a
-        return mass, post, s, e
+        return mass, post, z, s, e
 
     def values(self, q: np.ndarray) -> np.ndarray:
-        mass, _post, s, e = self._parts(q)
+        mass, _post, _z, s, e = self._parts(q)
         out: np.ndarray = np.einsum("vt,vta,vta->v", mass, s, e) + q @ self.linear
         return out
 
-    def _type_gradients(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each type's mass ``[V, T]``, ``f`` at its posterior ``[V, T]`` and ``dF/db`` ``[V, T, Y]``."""
-        mass, post, s, e = self._parts(q)
+    def _type_gradients(self, q: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each type's mass ``[V, T]``, posterior ``[V, T, Y]``, logit gaps ``[V, T, A]``, ``f`` at its
+        posterior ``[V, T]`` and ``dF/db`` ``[V, T, Y]``."""
+        mass, post, z, s, e = self._parts(q)
         f = (s * e).sum(axis=2)  # [V, T]
         ew = np.einsum("vta,ay->vty", s, self.w)
         ubar = np.einsum("vta,ay->vty", s, self.u)
         cov = np.einsum("vta,vta,vtay->vty", s, e - f[..., None], self.u[None, None] - ubar[:, :, None, :])
         grad_f = ew + self.lam * cov
         g = f[..., None] + grad_f - (post * grad_f).sum(axis=2, keepdims=True)  # dF/db [V, T, Y]
-        return mass, f, g
+        return mass, post, z, f, g
 
     def value_and_gradient(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``h(q)`` ``[V]`` and ``grad_q h`` ``[V, X]`` at points with every type's mass positive."""
-        mass, f, g = self._type_gradients(q)
+        mass, _post, _z, f, g = self._type_gradients(q)
         value = (mass * f).sum(axis=1) + q @ self.linear
         grad = np.einsum("txy,vty->vx", self.c, g) + self.linear
         return value, grad
@@ -279,17 +281,24 @@ class SmoothObjective:
         ``inf`` where a type can vanish.
         """
         least = np.einsum("nkx,tx->nkt", corners, self.omega).min(axis=1)  # [N, T]
-        top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
-        with np.errstate(divide="ignore"):
-            ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
-        ratio[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves adds no curvature
         nu = np.full(least.shape, 0.25)
         if centre is not None:
             r_q = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
             with np.errstate(divide="ignore", invalid="ignore"):
                 rho = np.where(least > 1e-300, self.spread * self.omega.max(axis=1) * r_q[:, None] / least, np.inf)
             nu = self.spread_nu(centre, rho)
-        out: np.ndarray = np.where(nu > 0.0, self.kappa_nu * nu * ratio, 0.0).sum(axis=1)  # one action: linear
+        out: np.ndarray = self._type_curvature(least, nu).sum(axis=1)
+        return out
+
+    def _type_curvature(self, least: np.ndarray, nu: np.ndarray) -> np.ndarray:
+        """Per cell and type ``[N, T]``, ``kappa_nu nu delta_tau^2 max_x omega_tau(x)^2 / m_tau`` with
+        ``m_tau`` its ``least`` mass on the cell (:meth:`curvature`): ``inf`` where the type can vanish,
+        zero for a type whose posterior never moves or where one action is certain (``nu = 0``)."""
+        top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
+        ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
+        ratio[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves adds no curvature
+        with np.errstate(invalid="ignore"):
+            out: np.ndarray = np.where(nu > 0.0, self.kappa_nu * nu * ratio, 0.0)
         return out
 
     def cell_bounds(self, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,25 +326,19 @@ class SmoothObjective:
         where smaller.
         """
         centre = corners.mean(axis=1)
-        c_mass, c_f, g = self._type_gradients(centre)
+        c_mass, c_post, c_gaps, c_f, g = self._type_gradients(centre)
         vals = (c_mass * c_f).sum(axis=1) + centre @ self.linear
         b = np.einsum("nkx,txy->nkty", corners, self.c)
         mass = b.sum(axis=3)  # [N, K, T]
         post = b / np.where(mass > 0, mass, 1.0)[..., None]
-        c_post = np.einsum("nx,txy->nty", centre, self.c) / np.where(c_mass > 0, c_mass, 1.0)[..., None]
         live = mass > 0
         d_tau = np.where(live, np.abs(post - c_post[:, None]).sum(axis=3), 0.0).max(axis=1)  # [N, T]
         top_mass = mass.max(axis=1)  # [N, T]
-        nu = self.spread_nu(centre, d_tau)
+        nu = self.spread_nu(centre, d_tau, gaps=c_gaps)
         rest = top_mass * np.minimum(self.kappa_nu * nu * d_tau**2 / 2.0, 2.0 * self.kappa_centred * d_tau)
-        least = mass.min(axis=1)
-        top = self.spread**2 * self.omega.max(axis=1) ** 2  # [T]
         radius = np.abs(corners - centre[:, None, :]).sum(axis=2).max(axis=1)  # [N]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(least > 1e-300, top[None] / np.where(least > 1e-300, least, 1.0), np.inf)
-            curved = np.where(nu > 0.0, self.kappa_nu * nu * ratio * radius[:, None] ** 2 / 2.0, 0.0)
-        rest = np.fmin(rest, curved)
-        rest[:, self.spread == 0.0] = 0.0  # a type whose posterior never moves is linear in q
+        # the curvature bound (zero for a type whose posterior never moves: it is linear in q)
+        rest = np.fmin(rest, self._type_curvature(mass.min(axis=1), nu) * radius[:, None] ** 2 / 2.0)
         tangent = np.einsum("nkty,nty->nkt", b, g)  # [N, K, T]
         ceiling = np.where(live, np.einsum("nkty,ay->nkta", post, self.w).max(axis=3), -np.inf).max(axis=1)
         ceiling = np.where(np.isfinite(ceiling), ceiling, 0.0)  # [N, T]; a type without mass adds nothing
@@ -345,12 +348,13 @@ class SmoothObjective:
         bound = per_vertex.max(axis=1) + np.where(use_roof, 0.0, rest).sum(axis=1)
         return centre, vals, np.fmin(bound, vals + self.lip * radius)
 
-    def spread_nu(self, centre: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    def spread_nu(self, centre: np.ndarray, rho: np.ndarray, gaps: np.ndarray | None = None) -> np.ndarray:
         """Per point ``[N, X]`` and type, a bound on ``nu = min(1/4, 1 - s_max)`` over every posterior
         within ``rho`` ``[N, T]`` (in ``l1``) of the type's posterior at ``centre``: each logit gap
         ``z_b - z_a*`` (``a*`` the centre's likeliest action) moves by at most
-        ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``."""
-        gap = self._logit_gaps(centre)[2]  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
+        ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``. ``gaps``: the
+        logit gaps at ``centre`` when the caller has them (:meth:`_parts`)."""
+        gap = self._logit_gaps(centre)[2] if gaps is None else gaps  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
         star = gap.argmax(axis=2)
         rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
         span = self.pair_span[:, star].transpose(1, 2, 0)  # [N, T, A]: span(u_b - u_a*)
