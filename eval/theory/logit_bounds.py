@@ -353,7 +353,7 @@ class SmoothObjective:
         within ``rho`` ``[N, T]`` (in ``l1``) of the type's posterior at ``centre``: each logit gap
         ``z_b - z_a*`` (``a*`` the centre's likeliest action) moves by at most
         ``lam span(u_b - u_a*) rho / 2``, and ``1 - s_a* <= sum_{b != a*} exp(z_b - z_a*)``. ``gaps``: the
-        logit gaps at ``centre`` when the caller has them (:meth:`_parts`)."""
+        logit gaps at ``centre`` when the caller has them already."""
         gap = self._logit_gaps(centre)[2] if gaps is None else gaps  # z_b - z_a* [N, T, A]: <= 0, 0 at a*
         star = gap.argmax(axis=2)
         rho = np.minimum(rho, 2.0)  # two beliefs are at most 2 apart in l1
