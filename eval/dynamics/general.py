@@ -140,7 +140,8 @@ class GeneralSelectionState:
             strict=True,
             increment=increment,
             time_limit=MILP_TIME_DYNAMICS,
-            context={"solo": (self.V, self.O), "threads": self.threads},
+            # a move needs the rule and its value, not the upper bounds (the final certificate has them)
+            context={"solo": (self.V, self.O), "threads": self.threads, "certify": False},
         )
         return best_response(problem, solver="solo_thread", current=self.payoff(i))
 

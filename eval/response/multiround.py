@@ -204,11 +204,6 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
     return out
 
 
-def _logit_upper(tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution) -> float:
-    """Weak-duality bound: ``dual_bound(phi_I + delta_I)`` with ``delta_I`` certified by branch and bound."""
-    return _certify(tree, cols, lp, sol)[0]
-
-
 def _certify(
     tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution
 ) -> tuple[float, list[tuple[int, float, np.ndarray]]]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,10 @@ class SoloThread:
         self.game, self.i, self.gamma = game, i, gamma
         self.time_limit = time_limit
         self._certificate: tuple[LPSolution, float] | None = None
+        self.last_columns: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+        # answers by (method, arguments): a thread depends on the game and i only, and a dynamics asks
+        # the same solo questions (the floors of unchanged rivals, the user's extremes) pass after pass
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self.solo = solo_game(game, i)
         self.tree = SpeakerTree(self.solo, 0, [babbling_scheme(self.solo, 0)])
         self.lp = SequenceLP(self.tree)
@@ -171,9 +176,19 @@ class SoloThread:
         sol = self.lp.solve_user_best(q, obj, val if user_objective else uval, ub=self._floor_rows(uval, floor, a))
         return sol, q, val, uval
 
+    def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, once per ``key`` for the thread's life (every answer depends on its arguments only)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def upper(self, floor: float | None = None, user_objective: bool = False) -> float:
         """No rule of ``i`` beats this (own value, or the user's with ``user_objective``) with the user's
         solo value at least ``floor``; ``-inf`` when no rule meets the floor."""
+        out: float = self._remember(("upper", floor, user_objective), lambda: self._upper(floor, user_objective))
+        return out
+
+    def _upper(self, floor: float | None, user_objective: bool) -> float:
         if self.best_responder:
             sol = self._solve_recommendations(0.0, floor, user_objective)[0]
             if sol is None:
@@ -190,6 +205,10 @@ class SoloThread:
     def lowest_user_bound(self) -> float:
         """A certified lower bound on the least solo value of the user over ``i``'s rules (babbling's
         value for a best responder, whose value is convex in her belief)."""
+        out: float = self._remember(("lowest_user_bound",), self._lowest_user_bound)
+        return out
+
+    def _lowest_user_bound(self) -> float:
         if self.best_responder:
             return self.evaluate(babbling_scheme(self.game, self.i))[0]
         sol = self._solve_grid(None, user_objective=True, sign=-1.0)
@@ -199,6 +218,10 @@ class SoloThread:
     def lowest_user_rule(self) -> SoloRule:
         """An actual rule giving the user a low solo value: babbling (her least, for a best
         responder), or the better for that of babbling and the grid's minimiser (a logit user)."""
+        out: SoloRule = self._remember(("lowest_user_rule",), self._lowest_user_rule)
+        return out
+
+    def _lowest_user_rule(self) -> SoloRule:
         babble = babbling_scheme(self.game, self.i)
         out = SoloRule(babble, *self.evaluate(babble))
         if self.best_responder:
@@ -210,6 +233,12 @@ class SoloThread:
     def best_rule(self, floor: float | None = None, user_objective: bool = False) -> SoloRule | None:
         """An actual rule of ``i`` with at most ``M`` last-round messages, best for itself (or for the
         user) among those found, giving the user more than ``floor``; None when none is found."""
+        out: SoloRule | None = self._remember(
+            ("best_rule", floor, user_objective), lambda: self._best_rule(floor, user_objective)
+        )
+        return out
+
+    def _best_rule(self, floor: float | None, user_objective: bool) -> SoloRule | None:
         if self.best_responder:
             return self._strict_rule(floor, user_objective)
         sol = self._solve_grid(floor, user_objective)
@@ -284,7 +313,17 @@ class SoloThread:
 
     def _solve_grid(self, floor: float | None, user_objective: bool, sign: float = 1.0) -> LPSolution | None:
         """The grid LP, refined three times around the columns it uses (on a copy of the base grid);
-        the columns of the last solve are kept in ``last_columns``."""
+        the columns of the last solve are kept in ``last_columns`` (and its certificate, after
+        pricing). Solved once per arguments: a repeat restores the solution, columns and certificate."""
+        key = ("grid", floor, user_objective, sign)
+        if key not in self._memo:
+            sol = self._grid_solution(floor, user_objective, sign)
+            self._memo[key] = (sol, self.last_columns, self._certificate)
+        sol: LPSolution | None
+        sol, self.last_columns, self._certificate = self._memo[key]
+        return sol
+
+    def _grid_solution(self, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
         cols = (list(self.q), list(self.gi), list(self.gu))
         sol = self._grid_lp(cols, floor, user_objective, sign)
         step = self.step
@@ -403,6 +442,10 @@ class SoloThread:
     def _lagrangian(self, nu: float) -> float:
         """A certified upper bound of ``sum (G_i + nu G_u)`` over every rule (the grid LP without a
         floor, its duals lifted by the certified maxima of :meth:`_certify`)."""
+        out: float = self._remember(("lagrangian", float(nu)), lambda: self._lagrangian_bound(nu))
+        return out
+
+    def _lagrangian_bound(self, nu: float) -> float:
         q = list(self.q)
         sol = self.lp.solve(q, [gi + nu * gu for gi, gu in zip(self.gi, self.gu, strict=True)])
         assert sol is not None, "the LP without extra rows is feasible"

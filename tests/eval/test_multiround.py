@@ -22,11 +22,12 @@ from persuaders.envs.payoff import EnumerationTooLarge, evaluate, solo_outcomes
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response.arrangement import ArrangementTooLarge, arrangement_vertices
-from persuaders.eval.response.deviation_general import selection_deviation
+from persuaders.eval.response.deviation_general import DEVIATION_GAMMA, selection_deviation
 from persuaders.eval.response.deviation_joint import simultaneous_deviation
 from persuaders.eval.response.deviation_selection import best_ai_deviation
 from persuaders.eval.response.multiround import multiround_best_response
 from persuaders.eval.response.rules import TableRule
+from persuaders.eval.response.solo_rules import SoloThread
 from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound, full_information_value
 from persuaders.eval.theory.single_sender import obedience_lp, single_sender_optimum
 from tests.brute import random_spec
@@ -224,6 +225,30 @@ def test_one_round_best_ai_reproduces_the_constrained_persuasion_lp():
                 assert gen.upper - gen.lower < 1e-8
                 checked += 1
     assert checked >= 6
+
+
+def test_a_reused_solo_thread_keeps_its_brackets_on_repeated_questions():
+    """The best-AI dynamics keep one solo thread per speaker and ask it the same questions pass after
+    pass (it answers each once): over rival profiles seen once and again, its brackets are a fresh
+    thread's and hold the one-round constrained persuasion LP's value (an independent program)."""
+    game = random_game(3, 3, 3, seed=1, regime="outside", messages=4)
+    threads = [SoloThread(game, i, gamma=DEVIATION_GAMMA) for i in range(3)]
+    rng = np.random.default_rng(7)
+    profiles = [[rng.dirichlet(np.ones(4), size=3)[None] for _ in range(3)] for _ in range(2)]
+    checked = 0
+    for schemes in profiles + profiles:  # each profile twice: the second time from the threads' memory
+        solo = solo_outcomes(game, schemes)
+        for i in range(3):
+            one = best_ai_deviation(game, i, schemes, *solo)
+            gen = selection_deviation(game, i, schemes, *solo, thread=threads[i])
+            fresh = selection_deviation(game, i, schemes, *solo)
+            assert (gen.lower, gen.upper) == pytest.approx((fresh.lower, fresh.upper), abs=1e-12)
+            assert gen.current == pytest.approx(one.current, abs=1e-12)
+            if one.bound == "exact":
+                assert gen.lower - 1e-8 <= one.best <= gen.upper + 1e-8
+                assert gen.upper - gen.lower < 1e-8
+                checked += 1
+    assert checked >= 12
 
 
 # ------------------------------------------------------------------------- certified exploitability
