@@ -317,11 +317,10 @@ class SoloThread:
         pricing). Solved once per arguments: a repeat restores the solution, columns and certificate."""
         key = ("grid", floor, user_objective, sign)
         if key not in self._memo:
-            sol = self._grid_solution(floor, user_objective, sign)
-            self._memo[key] = (sol, self.last_columns, self._certificate)
-        sol: LPSolution | None
-        sol, self.last_columns, self._certificate = self._memo[key]
-        return sol
+            self._memo[key] = (self._grid_solution(floor, user_objective, sign), self.last_columns, self._certificate)
+        out: LPSolution | None
+        out, self.last_columns, self._certificate = self._memo[key]
+        return out
 
     def _grid_solution(self, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
         cols = (list(self.q), list(self.gi), list(self.gu))
