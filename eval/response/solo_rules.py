@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -64,8 +65,10 @@ from persuaders.eval.theory.logit_bounds import (
     smooth_values,
 )
 
-__all__ = ["MAX_PROFILE_COLUMNS", "SOLO_GRID", "SoloRule", "SoloThread"]
+__all__ = ["MAX_PROFILE_COLUMNS", "MEMO_SIZE", "SOLO_GRID", "SoloRule", "SoloThread"]
 
+#: Answers a solo thread remembers (the most recent; each holds at most a grid solution and its columns).
+MEMO_SIZE = 64
 #: Largest number of recommendation columns (profiles x signals, over all last-round information sets).
 MAX_PROFILE_COLUMNS = 200_000
 #: Grid points per last-round information set for a logit user (before refinement).
@@ -103,8 +106,9 @@ class SoloThread:
         self._certificate: tuple[LPSolution, float] | None = None
         self.last_columns: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
         # answers by (method, arguments): a thread depends on the game and i only, and a dynamics asks
-        # the same solo questions (the floors of unchanged rivals, the user's extremes) pass after pass
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        # the same solo questions (the floors of unchanged rivals, the user's extremes) pass after pass;
+        # the most recent MEMO_SIZE are kept (a race asks about a new floor every pass)
+        self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.solo = solo_game(game, i)
         self.tree = SpeakerTree(self.solo, 0, [babbling_scheme(self.solo, 0)])
         self.lp = SequenceLP(self.tree)
@@ -177,9 +181,13 @@ class SoloThread:
         return sol, q, val, uval
 
     def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()``, once per ``key`` for the thread's life (every answer depends on its arguments only)."""
+        """``compute()``, once per ``key`` among the last :data:`MEMO_SIZE` asked (every answer depends on
+        its arguments only)."""
         if key not in self._memo:
             self._memo[key] = compute()
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        self._memo.move_to_end(key)
         return self._memo[key]
 
     def upper(self, floor: float | None = None, user_objective: bool = False) -> float:
@@ -315,11 +323,12 @@ class SoloThread:
         """The grid LP, refined three times around the columns it uses (on a copy of the base grid);
         the columns of the last solve are kept in ``last_columns`` (and its certificate, after
         pricing). Solved once per arguments: a repeat restores the solution, columns and certificate."""
-        key = ("grid", floor, user_objective, sign)
-        if key not in self._memo:
-            self._memo[key] = (self._grid_solution(floor, user_objective, sign), self.last_columns, self._certificate)
+
+        def solve() -> tuple[Any, ...]:
+            return self._grid_solution(floor, user_objective, sign), self.last_columns, self._certificate
+
         out: LPSolution | None
-        out, self.last_columns, self._certificate = self._memo[key]
+        out, self.last_columns, self._certificate = self._remember(("grid", floor, user_objective, sign), solve)
         return out
 
     def _grid_solution(self, floor: float | None, user_objective: bool, sign: float) -> LPSolution | None:
