@@ -206,6 +206,18 @@ def test_a_lone_best_ai_speaker_reacts_to_what_the_user_says(lam):
             assert lo - 1e-6 <= opt <= hi + 1e-9 and hi - lo < 1e-5
 
 
+def brackets_the_lp(game, i, schemes, solo, gen) -> bool:
+    """``gen`` (a solo-thread deviation of speaker ``i``) has the one-round constrained persuasion
+    LP's current value and, where that LP is exact, brackets its optimum within 1e-8; True then."""
+    one = best_ai_deviation(game, i, schemes, *solo)
+    assert gen.current == pytest.approx(one.current, abs=1e-12)
+    if one.bound != "exact":
+        return False
+    assert gen.lower - 1e-8 <= one.best <= gen.upper + 1e-8
+    assert gen.upper - gen.lower < 1e-8
+    return True
+
+
 def test_one_round_best_ai_reproduces_the_constrained_persuasion_lp():
     """One round, a silent user: every closed-loop rule is open-loop, and the certified bounds of
     the solo sequence-form LP bracket the one-round constrained persuasion problem
@@ -217,13 +229,7 @@ def test_one_round_best_ai_reproduces_the_constrained_persuasion_lp():
         schemes = [rng.dirichlet(np.ones(4), size=3)[None] for _ in range(3)]
         solo = solo_outcomes(game, schemes)
         for i in range(3):
-            one = best_ai_deviation(game, i, schemes, *solo)
-            gen = selection_deviation(game, i, schemes, *solo)
-            assert gen.current == pytest.approx(one.current, abs=1e-12)
-            if one.bound == "exact":
-                assert gen.lower - 1e-8 <= one.best <= gen.upper + 1e-8
-                assert gen.upper - gen.lower < 1e-8
-                checked += 1
+            checked += brackets_the_lp(game, i, schemes, solo, selection_deviation(game, i, schemes, *solo))
     assert checked >= 6
 
 
@@ -239,15 +245,10 @@ def test_a_reused_solo_thread_keeps_its_brackets_on_repeated_questions():
     for schemes in profiles + profiles:  # each profile twice: the second time from the threads' memory
         solo = solo_outcomes(game, schemes)
         for i in range(3):
-            one = best_ai_deviation(game, i, schemes, *solo)
             gen = selection_deviation(game, i, schemes, *solo, thread=threads[i])
             fresh = selection_deviation(game, i, schemes, *solo)
             assert (gen.lower, gen.upper) == pytest.approx((fresh.lower, fresh.upper), abs=1e-12)
-            assert gen.current == pytest.approx(one.current, abs=1e-12)
-            if one.bound == "exact":
-                assert gen.lower - 1e-8 <= one.best <= gen.upper + 1e-8
-                assert gen.upper - gen.lower < 1e-8
-                checked += 1
+            checked += brackets_the_lp(game, i, schemes, solo, gen)
     assert checked >= 12
 
 
