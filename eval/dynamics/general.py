@@ -38,10 +38,19 @@ from persuaders.eval.response.line_solvers import MAX_INCREMENT
 from persuaders.eval.response.solo_rules import SoloRule, SoloThread
 from persuaders.eval.response.strict_lp import GAMMA
 
-__all__ = ["MILP_TIME_DYNAMICS", "GeneralJointState", "GeneralSelectionState", "general_dynamics"]
+__all__ = [
+    "MILP_TIME_DYNAMICS",
+    "PRICING_BUDGET_DYNAMICS",
+    "GeneralJointState",
+    "GeneralSelectionState",
+    "general_dynamics",
+]
 
 #: Seconds a best response's M-message program may run inside the dynamics.
 MILP_TIME_DYNAMICS = 5.0
+#: Evaluations of each certified maximisation that prices a solo thread's columns inside the
+#: dynamics (a move needs the columns it finds, not the bound; the final certificate prices in full).
+PRICING_BUDGET_DYNAMICS = 50_000
 
 
 class GeneralJointState:
@@ -103,7 +112,9 @@ class GeneralSelectionState:
     def __init__(self, game: Game, start: list[Any] | None = None):
         self.game = game
         k = game.n_speakers
-        self.threads = [SoloThread(game, i, time_limit=MILP_TIME_DYNAMICS) for i in range(k)]
+        self.threads = [
+            SoloThread(game, i, time_limit=MILP_TIME_DYNAMICS, pricing_budget=PRICING_BUDGET_DYNAMICS) for i in range(k)
+        ]
         self.rules: list[Any] = list(start) if start is not None else [babbling_scheme(game, i) for i in range(k)]
         self.V = np.zeros(k)
         self.O = np.zeros((k, k))

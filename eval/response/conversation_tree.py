@@ -136,6 +136,7 @@ class SpeakerTree:
             self.parent.append(None if t == 0 else ids[t - 1][first] * m + sm[first, t - 1, i])
         self.types = self._last_round_types(weight, um, sm, ids[-1])
         self.override: list[np.ndarray] | None = None
+        self._own_only: bool | None = None
 
     def _last_round_types(
         self, weight: np.ndarray, um: np.ndarray, sm: np.ndarray, last: np.ndarray
@@ -158,6 +159,26 @@ class SpeakerTree:
 
     def info_sets(self, t: int) -> int:
         return len(self.keys[t])
+
+    def own_messages_only(self) -> bool:
+        """Whether the speaker's information sets are its own message sequences alone (one at the
+        start, one child per sequence: nobody else speaks and the user is silent, as on a best-AI
+        solo thread) with the same coefficients ``C_I`` at every last-round one. Then a last-round
+        column's value does not depend on the information set it is said at, and any rule's leaves
+        may be rearranged (:meth:`persuaders.eval.response.sequence_lp.SequenceLP.regroup`)."""
+        if self._own_only is None:
+            m = self.game.messages
+            parents = self.parent[1:]
+            tree_ok = self.info_sets(0) == 1 and all(
+                p is not None and np.array_equal(np.sort(p), np.arange(self.info_sets(t) * m))
+                for t, p in enumerate(parents)
+            )
+            first = self.coefficients(0)
+            self._own_only = tree_ok and all(
+                c.shape == first.shape and np.allclose(c, first, rtol=1e-12, atol=0.0)
+                for c in (self.coefficients(n) for n in range(1, self.info_sets(self.game.rounds - 1)))
+            )
+        return self._own_only
 
     def coefficients(self, info: int) -> np.ndarray:
         """``C_I[type, x, y] = O_i[y, x] D_I[type, y]`` of a last-round information set."""

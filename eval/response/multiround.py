@@ -14,7 +14,9 @@ columns, mass vectors ``q`` over its signals (docs/science.md, "Exact best respo
   columns are merged down to ``M`` per information set (a MILP with a cardinality constraint
   may improve on that): an actual rule, a **lower bound**.
 * **A logit user.** Columns on a belief grid refined around the solution: the value of an actual
-  rule (after merging down to ``M`` if needed), a lower bound. The duals ``phi_I`` of the
+  rule (a lone speaker's columns regrouped over rounds where more than ``M`` share an
+  information set, :meth:`~persuaders.eval.response.sequence_lp.SequenceLP.regroup`; else the
+  ``M``-message program or merging down to ``M``), a lower bound. The duals ``phi_I`` of the
   last-round rows, lifted by the certified ``delta_I = max_q G_I(q) - phi_I . q``
   (:mod:`persuaders.eval.theory.logit_bounds`), give by weak duality an upper bound on every rule.
 
@@ -321,8 +323,16 @@ def multiround_best_response(
         f"{kind}; {game.rounds} round(s), {tree.histories} histories, {sum(len(v) for v in val)} last-round columns"
     )
     exact = best_responder
+    regrouped = None if needed <= m or best_responder else lp.regroup(sol, q)
     if needed <= m:
         lower, rule = sol.value, lp.realise(sol, q)
+    elif regrouped is not None:  # the speaker alone: the same columns, split over rounds
+        final, final_q = regrouped
+        lower, rule = sol.value, lp.realise(*regrouped)
+        method += (
+            f"; the relaxation uses {needed} last-round messages > M = {m} at an information set: "
+            "its columns regrouped over rounds"
+        )
     else:
         merged, mq, lower = _merged(lp, sol, q, cols, m)
         final, final_q = merged, mq

@@ -277,6 +277,57 @@ class SequenceLP:
             value = seq.reshape(self.nx, self.n_info[t], self.m).max(axis=2)
         return float(value.sum())
 
+    def regroup(self, sol: LPSolution, q: Sequence[np.ndarray]) -> tuple[LPSolution, list[np.ndarray]] | None:
+        """The solution's last-round columns rearranged on the speaker's own message tree, at most
+        ``M`` per last-round information set; None where that cannot be done.
+
+        Where the information sets are the speaker's own message sequences and every last-round one
+        has the same coefficients (:meth:`SpeakerTree.own_messages_only`), a leaf ``w_c q_c`` (a
+        last-round message's mass vector) is worth the same wherever it is said, leaves with one
+        posterior are worth their sum, and the leaves sum to one per signal. So any ``L <= M^R``
+        leaves, in consecutive groups of ``M^(R-1-t)`` under the round-``t`` messages, are the last
+        messages of an actual rule (each earlier sequence's plan mass the sum of the leaves below
+        it) worth the solution's value (docs/science.md, "Exact best responses with M messages").
+        Returns the solution and its columns in the LP's form (the duals are the original's)."""
+        if not self.tree.own_messages_only():
+            return None
+        m, r = self.m, self.r
+        used = [(w[c], qi[c]) for w, qi in zip(sol.weights, q, strict=True) for c in np.flatnonzero(w > USED)]
+        if not used:
+            return None
+        # leaves with one posterior are one leaf (G is homogeneous: their values add up)
+        post = np.array([qc for _, qc in used])
+        _, which = np.unique(np.round(post, 12), axis=0, return_inverse=True)
+        which = np.asarray(which).reshape(-1)
+        pooled = np.zeros((int(which.max()) + 1, self.nx))
+        np.add.at(pooled, which, np.array([wc * qc for wc, qc in used]))
+        leaves = list(pooled)
+        if len(leaves) > m**r:
+            return None
+        rho = np.zeros((self.nx, self.n_seq))
+        weights = [np.zeros(0) for _ in range(self.n_info[-1])]
+        cols = [np.zeros((0, self.nx)) for _ in range(self.n_info[-1])]
+        # child[t][s]: the round-t information set that follows sequence s of round t - 1
+        child = [np.zeros(0, dtype=int)] + [np.argsort(self.parent(t)) for t in range(1, r)]
+
+        def place(t: int, info: int, group: list[np.ndarray]) -> None:
+            if t == r - 1:
+                if group:
+                    vec = np.array(group)
+                    weights[info] = vec.sum(axis=1)
+                    cols[info] = vec / weights[info][:, None]
+                return
+            size = m ** (r - 1 - t)
+            for msg in range(m):
+                part = group[msg * size : (msg + 1) * size]
+                seq = info * m + msg
+                if part:
+                    rho[:, self.seq_off[t] + seq] = np.sum(part, axis=0)
+                place(t + 1, int(child[t + 1][seq]), part)
+
+        place(0, 0, leaves)
+        return LPSolution(sol.value, rho, weights, sol.phi, sol.nu), cols
+
     def masses(self, sol: LPSolution) -> np.ndarray:
         """``a_I(x)`` ``[I, X]``: the speaker's mass at each last-round information set."""
         if self.r == 1:

@@ -23,8 +23,10 @@ value above the best rival's.
   It is an actual ``M``-message rule when at most ``M`` profiles carry weight at every ``I``;
   otherwise the exact ``M``-message program (a binary per profile, at most ``M`` per ``I``;
   :mod:`persuaders.eval.response.cardinality`) gives both the rule and, with ``gamma = 0``, the bound.
-* **A logit user.** Columns on a belief grid refined around the solution; an actual rule from the
-  ``M``-message program over the columns an optimum can use, or by merging down to ``M`` (the
+* **A logit user.** Columns on a belief grid refined around the solution; an actual rule: the
+  solution's own columns regrouped over rounds (nobody else speaks on the thread, so a column is
+  worth the same at every information set: the LP's value whenever it uses at most ``M^R``), else
+  the ``M``-message program over the columns an optimum can use, or merging down to ``M`` (the
   lower bound); the duals ``phi_I`` and the floor's ``nu >= 0`` give by weak duality the upper
   bound ``dual_bound(phi_I + delta_I) - nu floor`` with the certified
   ``delta_I = max_q (G_i + nu G_u)(q) - phi_I . q`` (:mod:`persuaders.eval.theory.logit_bounds`).
@@ -98,11 +100,22 @@ class SoloRule:
 class SoloThread:
     """Speaker ``i``'s solo problems under ``best_ai`` (module docstring); ``gamma`` is the margin of
     a best responder's strict recommendations in the rules it returns (above the evaluator's tie
-    tolerance of 1e-9)."""
+    tolerance of 1e-9), ``time_limit`` the seconds of each mixed-integer program, and
+    ``pricing_budget`` the evaluations of each certified maximisation pricing a logit user's
+    columns (None: the full budget of :func:`~persuaders.eval.theory.logit_bounds.certified_lift`;
+    fewer give looser bounds, as certain, and the same kind of columns)."""
 
-    def __init__(self, game: Game, i: int, gamma: float = GAMMA, time_limit: float = 20.0):
+    def __init__(
+        self,
+        game: Game,
+        i: int,
+        gamma: float = GAMMA,
+        time_limit: float = 20.0,
+        pricing_budget: int | None = None,
+    ):
         self.game, self.i, self.gamma = game, i, gamma
         self.time_limit = time_limit
+        self.pricing_budget = pricing_budget
         self._certificate: tuple[LPSolution, float] | None = None
         self.last_columns: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
         # answers by (method, arguments): a thread depends on the game and i only, and a dynamics asks
@@ -412,7 +425,8 @@ class SoloThread:
             if len(c) == 0:
                 continue
             obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
-            best, lift, arg = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n])
+            budget = {} if self.pricing_budget is None else {"budget": self.pricing_budget, "extended": 0}
+            best, lift, arg = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n], **budget)
             phi[n] += lift
             found.append((n, best, arg))
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0), found
@@ -471,13 +485,21 @@ class SoloThread:
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
     ) -> SoloRule | None:
         """An actual rule from the grid LP's solution: itself where it uses at most ``M`` columns per
-        last-round information set; else the better of the exact ``M``-message program over the
-        columns an optimum can use (reduced cost about 0) and the greedy merging of columns."""
+        last-round information set; else its columns regrouped over rounds
+        (:meth:`~persuaders.eval.response.sequence_lp.SequenceLP.regroup`: the same value, when they
+        are at most ``M^R``); else (or when that rule misses the floor) the better of the exact
+        ``M``-message program over the columns an optimum can use (reduced cost about 0) and the
+        greedy merging of columns."""
         m = self.game.messages
         q, gis, gus = self.last_columns
+        over = max((int((w > USED).sum()) for w in sol.weights), default=0) > m
+        if over and (regrouped := self.lp.regroup(sol, q)) is not None:
+            found = self._best_of([self.lp.realise(*regrouped)], floor, user_objective, sign)
+            if found is not None:
+                return found
         pick = gus if user_objective else gis
         rules = []
-        if max((int((w > USED).sum()) for w in sol.weights), default=0) > m:
+        if over:
             keep = [
                 np.flatnonzero((np.abs(qi @ sol.phi[n] - sign * vi) <= REDUCED_COST_TOL) | (sol.weights[n] > USED))
                 for n, (qi, vi) in enumerate(zip(q, pick, strict=True))
@@ -501,6 +523,13 @@ class SoloThread:
             weights.append(mass)
             qq.append(vec / np.where(mass > 0, mass, 1.0)[:, None] if len(vec) else np.zeros((0, self.tree.n_signals)))
         rules.append(self.lp.realise(LPSolution(sol.value, sol.rho, weights, sol.phi), qq))
+        return self._best_of(rules, floor, user_objective, sign)
+
+    def _best_of(
+        self, rules: list[TableRule], floor: float | None, user_objective: bool, sign: float
+    ) -> SoloRule | None:
+        """The best of ``rules`` for ``sign`` times the objective, among those giving the user more than
+        ``floor`` (values by the exact engine); None when none does."""
         best: SoloRule | None = None
         for rule in rules:
             user, spk = self.evaluate(rule)

@@ -514,7 +514,12 @@ def certified_argmax_smooth(
 
 
 def certified_lift(
-    obj: SmoothObjective, n: int, eps: float, budget: int = MAX_EVALUATIONS, mass: np.ndarray | None = None
+    obj: SmoothObjective,
+    n: int,
+    eps: float,
+    budget: int = MAX_EVALUATIONS,
+    mass: np.ndarray | None = None,
+    extended: int = EXTENDED_EVALUATIONS,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """A certified linear majorant of ``h`` on the simplex: ``(best, d, q)`` with ``h(q') <= d . q'``
     for every ``q'``, ``best`` the largest value found (positive: the point ``q`` beats the duals and
@@ -534,12 +539,14 @@ def certified_lift(
     (on a quarter of the budget) and the cheaper of the two returned (the slice when ``mass`` is
     None). Otherwise the uniform one. ``best`` is in the units of its maximisation (per unit of the
     type's mass, or of signal mass): its sign is what pricing reads. Negative maxima lift by zero.
-    Only the slice gets the extended budget (:func:`certified_argmax_smooth`): several types'
-    brackets mostly stay open however many cells they get.
+    Only the slice gets the ``extended`` budget (:func:`certified_argmax_smooth`): several types'
+    brackets mostly stay open however many cells they get. Smaller budgets give a looser lift, as
+    certain (a pricing step that needs the argmax and not the bound can afford them).
     """
     if n > 1 and obj.c.shape[0] == 1 and (obj.omega[0] > 0).all():
         sliced = SliceObjective(obj)
-        best, top, point = certified_argmax_smooth(sliced, n, eps / float(sliced.omega.max()), budget)
+        top_eps = eps / float(sliced.omega.max())
+        best, top, point = certified_argmax_smooth(sliced, n, top_eps, budget, extended=max(budget, extended))
         lift = max(0.0, top) * sliced.omega
         if mass is None or float(lift @ mass) <= eps * float(np.sum(mass)):  # the uniform one cannot save more
             return best, lift, sliced.masses(point)

@@ -22,11 +22,13 @@ from persuaders.envs.payoff import EnumerationTooLarge, evaluate, solo_outcomes
 from persuaders.eval.dynamics.best_response import best_response_dynamics
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response.arrangement import ArrangementTooLarge, arrangement_vertices
+from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.deviation_general import DEVIATION_GAMMA, selection_deviation
 from persuaders.eval.response.deviation_joint import simultaneous_deviation
 from persuaders.eval.response.deviation_selection import best_ai_deviation
 from persuaders.eval.response.multiround import multiround_best_response
 from persuaders.eval.response.rules import TableRule
+from persuaders.eval.response.sequence_lp import LPSolution, SequenceLP
 from persuaders.eval.response.solo_rules import SoloThread
 from persuaders.eval.theory import best_ai_bound, bound_fit, competition_bound, full_information_value
 from persuaders.eval.theory.single_sender import obedience_lp, single_sender_optimum
@@ -277,6 +279,47 @@ def test_a_logit_user_gets_bounds_around_the_truth():
     hi = e.current_value["prosecutor"] + e.gain_upper["prosecutor"]
     assert lo <= best + 1e-9 <= hi + 2e-9
     assert hi - lo < 1e-6
+
+
+def test_a_lone_speakers_columns_regroup_over_rounds_at_their_value():
+    """aligned3 (one speaker, a logit user, three states, two messages, two rounds): three leaves
+    that reveal the state, all said at one last-round information set, are regrouped into a rule
+    with two messages per round that reveals it (one state, then the other two apart), so the user
+    gets the full-information value sum_y mu(y) sum_a softmax(lam u[:, y])_a u[a, y]. With a second
+    speaker who talks, the information sets are no longer the speaker's own messages alone."""
+    game = load_game("aligned3")
+    lp = SequenceLP(SpeakerTree(game, 0, [babbling_scheme(game, 0)]))
+    assert lp.tree.own_messages_only() and lp.n_info == [1, 2] and lp.nx == 3
+    rho = np.zeros((3, lp.n_seq))
+    rho[:, 0] = 1.0  # every signal says message 0 in round 1
+    crowded = LPSolution(0.0, rho, [np.ones(3), np.zeros(0)], np.zeros((2, 3)))
+    regrouped = lp.regroup(crowded, [np.eye(3), np.zeros((0, 3))])
+    assert regrouped is not None
+    sol, q = regrouped
+    assert [int((w > 0).sum()) for w in sol.weights] == [2, 1]
+    np.testing.assert_allclose(lp.masses(sol).sum(axis=0), np.ones(3), atol=1e-15)
+    u, lam = game.user.utility, game.user.model.rationality
+    soft = np.exp(lam * u) / np.exp(lam * u).sum(axis=0, keepdims=True)  # [A, Y]: her response to each state
+    full = float(game.prior @ (soft * u).sum(axis=0))
+    assert evaluate(game, [lp.realise(sol, q)]).user_value == pytest.approx(full, abs=1e-12)
+    assert full == pytest.approx(0.8732, abs=1e-4)  # the figure of the issue's game
+    two = random_game(2, 3, 2, seed=0, rationality=10.0, messages=2, rounds=2)
+    assert not SpeakerTree(two, 0, [babbling_scheme(two, j) for j in range(2)]).own_messages_only()
+    assert all(SoloThread(two, i).tree.own_messages_only() for i in range(2))  # alone on a solo thread
+
+
+def test_a_solo_thread_priced_on_a_small_budget_still_brackets_the_truth():
+    """A budget on the certified maximisations that price the columns (the dynamics' threads) only
+    loosens the upper end: kg_logit's prosecutor alone still has her rule below the reference value
+    of the logit judge and the bound above it."""
+    game = load_game("kg_logit")
+    best = 0.443670151  # docs/science.md, "Reference numbers": the logit judge, lambda = 10
+    for budget in (None, 2_000):
+        thread = SoloThread(game, 0, pricing_budget=budget)
+        rule = thread.best_rule(None)
+        assert rule is not None
+        assert rule.speakers[0] <= best + 1e-9 <= thread.upper(None) + 2e-9
+        assert rule.speakers[0] == pytest.approx(best, abs=1e-6)
 
 
 def test_too_large_games_are_refused_with_the_size_and_the_limit():
