@@ -32,7 +32,9 @@ fit's weights, docs/science.md, "The competition bound"), checked too. Prints th
 satisfied (theory says 100% for both) and the distribution of the slack ``user value - bound``, per
 protocol and regime, and per cell; writes every record as JSON. A violation is a bug in the code or
 in the theory: the record says which game, so it can be replayed. A game whose dynamics run past
-``--timeout`` seconds is recorded as stopped. ``--reuse RECORDS --rerun-rationality inf`` keeps an
+``--timeout`` seconds is recorded as stopped; the dynamics' starts share
+``DYNAMICS_SHARE`` of it (eval.dynamics.best_response, "Time budget"), so that a slow start leaves
+time for the next and for the last certificate. ``--reuse RECORDS --rerun-rationality inf`` keeps an
 earlier run's records except those of the named user rationalities, which run again. ``--ray``
 runs one Ray task per game (a local instance, or ``--ray ADDRESS`` to join a cluster); every run
 keeps a journal (``games.jsonl`` in ``--out``) from which the same command resumes without redoing
@@ -64,6 +66,8 @@ TOL = 1e-6  # numerical tolerance on the bound (the dynamics stop at gains below
 #: Certified exploitability at most this: an equilibrium (strict rules' margins are ~1e-6 for a best
 #: responder; a logit user's certified brackets close to about 1e-7 per information set).
 EQUILIBRIUM = {"inf": 1e-5, "logit": 1e-4}
+#: The fraction of ``--timeout`` the dynamics' starts share (the rest is left for the last certificate).
+DYNAMICS_SHARE = 0.75
 
 
 def equilibrium_tolerance(lam: float | str) -> float:
@@ -133,7 +137,12 @@ def one_game(args: tuple[int, int, list[tuple[int, int]], int, list[float | str]
         t0 = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            res = best_response_dynamics(game, protocol=protocol, tolerance=equilibrium_tolerance(spec["rationality"]))
+            res = best_response_dynamics(
+                game,
+                protocol=protocol,
+                tolerance=equilibrium_tolerance(spec["rationality"]),
+                time_limit=DYNAMICS_SHARE * timeout,
+            )
         except ValueError as exc:  # a best response needing more messages than the game has
             rec.update(error=str(exc))
             out.append(rec)

@@ -19,7 +19,7 @@ from persuaders.eval.dynamics.starts import DEFAULT_STARTS
 
 @command
 def main(argv: Sequence[str] | None = None) -> int:
-    """``persuaders-dynamics GAME [--protocol P] [--tol T] [--max-passes N] [--json]``."""
+    """``persuaders-dynamics GAME [--protocol P] [--tol T] [--max-passes N] [--time-limit S] [--json]``."""
     parser = argparse.ArgumentParser(
         prog="persuaders-dynamics",
         description="Best-response dynamics among the speakers of a game, with a certified verdict.",
@@ -42,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(default {' '.join(DEFAULT_STARTS)})",
     )
     parser.add_argument("--max-passes", type=int, default=50)
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="seconds the starts share (each may use half of what is left, the last all of it; default: no limit)",
+    )
     parser.add_argument("--grid", type=int, help=f"belief grid for a smooth response (default {DEFAULT_GRID})")
     parser.add_argument("--no-check", action="store_true", help="skip the independent exploitability check")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -55,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tolerance=args.tolerance,
             starts=args.starts,
             max_passes=args.max_passes,
+            time_limit=args.time_limit,
             grid=args.grid,
             check=not args.no_check,
             progress=not args.no_progress,

@@ -15,7 +15,8 @@ the race changes) and the increment is divided by 8. A race that creeps at the l
 (each speaker's beat capped at what it can still give the user, so that every kept pass raises
 the user's value by less than ``stall``, :data:`STALL_PASSES` times in a row) has no pure
 resting point the acceleration can reach: the loop stops (``stalled race``) and the verdict is
-left to the certificate. In ``simultaneous``, a best responder's
+left to the certificate. A loop given a ``deadline`` stops before a pass that would start after
+it (``time budget``). In ``simultaneous``, a best responder's
 ties make a similar race (each speaker nudging a posterior across an indifference belief by the
 offset); there the offset is scaled the same way. :func:`accelerated_passes` runs this loop for
 either protocol's state.
@@ -23,6 +24,7 @@ either protocol's state.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from typing import Protocol as TypingProtocol
@@ -49,7 +51,7 @@ class DynamicsState(TypingProtocol):
 class DynamicsOutcome(NamedTuple):
     """The final schemes ``[X_i, M]`` by speaker name and the loop's counts (see :func:`accelerated_passes`);
     ``stop`` says why the loop ended: ``no move`` (a pass in which nobody moved), ``cycle`` (the same
-    values three times), ``stalled race`` or ``max passes``."""
+    values three times), ``stalled race``, ``max passes`` or ``time budget``."""
 
     schemes: dict[str, np.ndarray]
     converged: bool
@@ -63,7 +65,7 @@ class DynamicsOutcome(NamedTuple):
 class Passes(NamedTuple):
     """What :func:`accelerated_passes` did: whether a pass ended with nobody moving, the passes at the
     literal increment and the accelerated ones, the user's value after each kept pass, and why it
-    stopped (``no move``, ``cycle``, ``stalled race`` or ``max passes``)."""
+    stopped (``no move``, ``cycle``, ``stalled race``, ``max passes`` or ``time budget``)."""
 
     converged: bool
     passes: int
@@ -89,6 +91,7 @@ def accelerated_passes(
     rollback: bool = True,
     signature: Callable[[], Any] | None = None,
     stall: float = 0.0,
+    deadline: float | None = None,
 ) -> Passes:
     """Passes of ``step(scale) -> (pattern, moved, race)`` with race acceleration (module docstring).
 
@@ -101,6 +104,7 @@ def accelerated_passes(
     divided by 8. With ``signature``, a state seen three times (a best-response cycle) ends the
     loop. With ``stall > 0``, :data:`STALL_PASSES` kept passes in a row at ``max_scale`` that each
     raise the user's value by less than ``stall`` end it too (``stalled race``, module docstring).
+    With ``deadline`` (a :func:`time.monotonic` reading), no pass starts after it (``time budget``).
     Returns the :class:`Passes`.
     """
     scale = 1.0
@@ -113,6 +117,9 @@ def accelerated_passes(
     stalled = 0
     for _ in range(200 * max_passes):
         if passes >= max_passes or accel >= 20 * max_passes:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            stop = "time budget"
             break
         snap = state.snapshot()
         pattern, moved, race = step(scale)

@@ -27,6 +27,15 @@ again from the next of ``starts`` (babbling, full revelation, seeded random rule
 :mod:`persuaders.eval.dynamics.starts`); ``start`` says which start reached the result and
 ``attempts`` what each start did.
 
+**Time budget.** With ``time_limit`` (seconds for the whole call) the starts share the clock: each
+start may begin passes until half of what is left has gone (the last start, until all of it has),
+then stops with reason ``time budget``. Such a start is certified only when no later start has
+time left (its certificate's ``M``-message programs then run for the dynamics' own limit,
+``MILP_TIME_DYNAMICS``); otherwise the next start gets the time, and ``exploitability`` of that
+attempt is empty. No start begins once the budget is spent. A best-response pass in a game of
+several rounds takes seconds, so a slow start no longer keeps the later ones (full revelation often
+is an equilibrium reached in one pass) from running.
+
 ``passes`` counts passes at the literal increment; ``accelerated_passes`` the kept accelerated
 ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage and start.
 
@@ -43,6 +52,7 @@ records the equivalent user's values. A user without one (and with a differentia
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +64,7 @@ from persuaders.envs.game.protocols import BestAI, Protocol, Simultaneous, resol
 from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.dynamics.acceleration import DynamicsOutcome
-from persuaders.eval.dynamics.general import general_dynamics
+from persuaders.eval.dynamics.general import MILP_TIME_DYNAMICS, general_dynamics
 from persuaders.eval.dynamics.joint import simultaneous_dynamics
 from persuaders.eval.dynamics.selection import best_ai_dynamics
 from persuaders.eval.dynamics.starts import DEFAULT_STARTS, check_start, start_profile
@@ -76,6 +86,9 @@ __all__ = [
 #: Default verdict tolerance: the certified upper gain of every speaker at an equilibrium. Above the
 #: move threshold ``tol`` (1e-6) by the strict rules' margins and the solvers' brackets.
 DEFAULT_TOLERANCE = 1e-5
+#: Seconds each ``M``-message program of a start's certificate may run (the dynamics' own
+#: :data:`~persuaders.eval.dynamics.general.MILP_TIME_DYNAMICS` after a start stopped on the time budget).
+CERTIFICATE_MILP_TIME = 20.0
 
 
 @dataclass
@@ -156,13 +169,21 @@ def _check_options(tol: float, tolerance: float, max_passes: int, grid: int | No
 
 
 def _run(
-    game: Game, proto: Protocol, line: bool, start: list[Any], tol: float, max_passes: int, grid: int, progress: bool
+    game: Game,
+    proto: Protocol,
+    line: bool,
+    start: list[Any],
+    tol: float,
+    max_passes: int,
+    grid: int,
+    progress: bool,
+    deadline: float | None,
 ) -> DynamicsOutcome:
     if not line:
-        return general_dynamics(game, proto.joint, tol, max_passes, progress=progress, start=start)
+        return general_dynamics(game, proto.joint, tol, max_passes, progress=progress, start=start, deadline=deadline)
     if proto.joint:
-        return simultaneous_dynamics(game, tol, max_passes, grid, start)
-    return best_ai_dynamics(game, tol, max_passes, grid, start)
+        return simultaneous_dynamics(game, tol, max_passes, grid, start, deadline)
+    return best_ai_dynamics(game, tol, max_passes, grid, start, deadline)
 
 
 #: Passes of the numerical fallback (each best response is a multi-start gradient search).
@@ -237,7 +258,13 @@ def _verdict(run: DynamicsOutcome, expl: Exploitability | None, tolerance: float
 
 
 def _attempt(
-    name: str, engine: str, run: DynamicsOutcome, expl: Exploitability | None, converged: bool, reason: str | None
+    name: str,
+    engine: str,
+    run: DynamicsOutcome,
+    expl: Exploitability | None,
+    converged: bool,
+    reason: str | None,
+    seconds: float,
 ) -> dict[str, Any]:
     return {
         "start": name,
@@ -249,6 +276,7 @@ def _attempt(
         "exploitability_upper": None if expl is None or not math.isfinite(expl.upper) else float(expl.upper),
         "exploitability_lower": None if expl is None else float(expl.lower),
         "user_value": run.history[-1] if run.history else None,
+        "seconds": seconds,
     }
 
 
@@ -263,6 +291,7 @@ def best_response_dynamics(
     check: bool = True,
     progress: bool = False,
     starts: Sequence[str] = DEFAULT_STARTS,
+    time_limit: float | None = None,
 ) -> BRDynamicsResult:
     """Gauss-Seidel best-response dynamics with a certified verdict (see the module docstring).
 
@@ -272,13 +301,17 @@ def best_response_dynamics(
     most this. ``grid``: belief-grid size for a smooth response on the belief line (default
     :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
     is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
-    starting profiles, tried in order until one converges. ``progress``: a progress bar on
+    starting profiles, tried in order until one converges. ``time_limit``: seconds the starts
+    share (module docstring, "Time budget"; None: no limit). ``progress``: a progress bar on
     stderr while the general (multi-round) best responses run, when stderr is a terminal.
     """
     game = load_game(game)
     proto = _dynamics_protocol(protocol)
     _check_options(tol, tolerance, max_passes, grid)
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+        raise ValueError(f"time_limit: must be a positive number of seconds or None, got {time_limit!r}")
     names = [check_start(s) for s in starts] or ["babbling"]
+    t0 = time.monotonic()
     original, game = game, _analysis_game(game, proto)
     if (model := game.user.model).analytic is None and not model.bayesian and torch_response_available(model, 2):
         return numerical_dynamics(original, proto, tol, min(max_passes, NUMERICAL_PASSES), tolerance)
@@ -289,14 +322,31 @@ def best_response_dynamics(
     line = on_belief_line(game)
     attempts: list[dict[str, Any]] = []
     results: list[tuple[bool, float, str, DynamicsOutcome, Exploitability | None, str | None, str, int]] = []
-    for name in names:
-        run = _run(game, proto, line, start_profile(game, name), tol, max_passes, grid or DEFAULT_GRID, progress)
+
+    def certify(run: DynamicsOutcome, skip: bool) -> tuple[Exploitability | None, bool, str | None]:
+        if not check:
+            return None, *_verdict(run, None, tolerance)
+        if skip and run.stop == "time budget":  # the next start gets the time instead
+            return None, False, "time budget"
+        milp_time = MILP_TIME_DYNAMICS if run.stop == "time budget" else CERTIFICATE_MILP_TIME
+        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance, time_limit=milp_time)
+        return expl, *_verdict(run, expl, tolerance)
+
+    for n, name in enumerate(names):
+        begun = time.monotonic()
+        last = n == len(names) - 1
+        deadline = None if time_limit is None else begun + (t0 + time_limit - begun) / (1 if last else 2)
+        profile = start_profile(game, name)
+        run = _run(game, proto, line, profile, tol, max_passes, grid or DEFAULT_GRID, progress, deadline)
         engine = "line" if line else "general"
-        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance) if check else None
-        converged, reason = _verdict(run, expl, tolerance)
+        # a start stopped on the budget is certified only when no later start has time left to run
+        more_time = time_limit is not None and not last and time.monotonic() < t0 + time_limit
+        expl, converged, reason = certify(run, more_time)
         if reason == "gain found" and line:  # continue on the general best responses: the certificate's rules
-            attempts.append(_attempt(name, engine, run, expl, converged, reason))
-            more = general_dynamics(game, proto.joint, tol, max_passes, start=list(run.schemes.values()))
+            attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))
+            more = general_dynamics(
+                game, proto.joint, tol, max_passes, start=list(run.schemes.values()), deadline=deadline
+            )
             run = more._replace(
                 passes=run.passes + more.passes,
                 accelerated_passes=run.accelerated_passes + more.accelerated_passes,
@@ -304,12 +354,12 @@ def best_response_dynamics(
                 restricted=run.restricted + more.restricted,
             )
             engine = "line+general"
-            expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance)
-            converged, reason = _verdict(run, expl, tolerance)
-        attempts.append(_attempt(name, engine, run, expl, converged, reason))
+            more_time = time_limit is not None and not last and time.monotonic() < t0 + time_limit
+            expl, converged, reason = certify(run, more_time)
+        attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))
         upper = math.inf if expl is None else expl.upper
         results.append((converged, upper, name, run, expl, reason, engine, len(results)))
-        if converged or not check:
+        if converged or not check or (time_limit is not None and expl is not None and not more_time):
             break
     converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
     final = evaluate(original, run.schemes, proto)  # her welfare with her own utility and model

@@ -48,8 +48,9 @@ __all__ = [
 
 #: Seconds a best response's M-message program may run inside the dynamics.
 MILP_TIME_DYNAMICS = 5.0
-#: Evaluations of each certified maximisation that prices a solo thread's columns inside the
-#: dynamics (a move needs the columns it finds, not the bound; the final certificate prices in full).
+#: Evaluations of each certified maximisation that prices a logit user's columns inside the
+#: dynamics (a move needs the columns it finds and, to skip the M-message program, a bound that
+#: may be loose; the final certificate prices in full).
 PRICING_BUDGET_DYNAMICS = 50_000
 
 
@@ -96,6 +97,8 @@ class GeneralJointState:
             strict=True,
             margins=margins,
             time_limit=MILP_TIME_DYNAMICS,
+            # a move reads the upper bound only to skip the M-message program (a looser one will do)
+            context={"pricing_budget": PRICING_BUDGET_DYNAMICS},
         )
         r = best_response(problem, solver="sequence_form", current=cur + tol)
         if r.needed > self.game.messages:
@@ -202,9 +205,10 @@ def general_dynamics(
     max_passes: int,
     progress: bool = False,
     start: list[Any] | None = None,
+    deadline: float | None = None,
 ) -> DynamicsOutcome:
     """Best-response dynamics with the general best responses from ``start`` (babbling when None;
-    module docstring).
+    module docstring); no pass starts after ``deadline`` (a :func:`time.monotonic` reading).
 
     ``progress``: a bar on stderr counting the best responses solved (each an LP: seconds to
     minutes in games of many rounds), when stderr is a terminal."""
@@ -227,7 +231,7 @@ def general_dynamics(
         def signature() -> tuple[float, ...]:
             return tuple(np.round([st.user_value()] + [st.current(i) for i in range(k)], 12))
 
-        run = accelerated_passes(st, step, max_passes, 1e9, rollback=False, signature=signature)
+        run = accelerated_passes(st, step, max_passes, 1e9, rollback=False, signature=signature, deadline=deadline)
     else:
         st = GeneralSelectionState(game, start)
 
@@ -239,7 +243,9 @@ def general_dynamics(
         def signature() -> tuple[float, ...]:
             return tuple(np.round([st.user_value()] + [st.payoff(i) for i in range(k)], 12))
 
-        run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, signature=signature, stall=tol)
+        run = accelerated_passes(
+            st, step, max_passes, MAX_INCREMENT / ETA, signature=signature, stall=tol, deadline=deadline
+        )
     bar.close()
     schemes = {s.name: st.rules[i] for i, s in enumerate(game.speakers)}
     return DynamicsOutcome(schemes, run.converged, run.passes, run.accelerated, run.history, st.restricted, run.stop)

@@ -68,9 +68,10 @@ class JointState:
 
 
 def simultaneous_dynamics(
-    game: Game, tol: float, max_passes: int, grid: int, start: list[Any] | None = None
+    game: Game, tol: float, max_passes: int, grid: int, start: list[Any] | None = None, deadline: float | None = None
 ) -> DynamicsOutcome:
-    """Best-response dynamics of the simultaneous protocol from ``start`` (babbling when None; the module docstring)."""
+    """Best-response dynamics of the simultaneous protocol from ``start`` (babbling when None; the module
+    docstring); no pass starts after ``deadline`` (a :func:`time.monotonic` reading)."""
     st = JointState(game, grid, start)
     k = game.n_speakers
     ties = game.user.model.best_responder
@@ -80,6 +81,6 @@ def simultaneous_dynamics(
         moved = any(pattern)
         return pattern, moved, moved and ties
 
-    run = accelerated_passes(st, step, max_passes, 1e9, rollback=False)
+    run = accelerated_passes(st, step, max_passes, 1e9, rollback=False, deadline=deadline)
     schemes = {s.name: st.schemes[i] for i, s in enumerate(game.speakers)}
     return DynamicsOutcome(schemes, run.converged, run.passes, run.accelerated, run.history, st.restricted, run.stop)

@@ -124,11 +124,11 @@ class SelectionState:
 
 
 def best_ai_dynamics(
-    game: Game, tol: float, max_passes: int, grid: int, start: list[Any] | None = None
+    game: Game, tol: float, max_passes: int, grid: int, start: list[Any] | None = None, deadline: float | None = None
 ) -> DynamicsOutcome:
     """Best-response dynamics of best-AI selection (exact scores) from ``start`` (babbling when None;
     the module docstring). A smooth response is first solved on the ``grid`` and then polished on
-    refined beliefs."""
+    refined beliefs. No pass starts after ``deadline`` (a :func:`time.monotonic` reading)."""
     st = SelectionState(game, grid, start)
     k = game.n_speakers
 
@@ -138,10 +138,11 @@ def best_ai_dynamics(
         race = moved and all(p in ("stay", "win") for p in pattern)
         return pattern, moved, race
 
-    run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA)
-    if not game.user.model.best_responder:  # polish on refined beliefs around the grid solution
+    run = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, deadline=deadline)
+    # polish on refined beliefs around the grid solution
+    if not game.user.model.best_responder and run.stop != "time budget":
         st.refine = True
-        polish = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA)
+        polish = accelerated_passes(st, step, max_passes, MAX_INCREMENT / ETA, deadline=deadline)
         run = polish._replace(
             passes=run.passes + polish.passes,
             accelerated=run.accelerated + polish.accelerated,

@@ -77,9 +77,13 @@ class ResponseProblem:
     dynamics accelerates a race); ``time_limit`` bounds each mixed-integer program in seconds;
     ``seed``, ``starts`` and ``steps`` tune randomised searches (random starts, gradient steps).
     ``scale`` multiplies the strict offsets of a dynamics accelerating a race; ``grid`` is the
-    belief-grid size of a one-dimensional smooth response.
+    belief-grid size of a one-dimensional smooth response. ``settle``: a bracket narrower than
+    this is settled; a solver may stop searching for a better rule once its certified upper bound
+    is within ``settle`` of the best value in hand (the current rule's or its own), since no rule
+    it could still find would gain more.
     ``context`` carries data a caller already holds (for
-    example the solo outcomes of a best-AI dynamics), keyed by name.
+    example the solo outcomes of a best-AI dynamics) and a solver's own options (``certify``,
+    ``pricing_budget``: a logit user's certified pricing skipped or capped), keyed by name.
     """
 
     game: Game
@@ -95,6 +99,7 @@ class ResponseProblem:
     steps: int = 300
     scale: float = 1.0
     grid: int | None = None
+    settle: float = EXACT_GAP
     context: Mapping[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -285,7 +290,7 @@ def best_response(
     problem: ResponseProblem,
     *,
     solver: str | Sequence[str] = "auto",
-    settle: float = EXACT_GAP,
+    settle: float | None = None,
     current: float | None = None,
 ) -> Response:
     """Speaker ``problem.speaker``'s certified best reply (module docstring).
@@ -293,7 +298,8 @@ def best_response(
     ``solver``: ``auto`` (every applicable registered solver, in priority order, until the
     bracket is narrower than ``settle``), one solver's name, or a list of names (tried in that
     order). A named solver that does not apply raises :class:`NoSolver` with its reason, as does
-    a problem no solver applies to. ``current`` may be passed when the caller already knows it.
+    a problem no solver applies to. ``settle`` defaults to ``problem.settle``. ``current`` may be
+    passed when the caller already knows it.
     """
     names = response_solvers() if solver == "auto" else ((solver,) if isinstance(solver, str) else tuple(solver))
     reasons: dict[str, str] = {}
@@ -311,6 +317,7 @@ def best_response(
         listed = "; ".join(f"{n}: {r}" for n, r in reasons.items())
         raise NoSolver(f"no best-response solver applies to speaker '{problem.name}' ({listed})")
     cur = current_value(problem) if current is None else current
+    settle = problem.settle if settle is None else settle
     answers: list[Response] = []
     for s in chosen:
         answers.append(s.respond(problem, cur))

@@ -207,34 +207,42 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
 
 
 def _certify(
-    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, budget: int | None = None
 ) -> tuple[float, list[tuple[int, float, np.ndarray]]]:
     """The weak-duality bound and, per last-round information set, ``(I, delta_I, argmax q)``: where
-    the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing)."""
+    the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing). ``budget``
+    caps each certified maximisation's evaluations (a looser bound, as certain; None: the full one)."""
     lam = certifiable_rationality(cols.model)
     if lam is None:
         return math.inf, []
     phi = sol.phi.copy()
     masses = lp.masses(sol)
     found = []
+    capped = {} if budget is None else {"budget": budget, "extended": 0}
     for n, c in enumerate(cols.c):
         if len(c) == 0:
             continue
         obj = SmoothObjective(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
-        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n])
+        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n], **capped)
         phi[n] += lift
         found.append((n, best, arg))
     return lp.dual_bound(phi), found
 
 
 def _generate_columns(
-    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray]
+    tree: SpeakerTree,
+    cols: _Columns,
+    lp: SequenceLP,
+    sol: LPSolution,
+    q: list[np.ndarray],
+    val: list[np.ndarray],
+    budget: int | None = None,
 ) -> tuple[LPSolution, float]:
     """Column generation with certified pricing (docs/science.md, "Logit users: certified bounds"):
     while the certified maximum of ``G_I(q) - phi_I . q`` exceeds :data:`PRICE_TOL` somewhere, add its
     argmax (and a local lattice around it) as columns and re-solve; ``q`` and ``val`` grow in place.
-    Returns the last solution and its certified upper bound."""
-    upper, found = _certify(tree, cols, lp, sol)
+    Returns the last solution and its certified upper bound (``budget``: as in :func:`_certify`)."""
+    upper, found = _certify(tree, cols, lp, sol, budget)
     for _ in range(PRICING_ROUNDS):
         if upper - sol.value <= PRICE_TOL:
             break
@@ -251,7 +259,7 @@ def _generate_columns(
         new = lp.solve(q, val)
         assert new is not None, "the LP without extra rows is feasible"
         sol = new
-        upper, found = _certify(tree, cols, lp, sol)
+        upper, found = _certify(tree, cols, lp, sol, budget)
     return sol, max(upper, sol.value)
 
 
@@ -278,6 +286,9 @@ def multiround_best_response(
     accept: float = -math.inf,
     margins: Sequence[float] = (),
     milp_time: float = MILP_TIME,
+    incumbent: float = -math.inf,
+    settle: float = 0.0,
+    pricing_budget: int | None = None,
 ) -> MultiroundResponse:
     """Speaker ``i``'s best response to the others' fixed rules in ``profile`` (module docstring).
 
@@ -308,7 +319,7 @@ def multiround_best_response(
         sol, q, val = _logit_columns(tree, cols, lp)
         upper = math.inf
         if certify:
-            sol, upper = _generate_columns(tree, cols, lp, sol, q, val)
+            sol, upper = _generate_columns(tree, cols, lp, sol, q, val, pricing_budget)
         kind = (
             "concavification (sequence form over a refined belief grid, columns priced by certified branch and "
             "bound; upper bound by weak duality)"
@@ -339,7 +350,9 @@ def multiround_best_response(
         rule = lp.realise(merged, mq)
         how = "merging"
         exact = False
-        if milp and best_responder:
+        if upper - max(lower, incumbent) <= settle:
+            how += f" (the upper bound is within {settle:.0e} of the rule in hand: no program run)"
+        elif milp and best_responder:
             slot = slot_milp(tree, lp, m, time_limit=milp_time)
             if slot is not None:
                 upper = min(upper, slot.bound)

@@ -196,6 +196,9 @@ class SequenceForm(ResponseSolver):
                 accept=problem.context.get("accept", current),
                 milp_time=problem.time_limit,
                 certify=problem.context.get("certify", True),
+                incumbent=current,
+                settle=problem.settle,
+                pricing_budget=problem.context.get("pricing_budget"),
             )
         except (EnumerationTooLarge, ArrangementTooLarge) as exc:
             return Response(problem.name, current, current, math.inf, problem.profile[i], self.name, str(exc))

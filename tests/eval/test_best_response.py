@@ -20,6 +20,7 @@ from persuaders.envs.game import load_game
 from persuaders.envs.game.random_games import random_game
 from persuaders.envs.game.schemes import babbling_scheme
 from persuaders.eval.dynamics import best_response_dynamics
+from persuaders.eval.dynamics.starts import start_profile
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response import NoSolver, ResponseProblem, best_response, response_solvers
 from tests.brute_rules import favourable_values, joint_table
@@ -142,6 +143,37 @@ def test_tug_of_war_ends_at_full_revelation(protocol):
     if protocol == "simultaneous":
         assert res.attempts[0]["start"] == "babbling" and not res.attempts[0]["converged"]
         assert res.attempts[0]["reason"] == "cycle"
+
+
+def test_rivals_revealing_the_state_settle_without_the_message_program():
+    """Two speakers who see the state tell it over two rounds (two messages, four states, a logit
+    user): whatever one says, the other's messages leave her a point mass, so no deviation gains.
+    Exploitability is settled at 0 with each speaker's value the full-information one computed by
+    hand, and since the relaxation's upper end already meets the current value, the M-message
+    program (the relaxation wants more than M messages) is not run."""
+    game = random_game(2, 4, 3, seed=3, regime="outside", rationality=10.0, messages=2, rounds=2)
+    e = exploitability(start_profile(game, "full_revelation"), game, "simultaneous", tol=1e-4)
+    assert e.settled and e.upper <= 1e-6
+    lam = game.user.model.rationality
+    for i, name in enumerate(game.speaker_names):
+        ui = game.speakers[i].utility
+        s = np.exp(lam * (game.user.utility - game.user.utility.max(axis=0)))
+        by_hand = float(sum(p * (s[:, y] / s[:, y].sum()) @ ui[:, y] for y, p in enumerate(game.prior)))
+        assert e.current_value[name] == pytest.approx(by_hand, abs=1e-9)
+        assert "no program run" in e.method[name]
+
+
+def test_a_spent_time_budget_stops_the_dynamics_and_says_so():
+    """tug3 under `simultaneous` with a budget too small for one pass: the first start stops before
+    moving, is certified (no later start has time), and the verdict names the budget; with no
+    budget the same call reaches full revelation (the test above)."""
+    game = load_game("tug3")
+    res = best_response_dynamics(game, "simultaneous", time_limit=1e-9)
+    assert not res.converged and res.reason == "time budget"
+    assert [a["start"] for a in res.attempts] == ["babbling"] and res.attempts[0]["passes"] == 0
+    assert res.exploitability is not None and res.exploitability.upper > 1e-5
+    with pytest.raises(ValueError, match="time_limit"):
+        best_response_dynamics(game, "simultaneous", time_limit=0)
 
 
 @pytest.mark.slow
