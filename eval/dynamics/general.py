@@ -48,9 +48,10 @@ __all__ = [
 
 #: Seconds a best response's M-message program may run inside the dynamics.
 MILP_TIME_DYNAMICS = 5.0
-#: Evaluations of each certified maximisation that prices a logit user's columns inside the
-#: dynamics (a move needs the columns it finds and, to skip the M-message program, a bound that
-#: may be loose; the final certificate prices in full).
+#: Evaluations of each certified maximisation that prices a solo thread's columns inside the
+#: dynamics (a move needs the columns it finds, not the bound; the final certificate prices in full).
+#: Not used by the ``simultaneous`` moves: there the columns pricing adds improve the rule a move
+#: plays (capped, a one-speaker move of the rounds sweep ended more than 1e-4 below the best rule).
 PRICING_BUDGET_DYNAMICS = 50_000
 
 
@@ -97,8 +98,6 @@ class GeneralJointState:
             strict=True,
             margins=margins,
             time_limit=MILP_TIME_DYNAMICS,
-            # a move reads the upper bound only to skip the M-message program (a looser one will do)
-            context={"pricing_budget": PRICING_BUDGET_DYNAMICS},
         )
         r = best_response(problem, solver="sequence_form", current=cur + tol)
         if r.needed > self.game.messages:

@@ -82,8 +82,8 @@ class ResponseProblem:
     is within ``settle`` of the best value in hand (the current rule's or its own), since no rule
     it could still find would gain more.
     ``context`` carries data a caller already holds (for
-    example the solo outcomes of a best-AI dynamics) and a solver's own options (``certify``,
-    ``pricing_budget``: a logit user's certified pricing skipped or capped), keyed by name.
+    example the solo outcomes of a best-AI dynamics) and a solver's own options (``certify``: a
+    logit user's certified pricing skipped), keyed by name.
     """
 
     game: Game

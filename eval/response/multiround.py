@@ -207,42 +207,34 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
 
 
 def _certify(
-    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, budget: int | None = None
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution
 ) -> tuple[float, list[tuple[int, float, np.ndarray]]]:
     """The weak-duality bound and, per last-round information set, ``(I, delta_I, argmax q)``: where
-    the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing). ``budget``
-    caps each certified maximisation's evaluations (a looser bound, as certain; None: the full one)."""
+    the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing)."""
     lam = certifiable_rationality(cols.model)
     if lam is None:
         return math.inf, []
     phi = sol.phi.copy()
     masses = lp.masses(sol)
     found = []
-    capped = {} if budget is None else {"budget": budget, "extended": 0}
     for n, c in enumerate(cols.c):
         if len(c) == 0:
             continue
         obj = SmoothObjective(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
-        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n], **capped)
+        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n])
         phi[n] += lift
         found.append((n, best, arg))
     return lp.dual_bound(phi), found
 
 
 def _generate_columns(
-    tree: SpeakerTree,
-    cols: _Columns,
-    lp: SequenceLP,
-    sol: LPSolution,
-    q: list[np.ndarray],
-    val: list[np.ndarray],
-    budget: int | None = None,
+    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray]
 ) -> tuple[LPSolution, float]:
     """Column generation with certified pricing (docs/science.md, "Logit users: certified bounds"):
     while the certified maximum of ``G_I(q) - phi_I . q`` exceeds :data:`PRICE_TOL` somewhere, add its
     argmax (and a local lattice around it) as columns and re-solve; ``q`` and ``val`` grow in place.
-    Returns the last solution and its certified upper bound (``budget``: as in :func:`_certify`)."""
-    upper, found = _certify(tree, cols, lp, sol, budget)
+    Returns the last solution and its certified upper bound."""
+    upper, found = _certify(tree, cols, lp, sol)
     for _ in range(PRICING_ROUNDS):
         if upper - sol.value <= PRICE_TOL:
             break
@@ -259,7 +251,7 @@ def _generate_columns(
         new = lp.solve(q, val)
         assert new is not None, "the LP without extra rows is feasible"
         sol = new
-        upper, found = _certify(tree, cols, lp, sol, budget)
+        upper, found = _certify(tree, cols, lp, sol)
     return sol, max(upper, sol.value)
 
 
@@ -288,7 +280,6 @@ def multiround_best_response(
     milp_time: float = MILP_TIME,
     incumbent: float = -math.inf,
     settle: float = 0.0,
-    pricing_budget: int | None = None,
 ) -> MultiroundResponse:
     """Speaker ``i``'s best response to the others' fixed rules in ``profile`` (module docstring).
 
@@ -302,6 +293,9 @@ def multiround_best_response(
     logit user has no ties and it is ``rule``); with ``margins``, the first of them (in order)
     whose strict rule is worth more than ``accept``, else ``gamma``. ``certify=False`` skips a
     logit user's certified upper bound and its column generation (``upper`` is then ``inf``).
+    ``incumbent``: the value of a rule the caller already holds (its current one); the ``M``-message
+    program is not run when the upper bound is within ``settle`` of it or of the merged rule, as no
+    rule the program could find would gain more than ``settle`` over what is in hand.
     """
     # long: the relaxation, then the M-message program where it needs more messages, then the strict rule
     tree = SpeakerTree(game, i, profile)
@@ -319,7 +313,7 @@ def multiround_best_response(
         sol, q, val = _logit_columns(tree, cols, lp)
         upper = math.inf
         if certify:
-            sol, upper = _generate_columns(tree, cols, lp, sol, q, val, pricing_budget)
+            sol, upper = _generate_columns(tree, cols, lp, sol, q, val)
         kind = (
             "concavification (sequence form over a refined belief grid, columns priced by certified branch and "
             "bound; upper bound by weak duality)"

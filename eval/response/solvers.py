@@ -198,7 +198,6 @@ class SequenceForm(ResponseSolver):
                 certify=problem.context.get("certify", True),
                 incumbent=current,
                 settle=problem.settle,
-                pricing_budget=problem.context.get("pricing_budget"),
             )
         except (EnumerationTooLarge, ArrangementTooLarge) as exc:
             return Response(problem.name, current, current, math.inf, problem.profile[i], self.name, str(exc))
