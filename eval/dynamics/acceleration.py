@@ -116,10 +116,9 @@ def accelerated_passes(
     seen: dict[Any, int] = {}
     stalled = 0
     for _ in range(200 * max_passes):
-        if passes >= max_passes or accel >= 20 * max_passes:
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            stop = "time budget"
+        late = deadline is not None and time.monotonic() >= deadline
+        if late or passes >= max_passes or accel >= 20 * max_passes:
+            stop = "time budget" if late else stop
             break
         snap = state.snapshot()
         pattern, moved, race = step(scale)

@@ -280,48 +280,28 @@ def _attempt(
     }
 
 
-def best_response_dynamics(
-    game: Game | str,
-    protocol: Protocol | str = "best_ai",
-    *,
-    tol: float = 1e-6,
-    tolerance: float = DEFAULT_TOLERANCE,
-    max_passes: int = 50,
-    grid: int | None = None,
-    check: bool = True,
-    progress: bool = False,
-    starts: Sequence[str] = DEFAULT_STARTS,
-    time_limit: float | None = None,
-) -> BRDynamicsResult:
-    """Gauss-Seidel best-response dynamics with a certified verdict (see the module docstring).
+#: One start's outcome: (converged, upper gain, start, run, certificate, reason, engine, order).
+_Result = tuple[bool, float, str, DynamicsOutcome, Exploitability | None, str | None, str, int]
 
-    ``protocol``: ``best_ai`` (exact evaluation) or ``simultaneous`` (a name or a
-    :class:`~persuaders.envs.game.protocols.Protocol`). ``tol``: a speaker moves only if it gains
-    more than this. ``tolerance``: ``converged`` when every speaker's certified upper gain is at
-    most this. ``grid``: belief-grid size for a smooth response on the belief line (default
-    :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
-    is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
-    starting profiles, tried in order until one converges. ``time_limit``: seconds the starts
-    share (module docstring, "Time budget"; None: no limit). ``progress``: a progress bar on
-    stderr while the general (multi-round) best responses run, when stderr is a terminal.
-    """
-    game = load_game(game)
-    proto = _dynamics_protocol(protocol)
-    _check_options(tol, tolerance, max_passes, grid)
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
-        raise ValueError(f"time_limit: must be a positive number of seconds or None, got {time_limit!r}")
-    names = [check_start(s) for s in starts] or ["babbling"]
+
+def _try_starts(
+    game: Game,
+    proto: Protocol,
+    line: bool,
+    names: list[str],
+    tol: float,
+    tolerance: float,
+    max_passes: int,
+    grid: int | None,
+    progress: bool,
+    check: bool,
+    time_limit: float | None,
+) -> tuple[list[dict[str, Any]], list[_Result]]:
+    """The dynamics from each start in ``names`` in turn, each certified, until one converges (module
+    docstring, "Time budget"): what each start did, and each one's outcome (``_Result``)."""
     t0 = time.monotonic()
-    original, game = game, _analysis_game(game, proto)
-    if (model := game.user.model).analytic is None and not model.bayesian and torch_response_available(model, 2):
-        return numerical_dynamics(original, proto, tol, min(max_passes, NUMERICAL_PASSES), tolerance)
-    if model.analytic is None:
-        raise ValueError(
-            f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
-        )
-    line = on_belief_line(game)
     attempts: list[dict[str, Any]] = []
-    results: list[tuple[bool, float, str, DynamicsOutcome, Exploitability | None, str | None, str, int]] = []
+    results: list[_Result] = []
 
     def certify(run: DynamicsOutcome, skip: bool) -> tuple[Exploitability | None, bool, str | None]:
         if not check:
@@ -361,6 +341,50 @@ def best_response_dynamics(
         results.append((converged, upper, name, run, expl, reason, engine, len(results)))
         if converged or not check or (time_limit is not None and expl is not None and not more_time):
             break
+    return attempts, results
+
+
+def best_response_dynamics(
+    game: Game | str,
+    protocol: Protocol | str = "best_ai",
+    *,
+    tol: float = 1e-6,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_passes: int = 50,
+    grid: int | None = None,
+    check: bool = True,
+    progress: bool = False,
+    starts: Sequence[str] = DEFAULT_STARTS,
+    time_limit: float | None = None,
+) -> BRDynamicsResult:
+    """Gauss-Seidel best-response dynamics with a certified verdict (see the module docstring).
+
+    ``protocol``: ``best_ai`` (exact evaluation) or ``simultaneous`` (a name or a
+    :class:`~persuaders.envs.game.protocols.Protocol`). ``tol``: a speaker moves only if it gains
+    more than this. ``tolerance``: ``converged`` when every speaker's certified upper gain is at
+    most this. ``grid``: belief-grid size for a smooth response on the belief line (default
+    :data:`DEFAULT_GRID`). ``check=False`` skips the certificate (and so the verdict: ``converged``
+    is then False with reason ``unchecked``, and only the first start runs). ``starts``: the
+    starting profiles, tried in order until one converges. ``time_limit``: seconds the starts
+    share (module docstring, "Time budget"; None: no limit). ``progress``: a progress bar on
+    stderr while the general (multi-round) best responses run, when stderr is a terminal.
+    """
+    game = load_game(game)
+    proto = _dynamics_protocol(protocol)
+    _check_options(tol, tolerance, max_passes, grid)
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+        raise ValueError(f"time_limit: must be a positive number of seconds or None, got {time_limit!r}")
+    names = [check_start(s) for s in starts] or ["babbling"]
+    original, game = game, _analysis_game(game, proto)
+    if (model := game.user.model).analytic is None and not model.bayesian and torch_response_available(model, 2):
+        return numerical_dynamics(original, proto, tol, min(max_passes, NUMERICAL_PASSES), tolerance)
+    if model.analytic is None:
+        raise ValueError(
+            f"best-response dynamics need exact best responses; user model {model.label()!r} names no analytic solver"
+        )
+    line = on_belief_line(game)
+    opts = (tol, tolerance, max_passes, grid, progress, check, time_limit)
+    attempts, results = _try_starts(game, proto, line, names, *opts)
     converged, _, name, run, expl, reason, engine, _ = min(results, key=lambda r: (not r[0], r[1], r[7]))
     final = evaluate(original, run.schemes, proto)  # her welfare with her own utility and model
     return BRDynamicsResult(
