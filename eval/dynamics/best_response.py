@@ -303,6 +303,10 @@ def _try_starts(
     attempts: list[dict[str, Any]] = []
     results: list[_Result] = []
 
+    def time_left(last: bool) -> bool:
+        """Whether a later start still has time to run."""
+        return time_limit is not None and not last and time.monotonic() < t0 + time_limit
+
     def certify(run: DynamicsOutcome, skip: bool) -> tuple[Exploitability | None, bool, str | None]:
         if not check:
             return None, *_verdict(run, None, tolerance)
@@ -320,7 +324,7 @@ def _try_starts(
         run = _run(game, proto, line, profile, tol, max_passes, grid or DEFAULT_GRID, progress, deadline)
         engine = "line" if line else "general"
         # a start stopped on the budget is certified only when no later start has time left to run
-        more_time = time_limit is not None and not last and time.monotonic() < t0 + time_limit
+        more_time = time_left(last)
         expl, converged, reason = certify(run, more_time)
         if reason == "gain found" and line:  # continue on the general best responses: the certificate's rules
             attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))
@@ -334,7 +338,7 @@ def _try_starts(
                 restricted=run.restricted + more.restricted,
             )
             engine = "line+general"
-            more_time = time_limit is not None and not last and time.monotonic() < t0 + time_limit
+            more_time = time_left(last)
             expl, converged, reason = certify(run, more_time)
         attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))
         upper = math.inf if expl is None else expl.upper
