@@ -7,7 +7,8 @@ response gains more than ``tol``; only the best responses differ (docs/science.m
 
 * ``simultaneous`` (:class:`GeneralJointState`): speaker ``i`` moves to the strict version of its
   sequence-form best response (:mod:`persuaders.eval.response.multiround`, :mod:`persuaders.eval.response.strict_lp`),
-  a history-dependent rule; its current value has its ties (none, in practice) broken its way.
+  a history-dependent rule; its current value is the evaluator's (the user's ties split evenly, as in
+  the one-round dynamics), so a speaker left on a tie moves to a strict rule that breaks it its way.
 * ``best_ai`` with exact scores (:class:`GeneralSelectionState`): closed-loop rules on the solo
   threads. With ``V*`` the best rival's solo user value the speaker stays passed over, is passed
   over deliberately (babbling), or is selected: the best strict rule of
@@ -30,10 +31,10 @@ from tqdm.auto import tqdm
 from persuaders.envs.game.protocols import SCORE_TOL, exact_selection, resolve_protocol
 from persuaders.envs.game.schemes import babbling_scheme
 from persuaders.envs.game.spec import Game
-from persuaders.envs.payoff.exact import evaluate, history_distribution
+from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.dynamics.acceleration import DynamicsOutcome, accelerated_passes
 from persuaders.eval.response import ResponseProblem, best_response
-from persuaders.eval.response.deviation import ETA, favourable_value
+from persuaders.eval.response.deviation import ETA
 from persuaders.eval.response.line_solvers import MAX_INCREMENT
 from persuaders.eval.response.solo_rules import SoloRule, SoloThread
 from persuaders.eval.response.strict_lp import GAMMA
@@ -76,8 +77,6 @@ class GeneralJointState:
         return evaluate(self.game, self.rules).user_value
 
     def current(self, i: int) -> float:
-        if self.game.user.model.best_responder:
-            return favourable_value(self.game, history_distribution(self.game, self.rules), i)
         return evaluate(self.game, self.rules).speaker_values[self.game.speakers[i].name]
 
     def best_response(self, i: int, scale: float, tol: float) -> bool:

@@ -371,11 +371,29 @@ def multiround_best_response(
     if strict:
         out.strict_value, out.strict_rule = lower, rule
         if best_responder:
-            profiles = used_profiles(tree, final, final_q)
-            out.strict_value, out.strict_rule = None, None
-            for g_ in [*margins, gamma]:
-                st = strict_solution(tree, lp, profiles, gamma=g_)
-                if st is not None and (st[0] > accept or g_ == gamma):
-                    out.strict_value, out.strict_rule = st[0], st[1]
-                    break
+            out.strict_value, out.strict_rule = _strict_rule(tree, lp, final, final_q, [*margins, gamma], accept)
     return out
+
+
+def _strict_rule(
+    tree: SpeakerTree, lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], margins: list[float], accept: float
+) -> tuple[float | None, TableRule | None]:
+    """The strict version of a best responder's solution: ``(value, rule)``, or ``(None, None)``.
+
+    The first margin whose strict rule over the used columns' profiles is worth more than
+    ``accept``; failing that, the same over every profile adjacent to them (the LP splits a
+    column's mass over cells, needed when a column sits on a tie no one cell holds strictly);
+    failing that, the best rule at the last (literal) margin.
+    """
+    fallback: tuple[float, TableRule] | None = None
+    for every in (False, True):
+        profiles = used_profiles(tree, sol, q, every=every)
+        for g_ in margins:
+            st = strict_solution(tree, lp, profiles, gamma=g_)
+            if st is None:
+                continue
+            if st[0] > accept:
+                return st[0], st[1]
+            if g_ == margins[-1] and (fallback is None or st[0] > fallback[0]):
+                fallback = (st[0], st[1])
+    return fallback if fallback is not None else (None, None)

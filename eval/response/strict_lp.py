@@ -50,12 +50,17 @@ def _adjacent_profiles(
     return np.unique(prof, axis=0)
 
 
-def used_profiles(tree: SpeakerTree, sol: LPSolution, q: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+def used_profiles(
+    tree: SpeakerTree, sol: LPSolution, q: Sequence[np.ndarray], every: bool = False
+) -> list[list[np.ndarray]]:
     """For every used column, the recommendation profile (an action per type) its strict version plays.
 
     Among the profiles of the full-dimensional cells around the column's posterior
     (``_adjacent_profiles``), the one worth most to the speaker there (ties: to the user):
     the favourable profile at the posterior itself may belong to no cell with an interior.
+    ``every``: all of those profiles, for the LP to choose among. A column on an indifference
+    belief that no single cell can hold strictly (the prior on a tie: every posterior of a strict
+    rule averaging to it cannot sit in one cell) needs the LP to split its mass over cells.
     """
     g = tree.game
     u, ui = g.user.utility, g.speakers[tree.i].utility
@@ -71,8 +76,10 @@ def used_profiles(tree: SpeakerTree, sol: LPSolution, q: Sequence[np.ndarray]) -
             tau = np.arange(c.shape[0])
             own = np.array([(b[tau] * ui[r]).sum() for r in cand])
             usr = np.array([(b[tau] * u[r]).sum() for r in cand])
-            best = np.lexsort((-usr, -np.round(own, 12)))[0]
-            prof.append(cand[best])
+            if every:
+                prof.extend(cand)
+            else:
+                prof.append(cand[np.lexsort((-usr, -np.round(own, 12)))[0]])
         uniq = {tuple(int(a) for a in p) for p in prof}
         out.append([np.array(p, dtype=int) for p in sorted(uniq)])
     return out

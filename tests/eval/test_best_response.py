@@ -145,6 +145,33 @@ def test_tug_of_war_ends_at_full_revelation(protocol):
         assert res.attempts[0]["reason"] == "cycle"
 
 
+def test_a_speaker_left_on_a_tie_breaks_it_over_two_rounds():
+    """A lone speaker who wants `left` in both states, a best responder indifferent at the prior
+    (0.5, 0.5), two rounds. Babbling leaves her on the tie, which the evaluator splits evenly (0.5 to
+    the speaker); his supremum is 1 (posterior 0.5 + g on a message of mass 0.5 / (0.5 + g), state
+    `b` on the other, g -> 0). The dynamics compare a move with the evaluator's value, so he leaves
+    the tie for a strict rule worth 1 up to its margin, and the profile is certified."""
+    game = load_game(
+        {
+            "name": "tie2",
+            "states": ["a", "b"],
+            "prior": [0.5, 0.5],
+            "actions": ["left", "right"],
+            "user": {"name": "user", "utility": [[1.0, 0.0], [0.0, 1.0]], "rationality": "inf"},
+            "speakers": [{"name": "pull", "utility": [[1.0, 1.0], [0.0, 0.0]]}],
+            "messages": 2,
+            "rounds": 2,
+            "visibility": "public",
+        }
+    )
+    res = best_response_dynamics(game, "simultaneous")
+    assert res.converged and res.reason is None
+    assert res.speaker_values["pull"] == pytest.approx(1.0, abs=1e-5)
+    assert res.user_value == pytest.approx(0.5, abs=1e-5)
+    e = res.exploitability
+    assert e.current_value["pull"] + e.gain_upper["pull"] - res.speaker_values["pull"] <= 1e-5
+
+
 def test_rivals_revealing_the_state_settle_without_the_message_program():
     """Two speakers who see the state tell it over two rounds (two messages, four states, a logit
     user): whatever one says, the other's messages leave her a point mass, so no deviation gains.
