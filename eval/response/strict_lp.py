@@ -68,7 +68,7 @@ def used_profiles(
     out = []
     for info, w in enumerate(sol.weights):
         c = tree.coefficients(info)
-        prof = []
+        prof: list[np.ndarray] = []
         for v in np.flatnonzero(w > USED):
             qv = q[info][v]
             cand = _adjacent_profiles(qv, c, u, ui, rng)
