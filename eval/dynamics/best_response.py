@@ -19,10 +19,9 @@ best responses (:mod:`persuaders.eval.dynamics.general`: sequence-form LPs and t
 certified (:func:`persuaders.eval.exploitability.exploitability`); ``converged`` is True only when
 every speaker's certified upper gain is at most ``tolerance``. Otherwise ``reason`` says why:
 ``cycle``, ``max passes``, ``stalled race`` (a best-AI race creeping at its largest increment),
-``gain found`` (the certificate found a gain above the tolerance that
-the run did not take: a line run is then continued on the general best responses, whose moves
-are the certificate's own rules) or ``uncertified`` (nobody gains more than the tolerance by any
-rule found, but the certified bracket stays above it). Dynamics that do not converge are started
+``gain found`` (the certificate found a gain above the tolerance that the run did not take; see
+"Continuation") or ``uncertified`` (nobody gains more than the tolerance by any rule found, but
+the certified bracket stays above it). Dynamics that do not converge are started
 again from the next of ``starts`` (babbling, full revelation, seeded random rules:
 :mod:`persuaders.eval.dynamics.starts`); ``start`` says which start reached the result and
 ``attempts`` what each start did.
@@ -32,9 +31,21 @@ start may begin passes until half of what is left has gone (the last start, unti
 then stops with reason ``time budget``. Such a start is certified only when no later start has
 time left (its certificate's ``M``-message programs then run for the dynamics' own limit,
 ``MILP_TIME_DYNAMICS``); otherwise the next start gets the time, and ``exploitability`` of that
-attempt is empty. No start begins once the budget is spent. A best-response pass in a game of
-several rounds takes seconds, so a slow start no longer keeps the later ones (full revelation often
-is an equilibrium reached in one pass) from running.
+attempt is empty. A start that stopped by itself while a later one still has time is certified
+with a deadline, half of what is left: a logit user's pricing stops there, so a certificate that
+would take minutes (a babbling profile of a game with more states than messages) ends with a
+wider bracket, and the next start runs. No start begins once the budget is spent. A
+best-response pass in a game of several rounds takes seconds, so a slow start no longer keeps
+the later ones (full revelation often is an equilibrium reached in one pass) from running.
+
+**Continuation.** A start whose certificate finds a gain above the tolerance goes on, up to
+``MAX_CONTINUATIONS`` times while its share of the budget lasts: a line run on the general best
+responses (the certificate's own solvers) from where it stopped; a general ``simultaneous`` run
+from its profile with the speaker the certificate found gaining most playing the certificate's
+best rule (when the evaluator, ties split evenly, agrees that it gains). So the rule that
+certifies a gain is a rule the dynamics play, and their moves can be cheaper than the certificate:
+a logit user's moves are priced on the refined belief grid alone (the certified pricing, which
+can take a minute per move, runs in the certificate). ``attempts`` records each stage.
 
 ``passes`` counts passes at the literal increment; ``accelerated_passes`` the kept accelerated
 ones; ``max_passes`` bounds the former and ``20 * max_passes`` the latter, per stage and start.
@@ -280,6 +291,32 @@ def _attempt(
     }
 
 
+#: Times a start is continued after its certificate found a gain (module docstring, "Continuation").
+MAX_CONTINUATIONS = 8
+
+
+def _continuation(
+    game: Game, proto: Protocol, from_line: bool, run: DynamicsOutcome, expl: Exploitability, tol: float
+) -> list[Any] | None:
+    """The profile a start continues from after its certificate found a gain, or None (module docstring).
+
+    From a line run: its rules, now moved by the general best responses. Otherwise, under
+    ``simultaneous``: the certificate's best rule of the speaker it found gaining most, played when
+    the evaluator agrees that it gains more than ``tol`` (ties split evenly)."""
+    rules = list(run.schemes.values())
+    if from_line:
+        return rules
+    if not proto.joint:
+        return None
+    name = max(expl.gain_lower, key=lambda n: expl.gain_lower[n])
+    i = game.speaker_names.index(name)
+    now = evaluate(game, rules, proto).speaker_values[name]
+    rules[i] = expl.best_schemes[name]
+    if evaluate(game, rules, proto).speaker_values[name] <= now + tol:
+        return None
+    return rules
+
+
 #: One start's outcome: (converged, upper gain, start, run, certificate, reason, engine, order).
 _Result = tuple[bool, float, str, DynamicsOutcome, Exploitability | None, str | None, str, int]
 
@@ -313,7 +350,10 @@ def _try_starts(
         if skip and run.stop == "time budget":  # the next start gets the time instead
             return None, False, "time budget"
         milp_time = MILP_TIME_DYNAMICS if run.stop == "time budget" else CERTIFICATE_MILP_TIME
-        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance, time_limit=milp_time)
+        # while a later start has time, this certificate may refine its bounds until half of what is left
+        now = time.monotonic()
+        cut = None if not skip or time_limit is None else now + (t0 + time_limit - now) / 2
+        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance, time_limit=milp_time, deadline=cut)
         return expl, *_verdict(run, expl, tolerance)
 
     for n, name in enumerate(names):
@@ -326,18 +366,22 @@ def _try_starts(
         # a start stopped on the budget is certified only when no later start has time left to run
         more_time = time_left(last)
         expl, converged, reason = certify(run, more_time)
-        if reason == "gain found" and line:  # continue on the general best responses: the certificate's rules
+        for _ in range(MAX_CONTINUATIONS):  # module docstring, "Continuation"
+            if reason != "gain found" or (deadline is not None and time.monotonic() >= deadline):
+                break
+            assert expl is not None  # a gain was found by the certificate
+            again = _continuation(game, proto, line and engine == "line", run, expl, tol)
+            if again is None:
+                break
             attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))
-            more = general_dynamics(
-                game, proto.joint, tol, max_passes, start=list(run.schemes.values()), deadline=deadline
-            )
+            more = general_dynamics(game, proto.joint, tol, max_passes, start=again, deadline=deadline)
             run = more._replace(
                 passes=run.passes + more.passes,
                 accelerated_passes=run.accelerated_passes + more.accelerated_passes,
                 history=run.history + more.history,
                 restricted=run.restricted + more.restricted,
             )
-            engine = "line+general"
+            engine = "line+general" if line else "general"
             more_time = time_left(last)
             expl, converged, reason = certify(run, more_time)
         attempts.append(_attempt(name, engine, run, expl, converged, reason, time.monotonic() - begun))

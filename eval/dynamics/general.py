@@ -41,6 +41,7 @@ from persuaders.eval.response.strict_lp import GAMMA
 
 __all__ = [
     "MILP_TIME_DYNAMICS",
+    "MILP_TIME_LOGIT_MOVES",
     "PRICING_BUDGET_DYNAMICS",
     "GeneralJointState",
     "GeneralSelectionState",
@@ -51,9 +52,10 @@ __all__ = [
 MILP_TIME_DYNAMICS = 5.0
 #: Evaluations of each certified maximisation that prices a solo thread's columns inside the
 #: dynamics (a move needs the columns it finds, not the bound; the final certificate prices in full).
-#: Not used by the ``simultaneous`` moves: there the columns pricing adds improve the rule a move
-#: plays (capped, a one-speaker move of the rounds sweep ended more than 1e-4 below the best rule).
 PRICING_BUDGET_DYNAMICS = 50_000
+#: Seconds the M-message program of a logit user's ``simultaneous`` move may run: its incumbent,
+#: from the relaxation's columns, comes within a fraction of a second; the rest is spent proving it.
+MILP_TIME_LOGIT_MOVES = 1.0
 
 
 class GeneralJointState:
@@ -82,6 +84,11 @@ class GeneralJointState:
     def best_response(self, i: int, scale: float, tol: float) -> bool:
         """Move ``i`` to its strict best response (margin ``GAMMA * scale``) if that gains more than ``tol``.
 
+        A logit user's move is the best rule over the refined belief grid's columns, without the
+        certified pricing (which only the bound needs, and which can take minutes per move); a gain
+        the grid misses is found by the certificate, whose rule the dynamics then play
+        (:func:`persuaders.eval.dynamics.best_response.best_response_dynamics`, "Continuation").
+
         Strict responses race as the belief line's offsets do (each speaker nudging posteriors across an
         indifference belief): the margin is scaled by the accelerated passes, and divided by 8
         until the move still gains more than ``tol`` (the literal margin last; the favourable
@@ -89,6 +96,7 @@ class GeneralJointState:
         """
         cur = self.current(i)
         margins = tuple(GAMMA * scale / 8.0**n for n in range(12) if GAMMA * scale / 8.0**n > GAMMA)
+        logit = not self.game.user.model.best_responder
         problem = ResponseProblem(
             self.game,
             self.protocol,
@@ -96,7 +104,8 @@ class GeneralJointState:
             i,
             strict=True,
             margins=margins,
-            time_limit=MILP_TIME_DYNAMICS,
+            time_limit=MILP_TIME_LOGIT_MOVES if logit else MILP_TIME_DYNAMICS,
+            context={"certify": False} if logit else {},
         )
         r = best_response(problem, solver="sequence_form", current=cur + tol)
         if r.needed > self.game.messages:

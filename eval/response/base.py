@@ -80,7 +80,8 @@ class ResponseProblem:
     belief-grid size of a one-dimensional smooth response. ``settle``: a bracket narrower than
     this is settled; a solver may stop searching for a better rule once its certified upper bound
     is within ``settle`` of the best value in hand (the current rule's or its own), since no rule
-    it could still find would gain more.
+    it could still find would gain more. ``deadline`` (a :func:`time.monotonic` reading): a solver
+    that refines a certified bound stops refining there (the bracket stays valid, only wider).
     ``context`` carries data a caller already holds (for
     example the solo outcomes of a best-AI dynamics) and a solver's own options (``certify``: a
     logit user's certified pricing skipped), keyed by name.
@@ -100,6 +101,7 @@ class ResponseProblem:
     scale: float = 1.0
     grid: int | None = None
     settle: float = EXACT_GAP
+    deadline: float | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

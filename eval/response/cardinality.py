@@ -31,6 +31,7 @@ among them.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -40,7 +41,19 @@ from scipy import optimize, sparse
 from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP
 
-__all__ = ["MILP_OPTIONS", "SlotSolution", "slot_milp", "column_milp"]
+__all__ = ["MILP_OPTIONS", "MILP_TIME_FLOOR", "SlotSolution", "column_milp", "cut_time", "slot_milp"]
+
+#: Seconds a mixed-integer program still gets when its deadline has passed (its first incumbent).
+MILP_TIME_FLOOR = 0.2
+
+
+def cut_time(seconds: float, deadline: float | None) -> float:
+    """``seconds``, cut to what is left before ``deadline`` (a :func:`time.monotonic` reading; at least
+    :data:`MILP_TIME_FLOOR`)."""
+    if deadline is None:
+        return seconds
+    return max(MILP_TIME_FLOOR, min(seconds, deadline - time.monotonic()))
+
 
 #: HiGHS MILP options: tight feasibility (big-K rows amplify integrality slack) and a tiny relative gap.
 MILP_OPTIONS = {

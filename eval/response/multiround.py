@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ import numpy as np
 
 from persuaders.envs.game.spec import Game
 from persuaders.eval.response.arrangement import arrangement_vertices, favourable_values, indifference_normals
-from persuaders.eval.response.cardinality import column_milp, slot_milp
+from persuaders.eval.response.cardinality import column_milp, cut_time, slot_milp
 from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.rules import TableRule
 from persuaders.eval.response.sequence_lp import USED, LPSolution, SequenceLP, merge_columns, reduce_columns
@@ -207,7 +208,12 @@ def local_points(points: np.ndarray, step: float) -> np.ndarray:
 
 
 def _certify(
-    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution
+    tree: SpeakerTree,
+    cols: _Columns,
+    lp: SequenceLP,
+    sol: LPSolution,
+    budget: int | None = None,
+    deadline: float | None = None,
 ) -> tuple[float, list[tuple[int, float, np.ndarray]]]:
     """The weak-duality bound and, per last-round information set, ``(I, delta_I, argmax q)``: where
     the columns miss value (``delta_I > 0``) the argmax is the column to add (pricing)."""
@@ -221,22 +227,34 @@ def _certify(
         if len(c) == 0:
             continue
         obj = SmoothObjective(c, cols.u, cols.ui[None], np.ones(1), lam, -phi[n])
-        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n])
+        opts: dict[str, Any] = {"deadline": deadline}
+        if budget is not None:
+            opts.update(budget=budget, extended=0)
+        best, lift, arg = certified_lift(obj, tree.n_signals, CERT_EPS, mass=masses[n], **opts)
         phi[n] += lift
         found.append((n, best, arg))
     return lp.dual_bound(phi), found
 
 
 def _generate_columns(
-    tree: SpeakerTree, cols: _Columns, lp: SequenceLP, sol: LPSolution, q: list[np.ndarray], val: list[np.ndarray]
+    tree: SpeakerTree,
+    cols: _Columns,
+    lp: SequenceLP,
+    sol: LPSolution,
+    q: list[np.ndarray],
+    val: list[np.ndarray],
+    budget: int | None = None,
+    deadline: float | None = None,
 ) -> tuple[LPSolution, float]:
     """Column generation with certified pricing (docs/science.md, "Logit users: certified bounds"):
     while the certified maximum of ``G_I(q) - phi_I . q`` exceeds :data:`PRICE_TOL` somewhere, add its
     argmax (and a local lattice around it) as columns and re-solve; ``q`` and ``val`` grow in place.
-    Returns the last solution and its certified upper bound."""
-    upper, found = _certify(tree, cols, lp, sol)
+    Returns the last solution and its certified upper bound (``budget`` evaluations per certified
+    maximisation, None: the full budget; past ``deadline``, a :func:`time.monotonic` reading, the
+    bound in hand)."""
+    upper, found = _certify(tree, cols, lp, sol, budget, deadline)
     for _ in range(PRICING_ROUNDS):
-        if upper - sol.value <= PRICE_TOL:
+        if upper - sol.value <= PRICE_TOL or (deadline is not None and time.monotonic() >= deadline):
             break
         added = False
         for n, best, arg in found:
@@ -251,7 +269,7 @@ def _generate_columns(
         new = lp.solve(q, val)
         assert new is not None, "the LP without extra rows is feasible"
         sol = new
-        upper, found = _certify(tree, cols, lp, sol)
+        upper, found = _certify(tree, cols, lp, sol, budget, deadline)
     return sol, max(upper, sol.value)
 
 
@@ -280,6 +298,8 @@ def multiround_best_response(
     milp_time: float = MILP_TIME,
     incumbent: float = -math.inf,
     settle: float = 0.0,
+    pricing_budget: int | None = None,
+    deadline: float | None = None,
 ) -> MultiroundResponse:
     """Speaker ``i``'s best response to the others' fixed rules in ``profile`` (module docstring).
 
@@ -296,6 +316,9 @@ def multiround_best_response(
     ``incumbent``: the value of a rule the caller already holds (its current one); the ``M``-message
     program is not run when the upper bound is within ``settle`` of it or of the merged rule, as no
     rule the program could find would gain more than ``settle`` over what is in hand.
+    ``pricing_budget``: evaluations of each certified maximisation pricing a logit user's columns
+    (None: the full budget). ``deadline`` (a :func:`time.monotonic` reading): pricing stops and the
+    ``M``-message program is cut there; the bounds stay certified, only wider.
     """
     # long: the relaxation, then the M-message program where it needs more messages, then the strict rule
     tree = SpeakerTree(game, i, profile)
@@ -313,7 +336,7 @@ def multiround_best_response(
         sol, q, val = _logit_columns(tree, cols, lp)
         upper = math.inf
         if certify:
-            sol, upper = _generate_columns(tree, cols, lp, sol, q, val)
+            sol, upper = _generate_columns(tree, cols, lp, sol, q, val, pricing_budget, deadline)
         kind = (
             "concavification (sequence form over a refined belief grid, columns priced by certified branch and "
             "bound; upper bound by weak duality)"
@@ -347,7 +370,7 @@ def multiround_best_response(
         if upper - max(lower, incumbent) <= settle:
             how += f" (the upper bound is within {settle:.0e} of the rule in hand: no program run)"
         elif milp and best_responder:
-            slot = slot_milp(tree, lp, m, time_limit=milp_time)
+            slot = slot_milp(tree, lp, m, time_limit=cut_time(milp_time, deadline))
             if slot is not None:
                 upper = min(upper, slot.bound)
                 if slot.value >= lower - 1e-12:
@@ -357,7 +380,7 @@ def multiround_best_response(
                 exact = slot.optimal and upper - lower <= 1e-9
         elif milp:
             keep = _reduced_keep(relaxed, q0, val0, REDUCED_COST_TOL)
-            got = column_milp(lp, q0, val0, m, keep=keep, time_limit=milp_time)
+            got = column_milp(lp, q0, val0, m, keep=keep, time_limit=cut_time(milp_time, deadline))
             if got is not None and got[0].value > lower + 1e-12:
                 final, final_q = got
                 lower = got[0].value

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -52,7 +53,7 @@ from persuaders.envs.game.spec import Game
 from persuaders.envs.payoff.engine import ExactEngine
 from persuaders.envs.payoff.exact import history_distribution, scheme_source
 from persuaders.eval.response.arrangement import ArrangementTooLarge
-from persuaders.eval.response.cardinality import MILP_OPTIONS, column_milp
+from persuaders.eval.response.cardinality import MILP_OPTIONS, column_milp, cut_time
 from persuaders.eval.response.conversation_tree import SpeakerTree
 from persuaders.eval.response.deviation import favourable_value, solo_game
 from persuaders.eval.response.multiround import local_points
@@ -103,7 +104,10 @@ class SoloThread:
     tolerance of 1e-9), ``time_limit`` the seconds of each mixed-integer program, and
     ``pricing_budget`` the evaluations of each certified maximisation pricing a logit user's
     columns (None: the full budget of :func:`~persuaders.eval.theory.logit_bounds.certified_lift`;
-    fewer give looser bounds, as certain, and the same kind of columns)."""
+    fewer give looser bounds, as certain, and the same kind of columns). Past ``deadline`` (a
+    :func:`time.monotonic` reading) pricing keeps the bound it has and the programs get a
+    fraction of a second: the answers stay certified, only looser (a certificate's thread; a
+    dynamics' threads, which remember their answers, have none)."""
 
     def __init__(
         self,
@@ -112,9 +116,11 @@ class SoloThread:
         gamma: float = GAMMA,
         time_limit: float = 20.0,
         pricing_budget: int | None = None,
+        deadline: float | None = None,
     ):
         self.game, self.i, self.gamma = game, i, gamma
         self.time_limit = time_limit
+        self.deadline = deadline
         self.pricing_budget = pricing_budget
         self._certificate: tuple[LPSolution, float] | None = None
         self.last_columns: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
@@ -286,7 +292,7 @@ class SoloThread:
             obj,
             self.game.messages,
             ub=self._floor_rows(uval, floor, a),
-            time_limit=self.time_limit,
+            time_limit=cut_time(self.time_limit, self.deadline),
             options=MILP_OPTIONS,
             groups=groups,
         )
@@ -379,7 +385,7 @@ class SoloThread:
         solution is kept for :meth:`_certified`."""
         bound, found = self._certify(sol, floor, user_objective, sign)
         for _ in range(PRICING_ROUNDS):
-            if bound - sol.value <= PRICE_TOL:
+            if bound - sol.value <= PRICE_TOL or (self.deadline is not None and time.monotonic() >= self.deadline):
                 break
             added = False
             for n, best, arg in found:
@@ -425,8 +431,10 @@ class SoloThread:
             if len(c) == 0:
                 continue
             obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([wi, wu]), lam, -phi[n])
-            budget = {} if self.pricing_budget is None else {"budget": self.pricing_budget, "extended": 0}
-            best, lift, arg = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n], **budget)
+            opts: dict[str, Any] = {"deadline": self.deadline}
+            if self.pricing_budget is not None:
+                opts.update(budget=self.pricing_budget, extended=0)
+            best, lift, arg = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n], **opts)
             phi[n] += lift
             found.append((n, best, arg))
         return self.lp.dual_bound(phi) - (nu * floor if floor is not None else 0.0), found
@@ -506,7 +514,7 @@ class SoloThread:
             ]
             obj = [sign * v for v in pick]
             ub = None if floor is None else self._floor_rows(gus, floor, None)
-            got = column_milp(self.lp, q, obj, m, keep=keep, ub=ub, time_limit=self.time_limit)
+            got = column_milp(self.lp, q, obj, m, keep=keep, ub=ub, time_limit=cut_time(self.time_limit, self.deadline))
             if got is not None:
                 rules.append(self.lp.realise(*got))
         weights, qq = [], []

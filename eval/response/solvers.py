@@ -198,6 +198,7 @@ class SequenceForm(ResponseSolver):
                 certify=problem.context.get("certify", True),
                 incumbent=current,
                 settle=problem.settle,
+                deadline=problem.deadline,
             )
         except (EnumerationTooLarge, ArrangementTooLarge) as exc:
             return Response(problem.name, current, current, math.inf, problem.profile[i], self.name, str(exc))
@@ -229,7 +230,11 @@ class SoloThreadSolver(ResponseSolver):
         game, i = problem.game, problem.speaker
         try:
             threads = problem.context.get("threads")
-            thread = threads[i] if threads is not None else SoloThread(game, i, gamma=DEVIATION_GAMMA)
+            thread = (
+                threads[i]
+                if threads is not None
+                else SoloThread(game, i, gamma=DEVIATION_GAMMA, deadline=problem.deadline)
+            )
             dev = selection_deviation(
                 game,
                 i,
@@ -264,7 +269,7 @@ def selection_envelope(problem: ResponseProblem) -> tuple[float, Any, float]:
     ``inf`` when the thread is too large."""
     game, i = problem.game, problem.speaker
     try:
-        thread = SoloThread(game, i, gamma=DEVIATION_GAMMA)
+        thread = SoloThread(game, i, gamma=DEVIATION_GAMMA, deadline=problem.deadline)
         own = thread.upper(None)
         solo_rule = thread.best_rule(None)
     except (EnumerationTooLarge, ArrangementTooLarge):

@@ -27,6 +27,7 @@ certified upper bound of the maximum.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -463,6 +464,7 @@ def certified_argmax_smooth(
     *,
     extended: int = EXTENDED_EVALUATIONS,
     coarse: float = COARSE_GAP,
+    deadline: float | None = None,
 ) -> tuple[float, float, np.ndarray]:
     """:func:`certified_argmax` of a :class:`SmoothObjective`, with second-order bounds.
 
@@ -478,8 +480,9 @@ def certified_argmax_smooth(
     type by type, without the perspective factor), and the Lipschitz bound ``h(c) + L R`` is used
     where it is smaller. Cells that could beat the best value found by more than
     ``eps`` are split, those of the highest bound first, until none is left or ``budget``
-    evaluations are spent (up to ``extended`` while the bracket is wider than ``coarse``); the upper
-    end is then the highest open bound. Converges quadratically where the maximum's types keep
+    evaluations are spent (up to ``extended`` while the bracket is wider than ``coarse``) or the
+    clock passes ``deadline`` (a :func:`time.monotonic` reading); the upper end is then the highest
+    open bound. Converges quadratically where the maximum's types keep
     mass, and the curvature vanishes where the user is decisive.
     """
     if n == 1:
@@ -504,7 +507,7 @@ def certified_argmax_smooth(
             return best, best + eps, arg
         limit = budget if pool_bound.max() <= best + coarse else max(budget, extended)
         batch = min(len(pool_bound), max(256, len(pool_bound) // 4), (limit - used) // 2)
-        if batch <= 0:
+        if batch <= 0 or (deadline is not None and time.monotonic() >= deadline):
             return best, float(max(best + eps, pool_bound.max())), arg
         top = np.argpartition(-pool_bound, batch - 1)[:batch] if batch < len(pool_bound) else np.arange(batch)
         cells = _bisect(pool_cells[top])
@@ -520,6 +523,7 @@ def certified_lift(
     budget: int = MAX_EVALUATIONS,
     mass: np.ndarray | None = None,
     extended: int = EXTENDED_EVALUATIONS,
+    deadline: float | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """A certified linear majorant of ``h`` on the simplex: ``(best, d, q)`` with ``h(q') <= d . q'``
     for every ``q'``, ``best`` the largest value found (positive: the point ``q`` beats the duals and
@@ -541,20 +545,23 @@ def certified_lift(
     type's mass, or of signal mass): its sign is what pricing reads. Negative maxima lift by zero.
     Only the slice gets the ``extended`` budget (:func:`certified_argmax_smooth`): several types'
     brackets mostly stay open however many cells they get. Smaller budgets give a looser lift, as
-    certain (a pricing step that needs the argmax and not the bound can afford them).
+    certain (a pricing step that needs the argmax and not the bound can afford them), as is a
+    lift cut short at ``deadline`` (a :func:`time.monotonic` reading).
     """
     if n > 1 and obj.c.shape[0] == 1 and (obj.omega[0] > 0).all():
         sliced = SliceObjective(obj)
         top_eps = eps / float(sliced.omega.max())
-        best, top, point = certified_argmax_smooth(sliced, n, top_eps, budget, extended=max(budget, extended))
+        best, top, point = certified_argmax_smooth(
+            sliced, n, top_eps, budget, extended=max(budget, extended), deadline=deadline
+        )
         lift = max(0.0, top) * sliced.omega
         if mass is None or float(lift @ mass) <= eps * float(np.sum(mass)):  # the uniform one cannot save more
             return best, lift, sliced.masses(point)
-        best_u, top_u, q_u = certified_argmax_smooth(obj, n, eps, budget // 4, extended=budget // 4)
+        best_u, top_u, q_u = certified_argmax_smooth(obj, n, eps, budget // 4, extended=budget // 4, deadline=deadline)
         if max(0.0, top_u) * float(np.sum(mass)) < float(lift @ mass):
             return best_u, np.full(n, max(0.0, top_u)), q_u
         return best, lift, sliced.masses(point)
-    best, top, q = certified_argmax_smooth(obj, n, eps, budget, extended=budget)
+    best, top, q = certified_argmax_smooth(obj, n, eps, budget, extended=budget, deadline=deadline)
     return best, np.full(n, max(0.0, top)), q
 
 

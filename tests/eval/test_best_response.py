@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from scipy import optimize
 from persuaders.envs.game import load_game
 from persuaders.envs.game.random_games import random_game
 from persuaders.envs.game.schemes import babbling_scheme
+from persuaders.envs.payoff.exact import evaluate
 from persuaders.eval.dynamics import best_response_dynamics
 from persuaders.eval.dynamics.starts import start_profile
 from persuaders.eval.exploitability import exploitability
@@ -170,6 +172,43 @@ def test_a_speaker_left_on_a_tie_breaks_it_over_two_rounds():
     assert res.user_value == pytest.approx(0.5, abs=1e-5)
     e = res.exploitability
     assert e.current_value["pull"] + e.gain_upper["pull"] - res.speaker_values["pull"] <= 1e-5
+
+
+def test_a_certificate_cut_by_its_deadline_still_brackets_the_best_rule():
+    """Babbling in a two-round logit game with fewer messages than states: exploitability with a
+    deadline already passed stops refining (no pricing), so its upper ends are wider but still
+    certified: each lies above the value of the best rule the full certificate found, an actual
+    rule (the evaluator's value of it, computed here)."""
+    game = random_game(2, 3, 2, seed=5, regime="outside", rationality=10.0, messages=2, rounds=2)
+    profile = start_profile(game, "babbling")
+    full = exploitability(profile, game, "simultaneous", tol=1e-4)
+    cut = exploitability(profile, game, "simultaneous", tol=1e-4, deadline=time.monotonic())
+    for i, name in enumerate(game.speaker_names):
+        rules = list(profile)
+        rules[i] = full.best_schemes[name]
+        found = evaluate(game, rules).speaker_values[name]
+        assert found == pytest.approx(full.best_value[name], abs=1e-9)
+        assert math.isfinite(cut.gain_upper[name])
+        assert cut.current_value[name] + cut.gain_upper[name] >= found - 1e-9
+    assert cut.gap > full.gap
+
+
+@pytest.mark.slow
+def test_a_gain_the_grid_misses_is_found_by_the_certificate_and_played():
+    """A lone speaker, one round, four states, a logit user: the dynamics' moves take the best rule
+    over the belief grid (no certified pricing), the certificate finds a better one, and the start
+    continues with it, ending certified. Its value exceeds the first stage's (the same dynamics
+    without a certificate) by at least the gain the first certificate proved."""
+    game = random_game(1, 4, 3, seed=1427064937, regime="outside", epsilon=0.25, rationality=10.0, messages=5)
+    res = best_response_dynamics(game, "simultaneous", tolerance=1e-4)
+    first, last = res.attempts[0], res.attempts[-1]
+    assert first["reason"] == "gain found" and first["exploitability_lower"] > 1e-4
+    assert first["start"] == last["start"] == "babbling" and len(res.attempts) >= 2
+    assert res.converged and res.exploitability.upper <= 1e-4
+    name = game.speaker_names[0]
+    grid_only = best_response_dynamics(game, "simultaneous", check=False)  # the first stage, uncertified
+    assert grid_only.reason == "unchecked"
+    assert res.speaker_values[name] >= grid_only.speaker_values[name] + first["exploitability_lower"] - 1e-9
 
 
 def test_rivals_revealing_the_state_settle_without_the_message_program():
