@@ -339,6 +339,7 @@ def _try_starts(
     t0 = time.monotonic()
     attempts: list[dict[str, Any]] = []
     results: list[_Result] = []
+    shared: dict[str, Any] = {"certificate_threads": {}}  # solo threads the certificates share
 
     def time_left(last: bool) -> bool:
         """Whether a later start still has time to run."""
@@ -353,7 +354,9 @@ def _try_starts(
         # while a later start has time, this certificate may refine its bounds until half of what is left
         now = time.monotonic()
         cut = None if not skip or time_limit is None else now + (t0 + time_limit - now) / 2
-        expl = exploitability(run.schemes, game, protocol=proto, tol=tolerance, time_limit=milp_time, deadline=cut)
+        expl = exploitability(
+            run.schemes, game, protocol=proto, tol=tolerance, time_limit=milp_time, deadline=cut, context=shared
+        )
         return expl, *_verdict(run, expl, tolerance)
 
     for n, name in enumerate(names):

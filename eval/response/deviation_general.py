@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from persuaders.envs.game.protocols import SCORE_TOL, exact_selection
+from persuaders.envs.game.schemes import babbling_scheme
 from persuaders.envs.game.spec import Game
 from persuaders.eval.response.deviation import ETA, Deviation
 from persuaders.eval.response.multiround import multiround_best_response
 from persuaders.eval.response.rules import TableRule
-from persuaders.eval.response.solo_rules import SoloThread
+from persuaders.eval.response.solo_rules import SoloRule, SoloThread
 
 __all__ = ["EXACT_GAP", "as_open_loop", "joint_deviation", "selection_deviation"]
 
@@ -67,6 +68,18 @@ def joint_deviation(game: Game, i: int, profile: Sequence[Any], current: float, 
     )
 
 
+def _low_rule(thread: SoloThread, vstar: float, certify: bool) -> SoloRule:
+    """A rule of the speaker giving the user a low solo value (to be passed over): for a certificate,
+    babbling when it is already below ``V*`` (any such rule is worth the same to the speaker, and the
+    grid's minimiser needs a certified pricing), else :meth:`SoloThread.lowest_user_rule`."""
+    if certify:
+        babble = babbling_scheme(thread.game, thread.i)
+        rule = SoloRule(babble, *thread.evaluate(babble))
+        if rule.user < vstar - SCORE_TOL:
+            return rule
+    return thread.lowest_user_rule()
+
+
 def selection_deviation(
     game: Game,
     i: int,
@@ -99,9 +112,11 @@ def selection_deviation(
         vstar = float(max(solo_user[j] for j in rivals))
         top = [j for j in rivals if solo_user[j] >= vstar - SCORE_TOL]
         lose = float(np.mean([solo_spk[j, i] for j in top]))
-        if certify and thread.lowest_user_bound() <= vstar + SCORE_TOL:
+        low = _low_rule(thread, vstar, certify)
+        # no rule gives her less than the certified bound, and ``low`` is a rule: when it is below
+        # V*, so is the bound, which is then not computed (a certified minimisation with pricing)
+        if certify and (low.user <= vstar + SCORE_TOL or thread.lowest_user_bound() <= vstar + SCORE_TOL):
             ups.append(lose)
-        low = thread.lowest_user_rule()
         if low.user < vstar - SCORE_TOL:
             if lose > max(lows) + 1e-15:
                 best_rule, detail = low.rule, "passed over"

@@ -106,8 +106,8 @@ class SoloThread:
     columns (None: the full budget of :func:`~persuaders.eval.theory.logit_bounds.certified_lift`;
     fewer give looser bounds, as certain, and the same kind of columns). Past ``deadline`` (a
     :func:`time.monotonic` reading) pricing keeps the bound it has and the programs get a
-    fraction of a second: the answers stay certified, only looser (a certificate's thread; a
-    dynamics' threads, which remember their answers, have none)."""
+    fraction of a second: the answers stay certified, only looser, and are not remembered (the
+    attribute may change between questions: certificates of one game share threads)."""
 
     def __init__(
         self,
@@ -201,13 +201,17 @@ class SoloThread:
 
     def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """``compute()``, once per ``key`` among the last :data:`MEMO_SIZE` asked (every answer depends on
-        its arguments only)."""
-        if key not in self._memo:
-            self._memo[key] = compute()
+        its arguments only). An answer finished past the ``deadline`` may have been cut short, so it is
+        returned but not kept (a later question without the deadline computes it in full)."""
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            return self._memo[key]
+        out = compute()
+        if self.deadline is None or time.monotonic() < self.deadline:
+            self._memo[key] = out
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
-        self._memo.move_to_end(key)
-        return self._memo[key]
+        return out
 
     def upper(self, floor: float | None = None, user_objective: bool = False) -> float:
         """No rule of ``i`` beats this (own value, or the user's with ``user_objective``) with the user's

@@ -230,11 +230,7 @@ class SoloThreadSolver(ResponseSolver):
         game, i = problem.game, problem.speaker
         try:
             threads = problem.context.get("threads")
-            thread = (
-                threads[i]
-                if threads is not None
-                else SoloThread(game, i, gamma=DEVIATION_GAMMA, deadline=problem.deadline)
-            )
+            thread = threads[i] if threads is not None else _certificate_thread(problem)
             dev = selection_deviation(
                 game,
                 i,
@@ -261,6 +257,22 @@ class SoloThreadSolver(ResponseSolver):
         )
 
 
+def _certificate_thread(problem: ResponseProblem) -> SoloThread:
+    """Speaker ``i``'s solo thread for a certificate, with the problem's deadline: a new one, or the one
+    kept in the caller's dict ``context["certificate_threads"]`` (speaker index to thread, filled
+    here), which the certificates of one game share: a solo answer depends on the game alone."""
+    shared = problem.context.get("certificate_threads")
+    i = problem.speaker
+    if shared is None or i not in shared:
+        thread = SoloThread(problem.game, i, gamma=DEVIATION_GAMMA, deadline=problem.deadline)
+        if shared is not None:
+            shared[i] = thread
+        return thread
+    kept: SoloThread = shared[i]
+    kept.deadline = problem.deadline
+    return kept
+
+
 def selection_envelope(problem: ResponseProblem) -> tuple[float, Any, float]:
     """Under a selection protocol the user deploys one speaker's solo thread, so speaker ``i`` gets a
     convex combination of its values in each thread: nothing beats ``max(its closed-loop solo
@@ -269,7 +281,7 @@ def selection_envelope(problem: ResponseProblem) -> tuple[float, Any, float]:
     ``inf`` when the thread is too large."""
     game, i = problem.game, problem.speaker
     try:
-        thread = SoloThread(game, i, gamma=DEVIATION_GAMMA, deadline=problem.deadline)
+        thread = _certificate_thread(problem)
         own = thread.upper(None)
         solo_rule = thread.best_rule(None)
     except (EnumerationTooLarge, ArrangementTooLarge):

@@ -25,6 +25,7 @@ from persuaders.eval.dynamics import best_response_dynamics
 from persuaders.eval.dynamics.starts import start_profile
 from persuaders.eval.exploitability import exploitability
 from persuaders.eval.response import NoSolver, ResponseProblem, best_response, response_solvers
+from persuaders.eval.response.solo_rules import SoloThread
 from tests.brute_rules import favourable_values, joint_table
 
 
@@ -209,6 +210,20 @@ def test_a_gain_the_grid_misses_is_found_by_the_certificate_and_played():
     grid_only = best_response_dynamics(game, "simultaneous", check=False)  # the first stage, uncertified
     assert grid_only.reason == "unchecked"
     assert res.speaker_values[name] >= grid_only.speaker_values[name] + first["exploitability_lower"] - 1e-9
+
+
+def test_a_solo_thread_past_its_deadline_answers_looser_and_does_not_remember_it():
+    """A best-AI solo thread (logit user, one round, three states) asked with its deadline passed
+    gives a certified bound on the speaker's best solo value that is no tighter than a fresh
+    thread's, and does not keep it: asked again without the deadline, it answers as the fresh
+    thread does (so certificates of one game can share threads whatever their deadlines)."""
+    game = random_game(2, 3, 2, seed=4, regime="inside", rationality=10.0, messages=4)
+    fresh = SoloThread(game, 0).upper(None)
+    shared = SoloThread(game, 0, deadline=time.monotonic())
+    cut = shared.upper(None)
+    assert math.isfinite(cut) and cut > fresh + 1e-4  # no pricing: the grid's dual bound
+    shared.deadline = None
+    assert shared.upper(None) == pytest.approx(fresh, abs=1e-12)
 
 
 def test_rivals_revealing_the_state_settle_without_the_message_program():
