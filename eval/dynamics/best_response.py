@@ -300,14 +300,12 @@ def _continuation(
 ) -> list[Any] | None:
     """The profile a start continues from after its certificate found a gain, or None (module docstring).
 
-    From a line run: its rules, now moved by the general best responses. Otherwise, under
-    ``simultaneous``: the certificate's best rule of the speaker it found gaining most, played when
-    the evaluator agrees that it gains more than ``tol`` (ties split evenly)."""
+    From a line run: its rules, now moved by the general best responses. Otherwise: the
+    certificate's best rule of the speaker it found gaining most, played when the evaluator agrees
+    that it gains more than ``tol`` (ties split evenly)."""
     rules = list(run.schemes.values())
     if from_line:
         return rules
-    if not proto.joint:
-        return None
     name = max(expl.gain_lower, key=lambda n: expl.gain_lower[n])
     i = game.speaker_names.index(name)
     now = evaluate(game, rules, proto).speaker_values[name]

@@ -207,7 +207,7 @@ class SoloThread:
             self._memo.move_to_end(key)
             return self._memo[key]
         out = compute()
-        if self.deadline is None or time.monotonic() < self.deadline:
+        if not self._past_deadline():
             self._memo[key] = out
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
@@ -389,7 +389,7 @@ class SoloThread:
         solution is kept for :meth:`_certified`."""
         bound, found = self._certify(sol, floor, user_objective, sign)
         for _ in range(PRICING_ROUNDS):
-            if bound - sol.value <= PRICE_TOL or (self.deadline is not None and time.monotonic() >= self.deadline):
+            if bound - sol.value <= PRICE_TOL or self._past_deadline():
                 break
             added = False
             for n, best, arg in found:
@@ -457,10 +457,14 @@ class SoloThread:
         if user_objective:
             return top
         best = self.upper(None)
-        ladder = [best] + [self._lagrangian(nu) - nu * floor for nu in LAGRANGE_LADDER]
+        ladder = [best]
+        for nu in LAGRANGE_LADDER:  # past the deadline, the least bound so far (each one is valid)
+            if self._past_deadline():
+                break
+            ladder.append(self._lagrangian(nu) - nu * floor)
         k = int(np.argmin(ladder))
-        if k == 0:
-            return best
+        if k == 0 or self._past_deadline():
+            return float(ladder[k])
         # The bound is convex in nu (a maximum of affine functions, less nu * floor): refine it
         # between the rungs beside the best one (every nu evaluated is a valid bound).
         lo = 0.0 if k == 1 else LAGRANGE_LADDER[k - 2]
@@ -490,8 +494,12 @@ class SoloThread:
         for n, c in enumerate(self.c):
             if len(c):
                 obj = SmoothObjective(c, self.u, np.stack([self.ui, self.u]), np.array([1.0, nu]), lam, -phi[n])
-                phi[n] += certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n])[1]
+                lift = certified_lift(obj, self.tree.n_signals, CERT_EPS, mass=masses[n], deadline=self.deadline)
+                phi[n] += lift[1]
         return self.lp.dual_bound(phi)
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _grid_rule(
         self, sol: LPSolution, floor: float | None, user_objective: bool, sign: float = 1.0
