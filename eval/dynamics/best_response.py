@@ -40,7 +40,7 @@ the later ones (full revelation often is an equilibrium reached in one pass) fro
 
 **Continuation.** A start whose certificate finds a gain above the tolerance goes on, up to
 ``MAX_CONTINUATIONS`` times while its share of the budget lasts: a line run on the general best
-responses (the certificate's own solvers) from where it stopped; a general ``simultaneous`` run
+responses (the certificate's own solvers) from where it stopped; a general run (either protocol)
 from its profile with the speaker the certificate found gaining most playing the certificate's
 best rule (when the evaluator, ties split evenly, agrees that it gains). So the rule that
 certifies a gain is a rule the dynamics play, and their moves can be cheaper than the certificate:
